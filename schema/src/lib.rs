@@ -1,0 +1,45 @@
+//! The Parquet contract between the runner (`aurax-tool run`) and the analysis crate.
+//!
+//! Everything a reader needs to interpret a run's files is defined here and nowhere else:
+//! the column names and Arrow types, the outcome vocabulary, the key-value metadata keys and
+//! the JSON form of the targets recorded with a run. The analysis depends on this crate only,
+//! never on runner internals, so any tool that honours this file can produce or consume runs.
+//!
+//! Versioning: `SCHEMA_VERSION` is written into every file's key-value metadata. Adding a
+//! column keeps the version's readers working (they select columns by name); renaming,
+//! removing or retyping a column bumps the version.
+
+mod columns;
+mod targets;
+
+pub use columns::{Column, Outcome, request_schema};
+pub use targets::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
+
+/// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// File names inside a run directory.
+pub mod files {
+    /// Prefix of the rolling request segment files: `requests-00001.parquet`, ...
+    pub const REQUEST_SEGMENT_PREFIX: &str = "requests-";
+    /// Extension of a closed, valid segment.
+    pub const PARQUET_EXT: &str = "parquet";
+    /// Extension of the segment being written; never a valid file to read.
+    pub const PARTIAL_EXT: &str = "partial";
+    /// The run manifest (JSON).
+    pub const MANIFEST: &str = "run.json";
+}
+
+/// Key-value metadata keys written into every request file's footer.
+pub mod meta {
+    pub const SCHEMA_VERSION: &str = "aurax.schema_version";
+    pub const TOOL_VERSION: &str = "aurax.tool_version";
+    pub const RUN_ID: &str = "aurax.run_id";
+    /// The run configuration as JSON, with secret header values redacted.
+    pub const RUN_CONFIG: &str = "aurax.run_config";
+    pub const TARGET_HOST: &str = "aurax.target_host";
+    /// RFC 3339 UTC time the run started.
+    pub const START_TIME: &str = "aurax.start_time";
+    /// [`crate::Targets`] as JSON.
+    pub const TARGETS: &str = "aurax.targets";
+}

@@ -1,0 +1,142 @@
+//! Command-line interface. Flags follow Locust's names where Locust has one.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aurax-tool",
+    version,
+    about = "Load testing for the AURAX AI platform API: run, simulate, analyze"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive AURAX (or the built-in simulator when --host is absent) and record every request.
+    Run(RunArgs),
+    /// Serve the AURAX simulator alone, for demos and for other tools.
+    Serve(ServeArgs),
+    /// Print or check scenario files.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of AURAX, e.g. http://localhost:8000. Absent: start the built-in simulator on 127.0.0.1.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// One of the seed's recommended configurations: light, medium, heavy, burst, peak.
+    #[arg(long, default_value = "light")]
+    pub profile: String,
+    /// Peak number of concurrent users (overrides the profile).
+    #[arg(short = 'u', long)]
+    pub users: Option<u32>,
+    /// Users started per second (overrides the profile).
+    #[arg(short = 'r', long = "spawn-rate")]
+    pub spawn_rate: Option<f64>,
+    /// How long to run: 90s, 5m, 1h30m (overrides the profile).
+    #[arg(short = 't', long = "run-time")]
+    pub run_time: Option<String>,
+    /// User class to run, NAME or NAME:WEIGHT; repeat for several (overrides the profile).
+    #[arg(long = "user-class", value_name = "NAME[:WEIGHT]")]
+    pub user_class: Vec<String>,
+    /// Scenario file (TOML) instead of the built-in one; see `aurax-tool scenario show`.
+    #[arg(long = "scenario-file", value_name = "PATH")]
+    pub scenario_file: Option<PathBuf>,
+    /// Seed for every random choice (tasks, waits, payloads): the same seed, the same run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run directory for the Parquet files and run.json [default: runs/<UTC timestamp>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Extra request header, 'Name: value'; repeatable (e.g. Authorization).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Timeout of one request, from send to the end of the body.
+    #[arg(long, default_value = "60s")]
+    pub timeout: String,
+    /// Largest response body read; a larger one is recorded as outcome `other`.
+    #[arg(long = "max-body-bytes", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long requests still in flight at the end may take to finish.
+    #[arg(long = "stop-timeout", default_value = "30s")]
+    pub stop_timeout: String,
+    /// Percentile the response-time targets are judged on [default: the scenario's, 95].
+    #[arg(long = "target-percentile")]
+    pub target_percentile: Option<f64>,
+    /// Report target failures but exit 0 anyway.
+    #[arg(long = "no-thresholds")]
+    pub no_thresholds: bool,
+    /// No live line, only the final table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Port to listen on (0 picks a free one; the URL is printed on the first line).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Multiplies every service time; 1.0 is real-world speed (an image takes ~8 s).
+    #[arg(long = "time-scale", default_value_t = 0.1)]
+    pub time_scale: f64,
+    /// Concurrent generations of the text model (mistral).
+    #[arg(long = "text-slots", default_value_t = 16)]
+    pub text_slots: u32,
+    /// Concurrent generations of the code model (qwen3:coder).
+    #[arg(long = "code-slots", default_value_t = 8)]
+    pub code_slots: u32,
+    /// Concurrent generations of the image model (stable-diffusion).
+    #[arg(long = "image-slots", default_value_t = 4)]
+    pub image_slots: u32,
+    /// Requests that may wait for one model's slot; more are refused with success:false.
+    #[arg(long = "queue", default_value_t = 64)]
+    pub queue_limit: u32,
+    /// Share of generations answered HTTP 200 with "success": false (route/status: HTTP 500).
+    #[arg(long = "error-rate", default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 503.
+    #[arg(long = "http-error-rate", default_value_t = 0.0)]
+    pub http_error_rate: f64,
+    /// Share of requests delayed by --slow.
+    #[arg(long = "slow-rate", default_value_t = 0.0)]
+    pub slow_rate: f64,
+    /// Extra delay of a slow response.
+    #[arg(long = "slow", default_value = "2s")]
+    pub slow: String,
+    /// Share of connections cut in the middle of the response.
+    #[arg(long = "reset-rate", default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share of responses that are not JSON.
+    #[arg(long = "garbage-rate", default_value_t = 0.0)]
+    pub garbage_rate: f64,
+    /// Share of responses with a 64 MiB body.
+    #[arg(long = "huge-body-rate", default_value_t = 0.0)]
+    pub huge_body_rate: f64,
+    /// Seed of the simulator's random choices.
+    #[arg(long = "sim-seed", default_value_t = 0)]
+    pub sim_seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Print the built-in scenario (the seed's user classes, targets and profiles) as TOML.
+    Show,
+    /// Check a scenario file and list what it defines.
+    Check { path: PathBuf },
+}

@@ -1,0 +1,15 @@
+//! The subcommands, each a thin layer between the CLI and the library: they resolve flags,
+//! print, and map errors to exit codes.
+
+pub mod run;
+pub mod scenario;
+pub mod serve;
+
+/// The multi-threaded runtime every async command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Fail> {
+    use crate::exit::{ExitCode, OrExit};
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .or_exit(ExitCode::Failure)
+}

@@ -1,0 +1,272 @@
+//! `aurax-tool run`: resolve the plan, prepare the run directory, find or start the target,
+//! drive the load, close the files, print the table and the verdict.
+
+mod plan;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aurax_schema::{SCHEMA_VERSION, files, meta, request_schema};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::cli::RunArgs;
+use crate::exit::{ExitCode, Fail, OrExit, fail};
+use crate::runner::{self, LiveLine, Shared, StopReason, Target};
+use crate::simulator::{self, SimulatorConfig};
+use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
+use crate::stats::RunStats;
+use crate::summary;
+
+pub use plan::{ResolvedRun, resolve};
+
+pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
+    let run = resolve(&args)?;
+    prepare_out_dir(&run.out_dir)?;
+    let rt = super::runtime()?;
+    rt.block_on(run_async(args, run))
+}
+
+/// Creates the run directory and proves it writable before any load is sent.
+fn prepare_out_dir(dir: &Path) -> Result<(), Fail> {
+    let bad = |e: std::io::Error| {
+        fail(
+            ExitCode::Output,
+            format!("--out {}: {e}; choose a writable directory", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    let has_run = std::fs::read_dir(dir).map_err(bad)?.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        name == files::MANIFEST || name.starts_with(files::REQUEST_SEGMENT_PREFIX)
+    });
+    if has_run {
+        return Err(fail(
+            ExitCode::Output,
+            format!(
+                "--out {}: already holds a run; choose a new directory",
+                dir.display()
+            ),
+        ));
+    }
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(bad)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
+    // reqwest is built without a default TLS provider (no C build); ring is installed here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (host, simulated, sim_record, _sim) = match &args.host {
+        Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
+        None => {
+            let config = SimulatorConfig {
+                seed: run.plan.seed,
+                ..SimulatorConfig::default()
+            };
+            let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let sim = simulator::start(addr, config.clone())
+                .await
+                .or_exit(ExitCode::Failure)?;
+            eprintln!(
+                "no --host: started the built-in AURAX simulator at {} ({})",
+                sim.url(),
+                config.describe()
+            );
+            let record = json!({"time_scale": config.time_scale, "text_slots": config.text_slots,
+                "code_slots": config.code_slots, "image_slots": config.image_slots, "queue_limit": config.queue_limit});
+            (sim.url(), true, Some(record), Some(AbortOnDrop(sim.task)))
+        }
+    };
+    if !(host.starts_with("http://") || host.starts_with("https://")) {
+        return Err(fail(
+            ExitCode::BadInput,
+            format!("--host {host}: expected a URL such as http://localhost:8000"),
+        ));
+    }
+    let max_conn = run.plan.users as usize + 16;
+    let target = Target::new(
+        &host,
+        &run.scenario.base_path,
+        &run.headers,
+        run.timeout,
+        args.max_body_bytes,
+        max_conn,
+    )
+    .or_exit(ExitCode::BadInput)?;
+    if let Err(e) = target.preflight("/health").await {
+        return Err(fail(
+            ExitCode::Unreachable,
+            format!(
+                "cannot reach {host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
+            ),
+        ));
+    }
+
+    let config = run.config_record(&args, &host, sim_record);
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let targets_json = serde_json::to_string(&run.targets).or_exit(ExitCode::Failure)?;
+    let metadata = HashMap::from([
+        (meta::SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+        (
+            meta::TOOL_VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (meta::RUN_ID.to_string(), run.run_id.clone()),
+        (meta::RUN_CONFIG.to_string(), config.to_string()),
+        (meta::TARGET_HOST.to_string(), host.clone()),
+        (meta::START_TIME.to_string(), started.clone()),
+        (meta::TARGETS.to_string(), targets_json),
+    ]);
+    let mut manifest = Manifest {
+        run_id: run.run_id.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version: SCHEMA_VERSION,
+        status: RunStatus::Running,
+        started_at: started,
+        finished_at: None,
+        target_host: host.clone(),
+        simulated_target: simulated,
+        requests: 0,
+        failures: 0,
+        segments: 0,
+        request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
+        config,
+        targets: run.targets.clone(),
+    };
+    let out_err =
+        |e: std::io::Error| fail(ExitCode::Output, format!("{}: {e}", run.out_dir.display()));
+    manifest.write(&run.out_dir).map_err(out_err)?;
+
+    let stats = Arc::new(Mutex::new(RunStats::default()));
+    let sink_failed = Arc::new(AtomicBool::new(false));
+    let (sender, sink) = Sink::start(
+        &run.out_dir,
+        request_schema(metadata),
+        stats.clone(),
+        SegmentPolicy::default(),
+        sink_failed.clone(),
+    )
+    .map_err(out_err)?;
+    let shared = Arc::new(Shared::new(
+        run.scenario.clone(),
+        target,
+        sender,
+        run.plan.users,
+    ));
+    let (stop_tx, stop_rx) = watch::channel(None);
+    let watcher = tokio::spawn(watch_for_stop(stop_tx, sink_failed));
+    let live = tokio::spawn(LiveLine::new(run.plan.run_time, args.quiet).run(
+        shared.clone(),
+        stats.clone(),
+        args.quiet,
+    ));
+    eprintln!(
+        "running {} users ({} per second) for {:?} against {host}; writing {}",
+        run.plan.users,
+        run.plan.spawn_rate,
+        run.plan.run_time,
+        run.out_dir.display()
+    );
+
+    let report = runner::drive(shared.clone(), &run.plan, stats.clone(), stop_rx).await;
+    live.abort();
+    let _ = live.await;
+    watcher.abort();
+    drop(shared);
+    let sink_report = sink.finish();
+
+    let stats = stats
+        .lock()
+        .map_err(|_| fail(ExitCode::Failure, "statistics lock poisoned"))?;
+    manifest.finished_at =
+        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    manifest.requests = stats.total.requests;
+    manifest.failures = stats.total.failures;
+    manifest.status = match (&sink_report, &report.stopped_early) {
+        (Err(_), _) => RunStatus::Failed,
+        (Ok(_), Some(_)) => RunStatus::Interrupted,
+        (Ok(_), None) => RunStatus::Completed,
+    };
+    if let Ok(r) = &sink_report {
+        manifest.segments = r.segments;
+    }
+    manifest.write(&run.out_dir).map_err(out_err)?;
+    let sink_report = sink_report.or_exit(ExitCode::Output)?;
+
+    println!("\n{}", summary::table(&stats));
+    let checks = summary::judge(&stats, &run.targets, run.offered_rps);
+    println!(
+        "targets (response times judged on p{}):\n{}",
+        run.targets.percentile,
+        summary::checks_text(&checks)
+    );
+    println!(
+        "{} requests recorded in {} Parquet file(s) under {}",
+        sink_report.rows,
+        sink_report.segments,
+        run.out_dir.display()
+    );
+    if report.cancelled > 0 {
+        eprintln!(
+            "{} request(s) still in flight after --stop-timeout were cancelled and not recorded",
+            report.cancelled
+        );
+    }
+    if report.stopped_early == Some(StopReason::Interrupted) {
+        eprintln!("interrupted: the files hold every request finished before the stop");
+        return Ok(ExitCode::Interrupted);
+    }
+    if !summary::all_pass(&checks) && !args.no_thresholds {
+        eprintln!(
+            "some targets failed (exit {}; --no-thresholds to exit 0)",
+            ExitCode::TargetsFailed as i32
+        );
+        return Ok(ExitCode::TargetsFailed);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Ctrl-C or SIGTERM stop the run gracefully; a second one ends the grace period. A sink
+/// that cannot write stops it too: there is no point measuring what cannot be kept.
+async fn watch_for_stop(stop: watch::Sender<Option<StopReason>>, sink_failed: Arc<AtomicBool>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let terminate = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { let _ = stop.send(Some(StopReason::Interrupted)); }
+            _ = terminate => { let _ = stop.send(Some(StopReason::Interrupted)); }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                if sink_failed.load(Ordering::SeqCst) {
+                    let _ = stop.send(Some(StopReason::SinkFailed));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Stops the in-process simulator when the run is over.
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,233 @@
+//! Turns `run` flags, the profile and the scenario into a load plan, checking every name
+//! against what exists and saying what does when it does not.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aurax_schema::Targets;
+use serde_json::{Value, json};
+
+use crate::cli::RunArgs;
+use crate::duration::parse_duration;
+use crate::exit::{ExitCode, Fail, OrExit, fail};
+use crate::runner::LoadPlan;
+use crate::scenario::Scenario;
+
+pub struct ResolvedRun {
+    pub scenario: Arc<Scenario>,
+    pub scenario_source: String,
+    pub plan: LoadPlan,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub targets: Targets,
+    /// The most requests per second the plan's users can offer (users / mean wait).
+    pub offered_rps: f64,
+    pub out_dir: PathBuf,
+    pub run_id: String,
+}
+
+pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
+    let (scenario, scenario_source) = match &args.scenario_file {
+        Some(path) => (
+            Scenario::from_path(path).or_exit(ExitCode::BadInput)?,
+            path.display().to_string(),
+        ),
+        None => (
+            Scenario::builtin().or_exit(ExitCode::Failure)?,
+            "built-in".to_string(),
+        ),
+    };
+    let profile = scenario.profiles.get(&args.profile).ok_or_else(|| {
+        let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
+        fail(
+            ExitCode::BadInput,
+            format!(
+                "unknown profile `{}` (known: {})",
+                args.profile,
+                known.join(", ")
+            ),
+        )
+    })?;
+    let class_specs: Vec<String> = if args.user_class.is_empty() {
+        profile.user_classes.clone()
+    } else {
+        args.user_class.clone()
+    };
+    let mut classes = Vec::new();
+    for spec in &class_specs {
+        let (name, weight) = match spec.split_once(':') {
+            Some((n, w)) => {
+                let w: u32 = w.parse().ok().filter(|w| *w > 0).ok_or_else(|| {
+                    fail(
+                        ExitCode::BadInput,
+                        format!("--user-class {spec}: the weight must be a whole number above 0"),
+                    )
+                })?;
+                (n, Some(w))
+            }
+            None => (spec.as_str(), None),
+        };
+        let index = scenario
+            .user_classes
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| {
+                fail(
+                    ExitCode::BadInput,
+                    format!(
+                        "unknown user class `{name}` (known: {})",
+                        scenario.class_names().join(", ")
+                    ),
+                )
+            })?;
+        classes.push((index, weight.unwrap_or(scenario.user_classes[index].weight)));
+    }
+    let users = args.users.unwrap_or(profile.users);
+    let spawn_rate = args.spawn_rate.unwrap_or(profile.spawn_rate);
+    if users == 0 {
+        return Err(fail(ExitCode::BadInput, "--users must be at least 1"));
+    }
+    if !(spawn_rate > 0.0 && spawn_rate.is_finite()) {
+        return Err(fail(
+            ExitCode::BadInput,
+            "--spawn-rate must be above 0 users per second",
+        ));
+    }
+    let duration = |flag: &str, text: &str| {
+        parse_duration(text).map_err(|e| fail(ExitCode::BadInput, format!("{flag}: {e}")))
+    };
+    let run_time = match &args.run_time {
+        Some(t) => duration("--run-time", t)?,
+        None => profile.run_time,
+    };
+    if run_time.is_zero() {
+        return Err(fail(ExitCode::BadInput, "--run-time must be above 0"));
+    }
+    let timeout = duration("--timeout", &args.timeout)?;
+    let stop_timeout = duration("--stop-timeout", &args.stop_timeout)?;
+    let mut headers = scenario.headers.clone();
+    for h in &args.headers {
+        let (k, v) = h.split_once(':').ok_or_else(|| {
+            fail(
+                ExitCode::BadInput,
+                format!("--header `{h}`: expected 'Name: value'"),
+            )
+        })?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let class_refs: Vec<_> = classes
+        .iter()
+        .map(|(i, _)| &scenario.user_classes[*i])
+        .collect();
+    let mut targets = scenario.targets_for(&class_refs);
+    if let Some(p) = args.target_percentile {
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(fail(
+                ExitCode::BadInput,
+                "--target-percentile must be in (0, 100]",
+            ));
+        }
+        targets.percentile = p;
+    }
+    let total_weight: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
+    let per_user_rps: f64 = classes
+        .iter()
+        .map(|(i, w)| {
+            let (lo, hi) = scenario.user_classes[*i].wait;
+            let mean = (lo + hi).as_secs_f64() / 2.0;
+            f64::from(*w) / total_weight / mean.max(1e-3)
+        })
+        .sum();
+    let now = chrono::Utc::now();
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&stamp));
+    let seed = args.seed.unwrap_or_else(|| now.timestamp_micros() as u64);
+    Ok(ResolvedRun {
+        scenario: Arc::new(scenario),
+        scenario_source,
+        plan: LoadPlan {
+            users,
+            spawn_rate,
+            run_time,
+            classes,
+            seed,
+            stop_timeout,
+        },
+        headers,
+        timeout,
+        targets,
+        offered_rps: per_user_rps * f64::from(users),
+        out_dir,
+        run_id: format!("{stamp}-{:04x}", seed & 0xffff),
+    })
+}
+
+impl ResolvedRun {
+    /// The run configuration as recorded in run.json and the Parquet metadata, with the
+    /// values of secret-looking headers redacted.
+    pub fn config_record(&self, args: &RunArgs, host: &str, simulator: Option<Value>) -> Value {
+        let classes: Vec<Value> = self
+            .plan
+            .classes
+            .iter()
+            .map(|(i, w)| json!({"name": self.scenario.user_classes[*i].name, "weight": w}))
+            .collect();
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(redact(k, v))))
+            .collect();
+        json!({
+            "profile": args.profile,
+            "scenario": self.scenario_source,
+            "host": host,
+            "users": self.plan.users,
+            "spawn_rate": self.plan.spawn_rate,
+            "run_time_s": self.plan.run_time.as_secs_f64(),
+            "user_classes": classes,
+            "seed": self.plan.seed,
+            "headers": headers,
+            "timeout_s": self.timeout.as_secs_f64(),
+            "max_body_bytes": args.max_body_bytes,
+            "stop_timeout_s": self.plan.stop_timeout.as_secs_f64(),
+            "offered_rps": self.offered_rps,
+            "simulator": simulator,
+        })
+    }
+}
+
+fn redact(name: &str, value: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    let secret = [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "password",
+        "auth",
+    ]
+    .iter()
+    .any(|s| n.contains(s));
+    if secret {
+        "<redacted>".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(redact("Authorization", "Bearer abc"), "<redacted>");
+        assert_eq!(redact("X-API-Key", "k"), "<redacted>");
+        assert_eq!(redact("Accept", "application/json"), "application/json");
+    }
+}

@@ -1,0 +1,74 @@
+//! `aurax-tool serve`: the simulator alone.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use crate::cli::{ServeArgs, SimArgs};
+use crate::duration::parse_duration;
+use crate::exit::{ExitCode, Fail, OrExit, fail};
+use crate::simulator::{self, FaultConfig, SimulatorConfig};
+
+pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
+    let config = simulator_config(&args.sim)?;
+    let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
+        .parse()
+        .map_err(|_| {
+            fail(
+                ExitCode::BadInput,
+                format!(
+                    "--bind {} --port {}: not a socket address",
+                    args.bind, args.port
+                ),
+            )
+        })?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let running = simulator::start(addr, config.clone())
+            .await
+            .map_err(|e| fail(ExitCode::BadInput, format!("cannot listen on {addr}: {e}")))?;
+        // The first line is the URL, so scripts and tests can read the port chosen by --port 0.
+        println!("AURAX simulator listening on {}", running.url());
+        println!("{}", config.describe());
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            r = running.task => r.or_exit(ExitCode::Failure)?.or_exit(ExitCode::Failure)?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(ExitCode::Success)
+    })
+}
+
+pub fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
+    let share = |name: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(fail(
+                ExitCode::BadInput,
+                format!("--{name} {v}: must be a share between 0 and 1"),
+            ))
+        }
+    };
+    if !(a.time_scale >= 0.0 && a.time_scale.is_finite()) {
+        return Err(fail(ExitCode::BadInput, "--time-scale must be 0 or more"));
+    }
+    let faults = FaultConfig {
+        error_rate: share("error-rate", a.error_rate)?,
+        http_error_rate: share("http-error-rate", a.http_error_rate)?,
+        slow_rate: share("slow-rate", a.slow_rate)?,
+        slow_extra: parse_duration(&a.slow)
+            .map_err(|e| fail(ExitCode::BadInput, format!("--slow: {e}")))?,
+        reset_rate: share("reset-rate", a.reset_rate)?,
+        garbage_rate: share("garbage-rate", a.garbage_rate)?,
+        huge_body_rate: share("huge-body-rate", a.huge_body_rate)?,
+    };
+    Ok(SimulatorConfig {
+        time_scale: a.time_scale,
+        text_slots: a.text_slots,
+        code_slots: a.code_slots,
+        image_slots: a.image_slots,
+        queue_limit: a.queue_limit,
+        faults,
+        seed: a.sim_seed,
+    })
+}

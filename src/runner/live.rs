@@ -1,0 +1,91 @@
+//! The live line while a run goes: a progress bar on a terminal, a plain line every few
+//! seconds otherwise (CI logs stay readable).
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Shared;
+use crate::stats::RunStats;
+
+pub struct LiveLine {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    total: Duration,
+}
+
+impl LiveLine {
+    pub fn new(total: Duration, quiet: bool) -> LiveLine {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(total.as_secs().max(1)),
+                ProgressDrawTarget::stderr(),
+            );
+            let style = ProgressStyle::with_template(
+                "{bar:24.cyan/blue} {elapsed_precise}/{duration_precise} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        LiveLine {
+            bar,
+            started: Instant::now(),
+            total,
+        }
+    }
+
+    /// Updates once a second until the future it runs in is dropped.
+    pub async fn run(self, shared: Arc<Shared>, stats: Arc<Mutex<RunStats>>, quiet: bool) {
+        let tick = Duration::from_secs(1);
+        let plain_every = 5;
+        let mut ticks = 0u64;
+        let mut interval = tokio::time::interval(tick);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            ticks += 1;
+            let Ok(snap) = stats.lock().map(|mut s| s.take_window()) else {
+                return;
+            };
+            let elapsed = self.started.elapsed();
+            let error_pct = if snap.total_requests == 0 {
+                0.0
+            } else {
+                100.0 * snap.total_failures as f64 / snap.total_requests as f64
+            };
+            let msg = format!(
+                "users {:>4} | {:>7.1} req/s | p95 {:>8.1} ms | errors {:>5.2}% | {} requests",
+                shared.users_active(),
+                snap.requests as f64 / tick.as_secs_f64(),
+                snap.p95_ms,
+                error_pct,
+                snap.total_requests,
+            );
+            match &self.bar {
+                Some(bar) => {
+                    bar.set_position(elapsed.as_secs().min(self.total.as_secs()));
+                    bar.set_message(msg);
+                }
+                None if !quiet && ticks % plain_every == 0 => {
+                    eprintln!(
+                        "[{:>6.0}s/{:.0}s] {msg}",
+                        elapsed.as_secs_f64(),
+                        self.total.as_secs_f64()
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+impl Drop for LiveLine {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

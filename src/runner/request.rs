@@ -1,0 +1,229 @@
+//! One HTTP exchange with the target, judged by the endpoint's success checks. Every way a
+//! request can go wrong ends here as an outcome: nothing a server does may crash or hang a
+//! run (the body read is bounded and the whole exchange has a timeout).
+
+use std::time::{Duration, Instant};
+
+use aurax_schema::Outcome;
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method};
+use serde_json::Value;
+
+use crate::scenario::{Endpoint, lookup};
+
+/// The target and how to talk to it.
+pub struct Target {
+    client: Client,
+    base_url: String,
+    headers: HeaderMap,
+    timeout: Duration,
+    max_body_bytes: usize,
+}
+
+/// What one exchange produced; the runner adds who sent it and when.
+#[derive(Debug)]
+pub struct Exchange {
+    pub ttfb_us: Option<i64>,
+    pub latency_us: i64,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub bytes_received: u64,
+    pub model_used: Option<String>,
+    pub response_type: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("header `{0}`: not a valid HTTP header (use --header 'Name: value')")]
+    BadHeader(String),
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl Target {
+    pub fn new(
+        host: &str,
+        base_path: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        max_body_bytes: usize,
+        max_connections: usize,
+    ) -> Result<Target, TargetError> {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| TargetError::BadHeader(k.clone()))?;
+            let value = HeaderValue::from_str(v).map_err(|_| TargetError::BadHeader(k.clone()))?;
+            map.insert(name, value);
+        }
+        let client = Client::builder()
+            .user_agent(concat!("aurax-tool/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(max_connections)
+            .build()?;
+        Ok(Target {
+            client,
+            base_url: format!("{}{}", host.trim_end_matches('/'), base_path),
+            headers: map,
+            timeout,
+            max_body_bytes,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Sends the request and reads the response, measuring time to first byte and total.
+    pub async fn exchange(&self, endpoint: &Endpoint, body: Option<Bytes>) -> Exchange {
+        let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap_or(Method::GET);
+        let mut request = self
+            .client
+            .request(method, self.url(&endpoint.path))
+            .headers(self.headers.clone())
+            .timeout(self.timeout);
+        for (k, v) in &endpoint.headers {
+            request = request.header(k, v);
+        }
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let start = Instant::now();
+        let elapsed = |t: Instant| t.duration_since(start).as_micros() as i64;
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return failed(
+                    elapsed(Instant::now()),
+                    None,
+                    None,
+                    classify(&e),
+                    describe(&e),
+                    0,
+                );
+            }
+        };
+        let ttfb = Some(elapsed(Instant::now()));
+        let status = response.status().as_u16();
+        let mut received: Vec<u8> = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if received.len() + chunk.len() > self.max_body_bytes {
+                        let msg =
+                            format!("response body over the {} byte limit", self.max_body_bytes);
+                        let n = (received.len() + chunk.len()) as u64;
+                        return failed(
+                            elapsed(Instant::now()),
+                            ttfb,
+                            Some(status),
+                            Outcome::Other,
+                            msg,
+                            n,
+                        );
+                    }
+                    received.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let outcome = if e.is_timeout() {
+                        Outcome::Timeout
+                    } else {
+                        Outcome::Other
+                    };
+                    let msg = format!("reading the response body: {}", describe(&e));
+                    return failed(
+                        elapsed(Instant::now()),
+                        ttfb,
+                        Some(status),
+                        outcome,
+                        msg,
+                        received.len() as u64,
+                    );
+                }
+            }
+        }
+        let latency_us = elapsed(Instant::now());
+        let json: Option<Value> = match received.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | Some(b'[') => serde_json::from_slice(&received).ok(),
+            _ => None,
+        };
+        let verdict = endpoint.check.judge(status, json.as_ref());
+        let field = |path: &str| {
+            json.as_ref()
+                .and_then(|j| lookup(j, path))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Exchange {
+            ttfb_us: ttfb,
+            latency_us,
+            status: Some(status),
+            outcome: verdict.outcome,
+            error: verdict.error,
+            bytes_received: received.len() as u64,
+            model_used: field("metadata.model_used"),
+            response_type: field("response_type"),
+        }
+    }
+
+    /// A quick reachability check before any load: any HTTP answer counts.
+    pub async fn preflight(&self, path: &str) -> Result<u16, String> {
+        let request = self
+            .client
+            .get(self.url(path))
+            .headers(self.headers.clone());
+        match request.timeout(Duration::from_secs(5)).send().await {
+            Ok(r) => Ok(r.status().as_u16()),
+            Err(e) => Err(describe(&e)),
+        }
+    }
+}
+
+fn failed(
+    latency_us: i64,
+    ttfb_us: Option<i64>,
+    status: Option<u16>,
+    outcome: Outcome,
+    error: String,
+    received: u64,
+) -> Exchange {
+    Exchange {
+        ttfb_us,
+        latency_us,
+        status,
+        outcome,
+        error: Some(error),
+        bytes_received: received,
+        model_used: None,
+        response_type: None,
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Outcome {
+    if e.is_timeout() {
+        Outcome::Timeout
+    } else if e.is_connect() {
+        Outcome::ConnectError
+    } else {
+        Outcome::Other
+    }
+}
+
+/// The innermost cause of an error, which says what happened ("connection refused"),
+/// instead of reqwest's outer "error sending request for url (...)".
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(inner) = source.source() {
+        source = inner;
+    }
+    let root = source.to_string();
+    if e.is_timeout() {
+        format!("timed out ({root})")
+    } else {
+        root
+    }
+}

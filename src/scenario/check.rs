@@ -1,0 +1,152 @@
+//! Success checks on a response, judged on the body as the AURAX Locust file does: a
+//! generation that fails answers HTTP 200 with `"success": false`.
+
+use aurax_schema::Outcome;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuccessCheck {
+    /// Accepted statuses; `None` accepts any 2xx.
+    pub status: Option<Vec<u16>>,
+    /// Dotted JSON paths that must equal the value.
+    pub equals: Vec<(String, Value)>,
+    /// Dotted JSON paths that must exist and not be null.
+    pub present: Vec<String>,
+    /// Where the server puts its error message.
+    pub error_field: String,
+}
+
+/// The verdict on one response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+impl SuccessCheck {
+    pub fn needs_body_json(&self) -> bool {
+        !self.equals.is_empty() || !self.present.is_empty()
+    }
+
+    /// Judges a response from its status and (possibly unparsed) body.
+    pub fn judge(&self, status: u16, body: Option<&Value>) -> Verdict {
+        let server_message = || {
+            body.and_then(|b| lookup(b, &self.error_field).or_else(|| lookup(b, "detail")))
+                .map(|m| match m {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+        };
+        if status >= 400 {
+            let msg = server_message().unwrap_or_else(|| format!("HTTP {status}"));
+            return fail(Outcome::HttpError, msg);
+        }
+        let status_ok = match &self.status {
+            Some(list) => list.contains(&status),
+            None => (200..300).contains(&status),
+        };
+        if !status_ok {
+            return fail(
+                Outcome::AppError,
+                format!("unexpected HTTP status {status}"),
+            );
+        }
+        if !self.needs_body_json() {
+            return Verdict {
+                outcome: Outcome::Ok,
+                error: None,
+            };
+        }
+        let Some(body) = body else {
+            return fail(Outcome::AppError, "response body is not JSON".to_string());
+        };
+        for (path, want) in &self.equals {
+            match lookup(body, path) {
+                Some(got) if json_eq(got, want) => {}
+                got => {
+                    let msg = server_message().unwrap_or_else(|| match got {
+                        Some(got) => format!("`{path}` is {got}, expected {want}"),
+                        None => format!("`{path}` missing, expected {want}"),
+                    });
+                    return fail(Outcome::AppError, msg);
+                }
+            }
+        }
+        for path in &self.present {
+            if lookup(body, path).is_none_or(Value::is_null) {
+                return fail(Outcome::AppError, format!("`{path}` missing from response"));
+            }
+        }
+        Verdict {
+            outcome: Outcome::Ok,
+            error: None,
+        }
+    }
+}
+
+fn fail(outcome: Outcome, msg: String) -> Verdict {
+    Verdict {
+        outcome,
+        error: Some(msg),
+    }
+}
+
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Looks up a dotted path (`metadata.model_used`) in a JSON value.
+pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code_check() -> SuccessCheck {
+        SuccessCheck {
+            status: Some(vec![200]),
+            equals: vec![
+                ("success".into(), json!(true)),
+                ("response_type".into(), json!("code")),
+            ],
+            present: vec![],
+            error_field: "error".into(),
+        }
+    }
+
+    #[test]
+    fn success_false_is_an_app_error_with_the_server_message() {
+        let body = json!({"success": false, "error": "model qwen3:coder unavailable"});
+        let v = code_check().judge(200, Some(&body));
+        assert_eq!(v.outcome, Outcome::AppError);
+        assert_eq!(v.error.as_deref(), Some("model qwen3:coder unavailable"));
+    }
+
+    #[test]
+    fn wrong_response_type_is_named() {
+        let body = json!({"success": true, "response_type": "text"});
+        let v = code_check().judge(200, Some(&body));
+        assert_eq!(v.outcome, Outcome::AppError);
+        assert!(v.error.unwrap_or_default().contains("response_type"));
+    }
+
+    #[test]
+    fn statuses_and_missing_fields() {
+        let ok = json!({"success": true, "response_type": "code"});
+        assert_eq!(code_check().judge(200, Some(&ok)).outcome, Outcome::Ok);
+        assert_eq!(code_check().judge(503, None).outcome, Outcome::HttpError);
+        assert_eq!(code_check().judge(200, None).outcome, Outcome::AppError);
+        let route = SuccessCheck {
+            present: vec!["routing".into()],
+            ..code_check()
+        };
+        let v = route.judge(200, Some(&ok));
+        assert_eq!(v.error.as_deref(), Some("`routing` missing from response"));
+    }
+}

@@ -1,0 +1,89 @@
+//! The TOML form of a scenario file, exactly as written by a user (see `aurax.toml`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub defaults: Defaults,
+    pub targets: Option<TargetsDef>,
+    pub endpoints: BTreeMap<String, Spanned<EndpointDef>>,
+    pub user_classes: BTreeMap<String, Spanned<UserClassDef>>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Spanned<ProfileDef>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub base_path: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsDef {
+    pub percentile: Option<f64>,
+    pub throughput_rps: Option<ThroughputDef>,
+    pub error_rate: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputDef {
+    pub minimum: f64,
+    pub target: f64,
+    pub peak: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDef {
+    pub method: String,
+    pub path: String,
+    pub target_ms: Option<f64>,
+    pub body: Option<toml::Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub check: CheckDef,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    pub status: Option<Vec<u16>>,
+    #[serde(default)]
+    pub equals: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub present: Vec<String>,
+    pub error_field: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserClassDef {
+    pub wait_s: [f64; 2],
+    #[serde(default)]
+    pub on_start: Vec<String>,
+    pub tasks: BTreeMap<String, u32>,
+    pub error_rate_tier: Option<String>,
+    /// Locust's class weight: share of the users this class gets when several run together.
+    pub weight: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDef {
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub run_time: String,
+    pub user_classes: Vec<String>,
+}

@@ -1,0 +1,423 @@
+//! Scenarios: endpoints with body templates and success checks, user classes with weighted
+//! tasks and wait times, targets and named profiles. The built-in classes of the seed are a
+//! scenario file like any other, embedded in the binary (`aurax-tool scenario show`).
+
+mod check;
+mod file;
+mod template;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aurax_schema::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
+use rand::Rng;
+
+pub use check::{SuccessCheck, Verdict, lookup};
+pub use template::BodyTemplate;
+
+use crate::duration::parse_duration;
+use file::ScenarioFile;
+
+/// The built-in scenario: the seed's user classes, payloads, targets and profiles.
+pub const BUILTIN_TOML: &str = include_str!("aurax.toml");
+pub const BUILTIN_NAME: &str = "<built-in aurax.toml>";
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub base_path: String,
+    pub headers: Vec<(String, String)>,
+    pub endpoints: Vec<Endpoint>,
+    pub user_classes: Vec<UserClass>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub percentile: f64,
+    pub throughput: ThroughputTiers,
+    pub error_rate_tiers: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub target_ms: Option<f64>,
+    pub body: Option<BodyTemplate>,
+    pub headers: Vec<(String, String)>,
+    pub check: SuccessCheck,
+}
+
+/// Index into [`Scenario::endpoints`].
+pub type EndpointId = usize;
+
+#[derive(Debug, Clone)]
+pub struct UserClass {
+    pub name: String,
+    pub wait: (Duration, Duration),
+    pub on_start: Vec<EndpointId>,
+    pub tasks: WeightedTasks,
+    pub error_rate_tier: String,
+    pub weight: u32,
+}
+
+/// Tasks picked at random in proportion to their weights, like Locust's `@task(n)`.
+#[derive(Debug, Clone)]
+pub struct WeightedTasks {
+    cumulative: Vec<(u64, EndpointId)>,
+    total: u64,
+}
+
+impl WeightedTasks {
+    pub fn pick<R: Rng>(&self, rng: &mut R) -> EndpointId {
+        let x = rng.random_range(0..self.total);
+        let i = self.cumulative.partition_point(|(upto, _)| *upto <= x);
+        self.cumulative[i].1
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub run_time: Duration,
+    pub user_classes: Vec<String>,
+}
+
+/// A scenario that could not be loaded: where and why, in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Scenario {
+    pub fn builtin() -> Result<Scenario, ScenarioError> {
+        Scenario::parse(BUILTIN_TOML, BUILTIN_NAME)
+    }
+
+    pub fn from_path(path: &Path) -> Result<Scenario, ScenarioError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read scenario file: {e}"),
+        })?;
+        Scenario::parse(&text, &name)
+    }
+
+    pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ScenarioError {
+                file: file_name.to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: ScenarioFile = toml::from_str(text)
+            .map_err(|e| at(e.span(), e.message().trim().replace('\n', " ")))?;
+        compile(raw).map_err(|(span, msg)| at(span, msg))
+    }
+
+    pub fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
+        self.endpoints.iter().position(|e| e.name == name)
+    }
+
+    pub fn user_class(&self, name: &str) -> Option<&UserClass> {
+        self.user_classes.iter().find(|c| c.name == name)
+    }
+
+    pub fn class_names(&self) -> Vec<&str> {
+        self.user_classes.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// The targets a run with these classes is judged by: the loosest error-rate tier among
+    /// the classes in use applies (a burst class present means burst tolerance).
+    pub fn targets_for(&self, classes: &[&UserClass]) -> Targets {
+        let (tier, max_error_rate) = classes
+            .iter()
+            .filter_map(|c| {
+                let limit = self.error_rate_tiers.get(&c.error_rate_tier)?;
+                Some((c.error_rate_tier.clone(), *limit))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or_else(|| ("normal".to_string(), 0.01));
+        Targets {
+            percentile: self.percentile,
+            endpoints: self
+                .endpoints
+                .iter()
+                .filter_map(|e| {
+                    Some(EndpointTarget {
+                        endpoint: e.name.clone(),
+                        target_ms: e.target_ms?,
+                    })
+                })
+                .collect(),
+            throughput: self.throughput.clone(),
+            error_rate: ErrorRateTier {
+                tier,
+                max_error_rate,
+            },
+        }
+    }
+}
+
+type Located = (Option<std::ops::Range<usize>>, String);
+
+fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
+    let mut endpoints = Vec::new();
+    for (name, def) in &raw.endpoints {
+        let span = Some(def.span());
+        let def = def.get_ref();
+        let method = def.method.to_ascii_uppercase();
+        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
+            return Err((
+                span,
+                format!("endpoint {name}: unknown method `{}`", def.method),
+            ));
+        }
+        if !def.path.starts_with('/') {
+            return Err((span, format!("endpoint {name}: path must start with `/`")));
+        }
+        let body = match &def.body {
+            Some(v) => Some(
+                BodyTemplate::compile(v, &format!("endpoints.{name}.body"))
+                    .map_err(|m| (span.clone(), m))?,
+            ),
+            None => None,
+        };
+        let check = SuccessCheck {
+            status: def.check.status.clone(),
+            equals: def
+                .check
+                .equals
+                .iter()
+                .map(|(k, v)| (k.clone(), template::toml_to_json(v)))
+                .collect(),
+            present: def.check.present.clone(),
+            error_field: def
+                .check
+                .error_field
+                .clone()
+                .unwrap_or_else(|| "error".into()),
+        };
+        endpoints.push(Endpoint {
+            name: name.clone(),
+            method,
+            path: def.path.clone(),
+            target_ms: def.target_ms,
+            body,
+            headers: def
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            check,
+        });
+    }
+    let find = |name: &str, span: &Option<std::ops::Range<usize>>, class: &str| {
+        endpoints
+            .iter()
+            .position(|e| e.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+                (
+                    span.clone(),
+                    format!(
+                        "user class {class}: `{name}` is not an endpoint (known: {})",
+                        known.join(", ")
+                    ),
+                )
+            })
+    };
+    let targets = raw.targets.as_ref();
+    let error_rate_tiers: BTreeMap<String, f64> = targets
+        .and_then(|t| t.error_rate.clone())
+        .unwrap_or_else(|| BTreeMap::from([("normal".to_string(), 0.01)]));
+
+    let mut user_classes = Vec::new();
+    for (name, def) in &raw.user_classes {
+        let span = Some(def.span());
+        let def = def.get_ref();
+        let [lo, hi] = def.wait_s;
+        if !(lo >= 0.0 && hi >= lo && hi.is_finite()) {
+            return Err((
+                span,
+                format!(
+                    "user class {name}: wait_s must be [low, high] seconds with 0 <= low <= high"
+                ),
+            ));
+        }
+        let mut cumulative = Vec::new();
+        let mut total = 0u64;
+        for (task, weight) in &def.tasks {
+            let id = find(task, &span, name)?;
+            if *weight > 0 {
+                total += u64::from(*weight);
+                cumulative.push((total, id));
+            }
+        }
+        if total == 0 {
+            return Err((
+                span,
+                format!("user class {name}: needs at least one task with a weight above 0"),
+            ));
+        }
+        let on_start = def
+            .on_start
+            .iter()
+            .map(|t| find(t, &span, name))
+            .collect::<Result<_, _>>()?;
+        let tier = def
+            .error_rate_tier
+            .clone()
+            .unwrap_or_else(|| "normal".into());
+        if !error_rate_tiers.contains_key(&tier) {
+            let known: Vec<&String> = error_rate_tiers.keys().collect();
+            return Err((
+                span,
+                format!(
+                    "user class {name}: error_rate_tier `{tier}` is not in targets.error_rate ({known:?})"
+                ),
+            ));
+        }
+        user_classes.push(UserClass {
+            name: name.clone(),
+            wait: (Duration::from_secs_f64(lo), Duration::from_secs_f64(hi)),
+            on_start,
+            tasks: WeightedTasks { cumulative, total },
+            error_rate_tier: tier,
+            weight: def.weight.unwrap_or(1).max(1),
+        });
+    }
+    if user_classes.is_empty() {
+        return Err((None, "the scenario defines no user_classes".into()));
+    }
+
+    let mut profiles = BTreeMap::new();
+    for (name, def) in &raw.profiles {
+        let span = Some(def.span());
+        let def = def.get_ref();
+        let run_time = parse_duration(&def.run_time)
+            .map_err(|e| (span.clone(), format!("profile {name}: run_time: {e}")))?;
+        for class in &def.user_classes {
+            if !user_classes.iter().any(|c| &c.name == class) {
+                return Err((
+                    span,
+                    format!("profile {name}: unknown user class `{class}`"),
+                ));
+            }
+        }
+        profiles.insert(
+            name.clone(),
+            Profile {
+                users: def.users,
+                spawn_rate: def.spawn_rate,
+                run_time,
+                user_classes: def.user_classes.clone(),
+            },
+        );
+    }
+
+    let throughput = targets
+        .and_then(|t| t.throughput_rps.as_ref())
+        .map(|t| ThroughputTiers {
+            minimum_rps: t.minimum,
+            target_rps: t.target,
+            peak_rps: t.peak,
+        })
+        .unwrap_or(ThroughputTiers {
+            minimum_rps: 10.0,
+            target_rps: 50.0,
+            peak_rps: 100.0,
+        });
+    Ok(Scenario {
+        name: raw.name.unwrap_or_else(|| "scenario".into()),
+        base_path: raw.defaults.base_path.trim_end_matches('/').to_string(),
+        headers: raw.defaults.headers.into_iter().collect(),
+        endpoints,
+        user_classes,
+        profiles,
+        percentile: targets.and_then(|t| t.percentile).unwrap_or(95.0),
+        throughput,
+        error_rate_tiers,
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn builtin_has_the_seed_classes_profiles_and_targets() {
+        let s = Scenario::builtin().expect("built-in parses");
+        assert_eq!(
+            s.class_names(),
+            ["AuraxBurstUser", "AuraxLoadTestUser", "AuraxPeakHourUser"]
+        );
+        let light = &s.profiles["light"];
+        assert_eq!(
+            (light.users, light.spawn_rate, light.run_time.as_secs()),
+            (5, 1.0, 120)
+        );
+        let peak = &s.profiles["peak"];
+        assert_eq!((peak.users, peak.run_time.as_secs()), (75, 900));
+        let burst = s.user_class("AuraxBurstUser").expect("class");
+        assert_eq!(s.targets_for(&[burst]).error_rate.max_error_rate, 0.10);
+        let t = s.targets_for(&[]);
+        assert_eq!(t.endpoint_target_ms("health"), Some(50.0));
+        assert_eq!(t.endpoint_target_ms("generate_image"), Some(15000.0));
+        assert_eq!(t.endpoint_target_ms("test_routing"), Some(100.0));
+    }
+
+    #[test]
+    fn task_mix_follows_weights() {
+        let s = Scenario::builtin().expect("built-in parses");
+        let class = s.user_class("AuraxLoadTestUser").expect("class");
+        let mut rng = StdRng::seed_from_u64(42);
+        let mut counts = vec![0u32; s.endpoints.len()];
+        let n = 100_000;
+        for _ in 0..n {
+            counts[class.tasks.pick(&mut rng)] += 1;
+        }
+        let share =
+            |name: &str| f64::from(counts[s.endpoint_id(name).expect("endpoint")]) / n as f64;
+        assert!((share("generate_text") - 0.50).abs() < 0.01);
+        assert!((share("generate_code") - 0.30).abs() < 0.01);
+        assert!((share("generate_image") - 0.10).abs() < 0.01);
+        assert!((share("system_status") + share("test_routing") - 0.10).abs() < 0.01);
+        assert_eq!(share("burst_request"), 0.0);
+    }
+
+    #[test]
+    fn errors_give_file_line_and_column() {
+        let bad = "name = \"x\"\n[endpoints.a]\nmethod = \"GET\"\npath = 5\n";
+        let e = Scenario::parse(bad, "s.toml").expect_err("bad type");
+        assert_eq!((e.file.as_str(), e.line), ("s.toml", 4), "{e}");
+        assert!(!e.to_string().contains('\n'));
+
+        let unknown = "[endpoints.a]\nmethod = \"GET\"\npath = \"/a\"\n\n[user_classes.U]\nwait_s = [1, 2]\ntasks = { b = 1 }\n";
+        let e = Scenario::parse(unknown, "s.toml").expect_err("unknown task");
+        assert_eq!(e.line, 5, "{e}");
+        assert!(
+            e.message.contains("`b` is not an endpoint (known: a)"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! The HTTP surface of the simulator, following `aurax-api.md` body for body.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::Simulator;
+use super::faults::Fault;
+use super::models::{self, CODE_MODEL, IMAGE_MODEL, ModelPool, TEXT_MODEL};
+
+type Sim = Arc<Simulator>;
+
+pub fn router(sim: Sim) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/system/status", get(system_status))
+        .route("/generate", post(generate))
+        .route("/route", post(route))
+        .route("/metrics", get(metrics))
+        .with_state(sim)
+}
+
+async fn health(State(sim): State<Sim>) -> Response {
+    observed(&sim, "GET", "/health", true, |_| async {
+        (
+            StatusCode::OK,
+            axum::Json(json!({"status": "healthy", "version": "0.1.0"})),
+        )
+            .into_response()
+    })
+    .await
+}
+
+async fn system_status(State(sim): State<Sim>) -> Response {
+    observed(&sim.clone(), "GET", "/system/status", false, |fault| async move {
+        sim.pause(0.02, 0.08).await;
+        if fault == Fault::AppError {
+            return error_500("status probe failed: RAG store unreachable");
+        }
+        let pool = |p: &ModelPool| json!({"status": "up", "slots": p.slots, "busy": p.busy(), "queued": p.queued()});
+        let body = json!({
+            "success": true,
+            "components": {
+                "llm": {"status": "up", "models": {TEXT_MODEL: pool(&sim.text), CODE_MODEL: pool(&sim.code)}},
+                "image": {"status": "up", "models": {IMAGE_MODEL: pool(&sim.image)}},
+                "rag": {"status": "up", "documents": 1284},
+                "router": {"status": "up"}
+            }
+        });
+        (StatusCode::OK, axum::Json(body)).into_response()
+    })
+    .await
+}
+
+async fn route(State(sim): State<Sim>, body: Bytes) -> Response {
+    observed(&sim.clone(), "POST", "/route", false, |fault| async move {
+        let Some(req) = parse_object(&body) else { return unprocessable("body must be a JSON object") };
+        let Some(query) = req.get("query").and_then(Value::as_str) else {
+            return unprocessable("field required: query");
+        };
+        sim.pause(0.015, 0.06).await;
+        if fault == Fault::AppError {
+            return error_500("routing failed: classifier unavailable");
+        }
+        let q = query.to_ascii_lowercase();
+        let (model_type, reason) = if ["code", "python", "javascript", "sql", "debug", "function", "algorithm"].iter().any(|k| q.contains(k)) {
+            (CODE_MODEL, "programming keywords")
+        } else if ["image", "draw", "picture", "logo", "paint"].iter().any(|k| q.contains(k)) {
+            (IMAGE_MODEL, "visual request")
+        } else if ["news", "latest", "today"].iter().any(|k| q.contains(k)) {
+            ("web-enhanced", "needs fresh information")
+        } else {
+            ("default", "general question")
+        };
+        let body = json!({
+            "success": true,
+            "query": query,
+            "routing": {"model_type": model_type, "confidence": 0.87, "reasoning": reason, "suggested_parameters": {"temperature": 0.7}}
+        });
+        (StatusCode::OK, axum::Json(body)).into_response()
+    })
+    .await
+}
+
+async fn generate(State(sim): State<Sim>, body: Bytes) -> Response {
+    observed(&sim.clone(), "POST", "/generate", false, |fault| async move {
+        let Some(req) = parse_object(&body) else { return unprocessable("body must be a JSON object") };
+        let Some(prompt) = req.get("prompt").and_then(Value::as_str) else {
+            return unprocessable("field required: prompt");
+        };
+        if prompt.trim().is_empty() {
+            return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": "Prompt cannot be empty"}))).into_response();
+        }
+        let preferred = req.pointer("/routing_metadata/preferred_model").and_then(Value::as_str);
+        let (pool, response_type) = match (preferred, req.get("model").and_then(Value::as_str)) {
+            (Some("image"), _) => (&sim.image, "image"),
+            (Some("code"), _) | (_, Some(CODE_MODEL)) => (&sim.code, "code"),
+            _ if prompt.starts_with("Create an image") => (&sim.image, "image"),
+            _ => (&sim.text, "text"),
+        };
+        let max_tokens = req.get("max_tokens").and_then(Value::as_u64).unwrap_or(512).clamp(1, 8192) as u32;
+        if fault == Fault::AppError {
+            return app_failure(prompt, sim.faults.app_error_message(pool.name));
+        }
+        let service = models::generation_seconds(pool.name, max_tokens) * sim.faults.jitter() * sim.config.time_scale;
+        if let Err(o) = pool.serve(Duration::from_secs_f64(service)).await {
+            return app_failure(prompt, format!("Model {} is overloaded: {} requests queued", pool.name, o.queued));
+        }
+        sim.metrics.model_used(pool.name);
+        // Images come back as a large payload; text grows with the tokens asked for.
+        let text_len = match response_type {
+            "image" => LOREM.len(),
+            _ => (max_tokens as usize * 4).min(LOREM.len()),
+        };
+        let body = json!({
+            "success": true,
+            "query": prompt,
+            "context": [],
+            "response": &LOREM[..text_len],
+            "response_type": response_type,
+            "metadata": {"model_used": pool.name, "tokens_generated": max_tokens, "routing": {"model_type": pool.name}},
+            "routing_info": {"selected": pool.name},
+        });
+        (StatusCode::OK, axum::Json(body)).into_response()
+    })
+    .await
+}
+
+async fn metrics(State(sim): State<Sim>) -> Response {
+    let mut gauges = Vec::new();
+    let labels: Vec<String> = [&sim.text, &sim.code, &sim.image]
+        .iter()
+        .map(|p| format!("{{model=\"{}\"}}", p.name))
+        .collect();
+    for (p, l) in [&sim.text, &sim.code, &sim.image].iter().zip(&labels) {
+        gauges.push((
+            "aurax_model_queue_depth",
+            "Requests waiting for a model slot.",
+            l.as_str(),
+            f64::from(p.queued()),
+        ));
+    }
+    let text = sim.metrics.render(&gauges);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Counts the request in `/metrics`, applies delays and transport-level faults, then runs
+/// the handler with the fault it should act on (`AppError` or `None`).
+async fn observed<F, Fut>(
+    sim: &Sim,
+    method: &str,
+    handler: &'static str,
+    is_health: bool,
+    f: F,
+) -> Response
+where
+    F: FnOnce(Fault) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let start = Instant::now();
+    sim.metrics.in_progress.fetch_add(1, Ordering::Relaxed);
+    let (fault, slow) = sim.faults.draw(is_health);
+    if !slow.is_zero() {
+        tokio::time::sleep(slow).await;
+    }
+    let response = match fault {
+        Fault::HttpError => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"detail": "Service Unavailable"})),
+        )
+            .into_response(),
+        Fault::Garbage => (
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+        Fault::Reset => cut_mid_response(),
+        Fault::HugeBody => huge_body(),
+        Fault::AppError | Fault::None => f(fault).await,
+    };
+    sim.metrics.in_progress.fetch_sub(1, Ordering::Relaxed);
+    sim.metrics
+        .observe(method, handler, response.status().as_u16(), start.elapsed());
+    response
+}
+
+impl Simulator {
+    /// Sleeps a uniform time in `lo..hi` seconds, scaled.
+    async fn pause(&self, lo: f64, hi: f64) {
+        let secs = (lo + (hi - lo) * (self.faults.jitter() - 0.8) / 0.4) * self.config.time_scale;
+        tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
+    }
+}
+
+fn parse_object(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+}
+
+fn app_failure(prompt: &str, error: String) -> Response {
+    let body = json!({"success": false, "query": prompt, "context": [], "response": "", "response_type": "error", "metadata": {}, "error": error});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn error_500(msg: &str) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"success": false, "detail": msg})),
+    )
+        .into_response()
+}
+
+fn unprocessable(msg: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({"detail": [{"msg": msg}]})),
+    )
+        .into_response()
+}
+
+/// A response whose body stream fails after the first chunk: hyper cuts the connection.
+fn cut_mid_response() -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(b"{\"success\": true, \"response\": \"")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated reset",
+        )),
+    ];
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn huge_body() -> Response {
+    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+    let chunks = (0..64).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+const LOREM: &str = include_str!("lorem.txt");

@@ -1,0 +1,46 @@
+//! `run.json`: what a run directory holds, written when the run starts (status `running`) and
+//! rewritten when it ends, so even a killed run says what it was.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Completed,
+    /// Stopped early by Ctrl-C or SIGTERM; every finished request is in the files.
+    Interrupted,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub tool_version: String,
+    pub schema_version: u32,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub target_host: String,
+    /// True when the target was the built-in simulator.
+    pub simulated_target: bool,
+    pub requests: u64,
+    pub failures: u64,
+    pub segments: u32,
+    /// Glob of the request files, relative to the run directory.
+    pub request_files: String,
+    pub config: serde_json::Value,
+    pub targets: aurax_schema::Targets,
+}
+
+impl Manifest {
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let path = dir.join(aurax_schema::files::MANIFEST);
+        let tmp = dir.join("run.json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text + "\n")?;
+        std::fs::rename(tmp, path)
+    }
+}

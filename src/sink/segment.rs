@@ -1,0 +1,189 @@
+//! Turns buffered outcomes into an Arrow record batch and writes it as one closed Parquet
+//! segment. A segment is written to `*.partial` and renamed when its footer is on disk, so
+//! every `requests-*.parquet` in a run directory is a valid file, whatever happens later.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use arrow::datatypes::{Int32Type, Schema};
+use arrow::record_batch::RecordBatch;
+use aurax_schema::files;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::outcome::RequestOutcome;
+
+pub struct SegmentWriter {
+    dir: PathBuf,
+    schema: Arc<Schema>,
+    props: WriterProperties,
+    next_index: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error("building the record batch: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("writing {path}: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SegmentWriter {
+    pub fn new(dir: &Path, schema: Arc<Schema>) -> SegmentWriter {
+        let kv = schema
+            .metadata()
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(128 * 1024))
+            .set_key_value_metadata(Some(kv))
+            .build();
+        SegmentWriter {
+            dir: dir.to_path_buf(),
+            schema,
+            props,
+            next_index: 1,
+        }
+    }
+
+    pub fn segments_written(&self) -> u32 {
+        self.next_index - 1
+    }
+
+    /// Writes `rows` as the next segment file and returns its path.
+    pub fn write(&mut self, rows: &[RequestOutcome]) -> Result<PathBuf, SegmentError> {
+        let batch = to_record_batch(rows, self.schema.clone())?;
+        let name = format!(
+            "{}{:05}.{}",
+            files::REQUEST_SEGMENT_PREFIX,
+            self.next_index,
+            files::PARQUET_EXT
+        );
+        let done = self.dir.join(&name);
+        let partial = self.dir.join(format!("{name}.{}", files::PARTIAL_EXT));
+        let file = File::create(&partial).map_err(|source| SegmentError::Io {
+            path: partial.clone(),
+            source,
+        })?;
+        let pq = |source| SegmentError::Parquet {
+            path: partial.clone(),
+            source,
+        };
+        let mut writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+            .map_err(pq)?;
+        writer.write(&batch).map_err(pq)?;
+        let file = writer.into_inner().map_err(pq)?;
+        file.sync_all().map_err(|source| SegmentError::Io {
+            path: partial.clone(),
+            source,
+        })?;
+        std::fs::rename(&partial, &done).map_err(|source| SegmentError::Io {
+            path: done.clone(),
+            source,
+        })?;
+        self.next_index += 1;
+        Ok(done)
+    }
+}
+
+fn to_record_batch(
+    rows: &[RequestOutcome],
+    schema: Arc<Schema>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let n = rows.len();
+    let dict = || StringDictionaryBuilder::<Int32Type>::new();
+    let (mut run_id, mut class, mut endpoint, mut method, mut path, mut outcome) =
+        (dict(), dict(), dict(), dict(), dict(), dict());
+    let (mut error, mut model, mut rtype) = (dict(), dict(), dict());
+    let mut worker = UInt32Builder::with_capacity(n);
+    let mut seq = UInt64Builder::with_capacity(n);
+    let mut user = UInt32Builder::with_capacity(n);
+    let micros = || TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let (mut intended, mut actual) = (micros(), micros());
+    let mut ttfb = Int64Builder::with_capacity(n);
+    let mut latency = Int64Builder::with_capacity(n);
+    let mut status = UInt16Builder::with_capacity(n);
+    let mut sent = UInt64Builder::with_capacity(n);
+    let mut received = UInt64Builder::with_capacity(n);
+    let mut max_tokens = UInt32Builder::with_capacity(n);
+    let mut users = UInt32Builder::with_capacity(n);
+    let mut in_flight = UInt32Builder::with_capacity(n);
+    let mut stage = UInt32Builder::with_capacity(n);
+    let mut stage_target = Float64Builder::with_capacity(n);
+    let run = schema
+        .metadata()
+        .get(aurax_schema::meta::RUN_ID)
+        .cloned()
+        .unwrap_or_default();
+    for r in rows {
+        run_id.append_value(&run);
+        worker.append_value(r.worker_id);
+        seq.append_value(r.seq);
+        class.append_value(&*r.user_class);
+        user.append_value(r.user_id);
+        endpoint.append_value(&*r.endpoint);
+        method.append_value(&*r.method);
+        path.append_value(&*r.path);
+        intended.append_value(r.intended_send_us);
+        actual.append_value(r.actual_send_us);
+        ttfb.append_option(r.ttfb_us);
+        latency.append_value(r.latency_us);
+        status.append_option(r.status);
+        outcome.append_value(r.outcome.as_str());
+        error.append_option(r.error.as_deref());
+        sent.append_value(r.bytes_sent);
+        received.append_value(r.bytes_received);
+        model.append_option(r.model_used.as_deref());
+        rtype.append_option(r.response_type.as_deref());
+        max_tokens.append_option(r.max_tokens);
+        users.append_value(r.users_active);
+        in_flight.append_value(r.in_flight);
+        stage.append_value(r.stage);
+        stage_target.append_value(r.stage_target);
+    }
+    // Same order as aurax_schema::Column::ALL.
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(run_id.finish()),
+        Arc::new(worker.finish()),
+        Arc::new(seq.finish()),
+        Arc::new(class.finish()),
+        Arc::new(user.finish()),
+        Arc::new(endpoint.finish()),
+        Arc::new(method.finish()),
+        Arc::new(path.finish()),
+        Arc::new(intended.finish()),
+        Arc::new(actual.finish()),
+        Arc::new(ttfb.finish()),
+        Arc::new(latency.finish()),
+        Arc::new(status.finish()),
+        Arc::new(outcome.finish()),
+        Arc::new(error.finish()),
+        Arc::new(sent.finish()),
+        Arc::new(received.finish()),
+        Arc::new(model.finish()),
+        Arc::new(rtype.finish()),
+        Arc::new(max_tokens.finish()),
+        Arc::new(users.finish()),
+        Arc::new(in_flight.finish()),
+        Arc::new(stage.finish()),
+        Arc::new(stage_target.finish()),
+    ];
+    RecordBatch::try_new(schema, columns)
+}

@@ -1,0 +1,140 @@
+//! Helpers for end-to-end tests: the real binary, a simulator child process on 127.0.0.1,
+//! and the Parquet rows read back with the arrow reader.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aurax-tool"))
+}
+
+/// Runs the binary to completion with the given arguments.
+pub fn aurax(args: &[&str]) -> Output {
+    bin().args(args).stdin(Stdio::null()).output().expect("the binary runs")
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `aurax-tool serve --port 0 ...` as a child, killed when dropped.
+pub struct Simulator {
+    child: Child,
+    pub url: String,
+}
+
+impl Simulator {
+    pub fn start(extra: &[&str]) -> Simulator {
+        let mut child = bin()
+            .args(["serve", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("simulator starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).expect("reads the first line");
+        let url = first.trim().rsplit(' ').next().expect("a URL").to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {first}");
+        Simulator { child, url }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub user_id: u32,
+    pub endpoint: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub status: Option<u16>,
+    pub intended_us: i64,
+    pub actual_us: i64,
+    pub latency_us: i64,
+    pub model_used: Option<String>,
+}
+
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("run dir exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            name.starts_with("requests-") && name.ends_with(".parquet")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every row of every closed segment in a run directory.
+pub fn read_rows(dir: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for file in segment_files(dir) {
+        let f = std::fs::File::open(&file).expect("open segment");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            .expect("valid parquet")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            let b = batch.expect("batch");
+            let strings = |name: &str| {
+                let col = b.column_by_name(name).expect("column");
+                cast(col, &DataType::Utf8).expect("cast to utf8")
+            };
+            let endpoint = strings("endpoint");
+            let outcome = strings("outcome");
+            let error = strings("error");
+            let model = strings("model_used");
+            let (endpoint, outcome, error, model) =
+                (endpoint.as_string::<i32>(), outcome.as_string::<i32>(), error.as_string::<i32>(), model.as_string::<i32>());
+            let user = b.column_by_name("user_id").expect("user_id").as_primitive::<UInt32Type>().clone();
+            let status = b.column_by_name("status").expect("status").as_primitive::<UInt16Type>().clone();
+            let intended = b.column_by_name("intended_send_time").expect("col").as_primitive::<TimestampMicrosecondType>().clone();
+            let actual = b.column_by_name("actual_send_time").expect("col").as_primitive::<TimestampMicrosecondType>().clone();
+            let latency = b.column_by_name("latency_us").expect("col").as_primitive::<Int64Type>().clone();
+            for i in 0..b.num_rows() {
+                rows.push(Row {
+                    user_id: user.value(i),
+                    endpoint: endpoint.value(i).to_string(),
+                    outcome: outcome.value(i).to_string(),
+                    error: error.is_valid(i).then(|| error.value(i).to_string()),
+                    status: status.is_valid(i).then(|| status.value(i)),
+                    intended_us: intended.value(i),
+                    actual_us: actual.value(i),
+                    latency_us: latency.value(i),
+                    model_used: model.is_valid(i).then(|| model.value(i).to_string()),
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// The number after "N requests recorded" in the run's output.
+pub fn reported_requests(output: &str) -> u64 {
+    output
+        .lines()
+        .find_map(|l| l.split_once(" requests recorded").and_then(|(n, _)| n.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no 'requests recorded' line in:\n{output}"))
+}
+
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json exists");
+    serde_json::from_str(&text).expect("run.json is JSON")
+}

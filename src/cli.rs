@@ -21,9 +21,30 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the AURAX simulator alone, for demos and for other tools.
     Serve(ServeArgs),
+    /// Analyse run directories: bottlenecks, errors, breaking point, scaling; charts and a report.
+    Analyze(AnalyzeArgs),
     /// Print or check scenario files.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Run directories (or request files); several are merged into one analysis.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Report folder [default: reports/<name of the first run directory>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A previous run to compare against: what got worse, with a significance test.
+    #[arg(long)]
+    pub baseline: Vec<PathBuf>,
+    /// Exit 98 when the baseline comparison finds a significant regression.
+    #[arg(long = "fail-on-regression")]
+    pub fail_on_regression: bool,
+    /// Exit 99 when a response-time or error-rate target is missed.
+    #[arg(long = "fail-on-targets")]
+    pub fail_on_targets: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +97,12 @@ pub struct RunArgs {
     /// No live line, only the final table.
     #[arg(short, long)]
     pub quiet: bool,
+    /// After the run, analyse it into a report folder (see --report-dir).
+    #[arg(long)]
+    pub report: bool,
+    /// Where --report writes [default: reports/<name of the run directory>].
+    #[arg(long = "report-dir")]
+    pub report_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,10 +17,22 @@ pub enum ExitCode {
     Unreachable = 4,
     /// The output directory could not be created or written.
     Output = 5,
+    /// analyze: a path holds no request files, or does not exist.
+    NoRunData = 10,
+    /// analyze: a file is not Parquet.
+    NotParquet = 11,
+    /// analyze: a Parquet file of another schema.
+    WrongSchema = 12,
+    /// analyze: a file of a newer schema version than this build reads.
+    NewerSchema = 13,
+    /// analyze: the run holds no requests.
+    EmptyRun = 14,
     /// The run was interrupted (Ctrl-C, SIGTERM); its files are complete up to that point.
     Interrupted = 130,
     /// The run finished but missed a performance target (as k6's thresholds).
     TargetsFailed = 99,
+    /// `analyze --fail-on-regression` found a significant regression against the baseline.
+    Regression = 98,
 }
 
 /// An error with the exit code it ends the program with.
@@ -37,6 +49,24 @@ impl fmt::Display for Fail {
 }
 
 impl std::error::Error for Fail {}
+
+impl From<aurax_analysis::AnalysisError> for Fail {
+    /// Analysis errors keep their own codes (10-14), distinct from the runner's.
+    fn from(e: aurax_analysis::AnalysisError) -> Fail {
+        let code = match e.exit_code() {
+            10 => ExitCode::NoRunData,
+            11 => ExitCode::NotParquet,
+            12 => ExitCode::WrongSchema,
+            13 => ExitCode::NewerSchema,
+            14 => ExitCode::EmptyRun,
+            _ => ExitCode::Failure,
+        };
+        Fail {
+            code,
+            error: e.into(),
+        }
+    }
+}
 
 /// Attaches an exit code to any error.
 pub trait OrExit<T> {

@@ -8,6 +8,7 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => commands::run::execute(args),
         Command::Serve(args) => commands::serve::execute(args),
+        Command::Analyze(args) => commands::analyze::execute(args),
         Command::Scenario(cmd) => commands::scenario::execute(cmd),
     };
     match result {

@@ -13,10 +13,23 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
-    let o = aurax(&["run", "--profile", "light", "-t", "6s", "--seed", "3", "--out", out.to_str().expect("utf8")]);
+    let o = aurax(&[
+        "run",
+        "--profile",
+        "light",
+        "-t",
+        "6s",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(0), "{all}");
-    assert!(all.contains("started the built-in AURAX simulator at http://127.0.0.1:"), "{all}");
+    assert!(
+        all.contains("started the built-in AURAX simulator at http://127.0.0.1:"),
+        "{all}"
+    );
     let rows = read_rows(&out);
     assert!(!rows.is_empty());
     assert_eq!(rows.len() as u64, reported_requests(&all));
@@ -27,9 +40,15 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
     // Every user checks /health once when it starts.
     let health = rows.iter().filter(|r| r.endpoint == "health").count();
     assert_eq!(health, 5);
-    assert!(rows.iter().all(|r| r.outcome == "ok" && r.status == Some(200)));
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "ok" && r.status == Some(200))
+    );
 
-    let first = common::segment_files(&out).into_iter().next().expect("a segment");
+    let first = common::segment_files(&out)
+        .into_iter()
+        .next()
+        .expect("a segment");
     let reader = SerializedFileReader::new(File::open(first).expect("open")).expect("parquet");
     let kv: HashMap<String, String> = reader
         .metadata()
@@ -39,11 +58,19 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
         .iter()
         .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
         .collect();
-    assert_eq!(kv.get("aurax.schema_version").map(String::as_str), Some("1"));
-    assert!(kv.get("aurax.target_host").is_some_and(|h| h.starts_with("http://127.0.0.1:")));
-    let config: serde_json::Value = serde_json::from_str(&kv["aurax.run_config"]).expect("config JSON");
+    assert_eq!(
+        kv.get("aurax.schema_version").map(String::as_str),
+        Some("1")
+    );
+    assert!(
+        kv.get("aurax.target_host")
+            .is_some_and(|h| h.starts_with("http://127.0.0.1:"))
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&kv["aurax.run_config"]).expect("config JSON");
     assert_eq!(config["seed"], 3);
-    let targets: serde_json::Value = serde_json::from_str(&kv["aurax.targets"]).expect("targets JSON");
+    let targets: serde_json::Value =
+        serde_json::from_str(&kv["aurax.targets"]).expect("targets JSON");
     assert_eq!(targets["percentile"], 95.0);
 }
 
@@ -52,15 +79,37 @@ fn seeded_load_test_user_keeps_the_seed_mix_and_wait_times() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
     let o = aurax(&[
-        "run", "--user-class", "AuraxLoadTestUser", "-u", "400", "-r", "200", "-t", "20s", "--seed", "7",
-        "--no-thresholds", "--quiet", "--out", out.to_str().expect("utf8"),
+        "run",
+        "--user-class",
+        "AuraxLoadTestUser",
+        "-u",
+        "400",
+        "-r",
+        "200",
+        "-t",
+        "20s",
+        "--seed",
+        "7",
+        "--no-thresholds",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rows = read_rows(&out);
     let tasks: Vec<_> = rows.iter().filter(|r| r.endpoint != "health").collect();
-    assert!(tasks.len() > 2000, "too few requests for shares: {}", tasks.len());
+    assert!(
+        tasks.len() > 2000,
+        "too few requests for shares: {}",
+        tasks.len()
+    );
     let share = |names: &[&str]| {
-        100.0 * tasks.iter().filter(|r| names.contains(&r.endpoint.as_str())).count() as f64 / tasks.len() as f64
+        100.0
+            * tasks
+                .iter()
+                .filter(|r| names.contains(&r.endpoint.as_str()))
+                .count() as f64
+            / tasks.len() as f64
     };
     for (names, want) in [
         (&["generate_text"][..], 50.0),
@@ -84,9 +133,17 @@ fn seeded_load_test_user_keeps_the_seed_mix_and_wait_times() {
                 continue; // tasks start right after the on-start health check
             }
             let gap_s = (pair[1].actual_us - (pair[0].actual_us + pair[0].latency_us)) as f64 / 1e6;
-            assert!((0.995..=3.25).contains(&gap_s), "user {} gap {gap_s:.3}s", pair[0].user_id);
-            let planned_s = (pair[1].intended_us - (pair[0].actual_us + pair[0].latency_us)) as f64 / 1e6;
-            assert!((0.995..=3.01).contains(&planned_s), "planned gap {planned_s:.3}s");
+            assert!(
+                (0.995..=3.25).contains(&gap_s),
+                "user {} gap {gap_s:.3}s",
+                pair[0].user_id
+            );
+            let planned_s =
+                (pair[1].intended_us - (pair[0].actual_us + pair[0].latency_us)) as f64 / 1e6;
+            assert!(
+                (0.995..=3.01).contains(&planned_s),
+                "planned gap {planned_s:.3}s"
+            );
             gaps += 1;
         }
     }
@@ -99,15 +156,35 @@ fn success_false_is_an_app_error_with_the_server_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
     let o = aurax(&[
-        "run", "--host", &sim.url, "--user-class", "AuraxPeakHourUser", "-u", "60", "-r", "60", "-t", "10s",
-        "--seed", "5", "--quiet", "--out", out.to_str().expect("utf8"),
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxPeakHourUser",
+        "-u",
+        "60",
+        "-r",
+        "60",
+        "-t",
+        "10s",
+        "--seed",
+        "5",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
     ]);
     let all = text(&o);
     // 20% failures is over the peak profile's 5% error-rate target: the documented exit 99.
     assert_eq!(o.status.code(), Some(99), "{all}");
-    assert!(all.contains("error rate (peak)") && all.contains("FAIL"), "{all}");
+    assert!(
+        all.contains("error rate (peak)") && all.contains("FAIL"),
+        "{all}"
+    );
     let rows = read_rows(&out);
-    let generations: Vec<_> = rows.iter().filter(|r| r.endpoint.starts_with("generate_")).collect();
+    let generations: Vec<_> = rows
+        .iter()
+        .filter(|r| r.endpoint.starts_with("generate_"))
+        .collect();
     assert!(generations.len() > 300, "{}", generations.len());
     let failed: Vec<_> = generations.iter().filter(|r| r.outcome != "ok").collect();
     let rate = failed.len() as f64 / generations.len() as f64;
@@ -127,19 +204,53 @@ fn success_false_is_an_app_error_with_the_server_message() {
 #[test]
 fn hostile_server_is_recorded_as_outcomes_and_never_hangs() {
     let sim = Simulator::start(&[
-        "--time-scale", "0.01", "--reset-rate", "0.1", "--garbage-rate", "0.1", "--huge-body-rate", "0.05",
-        "--http-error-rate", "0.1", "--slow-rate", "0.1", "--slow", "5s",
+        "--time-scale",
+        "0.01",
+        "--reset-rate",
+        "0.1",
+        "--garbage-rate",
+        "0.1",
+        "--huge-body-rate",
+        "0.05",
+        "--http-error-rate",
+        "0.1",
+        "--slow-rate",
+        "0.1",
+        "--slow",
+        "5s",
     ]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
     let started = std::time::Instant::now();
     let o = aurax(&[
-        "run", "--host", &sim.url, "--user-class", "AuraxPeakHourUser", "-u", "30", "-r", "30", "-t", "8s",
-        "--timeout", "1s", "--max-body-bytes", "1048576", "--seed", "9", "--no-thresholds", "--quiet",
-        "--out", out.to_str().expect("utf8"),
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxPeakHourUser",
+        "-u",
+        "30",
+        "-r",
+        "30",
+        "-t",
+        "8s",
+        "--timeout",
+        "1s",
+        "--max-body-bytes",
+        "1048576",
+        "--seed",
+        "9",
+        "--no-thresholds",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(started.elapsed().as_secs() < 25, "the run must end: {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 25,
+        "the run must end: {:?}",
+        started.elapsed()
+    );
     let rows = read_rows(&out);
     let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
     assert!(count("ok") > 0);
@@ -147,7 +258,13 @@ fn hostile_server_is_recorded_as_outcomes_and_never_hangs() {
     assert!(count("http_error") > 0, "503s");
     assert!(count("other") > 0, "resets and huge bodies");
     assert!(count("app_error") > 0, "non-JSON bodies");
-    assert!(rows.iter().any(|r| r.error.as_deref().is_some_and(|e| e.contains("byte limit"))));
-    assert!(rows.iter().any(|r| r.error.as_deref() == Some("response body is not JSON")));
+    assert!(
+        rows.iter()
+            .any(|r| r.error.as_deref().is_some_and(|e| e.contains("byte limit")))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.error.as_deref() == Some("response body is not JSON"))
+    );
     assert_eq!(rows.len() as u64, reported_requests(&text(&o)));
 }

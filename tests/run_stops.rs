@@ -9,24 +9,35 @@ use std::time::{Duration, Instant};
 use common::{aurax, bin, manifest, read_rows, reported_requests, text};
 
 fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill runs");
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill runs");
     assert!(status.success());
 }
 
-fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+fn wait_with_deadline(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
-        assert!(start.elapsed() < limit, "the run did not stop within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "the run did not stop within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn spawn_long_run(out: &std::path::Path) -> std::process::Child {
     bin()
-        .args(["run", "-u", "20", "-r", "20", "-t", "120s", "--seed", "1", "--quiet", "--out"])
+        .args([
+            "run", "-u", "20", "-r", "20", "-t", "120s", "--seed", "1", "--quiet", "--out",
+        ])
         .arg(out)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -51,7 +62,12 @@ fn ctrl_c_mid_run_leaves_readable_parquet_with_every_finished_request() {
         assert!(rows.len() > 20, "{sig}: {} rows", rows.len());
         assert_eq!(rows.len() as u64, reported_requests(&all), "{sig}");
         assert_eq!(manifest(&out)["status"], "interrupted");
-        assert!(!std::fs::read_dir(&out).expect("dir").flatten().any(|e| e.path().extension().is_some_and(|x| x == "partial")));
+        assert!(
+            !std::fs::read_dir(&out)
+                .expect("dir")
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "partial"))
+        );
     }
 }
 
@@ -72,16 +88,31 @@ fn sigkill_loses_at_most_the_open_segment() {
 
 #[test]
 fn unreachable_host_fails_in_seconds_before_any_load() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let dir = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
     let host = format!("http://127.0.0.1:{port}");
-    let o = aurax(&["run", "--host", &host, "-t", "60s", "--out", dir.path().join("r").to_str().expect("utf8")]);
+    let o = aurax(&[
+        "run",
+        "--host",
+        &host,
+        "-t",
+        "60s",
+        "--out",
+        dir.path().join("r").to_str().expect("utf8"),
+    ]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(started.elapsed() < Duration::from_secs(8));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("cannot reach") && err.contains("refused"), "{err}");
+    assert!(
+        err.contains("cannot reach") && err.contains("refused"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,16 +120,28 @@ fn bad_names_and_files_get_one_line_and_exit_3() {
     let o = aurax(&["run", "--user-class", "AuraxLazyUser", "-t", "1s"]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("unknown user class `AuraxLazyUser`") && err.contains("AuraxBurstUser, AuraxLoadTestUser, AuraxPeakHourUser"), "{err}");
+    assert!(
+        err.contains("unknown user class `AuraxLazyUser`")
+            && err.contains("AuraxBurstUser, AuraxLoadTestUser, AuraxPeakHourUser"),
+        "{err}"
+    );
 
     let o = aurax(&["run", "--profile", "extreme"]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("(known: burst, heavy, light, medium, peak)"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("(known: burst, heavy, light, medium, peak)")
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[endpoints.a]\nmethod = \"GET\"\npath = \"/a\"\n\n[user_classes.U]\nwait_s = [1, 2]\ntasks = { a = \"x\" }\n").expect("write");
-    let o = aurax(&["run", "--scenario-file", file.to_str().expect("utf8"), "-t", "1s"]);
+    let o = aurax(&[
+        "run",
+        "--scenario-file",
+        file.to_str().expect("utf8"),
+        "-t",
+        "1s",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&format!("{}:7:", file.display())), "{err}");
@@ -114,10 +157,19 @@ fn unwritable_out_fails_before_the_load() {
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, b"x").expect("write");
     let started = Instant::now();
-    let o = aurax(&["run", "-t", "30s", "--out", blocker.join("run").to_str().expect("utf8")]);
+    let o = aurax(&[
+        "run",
+        "-t",
+        "30s",
+        "--out",
+        blocker.join("run").to_str().expect("utf8"),
+    ]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(!text(&o).contains("started the built-in"), "no load was started");
+    assert!(
+        !text(&o).contains("started the built-in"),
+        "no load was started"
+    );
 }
 
 #[test]
@@ -132,9 +184,26 @@ fn scenario_show_prints_a_file_that_runs() {
     assert!(text(&o).contains("AuraxLoadTestUser"));
     let out = dir.path().join("run");
     let o = aurax(&[
-        "run", "--scenario-file", file.to_str().expect("utf8"), "--user-class", "AuraxBurstUser", "-u", "5", "-r", "5",
-        "-t", "3s", "--quiet", "--no-thresholds", "--out", out.to_str().expect("utf8"),
+        "run",
+        "--scenario-file",
+        file.to_str().expect("utf8"),
+        "--user-class",
+        "AuraxBurstUser",
+        "-u",
+        "5",
+        "-r",
+        "5",
+        "-t",
+        "3s",
+        "--quiet",
+        "--no-thresholds",
+        "--out",
+        out.to_str().expect("utf8"),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(read_rows(&out).iter().all(|r| r.endpoint == "burst_request" && r.model_used.as_deref() == Some("mistral")));
+    assert!(
+        read_rows(&out)
+            .iter()
+            .all(|r| r.endpoint == "burst_request" && r.model_used.as_deref() == Some("mistral"))
+    );
 }

@@ -1,1 +1,196 @@
+//! Analysis of aurax-tool runs: polars lazy queries over the request files (the contract of
+//! `aurax-schema`, nothing else), answers to the post-test questions, plotters charts, and a
+//! report to attach to a review.
+//!
+//! ```no_run
+//! let analysis = aurax_analysis::analyze(&["runs/medium".into()]).unwrap();
+//! aurax_analysis::report::write(&analysis, None, std::path::Path::new("reports/medium")).unwrap();
+//! ```
 
+pub mod baseline;
+pub mod breaking;
+pub mod charts;
+pub mod endpoints;
+pub mod error;
+pub mod errors;
+mod frame;
+pub mod insights;
+pub mod models;
+pub mod report;
+pub mod source;
+pub mod summary;
+pub mod windows;
+
+use std::path::PathBuf;
+
+use polars::prelude::*;
+
+pub use error::AnalysisError;
+
+use breaking::{BreakingPoint, LittleCheck, UslFit};
+use endpoints::EndpointSummary;
+use errors::{ErrorBurst, ErrorPattern};
+use frame::{f64s, quantile};
+use insights::{Bottleneck, Scaling};
+use models::ModelUsage;
+use source::Source;
+use windows::{EndpointWindow, LoadLevel, OutcomeWindow, Window};
+
+/// At most this many load levels: enough resolution for a knee, enough requests per level.
+const MAX_LEVELS: usize = 20;
+
+/// Percentiles drawn in the distribution chart, HdrHistogram style.
+const CURVE_QUANTILES: [f64; 10] = [0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999, 1.0];
+
+/// Everything the report says about a run (or several runs merged).
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub source: Source,
+    pub window_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub duration_s: f64,
+    pub throughput_rps: f64,
+    pub error_rate: f64,
+    /// p99 of how late requests went out against their schedule (ms).
+    pub lateness_p99_ms: f64,
+    pub endpoints: Vec<EndpointSummary>,
+    pub windows: Vec<Window>,
+    pub endpoint_windows: Vec<EndpointWindow>,
+    pub outcome_windows: Vec<OutcomeWindow>,
+    pub levels: Vec<LoadLevel>,
+    /// (level users, endpoint, p95 ms, requests) per load level and endpoint.
+    pub level_p95: Vec<(f64, String, f64, f64)>,
+    pub breaking: BreakingPoint,
+    pub usl: Option<UslFit>,
+    pub little: Vec<LittleCheck>,
+    pub errors: Vec<ErrorPattern>,
+    pub bursts: Vec<ErrorBurst>,
+    /// Failures that came back as HTTP 200 (`success: false`): invisible to status codes.
+    pub hidden_app_errors: u64,
+    pub models: Vec<ModelUsage>,
+    pub bottlenecks: Vec<Bottleneck>,
+    pub scaling: Scaling,
+    pub optimisation: Vec<String>,
+    pub percentile_curves: Vec<(String, Vec<(f64, f64)>)>,
+    /// What this run cannot tell, said plainly.
+    pub notes: Vec<String>,
+}
+
+/// Analyses the request files under `inputs` (run directories or files), merged.
+pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
+    let source = source::discover(inputs)?;
+    let base = source::scan(&source)?;
+    let totals = base
+        .clone()
+        .select([
+            len().cast(DataType::Float64).alias("n"),
+            col("failed")
+                .cast(DataType::Float64)
+                .sum()
+                .alias("failures"),
+            col("sent_us").min().cast(DataType::Float64).alias("start"),
+            (col("sent_us") + col("latency_us"))
+                .max()
+                .cast(DataType::Float64)
+                .alias("end"),
+            quantile("lateness_us", 0.99).alias("late99"),
+            (col("outcome")
+                .eq(lit("app_error"))
+                .and(col("status").eq(lit(200i64))))
+            .cast(DataType::Float64)
+            .sum()
+            .alias("hidden"),
+        ])
+        .collect()?;
+    let one = |name: &str| -> Result<f64, AnalysisError> {
+        Ok(f64s(&totals, name)?.first().copied().unwrap_or(0.0))
+    };
+    let requests = one("n")?;
+    if requests < 1.0 {
+        return Err(AnalysisError::EmptyRun);
+    }
+    let failures = one("failures")?;
+    let start_us = one("start")? as i64;
+    let duration_s = ((one("end")? - start_us as f64) / 1e6).max(1e-3);
+    let window_s = (duration_s / 60.0).round().max(1.0);
+    let lf = windows::with_window(&base, start_us, window_s).cache();
+
+    let targets = &source.targets;
+    let endpoints = endpoints::per_endpoint(&lf, targets, duration_s)?;
+    let windows = windows::windows(&lf, window_s)?;
+    let endpoint_windows = windows::endpoint_windows(&lf, window_s)?;
+    let outcome_windows = windows::outcome_windows(&lf, window_s)?;
+    let map = windows::level_map(&windows, MAX_LEVELS)?;
+    let levels = windows::load_levels(&lf, &map, window_s)?;
+    let level_p95 = windows::level_endpoint_p95(&lf, &map)?;
+    let breaking = breaking::find(&levels, &level_p95, targets);
+    let usl = breaking::fit_usl(&levels);
+    let little = breaking::little_checks(&levels);
+    let error_rate = failures / requests;
+    let errors = errors::patterns(&lf, start_us)?;
+    let bursts = errors::bursts(&windows, window_s, error_rate);
+    let models = models::usage(&lf)?;
+    let bottlenecks = insights::bottlenecks(&endpoints, &level_p95);
+    let t = &targets.throughput;
+    let tiers = [
+        ("minimum", t.minimum_rps),
+        ("target", t.target_rps),
+        ("peak", t.peak_rps),
+    ];
+    let scaling = insights::scaling(&levels, &breaking, &tiers);
+    let hidden_app_errors = one("hidden")? as u64;
+    let optimisation = insights::optimisation_targets(
+        &bottlenecks,
+        &errors,
+        &breaking,
+        &scaling,
+        hidden_app_errors,
+    );
+    let percentile_curves = endpoints::percentile_curves(&lf, &CURVE_QUANTILES)?;
+
+    let mut notes = Vec::new();
+    if requests < 1000.0 {
+        notes.push(format!(
+            "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
+            100.0 * (1.0 - 10.0 / requests).max(0.0)
+        ));
+    }
+    if endpoints.len() == 1 {
+        notes.push("One endpoint only: no comparison between endpoints.".into());
+    }
+    if !source.targets_recorded {
+        notes.push("The files carry no targets: the seed's defaults were used.".into());
+    }
+    if little.iter().any(|l| !l.holds) {
+        notes.push("Little's law (in flight ≈ throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
+    }
+    Ok(Analysis {
+        lateness_p99_ms: one("late99")? / 1000.0,
+        source,
+        window_s,
+        requests: requests as u64,
+        failures: failures as u64,
+        duration_s,
+        throughput_rps: requests / duration_s,
+        error_rate,
+        endpoints,
+        windows,
+        endpoint_windows,
+        outcome_windows,
+        levels,
+        level_p95,
+        breaking,
+        usl,
+        little,
+        errors,
+        bursts,
+        hidden_app_errors,
+        models,
+        bottlenecks,
+        scaling,
+        optimisation,
+        percentile_curves,
+        notes,
+    })
+}

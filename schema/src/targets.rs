@@ -44,3 +44,37 @@ impl Targets {
             .map(|t| t.target_ms)
     }
 }
+
+impl Targets {
+    /// The seed's targets, for request files that do not carry their own.
+    pub fn seed_defaults() -> Targets {
+        let endpoints = [
+            ("health", 50.0),
+            ("system_status", 200.0),
+            ("generate_text", 5000.0),
+            ("generate_code", 8000.0),
+            ("generate_image", 15000.0),
+            ("test_routing", 100.0),
+            ("burst_request", 5000.0),
+        ];
+        Targets {
+            percentile: 95.0,
+            endpoints: endpoints
+                .iter()
+                .map(|(e, t)| EndpointTarget {
+                    endpoint: (*e).to_string(),
+                    target_ms: *t,
+                })
+                .collect(),
+            throughput: ThroughputTiers {
+                minimum_rps: 10.0,
+                target_rps: 50.0,
+                peak_rps: 100.0,
+            },
+            error_rate: ErrorRateTier {
+                tier: "normal".into(),
+                max_error_rate: 0.01,
+            },
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The subcommands, each a thin layer between the CLI and the library: they resolve flags,
 //! print, and map errors to exit codes.
 
+pub mod analyze;
 pub mod run;
 pub mod scenario;
 pub mod serve;

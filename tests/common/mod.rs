@@ -17,11 +17,19 @@ pub fn bin() -> Command {
 
 /// Runs the binary to completion with the given arguments.
 pub fn aurax(args: &[&str]) -> Output {
-    bin().args(args).stdin(Stdio::null()).output().expect("the binary runs")
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
 }
 
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `aurax-tool serve --port 0 ...` as a child, killed when dropped.
@@ -41,9 +49,14 @@ impl Simulator {
             .expect("simulator starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).expect("reads the first line");
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("reads the first line");
         let url = first.trim().rsplit(' ').next().expect("a URL").to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {first}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {first}"
+        );
         Simulator { child, url }
     }
 }
@@ -74,7 +87,10 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             name.starts_with("requests-") && name.ends_with(".parquet")
         })
         .collect();
@@ -101,13 +117,37 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
             let outcome = strings("outcome");
             let error = strings("error");
             let model = strings("model_used");
-            let (endpoint, outcome, error, model) =
-                (endpoint.as_string::<i32>(), outcome.as_string::<i32>(), error.as_string::<i32>(), model.as_string::<i32>());
-            let user = b.column_by_name("user_id").expect("user_id").as_primitive::<UInt32Type>().clone();
-            let status = b.column_by_name("status").expect("status").as_primitive::<UInt16Type>().clone();
-            let intended = b.column_by_name("intended_send_time").expect("col").as_primitive::<TimestampMicrosecondType>().clone();
-            let actual = b.column_by_name("actual_send_time").expect("col").as_primitive::<TimestampMicrosecondType>().clone();
-            let latency = b.column_by_name("latency_us").expect("col").as_primitive::<Int64Type>().clone();
+            let (endpoint, outcome, error, model) = (
+                endpoint.as_string::<i32>(),
+                outcome.as_string::<i32>(),
+                error.as_string::<i32>(),
+                model.as_string::<i32>(),
+            );
+            let user = b
+                .column_by_name("user_id")
+                .expect("user_id")
+                .as_primitive::<UInt32Type>()
+                .clone();
+            let status = b
+                .column_by_name("status")
+                .expect("status")
+                .as_primitive::<UInt16Type>()
+                .clone();
+            let intended = b
+                .column_by_name("intended_send_time")
+                .expect("col")
+                .as_primitive::<TimestampMicrosecondType>()
+                .clone();
+            let actual = b
+                .column_by_name("actual_send_time")
+                .expect("col")
+                .as_primitive::<TimestampMicrosecondType>()
+                .clone();
+            let latency = b
+                .column_by_name("latency_us")
+                .expect("col")
+                .as_primitive::<Int64Type>()
+                .clone();
             for i in 0..b.num_rows() {
                 rows.push(Row {
                     user_id: user.value(i),
@@ -130,7 +170,10 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
 pub fn reported_requests(output: &str) -> u64 {
     output
         .lines()
-        .find_map(|l| l.split_once(" requests recorded").and_then(|(n, _)| n.trim().parse().ok()))
+        .find_map(|l| {
+            l.split_once(" requests recorded")
+                .and_then(|(n, _)| n.trim().parse().ok())
+        })
         .unwrap_or_else(|| panic!("no 'requests recorded' line in:\n{output}"))
 }
 

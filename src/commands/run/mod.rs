@@ -218,6 +218,20 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             report.cancelled
         );
     }
+    drop(stats);
+    if args.report && sink_report.rows > 0 {
+        let dir = args
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| super::analyze::default_report_dir(&run.out_dir));
+        match aurax_analysis::analyze(std::slice::from_ref(&run.out_dir)) {
+            Ok(analysis) => {
+                println!();
+                super::analyze::write_and_print(&analysis, None, &dir)?;
+            }
+            Err(e) => eprintln!("--report: {e}"),
+        }
+    }
     if report.stopped_early == Some(StopReason::Interrupted) {
         eprintln!("interrupted: the files hold every request finished before the stop");
         return Ok(ExitCode::Interrupted);

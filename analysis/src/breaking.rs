@@ -1,0 +1,456 @@
+//! Question 4: where the system stops scaling. Three signals over the load levels — the
+//! throughput knee (Kneedle), p95 over its target, the error rate over its target — the
+//! first to fire is the breaking point; the Universal Scalability Law is fitted beside them.
+
+use aurax_schema::Targets;
+use serde::Serialize;
+
+use crate::windows::LoadLevel;
+
+/// A level needs this many requests before its p95 or error rate is trusted.
+const MIN_LEVEL_REQUESTS: f64 = 20.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    pub signal: String,
+    pub users: f64,
+    pub throughput_rps: f64,
+    pub at_s: f64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakingPoint {
+    pub found: bool,
+    pub signal: Option<String>,
+    pub users: Option<f64>,
+    pub throughput_rps: Option<f64>,
+    pub at_s: Option<f64>,
+    /// One sentence for the report.
+    pub verdict: String,
+    /// Every signal that fired, lowest load first.
+    pub signals: Vec<Signal>,
+    /// The load generator, not the target, limited the run at the breaking level.
+    pub generator_limited: bool,
+    /// Targets missed at every load level: problems, but not a breaking point.
+    pub standing: Vec<String>,
+}
+
+enum Crossing {
+    /// First (users, value) over the limit after a level under it.
+    At(f64, f64),
+    /// Over the limit from the lowest level on.
+    Always,
+    Never,
+}
+
+/// Where a per-level series, ordered by load, first goes over `limit` after being under it.
+fn crossing(series: &[(f64, f64)], limit: f64) -> Crossing {
+    let mut seen_under = false;
+    for (users, value) in series {
+        if *value > limit {
+            return if seen_under {
+                Crossing::At(*users, *value)
+            } else {
+                Crossing::Always
+            };
+        }
+        seen_under = true;
+    }
+    Crossing::Never
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UslFit {
+    pub lambda: f64,
+    pub sigma: f64,
+    pub kappa: f64,
+    pub r_squared: f64,
+    pub peak_users: Option<f64>,
+    pub peak_throughput_rps: f64,
+}
+
+impl UslFit {
+    pub fn predict(&self, n: f64) -> f64 {
+        self.lambda * n / (1.0 + self.sigma * (n - 1.0) + self.kappa * n * (n - 1.0))
+    }
+}
+
+/// Per-level Little's law check: in flight ≈ throughput × latency.
+#[derive(Debug, Clone, Serialize)]
+pub struct LittleCheck {
+    pub users: f64,
+    pub in_flight: f64,
+    pub expected: f64,
+    pub holds: bool,
+}
+
+/// Finds the breaking point. A p95 or error-rate signal is a *crossing*: under its target at
+/// a lower load level, over it at this one. Over target at every level is a standing problem
+/// (said in `standing`), not a breaking point. `level_p95` holds (users, endpoint, p95 ms,
+/// requests) per level and endpoint.
+pub fn find(
+    levels: &[LoadLevel],
+    level_p95: &[(f64, String, f64, f64)],
+    targets: &Targets,
+) -> BreakingPoint {
+    let mut signals = Vec::new();
+    let mut standing = Vec::new();
+    if let Some(k) = throughput_knee(levels) {
+        let l = &levels[k];
+        signals.push(Signal {
+            signal: "throughput_knee".into(),
+            users: l.users,
+            throughput_rps: l.ok_rps,
+            at_s: l.first_s,
+            detail: format!(
+                "throughput stops growing with load at {:.0} users ({:.1} req/s succeeded); more users added {:.1} req/s at most",
+                l.users,
+                l.ok_rps,
+                levels[k..].iter().map(|x| x.ok_rps).fold(0.0, f64::max) - l.ok_rps
+            ),
+        });
+    }
+    for t in &targets.endpoints {
+        let mine: Vec<(f64, f64)> = level_p95
+            .iter()
+            .filter(|(_, e, _, n)| *e == t.endpoint && *n >= MIN_LEVEL_REQUESTS)
+            .map(|(u, _, p95, _)| (*u, *p95))
+            .collect();
+        match crossing(&mine, t.target_ms) {
+            Crossing::At(users, p95) => {
+                if let Some(l) = levels.iter().find(|l| l.users == users) {
+                    signals.push(Signal {
+                        signal: "p95_over_target".into(),
+                        users,
+                        throughput_rps: l.ok_rps,
+                        at_s: l.first_s,
+                        detail: format!(
+                            "{} p95 {p95:.0} ms crosses its {:.0} ms target at {users:.0} users",
+                            t.endpoint, t.target_ms
+                        ),
+                    });
+                }
+            }
+            Crossing::Always => standing.push(format!(
+                "{} p95 is over its {:.0} ms target at every load level",
+                t.endpoint, t.target_ms
+            )),
+            Crossing::Never => {}
+        }
+    }
+    let limit = targets.error_rate.max_error_rate;
+    let rates: Vec<(f64, f64)> = levels
+        .iter()
+        .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
+        .map(|l| (l.users, l.error_rate))
+        .collect();
+    match crossing(&rates, limit) {
+        Crossing::At(users, rate) => {
+            if let Some(l) = levels.iter().find(|l| l.users == users) {
+                signals.push(Signal {
+                    signal: "error_rate_over_target".into(),
+                    users,
+                    throughput_rps: l.ok_rps,
+                    at_s: l.first_s,
+                    detail: format!("error rate {:.1}% crosses the {:.1}% target at {users:.0} users", rate * 100.0, limit * 100.0),
+                });
+            }
+        }
+        Crossing::Always => standing.push(format!(
+            "the error rate is over its {:.1}% target at every load level: failures that do not depend on load",
+            limit * 100.0
+        )),
+        Crossing::Never => {}
+    }
+    signals.sort_by(|a, b| a.users.total_cmp(&b.users));
+    let max_ok = levels.iter().map(|l| l.ok_rps).fold(0.0, f64::max);
+    let max_users = levels.iter().map(|l| l.users).fold(0.0, f64::max);
+    match signals.first().cloned() {
+        Some(first) => {
+            let level = levels.iter().find(|l| l.users == first.users);
+            let generator_limited = level.is_some_and(|l| l.lateness_p99_ms > 10.0);
+            let verdict = if generator_limited {
+                format!(
+                    "the load generator fell behind its schedule at {:.0} users (lateness p99 {:.0} ms): the limit found there is the client's, not the target's",
+                    first.users,
+                    level.map_or(0.0, |l| l.lateness_p99_ms)
+                )
+            } else {
+                format!(
+                    "breaking point at {:.0} users, {:.1} req/s, {:.0} s into the run: {}",
+                    first.users, first.throughput_rps, first.at_s, first.detail
+                )
+            };
+            BreakingPoint {
+                found: !generator_limited,
+                standing,
+                signal: Some(first.signal.clone()),
+                users: Some(first.users),
+                throughput_rps: Some(first.throughput_rps),
+                at_s: Some(first.at_s),
+                verdict,
+                signals,
+                generator_limited,
+            }
+        }
+        None => BreakingPoint {
+            found: false,
+            standing,
+            signal: None,
+            users: None,
+            throughput_rps: None,
+            at_s: None,
+            verdict: if levels.len() < 4 {
+                format!(
+                    "no breaking point up to {max_ok:.1} req/s ({max_users:.0} users); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or a step scenario) to find one",
+                    levels.len()
+                )
+            } else {
+                format!("no breaking point up to {max_ok:.1} req/s ({max_users:.0} users)")
+            },
+            signals,
+            generator_limited: false,
+        },
+    }
+}
+
+/// Kneedle on (users, successful throughput): the point furthest above the chord, accepted
+/// only when the curve really flattens after it (slope after < 30% of slope before).
+fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
+    let pts: Vec<(f64, f64)> = levels
+        .iter()
+        .filter(|l| l.users > 0.0)
+        .map(|l| (l.users, l.ok_rps))
+        .collect();
+    if pts.len() < 4 {
+        return None;
+    }
+    let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
+    let y_min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let y_max = pts.iter().map(|p| p.1).fold(0.0, f64::max);
+    if x1 <= x0 || y_max <= y_min {
+        return None;
+    }
+    let diff: Vec<f64> = pts
+        .iter()
+        .map(|(x, y)| (y - y_min) / (y_max - y_min) - (x - x0) / (x1 - x0))
+        .collect();
+    let (k, best) = diff.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    if *best < 0.1 || k == 0 || k + 1 >= pts.len() {
+        return None;
+    }
+    let before = (pts[k].1 - pts[0].1) / (pts[k].0 - pts[0].0);
+    let after = (pts[pts.len() - 1].1 - pts[k].1) / (pts[pts.len() - 1].0 - pts[k].0);
+    if before <= 0.0 || after > 0.3 * before {
+        return None;
+    }
+    // Index among all levels (levels with 0 users were skipped above).
+    levels.iter().position(|l| l.users == pts[k].0)
+}
+
+/// Least-squares fit of X(N) = λN / (1 + σ(N−1) + κN(N−1)) by grid search over σ and κ,
+/// with λ solved exactly for each pair.
+pub fn fit_usl(levels: &[LoadLevel]) -> Option<UslFit> {
+    let pts: Vec<(f64, f64)> = levels
+        .iter()
+        .filter(|l| l.users > 0.0 && l.requests >= MIN_LEVEL_REQUESTS)
+        .map(|l| (l.users, l.ok_rps))
+        .collect();
+    if pts.len() < 4 {
+        return None;
+    }
+    let grid = |lo: f64, hi: f64, n: usize| -> Vec<f64> {
+        std::iter::once(0.0)
+            .chain((0..n).map(move |i| lo * (hi / lo).powf(i as f64 / (n - 1) as f64)))
+            .collect()
+    };
+    let sigmas = grid(1e-4, 1.0, 80);
+    let kappas = grid(1e-7, 1.0, 80);
+    let mut best: Option<(f64, f64, f64, f64)> = None;
+    for &s in &sigmas {
+        for &k in &kappas {
+            let f: Vec<f64> = pts
+                .iter()
+                .map(|(n, _)| n / (1.0 + s * (n - 1.0) + k * n * (n - 1.0)))
+                .collect();
+            let ff: f64 = f.iter().map(|v| v * v).sum();
+            if ff <= 0.0 {
+                continue;
+            }
+            let lambda = pts.iter().zip(&f).map(|((_, x), fv)| x * fv).sum::<f64>() / ff;
+            let sse: f64 = pts
+                .iter()
+                .zip(&f)
+                .map(|((_, x), fv)| (x - lambda * fv).powi(2))
+                .sum();
+            if best.is_none_or(|b| sse < b.3) {
+                best = Some((lambda, s, k, sse));
+            }
+        }
+    }
+    let (lambda, sigma, kappa, sse) = best?;
+    let mean = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
+    let sst: f64 = pts.iter().map(|p| (p.1 - mean).powi(2)).sum();
+    let peak_users = (kappa > 0.0).then(|| ((1.0 - sigma).max(0.0) / kappa).sqrt());
+    let fit = UslFit {
+        lambda,
+        sigma,
+        kappa,
+        r_squared: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
+        peak_users,
+        peak_throughput_rps: 0.0,
+    };
+    let peak_throughput_rps = match peak_users {
+        Some(n) if n >= 1.0 => fit.predict(n),
+        // No retrograde term: throughput approaches λ/σ as N grows (or grows without bound).
+        _ if sigma > 0.0 => lambda / sigma,
+        _ => f64::INFINITY,
+    };
+    Some(UslFit {
+        peak_throughput_rps,
+        ..fit
+    })
+}
+
+pub fn little_checks(levels: &[LoadLevel]) -> Vec<LittleCheck> {
+    levels
+        .iter()
+        .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
+        .map(|l| {
+            let expected = l.throughput_rps * l.mean_latency_ms / 1000.0;
+            // An arrival counts itself in flight; compare what others saw.
+            let observed = (l.in_flight - 1.0).max(0.0);
+            let holds = expected < 1.0 || (observed / expected > 0.5 && observed / expected < 2.0);
+            LittleCheck {
+                users: l.users,
+                in_flight: observed,
+                expected,
+                holds,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(users: f64, ok_rps: f64, error_rate: f64) -> LoadLevel {
+        LoadLevel {
+            users,
+            seconds: 10.0,
+            first_s: users,
+            requests: ok_rps * 10.0 + 100.0,
+            throughput_rps: ok_rps,
+            ok_rps,
+            error_rate,
+            mean_latency_ms: 100.0,
+            p95_ms: 200.0,
+            in_flight: 5.0,
+            lateness_p99_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn knee_at_the_saturation_corner() {
+        // Linear to 50 req/s at 10 users, then flat.
+        let levels: Vec<_> = (1..=20)
+            .map(|u| level(f64::from(u), (5.0 * f64::from(u)).min(50.0), 0.0))
+            .collect();
+        let bp = find(&levels, &[], &targets(0.01));
+        assert!(bp.found, "{}", bp.verdict);
+        assert_eq!(bp.signal.as_deref(), Some("throughput_knee"));
+        assert_eq!(bp.users, Some(10.0));
+        assert_eq!(bp.throughput_rps, Some(50.0));
+    }
+
+    #[test]
+    fn linear_growth_has_no_breaking_point() {
+        let levels: Vec<_> = (1..=10)
+            .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
+            .collect();
+        let bp = find(&levels, &[], &targets(0.01));
+        assert!(!bp.found);
+        assert!(
+            bp.verdict.starts_with("no breaking point up to 30.0 req/s"),
+            "{}",
+            bp.verdict
+        );
+    }
+
+    #[test]
+    fn errors_fire_first_when_they_come_first() {
+        let levels: Vec<_> = (1..=10)
+            .map(|u| {
+                level(
+                    f64::from(u),
+                    3.0 * f64::from(u),
+                    if u >= 6 { 0.2 } else { 0.0 },
+                )
+            })
+            .collect();
+        let bp = find(&levels, &[], &targets(0.05));
+        assert_eq!(bp.signal.as_deref(), Some("error_rate_over_target"));
+        assert_eq!(bp.users, Some(6.0));
+    }
+
+    fn targets(max_error_rate: f64) -> Targets {
+        let mut t = Targets::seed_defaults();
+        t.error_rate.max_error_rate = max_error_rate;
+        t
+    }
+
+    #[test]
+    fn a_constant_error_rate_is_standing_not_a_breaking_point() {
+        let levels: Vec<_> = (1..=10)
+            .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.05))
+            .collect();
+        let bp = find(&levels, &[], &targets(0.01));
+        assert!(!bp.found, "{}", bp.verdict);
+        assert_eq!(bp.standing.len(), 1);
+    }
+
+    #[test]
+    fn p95_crossing_its_target_is_a_signal() {
+        let levels: Vec<_> = (1..=10)
+            .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
+            .collect();
+        let p95: Vec<_> = (1..=10)
+            .map(|u| {
+                (
+                    f64::from(u),
+                    "health".to_string(),
+                    if u >= 7 { 80.0 } else { 10.0 },
+                    100.0,
+                )
+            })
+            .collect();
+        let bp = find(&levels, &p95, &targets(0.01));
+        assert_eq!(bp.signal.as_deref(), Some("p95_over_target"));
+        assert_eq!(bp.users, Some(7.0));
+    }
+
+    #[test]
+    fn usl_recovers_known_parameters() {
+        let truth = UslFit {
+            lambda: 10.0,
+            sigma: 0.05,
+            kappa: 0.002,
+            r_squared: 1.0,
+            peak_users: None,
+            peak_throughput_rps: 0.0,
+        };
+        let levels: Vec<_> = (1..=40)
+            .map(|u| level(f64::from(u), truth.predict(f64::from(u)), 0.0))
+            .collect();
+        let fit = fit_usl(&levels).expect("fits");
+        assert!((fit.lambda - 10.0).abs() < 0.5, "{fit:?}");
+        assert!(fit.r_squared > 0.99);
+        let n_star = ((1.0f64 - 0.05) / 0.002).sqrt();
+        assert!(
+            (fit.peak_users.expect("peak") - n_star).abs() / n_star < 0.15,
+            "{fit:?}"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Charts against load and against percentile.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::time::format_ms;
+use super::{ChartResult, FONT, HEIGHT, WIDTH, color, log_range};
+use crate::Analysis;
+
+/// Successful throughput and p95 per load level, the USL fit and the breaking point.
+pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
+    let y_max = a.levels.iter().map(|l| l.ok_rps).fold(1.0, f64::max) * 1.3;
+    let p95 = log_range(a.levels.iter().map(|l| l.p95_ms));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "Throughput and p95 against load — {}",
+                short(&a.breaking.verdict)
+            ),
+            (FONT, 22),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .right_y_label_area_size(90)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?
+        .set_secondary_coord(0f64..x_max, p95.log_scale());
+    chart
+        .configure_mesh()
+        .x_desc("offered load (active users)")
+        .y_desc("successful requests per second")
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("p95 latency (log)")
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .y_label_formatter(&|v| format_ms(*v))
+        .draw()?;
+    let (c_thr, c_p95, c_usl) = (color(0), color(3), color(4));
+    let thr: Vec<(f64, f64)> = a.levels.iter().map(|l| (l.users, l.ok_rps)).collect();
+    chart
+        .draw_series(LineSeries::new(thr.clone(), c_thr.stroke_width(3)))?
+        .label("throughput (succeeded)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_thr.stroke_width(3)));
+    chart.draw_series(thr.iter().map(|p| Circle::new(*p, 5, c_thr.filled())))?;
+    if let Some(fit) = &a.usl {
+        let curve: Vec<(f64, f64)> = (1..=200)
+            .map(|i| x_max * f64::from(i) / 200.0)
+            .map(|n| (n, fit.predict(n)))
+            .filter(|p| p.1 < y_max)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(curve, c_usl.stroke_width(2)))?
+            .label(format!(
+                "USL fit (σ={:.3}, κ={:.5}, R²={:.2})",
+                fit.sigma, fit.kappa, fit.r_squared
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c_usl.stroke_width(2))
+            });
+    }
+    chart
+        .draw_secondary_series(LineSeries::new(
+            a.levels.iter().map(|l| (l.users, l.p95_ms)),
+            c_p95.stroke_width(2),
+        ))?
+        .label("p95 latency (right axis)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_p95.stroke_width(2)));
+    if let (true, Some(users), Some(rps)) = (
+        a.breaking.found,
+        a.breaking.users,
+        a.breaking.throughput_rps,
+    ) {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(users, 0.0), (users, y_max)],
+                BLACK.stroke_width(2),
+            )))?
+            .label(format!("breaking point: {users:.0} users, {rps:.1} req/s"))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x + 9, y - 8), (x + 9, y + 8)], BLACK.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// HdrHistogram-style: latency against percentile, the x axis stretched towards the tail.
+pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    // x = -log10(1 - q): 0 → p0, 1 → p90, 2 → p99, 3 → p99.9, 4 → p99.99; the max at 4.5.
+    let x_of = |q: f64| if q >= 1.0 { 4.5 } else { -(1.0 - q).log10() };
+    let y = log_range(
+        a.percentile_curves
+            .iter()
+            .flat_map(|(_, pts)| pts.iter().map(|p| p.1)),
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Latency by percentile per endpoint (log scales, HdrHistogram style)",
+            (FONT, 26),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..4.6, y.log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency")
+        .x_labels(10)
+        .x_label_formatter(&|x| match (x * 2.0).round() as i64 {
+            0 => "0%".into(),
+            2 => "90%".into(),
+            4 => "99%".into(),
+            6 => "99.9%".into(),
+            8 => "99.99%".into(),
+            9 => "max".into(),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|v| format_ms(*v))
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()?;
+    for (i, (name, pts)) in a.percentile_curves.iter().enumerate() {
+        let c = color(i);
+        let line: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|p| p.1 > 0.0)
+            .map(|(q, v)| (x_of(*q), *v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line, c.stroke_width(3)))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn short(s: &str) -> String {
+    let head = s.split(':').next().unwrap_or(s);
+    head.chars().take(90).collect()
+}

@@ -1,0 +1,129 @@
+//! PNG charts drawn with plotters. Text uses DejaVu Sans embedded in the binary (see
+//! `assets/DejaVuSans.LICENSE`), so charts render on a headless machine with no fonts.
+
+mod bars;
+mod load;
+mod time;
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::Analysis;
+
+pub const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+pub const WIDTH: u32 = 1400;
+pub const HEIGHT: u32 = 800;
+
+pub type ChartResult = Result<(), Box<dyn std::error::Error>>;
+
+/// One chart written: file name and what it shows.
+#[derive(Debug, Clone)]
+pub struct ChartFile {
+    pub file: String,
+    pub title: String,
+}
+
+fn register() {
+    REGISTER.call_once(|| {
+        // The font is a fixed, valid asset; registering it cannot fail at run time.
+        let _ = register_font(FONT, FontStyle::Normal, FONT_BYTES);
+    });
+}
+
+/// Draws every chart the analysis has data for into `dir`.
+pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
+    register();
+    let mut out = Vec::new();
+    let mut draw = |file: &str,
+                    title: &str,
+                    f: &dyn Fn(&Analysis, &Path) -> ChartResult|
+     -> Result<(), String> {
+        f(a, &dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        out.push(ChartFile {
+            file: file.to_string(),
+            title: title.to_string(),
+        });
+        Ok(())
+    };
+    draw(
+        "latency_over_time.png",
+        "Latency over time (p50/p95/p99 per endpoint, target dashed)",
+        &time::latency_over_time,
+    )?;
+    draw(
+        "throughput_users.png",
+        "Throughput and active users over time",
+        &time::throughput_and_users,
+    )?;
+    if a.failures > 0 {
+        draw(
+            "errors_over_time.png",
+            "Failures over time by outcome (error bursts shaded)",
+            &time::errors_over_time,
+        )?;
+    }
+    draw(
+        "load_curve.png",
+        "Throughput and p95 against load, breaking point and USL fit",
+        &load::load_curve,
+    )?;
+    draw(
+        "latency_percentiles.png",
+        "Latency percentile distribution per endpoint",
+        &load::percentile_distribution,
+    )?;
+    draw(
+        "bottlenecks.png",
+        "Endpoints ranked: judged latency as a share of target",
+        &bars::bottlenecks,
+    )?;
+    if !a.models.is_empty() {
+        draw("models.png", "Model usage and latency", &bars::models)?;
+    }
+    Ok(out)
+}
+
+/// A stable colour per series index.
+pub fn color(i: usize) -> RGBColor {
+    const COLORS: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+pub fn outcome_color(outcome: &str) -> RGBColor {
+    match outcome {
+        "app_error" => RGBColor(214, 39, 40),
+        "http_error" => RGBColor(255, 127, 14),
+        "timeout" => RGBColor(148, 103, 189),
+        "connect_error" => RGBColor(140, 86, 75),
+        "dropped" => RGBColor(127, 127, 127),
+        _ => RGBColor(227, 119, 194),
+    }
+}
+
+/// A log-axis range that holds every positive value with some margin.
+pub fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return 0.1..10.0;
+    }
+    (lo / 1.6).max(0.01)..(hi * 1.6).max(lo * 2.0)
+}

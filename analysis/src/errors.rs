@@ -1,0 +1,132 @@
+//! Question 3: how the run failed. Failures grouped by endpoint × outcome × status ×
+//! normalised message, bursts of errors in time, and the HTTP-200 failures status codes hide.
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::frame::{f64s, i64s, strs};
+use crate::windows::Window;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorPattern {
+    pub endpoint: String,
+    pub outcome: String,
+    pub status: Option<i64>,
+    pub message: String,
+    pub count: u64,
+    /// Share of all failures.
+    pub share: f64,
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBurst {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub failures: f64,
+    pub peak_error_rate: f64,
+}
+
+/// Numbers, hex ids and UUIDs replaced, so "request 4711" and "request 815" are one pattern.
+fn normalised_message() -> Expr {
+    col("error")
+        .fill_null(lit("(no message)"))
+        .str()
+        .replace_all(
+            lit(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+            lit("<uuid>"),
+            false,
+        )
+        .str()
+        .replace_all(
+            lit(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b"),
+            lit("<hex>"),
+            false,
+        )
+        .str()
+        .replace_all(lit(r"\d+(\.\d+)?"), lit("<n>"), false)
+}
+
+pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>> {
+    let t_s = (col("sent_us") - lit(start_us)).cast(DataType::Float64) / lit(1e6);
+    let df = lf
+        .clone()
+        .filter(col("failed"))
+        .with_columns([normalised_message().alias("message"), t_s.alias("t_s")])
+        .group_by([
+            col("endpoint"),
+            col("outcome"),
+            col("status"),
+            col("message"),
+        ])
+        .agg([
+            len().cast(DataType::Float64).alias("count"),
+            col("t_s").min().alias("first_s"),
+            col("t_s").max().alias("last_s"),
+        ])
+        .sort(
+            ["count"],
+            SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_maintain_order(true),
+        )
+        .collect()?;
+    let (endpoint, outcome, message) = (
+        strs(&df, "endpoint")?,
+        strs(&df, "outcome")?,
+        strs(&df, "message")?,
+    );
+    let status = i64s(&df, "status")?;
+    let (count, first, last) = (
+        f64s(&df, "count")?,
+        f64s(&df, "first_s")?,
+        f64s(&df, "last_s")?,
+    );
+    let total: f64 = count.iter().sum();
+    let mut out: Vec<ErrorPattern> = (0..df.height())
+        .map(|i| ErrorPattern {
+            endpoint: endpoint[i].clone().unwrap_or_default(),
+            outcome: outcome[i].clone().unwrap_or_default(),
+            status: status[i],
+            message: message[i].clone().unwrap_or_default(),
+            count: count[i] as u64,
+            share: count[i] / total,
+            first_s: first[i],
+            last_s: last[i],
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    Ok(out)
+}
+
+/// Windows whose error rate jumps well above the run's (at least double it and 5 points over
+/// it, with at least 5 failures and three times the failures the run's rate predicts there),
+/// merged when adjacent.
+pub fn bursts(windows: &[Window], window_s: f64, run_error_rate: f64) -> Vec<ErrorBurst> {
+    let threshold = (2.0 * run_error_rate).max(run_error_rate + 0.05);
+    let mut out: Vec<ErrorBurst> = Vec::new();
+    for w in windows.iter().filter(|w| {
+        w.failures >= (3.0 * w.requests * run_error_rate).max(5.0) && w.error_rate > threshold
+    }) {
+        match out.last_mut() {
+            Some(b) if (w.start_s - b.end_s).abs() < window_s * 0.5 => {
+                b.end_s = w.start_s + window_s;
+                b.failures += w.failures;
+                b.peak_error_rate = b.peak_error_rate.max(w.error_rate);
+            }
+            _ => out.push(ErrorBurst {
+                start_s: w.start_s,
+                end_s: w.start_s + window_s,
+                failures: w.failures,
+                peak_error_rate: w.error_rate,
+            }),
+        }
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! Small helpers between polars results and plain Rust values.
+
+use polars::prelude::*;
+
+/// The one quantile definition used everywhere: nearest rank (the value at index
+/// ceil(q·n) − 1 of the sorted sample), which is polars' `Equiprobable`, HdrHistogram's and
+/// DuckDB's `quantile_disc`. Never interpolated, never averaged across groups.
+pub fn quantile(column: &str, q: f64) -> Expr {
+    col(column).quantile(lit(q), QuantileMethod::Equiprobable)
+}
+
+/// A column as f64 values (nulls as NaN).
+pub fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+/// A column as strings (nulls as None).
+pub fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// A column as i64 values (nulls as None).
+pub fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    let c = df.column(name)?.cast(&DataType::Int64)?;
+    Ok(c.i64()?.iter().collect())
+}

@@ -1,0 +1,435 @@
+//! The report folder: `report.md` (verdict first, tables, charts by relative link, ready to
+//! paste into a pull request), the PNG charts and `summary.json`.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use crate::baseline::EndpointChange;
+use crate::charts::{self, ChartFile};
+use crate::insights::pct;
+use crate::{Analysis, AnalysisError, summary};
+
+/// What was written.
+#[derive(Debug)]
+pub struct ReportFiles {
+    pub dir: PathBuf,
+    pub charts: Vec<ChartFile>,
+}
+
+/// The headline: pass or fail on the run's targets, and why, in one line.
+pub fn verdict(a: &Analysis) -> (bool, String) {
+    let judged: Vec<_> = a
+        .endpoints
+        .iter()
+        .filter(|e| e.meets_target.is_some())
+        .collect();
+    let missed: Vec<&str> = judged
+        .iter()
+        .filter(|e| e.meets_target == Some(false))
+        .map(|e| e.name.as_str())
+        .collect();
+    let t = &a.source.targets;
+    let errors_ok = a.error_rate < t.error_rate.max_error_rate;
+    let pass = missed.is_empty() && errors_ok;
+    let latency = if missed.is_empty() {
+        format!(
+            "all {} endpoints meet their p{} targets",
+            judged.len(),
+            t.percentile
+        )
+    } else {
+        format!(
+            "{} of {} endpoints miss their p{} target ({})",
+            missed.len(),
+            judged.len(),
+            t.percentile,
+            missed.join(", ")
+        )
+    };
+    let errors = format!(
+        "error rate {} ({} target < {})",
+        pct(a.error_rate),
+        t.error_rate.tier,
+        pct(t.error_rate.max_error_rate)
+    );
+    (
+        pass,
+        format!(
+            "{}: {latency}; {errors}; {}.",
+            if pass { "PASS" } else { "FAIL" },
+            a.breaking.verdict
+        ),
+    )
+}
+
+pub fn write(
+    a: &Analysis,
+    baseline: Option<&[EndpointChange]>,
+    dir: &Path,
+) -> Result<ReportFiles, AnalysisError> {
+    let err = |path: &Path, e: &dyn std::fmt::Display| AnalysisError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, &e))?;
+    let charts = charts::draw_all(a, dir).map_err(|e| err(dir, &e))?;
+    let json_path = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary::build(a, baseline))
+        .map_err(|e| err(&json_path, &e))?;
+    std::fs::write(&json_path, json + "\n").map_err(|e| err(&json_path, &e))?;
+    let md_path = dir.join("report.md");
+    std::fs::write(&md_path, markdown(a, baseline, &charts)).map_err(|e| err(&md_path, &e))?;
+    Ok(ReportFiles {
+        dir: dir.to_path_buf(),
+        charts,
+    })
+}
+
+fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
+    if let Some(c) = charts.iter().find(|c| c.file == file) {
+        let _ = writeln!(out, "\n![{}]({})\n", c.title, c.file);
+    }
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.0}"))
+}
+
+pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[ChartFile]) -> String {
+    let mut o = String::new();
+    let t = &a.source.targets;
+    let (_, headline) = verdict(a);
+    let runs = if a.source.run_ids.is_empty() {
+        "(no run id)".to_string()
+    } else {
+        a.source.run_ids.join(", ")
+    };
+    let _ = writeln!(o, "# Load test report: {runs}\n");
+    let _ = writeln!(o, "**{headline}**\n");
+    let _ = writeln!(
+        o,
+        "{} requests over {:.0} s ({:.1} req/s), {} failed ({}), against {}; {} Parquet file(s). Scheduling lateness p99 {:.1} ms.\n",
+        a.requests,
+        a.duration_s,
+        a.throughput_rps,
+        a.failures,
+        pct(a.error_rate),
+        if a.source.hosts.is_empty() {
+            "(unknown host)".into()
+        } else {
+            a.source.hosts.join(", ")
+        },
+        a.source.files.len(),
+        a.lateness_p99_ms
+    );
+
+    let _ = writeln!(o, "## Endpoints\n");
+    let _ = writeln!(
+        o,
+        "Latency in ms; percentiles by nearest rank from every request; target judged on p{}; Apdex with the target as T (failures frustrated).\n",
+        t.percentile
+    );
+    let _ = writeln!(
+        o,
+        "| endpoint | requests | failures | error rate | req/s | mean | p50 | p90 | p95 | p99 | p99.9 | max | target | meets | Apdex |"
+    );
+    let _ = writeln!(
+        o,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
+    );
+    for e in &a.endpoints {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            e.name,
+            e.requests,
+            e.failures,
+            pct(e.error_rate),
+            e.throughput_rps,
+            e.mean_ms,
+            e.p50_ms,
+            e.p90_ms,
+            e.p95_ms,
+            e.p99_ms,
+            e.p999_ms,
+            e.max_ms,
+            opt_ms(e.target_ms),
+            match e.meets_target {
+                Some(true) => "✅",
+                Some(false) => "❌",
+                None => "–",
+            },
+            e.apdex.map_or("–".into(), |v| format!("{v:.2}"))
+        );
+    }
+    let co: Vec<_> = a
+        .endpoints
+        .iter()
+        .filter(|e| e.corrected_p99_ms > e.p99_ms * 1.1 + 1.0)
+        .collect();
+    if !co.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nMeasured from the intended send time (coordinated omission corrected), latency is higher:\n"
+        );
+        for e in co {
+            let _ = writeln!(
+                o,
+                "- {}: p95 {:.0} ms (raw {:.0}), p99 {:.0} ms (raw {:.0})",
+                e.name, e.corrected_p95_ms, e.p95_ms, e.corrected_p99_ms, e.p99_ms
+            );
+        }
+    }
+    chart(&mut o, charts, "latency_over_time.png");
+    chart(&mut o, charts, "latency_percentiles.png");
+    chart(&mut o, charts, "throughput_users.png");
+
+    let _ = writeln!(o, "## Bottlenecks\n");
+    for (i, b) in a.bottlenecks.iter().enumerate() {
+        let _ = writeln!(o, "{}. **{}**: {}", i + 1, b.name, b.reason);
+    }
+    chart(&mut o, charts, "bottlenecks.png");
+
+    let _ = writeln!(o, "## Error patterns\n");
+    if a.errors.is_empty() {
+        let _ = writeln!(o, "No failures.\n");
+    } else {
+        if a.hidden_app_errors > 0 {
+            let _ = writeln!(
+                o,
+                "**{} failures ({} of all failures) came back as HTTP 200 with `success: false`**: a status-code check reports them as successes.\n",
+                a.hidden_app_errors,
+                pct(a.hidden_app_errors as f64 / a.failures.max(1) as f64)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "| endpoint | outcome | status | message (normalised) | count | share | first s | last s |"
+        );
+        let _ = writeln!(o, "|---|---|---:|---|---:|---:|---:|---:|");
+        for e in a.errors.iter().take(15) {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                e.endpoint,
+                e.outcome,
+                e.status.map_or("–".into(), |s| s.to_string()),
+                e.message.replace('|', "\\|"),
+                e.count,
+                pct(e.share),
+                e.first_s,
+                e.last_s
+            );
+        }
+        if a.errors.len() > 15 {
+            let _ = writeln!(
+                o,
+                "\n({} more patterns in summary.json)",
+                a.errors.len() - 15
+            );
+        }
+        if a.bursts.is_empty() {
+            let _ = writeln!(o, "\nNo error bursts: failures are spread over the run.");
+        } else {
+            let _ = writeln!(
+                o,
+                "\nError bursts (windows whose error rate jumps well above the run's):\n"
+            );
+            for b in &a.bursts {
+                let _ = writeln!(
+                    o,
+                    "- {:.0}–{:.0} s: {:.0} failures, error rate up to {}",
+                    b.start_s,
+                    b.end_s,
+                    b.failures,
+                    pct(b.peak_error_rate)
+                );
+            }
+        }
+        chart(&mut o, charts, "errors_over_time.png");
+    }
+
+    let _ = writeln!(o, "## Breaking point\n");
+    let _ = writeln!(o, "{}\n", capitalise(&a.breaking.verdict));
+    for s in &a.breaking.standing {
+        let _ = writeln!(o, "- Not a breaking point, but a standing problem: {s}.");
+    }
+    if !a.breaking.standing.is_empty() {
+        let _ = writeln!(o);
+    }
+    if !a.breaking.signals.is_empty() {
+        let _ = writeln!(
+            o,
+            "| signal | users | successful req/s | at s | detail |\n|---|---:|---:|---:|---|"
+        );
+        for s in &a.breaking.signals {
+            let _ = writeln!(
+                o,
+                "| {} | {:.0} | {:.1} | {:.0} | {} |",
+                s.signal, s.users, s.throughput_rps, s.at_s, s.detail
+            );
+        }
+    }
+    if let Some(u) = &a.usl {
+        let peak = u.peak_users.map_or(
+            "none within reach (no coherency penalty)".to_string(),
+            |n| format!("{n:.0} users"),
+        );
+        let _ = writeln!(
+            o,
+            "\nUniversal Scalability Law fit X(N) = λN / (1 + σ(N−1) + κN(N−1)): λ = {:.2} req/s per user, σ = {:.4}, κ = {:.6} (R² = {:.3}); peak throughput {:.1} req/s at {peak}.",
+            u.lambda, u.sigma, u.kappa, u.r_squared, u.peak_throughput_rps
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n| users | seconds | req/s | succeeded req/s | error rate | mean ms | p95 ms | in flight | Little's law | lateness p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
+    );
+    for l in &a.levels {
+        let little = a
+            .little
+            .iter()
+            .find(|x| x.users == l.users)
+            .map_or("–", |x| if x.holds { "holds" } else { "fails" });
+        let _ = writeln!(
+            o,
+            "| {:.0} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.0} | {:.1} | {} | {:.1} |",
+            l.users,
+            l.seconds,
+            l.throughput_rps,
+            l.ok_rps,
+            pct(l.error_rate),
+            l.mean_latency_ms,
+            l.p95_ms,
+            l.in_flight,
+            little,
+            l.lateness_p99_ms
+        );
+    }
+    chart(&mut o, charts, "load_curve.png");
+
+    let s = &a.scaling;
+    let _ = writeln!(o, "## Scaling thresholds\n");
+    let _ = writeln!(
+        o,
+        "One instance {} **{:.1} req/s**; with {:.0}% headroom, **scale out at {:.1} req/s per instance** (≈ {:.1} requests in flight, by Little's law).\n",
+        if s.capacity_is_lower_bound {
+            "sustained at least (no breaking point reached, so this is a lower bound)"
+        } else {
+            "breaks at"
+        },
+        s.capacity_rps,
+        s.headroom * 100.0,
+        s.scale_out_at_rps,
+        s.scale_out_at_in_flight
+    );
+    let _ = writeln!(
+        o,
+        "| seed tier | req/s | instances at that trigger |\n|---|---:|---:|"
+    );
+    for (tier, rps, n) in &s.instances {
+        let _ = writeln!(o, "| {tier} | {rps:.0} | {n} |");
+    }
+    let _ = writeln!(
+        o,
+        "\n<details><summary>Kubernetes HPA and KEDA snippets</summary>\n\n```yaml\n{}```\n\n```yaml\n{}```\n</details>\n",
+        s.hpa_yaml, s.keda_yaml
+    );
+
+    let _ = writeln!(o, "## Model performance\n");
+    if a.models.is_empty() {
+        let _ = writeln!(
+            o,
+            "No response named the model that served it (`metadata.model_used`).\n"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "| model | requests | share | p50 ms | p95 ms |\n|---|---:|---:|---:|---:|"
+        );
+        for m in &a.models {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.0} | {:.0} |",
+                m.model,
+                m.requests,
+                pct(m.share),
+                m.p50_ms,
+                m.p95_ms
+            );
+        }
+        chart(&mut o, charts, "models.png");
+    }
+
+    let _ = writeln!(o, "## Resource constraints\n");
+    if a.source.resource_files.is_empty() {
+        let _ = writeln!(
+            o,
+            "No resource samples were recorded with this run (CPU and memory of the target and of the load generator), so resource constraints cannot be judged.\n"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Resource samples found ({}), but this version of aurax-tool does not analyse them yet.\n",
+            a.source.resource_files.len()
+        );
+    }
+
+    let _ = writeln!(o, "## Optimisation targets\n");
+    for (i, t) in a.optimisation.iter().enumerate() {
+        let _ = writeln!(o, "{}. {t}", i + 1);
+    }
+
+    if let Some(changes) = baseline {
+        let _ = writeln!(o, "\n## Against the baseline\n");
+        let _ = writeln!(
+            o,
+            "Significance: two-sided Mann-Whitney U on per-window p95 (windows, not requests, because requests within a run are autocorrelated).\n"
+        );
+        let _ = writeln!(
+            o,
+            "| endpoint | p50 ms | p95 ms | p99 ms | error rate | req/s | verdict |\n|---|---|---|---|---|---|---|"
+        );
+        for c in changes {
+            let _ = writeln!(
+                o,
+                "| {} | {:.0} → {:.0} | {:.0} → {:.0} | {:.0} → {:.0} | {} → {} | {:.1} → {:.1} | {}{} |",
+                c.name,
+                c.p50_ms.0,
+                c.p50_ms.1,
+                c.p95_ms.0,
+                c.p95_ms.1,
+                c.p99_ms.0,
+                c.p99_ms.1,
+                pct(c.error_rate.0),
+                pct(c.error_rate.1),
+                c.throughput_rps.0,
+                c.throughput_rps.1,
+                if c.regression { "❌ " } else { "" },
+                c.verdict
+            );
+        }
+    }
+
+    if !a.notes.is_empty() {
+        let _ = writeln!(o, "\n## What this run cannot tell\n");
+        for n in &a.notes {
+            let _ = writeln!(o, "- {n}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n---\nMethod: percentiles by nearest rank (the value at index ⌈q·n⌉−1 of the sorted latencies; DuckDB `quantile_disc`, HdrHistogram), never averaged; time windows of {:.0} s; load levels by active users; error rate target tier `{}`. Generated by aurax-tool {}.",
+        a.window_s,
+        t.error_rate.tier,
+        env!("CARGO_PKG_VERSION")
+    );
+    o
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}

@@ -1,0 +1,181 @@
+//! The input of an analysis: request files found under the given paths, checked against the
+//! contract (columns, schema version) from their footers before any query runs.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use aurax_schema::{Column, SCHEMA_VERSION, Targets, files, meta};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use polars::prelude::*;
+
+use crate::error::AnalysisError;
+
+/// What the files say about the run(s) they hold.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub files: Vec<PathBuf>,
+    pub run_ids: Vec<String>,
+    pub hosts: Vec<String>,
+    pub targets: Targets,
+    /// True when the files carried their own targets (else the seed's are used).
+    pub targets_recorded: bool,
+    pub config: Option<serde_json::Value>,
+    /// Run directories holding a `resources.parquet` (resource samples).
+    pub resource_files: Vec<PathBuf>,
+}
+
+/// Finds the request files under `inputs` (run directories or single files) and checks them.
+pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
+    let mut found = Vec::new();
+    let mut resource_files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut here: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|_| AnalysisError::Missing(input.clone()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| is_segment(p))
+                .collect();
+            if here.is_empty() {
+                return Err(AnalysisError::NoParquet(input.clone()));
+            }
+            here.sort();
+            found.extend(here);
+            let resources = input.join("resources.parquet");
+            if resources.is_file() {
+                resource_files.push(resources);
+            }
+        } else if input.is_file() {
+            found.push(input.clone());
+        } else {
+            return Err(AnalysisError::Missing(input.clone()));
+        }
+    }
+    let mut run_ids = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
+    let mut targets = None;
+    let mut config = None;
+    for path in &found {
+        let kv = check_file(path)?;
+        let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        run_ids.extend(get(meta::RUN_ID));
+        hosts.extend(get(meta::TARGET_HOST));
+        if targets.is_none() {
+            targets = get(meta::TARGETS).and_then(|t| serde_json::from_str::<Targets>(&t).ok());
+        }
+        if config.is_none() {
+            config = get(meta::RUN_CONFIG).and_then(|c| serde_json::from_str(&c).ok());
+        }
+    }
+    Ok(Source {
+        files: found,
+        run_ids: run_ids.into_iter().collect(),
+        hosts: hosts.into_iter().collect(),
+        targets_recorded: targets.is_some(),
+        targets: targets.unwrap_or_else(Targets::seed_defaults),
+        config,
+        resource_files,
+    })
+}
+
+fn is_segment(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    name.starts_with(files::REQUEST_SEGMENT_PREFIX)
+        && name.ends_with(&format!(".{}", files::PARQUET_EXT))
+}
+
+/// Reads a file's footer: it must be Parquet, of a schema version this crate reads, with
+/// every contract column. Returns its key-value metadata.
+fn check_file(path: &Path) -> Result<Vec<(String, String)>, AnalysisError> {
+    let file = File::open(path).map_err(|_| AnalysisError::Missing(path.to_path_buf()))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| AnalysisError::NotParquet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let meta_data = reader.metadata().file_metadata();
+    let kv: Vec<(String, String)> = meta_data
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let wrong = |reason: String| AnalysisError::WrongSchema {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let version = kv
+        .iter()
+        .find(|(k, _)| k == meta::SCHEMA_VERSION)
+        .ok_or_else(|| wrong(format!("no `{}` key in its metadata", meta::SCHEMA_VERSION)))?;
+    let found: u32 = version
+        .1
+        .parse()
+        .map_err(|_| wrong(format!("bad schema version `{}`", version.1)))?;
+    if found > SCHEMA_VERSION {
+        return Err(AnalysisError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let columns: BTreeSet<String> = meta_data
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let missing: Vec<&str> = Column::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|n| !columns.contains(*n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(wrong(format!("missing column(s) {}", missing.join(", "))));
+    }
+    Ok(kv)
+}
+
+/// The request rows as a lazy frame with the derived columns every question uses:
+/// `sent_us`, `intended_us`, `failed`, `corrected_us` (latency from the intended send time),
+/// `lateness_us`.
+pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
+    let paths: Vec<PlRefPath> = source
+        .files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p))
+        .collect::<PolarsResult<_>>()?;
+    let lf =
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?;
+    Ok(lf
+        .select([
+            col("endpoint").cast(DataType::String),
+            col("outcome").cast(DataType::String),
+            col("error").cast(DataType::String),
+            col("model_used").cast(DataType::String),
+            col("status").cast(DataType::Int64),
+            col("actual_send_time")
+                .cast(DataType::Int64)
+                .alias("sent_us"),
+            col("intended_send_time")
+                .cast(DataType::Int64)
+                .alias("intended_us"),
+            col("latency_us").cast(DataType::Int64),
+            col("users_active").cast(DataType::Int64),
+            col("in_flight").cast(DataType::Int64),
+            col("stage").cast(DataType::Int64),
+            col("stage_target").cast(DataType::Float64),
+        ])
+        .with_columns([
+            col("outcome").neq(lit("ok")).alias("failed"),
+            (col("sent_us") - col("intended_us"))
+                .clip_min(lit(0))
+                .alias("lateness_us"),
+        ])
+        .with_column((col("latency_us") + col("lateness_us")).alias("corrected_us")))
+}

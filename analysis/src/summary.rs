@@ -1,0 +1,119 @@
+//! `summary.json`: the stable, machine-readable answer (keys are added, never renamed).
+
+use serde::Serialize;
+
+use crate::Analysis;
+use crate::baseline::EndpointChange;
+use crate::breaking::UslFit;
+use crate::insights::Bottleneck;
+
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    pub schema_version: u32,
+    pub run: RunSummary<'a>,
+    pub endpoints: &'a [crate::endpoints::EndpointSummary],
+    pub bottlenecks: &'a [Bottleneck],
+    pub errors: &'a [crate::errors::ErrorPattern],
+    pub error_bursts: &'a [crate::errors::ErrorBurst],
+    pub hidden_app_errors: u64,
+    pub breaking_point: BreakingJson<'a>,
+    pub usl: Option<&'a UslFit>,
+    pub scaling: ScalingJson<'a>,
+    pub models: &'a [crate::models::ModelUsage],
+    pub optimisation_targets: &'a [String],
+    pub notes: &'a [String],
+    pub baseline: Option<&'a [EndpointChange]>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunSummary<'a> {
+    pub requests: u64,
+    pub failures: u64,
+    pub duration_s: f64,
+    pub throughput_rps: f64,
+    pub error_rate: f64,
+    pub run_ids: &'a [String],
+    pub hosts: &'a [String],
+    pub target_percentile: f64,
+    pub max_error_rate: f64,
+    pub error_rate_tier: &'a str,
+    pub meets_error_rate_target: bool,
+    pub lateness_p99_ms: f64,
+    pub quantile_definition: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BreakingJson<'a> {
+    pub found: bool,
+    pub signal: Option<&'a str>,
+    pub users: Option<f64>,
+    pub throughput_rps: Option<f64>,
+    pub at_s: Option<f64>,
+    pub verdict: &'a str,
+    pub generator_limited: bool,
+    pub signals: &'a [crate::breaking::Signal],
+    pub standing: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScalingJson<'a> {
+    pub max_throughput_rps: f64,
+    pub capacity_rps: f64,
+    pub capacity_is_lower_bound: bool,
+    pub scale_out_at_rps: f64,
+    pub scale_out_at_in_flight: f64,
+    pub instances: &'a [(String, f64, u32)],
+}
+
+pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Summary<'a> {
+    let t = &a.source.targets;
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        run: RunSummary {
+            requests: a.requests,
+            failures: a.failures,
+            duration_s: a.duration_s,
+            throughput_rps: a.throughput_rps,
+            error_rate: a.error_rate,
+            run_ids: &a.source.run_ids,
+            hosts: &a.source.hosts,
+            target_percentile: t.percentile,
+            max_error_rate: t.error_rate.max_error_rate,
+            error_rate_tier: &t.error_rate.tier,
+            meets_error_rate_target: a.error_rate < t.error_rate.max_error_rate,
+            lateness_p99_ms: a.lateness_p99_ms,
+            quantile_definition: "nearest rank: the value at index ceil(q*n)-1 of the sorted latencies (polars Equiprobable)",
+        },
+        endpoints: &a.endpoints,
+        bottlenecks: &a.bottlenecks,
+        errors: &a.errors,
+        error_bursts: &a.bursts,
+        hidden_app_errors: a.hidden_app_errors,
+        breaking_point: BreakingJson {
+            found: a.breaking.found,
+            signal: a.breaking.signal.as_deref(),
+            users: a.breaking.users,
+            throughput_rps: a.breaking.throughput_rps,
+            at_s: a.breaking.at_s,
+            verdict: &a.breaking.verdict,
+            generator_limited: a.breaking.generator_limited,
+            signals: &a.breaking.signals,
+            standing: &a.breaking.standing,
+        },
+        usl: a.usl.as_ref(),
+        scaling: ScalingJson {
+            max_throughput_rps: a.scaling.max_throughput_rps,
+            capacity_rps: a.scaling.capacity_rps,
+            capacity_is_lower_bound: a.scaling.capacity_is_lower_bound,
+            scale_out_at_rps: a.scaling.scale_out_at_rps,
+            scale_out_at_in_flight: a.scaling.scale_out_at_in_flight,
+            instances: &a.scaling.instances,
+        },
+        models: &a.models,
+        optimisation_targets: &a.optimisation,
+        notes: &a.notes,
+        baseline,
+    }
+}

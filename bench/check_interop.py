@@ -1,0 +1,39 @@
+"""Reads an aurax-tool run directory with DuckDB, pyarrow and pandas and cross-checks them."""
+import glob
+import json
+import sys
+
+import duckdb
+import pyarrow.parquet as pq
+
+run_dir = sys.argv[1]
+manifest = json.load(open(f"{run_dir}/run.json"))
+files = sorted(glob.glob(f"{run_dir}/requests-*.parquet"))
+assert files, f"no request files in {run_dir}"
+
+table = pq.read_table(files)
+print(f"pyarrow: {table.num_rows} rows, schema:")
+for field in table.schema:
+    print(f"  {field.name}: {field.type}")
+meta = pq.read_metadata(files[0]).metadata
+assert meta[b"aurax.schema_version"] == b"1", meta.keys()
+
+df = table.to_pandas()
+assert str(df["actual_send_time"].dtype).startswith("datetime64"), df.dtypes
+
+con = duckdb.connect()
+glob_path = f"{run_dir}/requests-*.parquet"
+n_duck, = con.execute(f"select count(*) from read_parquet('{glob_path}')").fetchone()
+by_endpoint = con.execute(
+    f"""select endpoint, count(*) as n,
+               quantile_disc(latency_us, 0.95) / 1000.0 as p95_ms,
+               avg((outcome <> 'ok')::int) as error_rate
+        from read_parquet('{glob_path}') group by endpoint order by endpoint"""
+).fetchall()
+print("duckdb per endpoint (p95 by quantile_disc, nearest rank):")
+for row in by_endpoint:
+    print("  ", row)
+
+assert n_duck == table.num_rows == len(df) == manifest["requests"], (
+    n_duck, table.num_rows, len(df), manifest["requests"])
+print(f"OK: DuckDB, pyarrow and pandas read {n_duck} rows = run.json requests")

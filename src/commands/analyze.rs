@@ -1,0 +1,78 @@
+//! `aurax-tool analyze`: the analysis crate behind a command line.
+
+use std::path::{Path, PathBuf};
+
+use aurax_analysis::{baseline, report};
+
+use crate::cli::AnalyzeArgs;
+use crate::exit::{ExitCode, Fail};
+
+pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_report_dir(&args.runs[0]));
+    let (analysis, changes) = {
+        let analysis = aurax_analysis::analyze(&args.runs)?;
+        let changes = if args.baseline.is_empty() {
+            None
+        } else {
+            let before = aurax_analysis::analyze(&args.baseline)?;
+            Some(baseline::compare(&analysis, &before))
+        };
+        (analysis, changes)
+    };
+    let pass = write_and_print(&analysis, changes.as_deref(), &out)?;
+    if let Some(changes) = &changes {
+        for c in changes.iter().filter(|c| c.regression) {
+            println!("  regression: {}: {}", c.name, c.verdict);
+        }
+        if args.fail_on_regression && changes.iter().any(|c| c.regression) {
+            return Ok(ExitCode::Regression);
+        }
+    }
+    if args.fail_on_targets && !pass {
+        return Ok(ExitCode::TargetsFailed);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Writes the report and prints the short verdict; returns whether the targets passed.
+pub fn write_and_print(
+    analysis: &aurax_analysis::Analysis,
+    changes: Option<&[baseline::EndpointChange]>,
+    out: &Path,
+) -> Result<bool, Fail> {
+    let files = report::write(analysis, changes, out)?;
+    let (pass, headline) = report::verdict(analysis);
+    println!("{headline}");
+    for b in analysis.bottlenecks.iter().take(3) {
+        println!("  bottleneck: {}: {}", b.name, b.reason);
+    }
+    if let Some(e) = analysis.errors.first() {
+        println!(
+            "  top error: {} {} on {}: {} ({}x)",
+            e.outcome,
+            e.status.map_or(String::new(), |s| format!("HTTP {s}")),
+            e.endpoint,
+            e.message,
+            e.count
+        );
+    }
+    println!(
+        "report: {} ({} charts, summary.json)",
+        files.dir.join("report.md").display(),
+        files.charts.len()
+    );
+    Ok(pass)
+}
+
+/// `reports/<name of the run directory>`.
+pub fn default_report_dir(run: &Path) -> PathBuf {
+    let name = run
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .filter(|n| !n.is_empty() && n != "." && n != "..")
+        .unwrap_or_else(|| "report".to_string());
+    PathBuf::from("reports").join(name)
+}

@@ -11,20 +11,37 @@ use serde_json::Value;
 fn summary_of(run: &Path, out: &Path) -> Value {
     let a = analyze(&[run.to_path_buf()]).expect("analyses");
     report::write(&a, None, out).expect("report written");
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json")
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+        .expect("json")
 }
 
 #[test]
 fn percentiles_are_nearest_rank_and_apdex_uses_the_target() {
     let dir = tempfile::tempdir().expect("tmp");
     // 1000 requests of 1..=1000 ms, shuffled in time.
-    let reqs: Vec<Req> = (1..=1000).map(|i| Req::ok("health", f64::from((i * 7919) % 1000) / 50.0, f64::from(i), 1)).collect();
+    let reqs: Vec<Req> = (1..=1000)
+        .map(|i| {
+            Req::ok(
+                "health",
+                f64::from((i * 7919) % 1000) / 50.0,
+                f64::from(i),
+                1,
+            )
+        })
+        .collect();
     write_run(&dir.path().join("run"), &reqs, "1");
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     let e = &s["endpoints"][0];
     assert_eq!(e["name"], "health");
     assert_eq!(e["requests"], 1000);
-    for (key, want) in [("p50_ms", 500.0), ("p90_ms", 900.0), ("p95_ms", 950.0), ("p99_ms", 990.0), ("p999_ms", 999.0), ("max_ms", 1000.0)] {
+    for (key, want) in [
+        ("p50_ms", 500.0),
+        ("p90_ms", 900.0),
+        ("p95_ms", 950.0),
+        ("p99_ms", 990.0),
+        ("p999_ms", 999.0),
+        ("max_ms", 1000.0),
+    ] {
         assert_eq!(e[key].as_f64(), Some(want), "{key}");
     }
     assert!((e["mean_ms"].as_f64().expect("mean") - 500.5).abs() < 1e-9);
@@ -40,7 +57,11 @@ fn percentiles_are_nearest_rank_and_apdex_uses_the_target() {
 fn breaking_point_lands_where_throughput_flattens() {
     let dir = tempfile::tempdir().expect("tmp");
     // 2 req/s per user, capacity 20 req/s: throughput flattens at 10 users.
-    write_run(&dir.path().join("run"), &saturating_ramp(20, 5.0, 2.0, 20.0), "1");
+    write_run(
+        &dir.path().join("run"),
+        &saturating_ramp(20, 5.0, 2.0, 20.0),
+        "1",
+    );
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     let bp = &s["breaking_point"];
     assert_eq!(bp["found"], true, "{bp}");
@@ -55,13 +76,22 @@ fn breaking_point_lands_where_throughput_flattens() {
     assert!((scaling["scale_out_at_rps"].as_f64().expect("trigger") - 0.7 * rps).abs() < 1e-6);
     assert_eq!(scaling["capacity_is_lower_bound"], false);
     let usl = &s["usl"];
-    assert!(usl["peak_throughput_rps"].as_f64().is_some_and(|p| (p - 20.0).abs() / 20.0 < 0.2), "{usl}");
+    assert!(
+        usl["peak_throughput_rps"]
+            .as_f64()
+            .is_some_and(|p| (p - 20.0).abs() / 20.0 < 0.2),
+        "{usl}"
+    );
 }
 
 #[test]
 fn linear_growth_says_no_breaking_point_up_to_the_top() {
     let dir = tempfile::tempdir().expect("tmp");
-    write_run(&dir.path().join("run"), &saturating_ramp(12, 5.0, 2.0, 1000.0), "1");
+    write_run(
+        &dir.path().join("run"),
+        &saturating_ramp(12, 5.0, 2.0, 1000.0),
+        "1",
+    );
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     assert_eq!(s["breaking_point"]["found"], false);
     let verdict = s["breaking_point"]["verdict"].as_str().expect("verdict");
@@ -82,17 +112,34 @@ fn errors_injected_at_known_times_are_grouped_and_found_as_a_burst() {
         r.model = Some("mistral");
         if (30.0..35.0).contains(&t) && i % 2 == 0 {
             r.outcome = "app_error";
-            r.error = Some(format!("Model mistral is overloaded: {} requests queued", 10 + i % 17));
+            r.error = Some(format!(
+                "Model mistral is overloaded: {} requests queued",
+                10 + i % 17
+            ));
         }
         reqs.push(r);
     }
     write_run(&dir.path().join("run"), &reqs, "1");
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     let errors = s["errors"].as_array().expect("errors");
-    assert_eq!(errors.len(), 1, "one pattern once numbers are stripped: {errors:?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "one pattern once numbers are stripped: {errors:?}"
+    );
     let e = &errors[0];
-    assert_eq!(e["message"], "Model mistral is overloaded: <n> requests queued");
-    assert_eq!((e["count"].as_u64(), e["outcome"].as_str(), e["status"].as_i64()), (Some(25), Some("app_error"), Some(200)));
+    assert_eq!(
+        e["message"],
+        "Model mistral is overloaded: <n> requests queued"
+    );
+    assert_eq!(
+        (
+            e["count"].as_u64(),
+            e["outcome"].as_str(),
+            e["status"].as_i64()
+        ),
+        (Some(25), Some("app_error"), Some(200))
+    );
     assert!((e["first_s"].as_f64().expect("first") - 30.0).abs() < 0.01);
     assert!(e["last_s"].as_f64().expect("last") < 35.0);
     assert_eq!(s["hidden_app_errors"], 25);
@@ -122,24 +169,42 @@ fn charts_are_real_pictures_and_the_report_links_them() {
     let files = report::write(&a, None, &out).expect("report");
     assert_eq!(files.charts.len(), 7, "{:?}", files.charts);
     let md = std::fs::read_to_string(out.join("report.md")).expect("md");
-    assert!(md.starts_with("# Load test report: synthetic\n\n**FAIL"), "{}", &md[..200]);
+    assert!(
+        md.starts_with("# Load test report: synthetic\n\n**FAIL"),
+        "{}",
+        &md[..200]
+    );
     for chart in &files.charts {
         let (w, h, ink) = png_facts(&out.join(&chart.file));
         assert_eq!((w, h), (1400, 800), "{}", chart.file);
         assert!(ink > 0.01, "{} is nearly blank ({ink})", chart.file);
-        assert!(md.contains(&format!("]({})", chart.file)), "report links {}", chart.file);
+        assert!(
+            md.contains(&format!("]({})", chart.file)),
+            "report links {}",
+            chart.file
+        );
     }
 }
 
 #[test]
 fn a_tiny_single_endpoint_run_still_gets_a_report_that_says_what_it_cannot_tell() {
     let dir = tempfile::tempdir().expect("tmp");
-    let reqs: Vec<Req> = (0..12).map(|i| Req::ok("health", f64::from(i), 5.0, 1)).collect();
+    let reqs: Vec<Req> = (0..12)
+        .map(|i| Req::ok("health", f64::from(i), 5.0, 1))
+        .collect();
     write_run(&dir.path().join("run"), &reqs, "1");
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     let notes = s["notes"].as_array().expect("notes");
-    assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with("Only 12 requests"))), "{notes:?}");
-    assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with("One endpoint only"))));
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.starts_with("Only 12 requests"))),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| {
+        n.as_str()
+            .is_some_and(|n| n.starts_with("One endpoint only"))
+    }));
     assert_eq!(s["breaking_point"]["found"], false);
 }
 
@@ -148,21 +213,31 @@ fn bad_inputs_get_distinct_errors() {
     let dir = tempfile::tempdir().expect("tmp");
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).expect("mkdir");
-    let code = |p: &Path| analyze(&[p.to_path_buf()]).expect_err("must fail").exit_code();
+    let code = |p: &Path| {
+        analyze(&[p.to_path_buf()])
+            .expect_err("must fail")
+            .exit_code()
+    };
     assert_eq!(code(&empty), 10);
     assert_eq!(code(&dir.path().join("absent")), 10);
 
     let text = dir.path().join("text");
     std::fs::create_dir_all(&text).expect("mkdir");
     std::fs::write(text.join("requests-00001.parquet"), "not parquet at all").expect("write");
-    assert!(matches!(analyze(&[text.clone()]), Err(AnalysisError::NotParquet { .. })));
+    assert!(matches!(
+        analyze(&[text.clone()]),
+        Err(AnalysisError::NotParquet { .. })
+    ));
     assert_eq!(code(&text), 11);
 
     let newer = dir.path().join("newer");
     write_run(&newer, &[Req::ok("health", 0.0, 1.0, 1)], "2");
     let err = analyze(&[newer.clone()]).expect_err("newer");
     assert_eq!(err.exit_code(), 13);
-    assert!(err.to_string().contains("schema version 2 is newer"), "{err}");
+    assert!(
+        err.to_string().contains("schema version 2 is newer"),
+        "{err}"
+    );
 
     let none = dir.path().join("none");
     write_run(&none, &[], "1");
@@ -171,14 +246,14 @@ fn bad_inputs_get_distinct_errors() {
     // A valid Parquet file that is not ours.
     let other = dir.path().join("other");
     std::fs::create_dir_all(&other).expect("mkdir");
-    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-        "x",
-        arrow::datatypes::DataType::Int64,
-        false,
-    )]));
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("x", arrow::datatypes::DataType::Int64, false),
+    ]));
     let batch = arrow::record_batch::RecordBatch::try_new(
         schema.clone(),
-        vec![std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2]))],
+        vec![std::sync::Arc::new(arrow::array::Int64Array::from(vec![
+            1, 2,
+        ]))],
     )
     .expect("batch");
     let file = std::fs::File::create(other.join("requests-00001.parquet")).expect("create");
@@ -192,8 +267,16 @@ fn bad_inputs_get_distinct_errors() {
 fn baseline_comparison_flags_a_real_slowdown_and_not_noise() {
     let dir = tempfile::tempdir().expect("tmp");
     let run = |name: &str, latency: f64| {
-        let reqs: Vec<Req> =
-            (0..1200).map(|i| Req::ok("generate_text", f64::from(i) / 20.0, latency + f64::from(i % 13), 5)).collect();
+        let reqs: Vec<Req> = (0..1200)
+            .map(|i| {
+                Req::ok(
+                    "generate_text",
+                    f64::from(i) / 20.0,
+                    latency + f64::from(i % 13),
+                    5,
+                )
+            })
+            .collect();
         let p = dir.path().join(name);
         write_run(&p, &reqs, "1");
         analyze(&[p]).expect("analyses")

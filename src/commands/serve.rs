@@ -27,9 +27,15 @@ pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
             .await
             .map_err(|e| fail(ExitCode::BadInput, format!("cannot listen on {addr}: {e}")))?;
         // The first line is the URL, so scripts and tests can read the port chosen by --port 0.
-        println!("AURAX simulator listening on {}", running.url());
-        println!("{}", config.describe());
-        let _ = std::io::stdout().flush();
+        // Write errors are ignored: a server must not die because its stdout was closed.
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "AURAX simulator listening on {}\n{}",
+            running.url(),
+            config.describe()
+        );
+        let _ = out.flush();
         tokio::select! {
             r = running.task => r.or_exit(ExitCode::Failure)?.or_exit(ExitCode::Failure)?,
             _ = tokio::signal::ctrl_c() => {}

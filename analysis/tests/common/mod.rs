@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, Int64Array, StringDictionaryBuilder, TimestampMicrosecondArray, UInt16Array, UInt32Array,
-    UInt64Array,
+    ArrayRef, Float64Array, Int64Array, StringDictionaryBuilder, TimestampMicrosecondArray,
+    UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::Int32Type;
 use arrow::record_batch::RecordBatch;
@@ -32,7 +32,17 @@ pub struct Req {
 
 impl Req {
     pub fn ok(endpoint: &'static str, sent_s: f64, latency_ms: f64, users: u32) -> Req {
-        Req { endpoint, sent_s, latency_ms, outcome: "ok", status: Some(200), error: None, model: None, users, in_flight: 1 }
+        Req {
+            endpoint,
+            sent_s,
+            latency_ms,
+            outcome: "ok",
+            status: Some(200),
+            error: None,
+            model: None,
+            users,
+            in_flight: 1,
+        }
     }
 }
 
@@ -44,8 +54,14 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
     let meta_map = HashMap::from([
         (meta::SCHEMA_VERSION.to_string(), schema_version.to_string()),
         (meta::RUN_ID.to_string(), "synthetic".to_string()),
-        (meta::TARGET_HOST.to_string(), "http://127.0.0.1:1".to_string()),
-        (meta::TARGETS.to_string(), serde_json::to_string(&Targets::seed_defaults()).expect("json")),
+        (
+            meta::TARGET_HOST.to_string(),
+            "http://127.0.0.1:1".to_string(),
+        ),
+        (
+            meta::TARGETS.to_string(),
+            serde_json::to_string(&Targets::seed_defaults()).expect("json"),
+        ),
     ]);
     let schema = request_schema(meta_map.clone());
     let n = reqs.len();
@@ -54,7 +70,10 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
         reqs.iter().for_each(|r| b.append_option(f(r)));
         Arc::new(b.finish())
     };
-    let sent: Vec<i64> = reqs.iter().map(|r| START_US + (r.sent_s * 1e6) as i64).collect();
+    let sent: Vec<i64> = reqs
+        .iter()
+        .map(|r| START_US + (r.sent_s * 1e6) as i64)
+        .collect();
     let columns: Vec<ArrayRef> = Column::ALL
         .iter()
         .map(|c| -> ArrayRef {
@@ -70,25 +89,46 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
                 Column::IntendedSendTime | Column::ActualSendTime => {
                     Arc::new(TimestampMicrosecondArray::from(sent.clone()).with_timezone("UTC"))
                 }
-                Column::TtfbUs => Arc::new(Int64Array::from(reqs.iter().map(|r| Some((r.latency_ms * 900.0) as i64)).collect::<Vec<_>>())),
-                Column::LatencyUs => Arc::new(Int64Array::from(reqs.iter().map(|r| (r.latency_ms * 1000.0).round() as i64).collect::<Vec<_>>())),
-                Column::Status => Arc::new(UInt16Array::from(reqs.iter().map(|r| r.status).collect::<Vec<_>>())),
+                Column::TtfbUs => Arc::new(Int64Array::from(
+                    reqs.iter()
+                        .map(|r| Some((r.latency_ms * 900.0) as i64))
+                        .collect::<Vec<_>>(),
+                )),
+                Column::LatencyUs => Arc::new(Int64Array::from(
+                    reqs.iter()
+                        .map(|r| (r.latency_ms * 1000.0).round() as i64)
+                        .collect::<Vec<_>>(),
+                )),
+                Column::Status => Arc::new(UInt16Array::from(
+                    reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+                )),
                 Column::Outcome => dict(&|r| Some(r.outcome.into())),
                 Column::Error => dict(&|r| r.error.clone()),
-                Column::BytesSent | Column::BytesReceived => Arc::new(UInt64Array::from(vec![100; n])),
+                Column::BytesSent | Column::BytesReceived => {
+                    Arc::new(UInt64Array::from(vec![100; n]))
+                }
                 Column::ModelUsed => dict(&|r| r.model.map(Into::into)),
                 Column::ResponseType => dict(&|_| None),
                 Column::MaxTokens => Arc::new(UInt32Array::from(vec![Some(100); n])),
-                Column::UsersActive => Arc::new(UInt32Array::from(reqs.iter().map(|r| r.users).collect::<Vec<_>>())),
-                Column::InFlight => Arc::new(UInt32Array::from(reqs.iter().map(|r| r.in_flight).collect::<Vec<_>>())),
+                Column::UsersActive => Arc::new(UInt32Array::from(
+                    reqs.iter().map(|r| r.users).collect::<Vec<_>>(),
+                )),
+                Column::InFlight => Arc::new(UInt32Array::from(
+                    reqs.iter().map(|r| r.in_flight).collect::<Vec<_>>(),
+                )),
                 Column::Stage => Arc::new(UInt32Array::from(vec![0; n])),
                 Column::StageTarget => Arc::new(Float64Array::from(vec![0.0; n])),
             }
         })
         .collect();
     let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
-    let kv = meta_map.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
-    let props = WriterProperties::builder().set_key_value_metadata(Some(kv)).build();
+    let kv = meta_map
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k, v))
+        .collect();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .build();
     let file = std::fs::File::create(dir.join("requests-00001.parquet")).expect("create");
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
     w.write(&batch).expect("write");
@@ -97,7 +137,12 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
 
 /// A closed-model ramp: `users` goes 1..=max_users, `secs_per_level` seconds each; each
 /// user completes `per_user_rps` requests/s until the system's `capacity_rps` caps it.
-pub fn saturating_ramp(max_users: u32, secs_per_level: f64, per_user_rps: f64, capacity_rps: f64) -> Vec<Req> {
+pub fn saturating_ramp(
+    max_users: u32,
+    secs_per_level: f64,
+    per_user_rps: f64,
+    capacity_rps: f64,
+) -> Vec<Req> {
     let mut out = Vec::new();
     for u in 1..=max_users {
         let rate = (per_user_rps * f64::from(u)).min(capacity_rps);
@@ -123,6 +168,8 @@ pub fn png_facts(path: &Path) -> (u32, u32, f64) {
     let channels = info.color_type.samples();
     let pixels = bytes.chunks(channels);
     let total = (info.width * info.height) as f64;
-    let ink = pixels.filter(|p| p.iter().take(3).any(|v| *v < 245)).count() as f64;
+    let ink = pixels
+        .filter(|p| p.iter().take(3).any(|v| *v < 245))
+        .count() as f64;
     (info.width, info.height, ink / total)
 }

@@ -1,0 +1,192 @@
+//! `aurax-tool run --report` and `aurax-tool analyze` end to end against the simulator.
+
+mod common;
+
+use common::{Simulator, aurax, text};
+use serde_json::Value;
+
+fn summary(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"))
+        .expect("json")
+}
+
+#[test]
+fn breaking_point_matches_the_simulators_configured_capacity() {
+    // 4 text slots, 100-token completions take 0.5 s x 0.1 = 50 ms: 80 req/s.
+    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.1", "--queue", "16"]);
+    let capacity = 4.0 / (0.5 * 0.1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (run, rep) = (dir.path().join("run"), dir.path().join("rep"));
+    let o = aurax(&[
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxBurstUser",
+        "-u",
+        "70",
+        "-r",
+        "2",
+        "-t",
+        "40s",
+        "--seed",
+        "4",
+        "--quiet",
+        "--no-thresholds",
+        "--report",
+        "--report-dir",
+        rep.to_str().expect("utf8"),
+        "--out",
+        run.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = summary(&rep);
+    let bp = &s["breaking_point"];
+    assert_eq!(bp["found"], true, "{bp}");
+    let found = bp["throughput_rps"].as_f64().expect("throughput");
+    assert!(
+        (found - capacity).abs() / capacity <= 0.15,
+        "breaking point {found} req/s vs capacity {capacity}: {bp}"
+    );
+    assert!(text(&o).contains("breaking point at"), "{}", text(&o));
+    assert!(
+        s["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Model mistral is overloaded"))
+    );
+}
+
+#[test]
+fn light_run_with_report_writes_markdown_charts_and_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (run, rep) = (dir.path().join("run"), dir.path().join("rep"));
+    let o = aurax(&[
+        "run",
+        "--profile",
+        "light",
+        "-t",
+        "8s",
+        "--seed",
+        "1",
+        "--quiet",
+        "--report",
+        "--report-dir",
+        rep.to_str().expect("utf8"),
+        "--out",
+        run.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("PASS: all"), "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("report.md")).expect("report.md");
+    assert!(md.contains("![") && md.contains("latency_over_time.png"));
+    for png in [
+        "latency_over_time.png",
+        "throughput_users.png",
+        "load_curve.png",
+        "latency_percentiles.png",
+        "bottlenecks.png",
+        "models.png",
+    ] {
+        assert!(
+            std::fs::metadata(rep.join(png)).is_ok_and(|m| m.len() > 10_000),
+            "{png}"
+        );
+    }
+    let s = summary(&rep);
+    for key in [
+        "schema_version",
+        "run",
+        "endpoints",
+        "bottlenecks",
+        "errors",
+        "breaking_point",
+        "scaling",
+        "models",
+    ] {
+        assert!(s.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let rows = common::read_rows(&run);
+    assert_eq!(s["run"]["requests"].as_u64(), Some(rows.len() as u64));
+}
+
+#[test]
+fn baseline_regression_exits_98_only_when_asked_and_real() {
+    let fast = Simulator::start(&["--time-scale", "0.03"]);
+    let slow = Simulator::start(&["--time-scale", "0.09"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut runs = Vec::new();
+    for (name, sim) in [("before", &fast), ("after", &slow)] {
+        let out = dir.path().join(name);
+        let o = aurax(&[
+            "run",
+            "--host",
+            &sim.url,
+            "--user-class",
+            "AuraxPeakHourUser",
+            "-u",
+            "20",
+            "-r",
+            "20",
+            "-t",
+            "10s",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().expect("utf8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        runs.push(out);
+    }
+    let rep = dir.path().join("rep");
+    let args = |fail: bool| {
+        let mut v = vec![
+            "analyze",
+            runs[1].to_str().expect("utf8"),
+            "--baseline",
+            runs[0].to_str().expect("utf8"),
+            "--out",
+            rep.to_str().expect("utf8"),
+        ];
+        if fail {
+            v.push("--fail-on-regression");
+        }
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let o = aurax(&args(false).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("regression: generate_text"),
+        "{}",
+        text(&o)
+    );
+    let o = aurax(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(98), "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("report.md")).expect("md");
+    assert!(md.contains("## Against the baseline"));
+    // The same run against itself is no regression.
+    let o = aurax(&[
+        "analyze",
+        runs[0].to_str().expect("utf8"),
+        "--baseline",
+        runs[0].to_str().expect("utf8"),
+        "--fail-on-regression",
+        "--out",
+        rep.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn analyze_bad_input_is_one_line_with_its_own_exit_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = aurax(&["analyze", dir.path().to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(10));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("holds no requests-*.parquet files"), "{err}");
+    let bogus = dir.path().join("requests-00001.parquet");
+    std::fs::write(&bogus, "nope").expect("write");
+    let o = aurax(&["analyze", bogus.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o));
+}

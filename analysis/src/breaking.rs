@@ -44,18 +44,19 @@ enum Crossing {
     Never,
 }
 
-/// Where a per-level series, ordered by load, first goes over `limit` after being under it.
+/// Where a per-level series, ordered by load, goes over `limit` to stay: the first level over
+/// it whose next level is over it too, after a level under it. One noisy level is no crossing.
 fn crossing(series: &[(f64, f64)], limit: f64) -> Crossing {
+    if !series.is_empty() && series.iter().all(|(_, v)| *v > limit) {
+        return Crossing::Always;
+    }
     let mut seen_under = false;
-    for (users, value) in series {
-        if *value > limit {
-            return if seen_under {
-                Crossing::At(*users, *value)
-            } else {
-                Crossing::Always
-            };
+    for (i, (users, value)) in series.iter().enumerate() {
+        let next_over = series.get(i + 1).is_none_or(|(_, v)| *v > limit);
+        if *value > limit && next_over && seen_under {
+            return Crossing::At(*users, *value);
         }
-        seen_under = true;
+        seen_under |= *value <= limit;
     }
     Crossing::Never
 }
@@ -140,10 +141,20 @@ pub fn find(
         }
     }
     let limit = targets.error_rate.max_error_rate;
+    // A level's error rate counts from three failures on: one failure in 20 is no signal.
     let rates: Vec<(f64, f64)> = levels
         .iter()
         .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
-        .map(|l| (l.users, l.error_rate))
+        .map(|l| {
+            (
+                l.users,
+                if l.error_rate * l.requests >= 3.0 {
+                    l.error_rate
+                } else {
+                    0.0
+                },
+            )
+        })
         .collect();
     match crossing(&rates, limit) {
         Crossing::At(users, rate) => {

@@ -28,7 +28,8 @@ pub struct ErrorBurst {
     pub peak_error_rate: f64,
 }
 
-/// Numbers, hex ids and UUIDs replaced, so "request 4711" and "request 815" are one pattern.
+/// Numbers, hex ids and UUIDs replaced, so "request 4711" and "request 815" are one pattern;
+/// digits inside a word (`qwen3`) are part of a name and stay.
 fn normalised_message() -> Expr {
     col("error")
         .fill_null(lit("(no message)"))
@@ -45,7 +46,7 @@ fn normalised_message() -> Expr {
             false,
         )
         .str()
-        .replace_all(lit(r"\d+(\.\d+)?"), lit("<n>"), false)
+        .replace_all(lit(r"\b\d+(\.\d+)?"), lit("<n>"), false)
 }
 
 pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>> {

@@ -8,7 +8,7 @@ secs="${1:-15}"
 conns="${2:-64}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
-bin=target/release/aurax-tool
+bin="${CARGO_TARGET_DIR:-target}/release/aurax-tool"
 work="$(mktemp -d)"
 trap 'kill $sim_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -4,7 +4,7 @@ use aurax_schema::Targets;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile, strs};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSummary {
@@ -98,7 +98,7 @@ pub fn per_endpoint(
             .alias("tolerating"),
         ])
         .sort(["endpoint"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let col = |n: &str| f64s(&df, n);
     let (requests, failures, mean, sum) = (
@@ -176,7 +176,7 @@ pub fn percentile_curves(
         .group_by([col("endpoint")])
         .agg(aggs)
         .sort(["endpoint"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let mut columns = Vec::new();
     for i in 0..qs.len() {

@@ -4,7 +4,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{f64s, i64s, strs};
+use crate::frame::{CollectStreaming, f64s, i64s, strs};
 use crate::windows::Window;
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +32,7 @@ pub struct ErrorBurst {
 /// digits inside a word (`qwen3`) are part of a name and stay.
 fn normalised_message() -> Expr {
     col("error")
+        .cast(DataType::String)
         .fill_null(lit("(no message)"))
         .str()
         .replace_all(
@@ -72,7 +73,7 @@ pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>
                 .with_order_descending(true)
                 .with_maintain_order(true),
         )
-        .collect()?;
+        .collect_streaming()?;
     let (endpoint, outcome, message) = (
         strs(&df, "endpoint")?,
         strs(&df, "outcome")?,

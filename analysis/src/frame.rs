@@ -26,3 +26,16 @@ pub fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
     let c = df.column(name)?.cast(&DataType::Int64)?;
     Ok(c.i64()?.iter().collect())
 }
+
+/// Runs a query on polars' streaming engine, which processes the files in batches instead of
+/// loading whole columns where the query allows it.
+pub trait CollectStreaming {
+    fn collect_streaming(self) -> PolarsResult<DataFrame>;
+}
+
+impl CollectStreaming for LazyFrame {
+    fn collect_streaming(self) -> PolarsResult<DataFrame> {
+        // One plan has one sink, so the result is always a single frame.
+        Ok(self.collect_with_engine(Engine::Streaming)?.unwrap_single())
+    }
+}

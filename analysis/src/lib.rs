@@ -30,7 +30,7 @@ pub use error::AnalysisError;
 use breaking::{BreakingPoint, LittleCheck, UslFit};
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
-use frame::{f64s, quantile};
+use frame::{CollectStreaming, f64s, quantile};
 use insights::{Bottleneck, Scaling};
 use models::ModelUsage;
 use source::Source;
@@ -102,7 +102,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
             .sum()
             .alias("hidden"),
         ])
-        .collect()?;
+        .collect_streaming()?;
     let one = |name: &str| -> Result<f64, AnalysisError> {
         Ok(f64s(&totals, name)?.first().copied().unwrap_or(0.0))
     };
@@ -114,7 +114,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let start_us = one("start")? as i64;
     let duration_s = ((one("end")? - start_us as f64) / 1e6).max(1e-3);
     let window_s = (duration_s / 60.0).round().max(1.0);
-    let lf = windows::with_window(&base, start_us, window_s).cache();
+    let lf = windows::with_window(&base, start_us, window_s);
 
     let targets = &source.targets;
     let endpoints = endpoints::per_endpoint(&lf, targets, duration_s)?;

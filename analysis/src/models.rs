@@ -3,7 +3,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile, strs};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelUsage {
@@ -28,7 +28,7 @@ pub fn usage(lf: &LazyFrame) -> PolarsResult<Vec<ModelUsage>> {
             ["n"],
             SortMultipleOptions::default().with_order_descending(true),
         )
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "model_used")?;
     let (n, p50, p95) = (f64s(&df, "n")?, f64s(&df, "p50")?, f64s(&df, "p95")?);
     let total: f64 = n.iter().sum();

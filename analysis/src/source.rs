@@ -153,11 +153,13 @@ pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
     let lf =
         LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?;
     Ok(lf
+        // Dictionary strings stay categorical (a few bytes a row); only aggregated results are
+        // turned into strings, which keeps memory small on runs of millions of rows.
         .select([
-            col("endpoint").cast(DataType::String),
-            col("outcome").cast(DataType::String),
-            col("error").cast(DataType::String),
-            col("model_used").cast(DataType::String),
+            col("endpoint"),
+            col("outcome"),
+            col("error"),
+            col("model_used"),
             col("status").cast(DataType::Int64),
             col("actual_send_time")
                 .cast(DataType::Int64)

@@ -4,7 +4,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile, strs};
 
 /// One time window of the run.
 #[derive(Debug, Clone, Serialize)]
@@ -88,7 +88,7 @@ pub fn windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Window>> {
             quantile("lateness_us", 0.99).alias("late99"),
         ])
         .sort(["win"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let c = |n: &str| f64s(&df, n);
     let (win, n, failures, users, in_flight) = (
         c("win")?,
@@ -128,7 +128,7 @@ pub fn endpoint_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Endpo
             quantile("latency_us", 0.99).alias("p99"),
         ])
         .sort(["endpoint", "win"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let (win, p50, p95, p99) = (
         f64s(&df, "win")?,
@@ -154,7 +154,7 @@ pub fn outcome_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Outcom
         .group_by([col("outcome"), col("win")])
         .agg([len().cast(DataType::Float64).alias("n")])
         .sort(["outcome", "win"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "outcome")?;
     let (win, n) = (f64s(&df, "win")?, f64s(&df, "n")?);
     Ok((0..df.height())
@@ -216,7 +216,7 @@ pub fn load_levels(lf: &LazyFrame, map: &DataFrame, window_s: f64) -> PolarsResu
             quantile("lateness_us", 0.99).alias("late99"),
         ])
         .sort(["level"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let c = |n: &str| f64s(&df, n);
     let (level, n, failures, wins, first) = (
         c("level")?,
@@ -265,7 +265,7 @@ pub fn level_endpoint_p95(
             len().cast(DataType::Float64).alias("n"),
         ])
         .sort(["level", "endpoint"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let (level, p95, n) = (f64s(&df, "level")?, f64s(&df, "p95")?, f64s(&df, "n")?);
     Ok((0..df.height())

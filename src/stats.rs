@@ -66,7 +66,7 @@ impl EndpointStats {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RunStats {
     pub endpoints: BTreeMap<Arc<str>, EndpointStats>,
     pub total: EndpointStats,
@@ -77,20 +77,6 @@ pub struct RunStats {
     pub steady_from_us: Option<i64>,
     pub steady_requests: u64,
     window: EndpointStats,
-}
-
-impl Default for RunStats {
-    fn default() -> Self {
-        RunStats {
-            endpoints: BTreeMap::new(),
-            total: EndpointStats::default(),
-            first_send_us: None,
-            last_end_us: None,
-            steady_from_us: None,
-            steady_requests: 0,
-            window: EndpointStats::default(),
-        }
-    }
 }
 
 /// What the live line shows for the last interval.

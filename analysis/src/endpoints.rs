@@ -161,11 +161,11 @@ pub fn per_endpoint(
         .collect())
 }
 
+/// An endpoint and its (quantile, latency ms) points.
+pub type PercentileCurve = (String, Vec<(f64, f64)>);
+
 /// Latency at each of `qs` per endpoint, for the percentile-distribution chart.
-pub fn percentile_curves(
-    lf: &LazyFrame,
-    qs: &[f64],
-) -> PolarsResult<Vec<(String, Vec<(f64, f64)>)>> {
+pub fn percentile_curves(lf: &LazyFrame, qs: &[f64]) -> PolarsResult<Vec<PercentileCurve>> {
     let aggs: Vec<Expr> = qs
         .iter()
         .enumerate()

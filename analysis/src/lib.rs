@@ -72,7 +72,7 @@ pub struct Analysis {
     pub bottlenecks: Vec<Bottleneck>,
     pub scaling: Scaling,
     pub optimisation: Vec<String>,
-    pub percentile_curves: Vec<(String, Vec<(f64, f64)>)>,
+    pub percentile_curves: Vec<endpoints::PercentileCurve>,
     /// What this run cannot tell, said plainly.
     pub notes: Vec<String>,
 }

@@ -225,14 +225,14 @@ fn bad_inputs_get_distinct_errors() {
     std::fs::create_dir_all(&text).expect("mkdir");
     std::fs::write(text.join("requests-00001.parquet"), "not parquet at all").expect("write");
     assert!(matches!(
-        analyze(&[text.clone()]),
+        analyze(std::slice::from_ref(&text)),
         Err(AnalysisError::NotParquet { .. })
     ));
     assert_eq!(code(&text), 11);
 
     let newer = dir.path().join("newer");
     write_run(&newer, &[Req::ok("health", 0.0, 1.0, 1)], "2");
-    let err = analyze(&[newer.clone()]).expect_err("newer");
+    let err = analyze(std::slice::from_ref(&newer)).expect_err("newer");
     assert_eq!(err.exit_code(), 13);
     assert!(
         err.to_string().contains("schema version 2 is newer"),

@@ -69,7 +69,7 @@ impl LiveLine {
                     bar.set_position(elapsed.as_secs().min(self.total.as_secs()));
                     bar.set_message(msg);
                 }
-                None if !quiet && ticks % plain_every == 0 => {
+                None if !quiet && ticks.is_multiple_of(plain_every) => {
                     eprintln!(
                         "[{:>6.0}s/{:.0}s] {msg}",
                         elapsed.as_secs_f64(),

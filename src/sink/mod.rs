@@ -52,7 +52,7 @@ impl OutcomeSender {
         match self.tx.try_send(outcome) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(outcome)) => {
-                let _ = tokio::task::block_in_place(|| self.tx.send(outcome));
+                let _ = tokio::task::block_in_place(|| self.tx.send(outcome).is_ok());
             }
         }
     }
@@ -152,7 +152,6 @@ fn drain(
             opened = Instant::now();
         }
     }
-    drop(flush);
     match first_error {
         Some(e) => Err(e),
         None => Ok(SinkReport {

@@ -107,6 +107,12 @@ fn light_run_with_report_writes_markdown_charts_and_summary() {
     }
     let rows = common::read_rows(&run);
     assert_eq!(s["run"]["requests"].as_u64(), Some(rows.len() as u64));
+    // Five users far below the simulator's capacity: no breaking point may be invented.
+    assert_eq!(
+        s["breaking_point"]["found"], false,
+        "{}",
+        s["breaking_point"]
+    );
 }
 
 #[test]

@@ -227,11 +227,13 @@ pub fn find(
 }
 
 /// Kneedle on (users, successful throughput): the point furthest above the chord, accepted
-/// only when the curve really flattens after it (slope after < 30% of slope before).
+/// only when the curve really flattens after it (slope after < 30% of slope before, over at
+/// least two more levels).
 fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
+    // Levels with few requests are noise, and a plateau needs at least two levels after the knee.
     let pts: Vec<(f64, f64)> = levels
         .iter()
-        .filter(|l| l.users > 0.0)
+        .filter(|l| l.users > 0.0 && l.requests >= MIN_LEVEL_REQUESTS)
         .map(|l| (l.users, l.ok_rps))
         .collect();
     if pts.len() < 4 {
@@ -248,7 +250,7 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
         .map(|(x, y)| (y - y_min) / (y_max - y_min) - (x - x0) / (x1 - x0))
         .collect();
     let (k, best) = diff.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-    if *best < 0.1 || k == 0 || k + 1 >= pts.len() {
+    if *best < 0.1 || k == 0 || k + 2 >= pts.len() {
         return None;
     }
     let before = (pts[k].1 - pts[0].1) / (pts[k].0 - pts[0].0);

@@ -180,12 +180,30 @@ pub fn find(
     match signals.first().cloned() {
         Some(first) => {
             let level = levels.iter().find(|l| l.users == first.users);
-            let generator_limited = level.is_some_and(|l| l.lateness_p99_ms > 10.0);
+            // The client was the limit where it fell behind its schedule, or where its own
+            // in-flight count contradicts Little's law (in flight = throughput x latency).
+            let late = level.is_some_and(|l| l.lateness_p99_ms > 10.0);
+            let little_fails =
+                level.is_some_and(|l| l.requests >= MIN_LEVEL_REQUESTS && !little_check(l).holds);
+            let generator_limited = late || little_fails;
             let verdict = if generator_limited {
+                let why = match level {
+                    Some(l) if late => format!(
+                        "it fell behind its schedule (lateness p99 {:.0} ms)",
+                        l.lateness_p99_ms
+                    ),
+                    Some(l) => {
+                        let c = little_check(l);
+                        format!(
+                            "Little's law fails there ({:.1} in flight measured, {:.1} expected)",
+                            c.in_flight, c.expected
+                        )
+                    }
+                    None => String::new(),
+                };
                 format!(
-                    "the load generator fell behind its schedule at {:.0} users (lateness p99 {:.0} ms): the limit found there is the client's, not the target's",
-                    first.users,
-                    level.map_or(0.0, |l| l.lateness_p99_ms)
+                    "the load generator was the limit at {:.0} users: {why}; the limit found there is the client's, not the target's",
+                    first.users
                 )
             } else {
                 format!(
@@ -330,19 +348,22 @@ pub fn little_checks(levels: &[LoadLevel]) -> Vec<LittleCheck> {
     levels
         .iter()
         .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
-        .map(|l| {
-            let expected = l.throughput_rps * l.mean_latency_ms / 1000.0;
-            // An arrival counts itself in flight; compare what others saw.
-            let observed = (l.in_flight - 1.0).max(0.0);
-            let holds = expected < 1.0 || (observed / expected > 0.5 && observed / expected < 2.0);
-            LittleCheck {
-                users: l.users,
-                in_flight: observed,
-                expected,
-                holds,
-            }
-        })
+        .map(little_check)
         .collect()
+}
+
+fn little_check(l: &LoadLevel) -> LittleCheck {
+    let expected = l.throughput_rps * l.mean_latency_ms / 1000.0;
+    // An arrival counts itself in flight; compare what the others saw. Below one request in
+    // flight the ratio is noise.
+    let observed = (l.in_flight - 1.0).max(0.0);
+    let holds = expected < 1.0 || (observed / expected > 0.5 && observed / expected < 2.0);
+    LittleCheck {
+        users: l.users,
+        in_flight: observed,
+        expected,
+        holds,
+    }
 }
 
 #[cfg(test)]
@@ -442,6 +463,21 @@ mod tests {
         let bp = find(&levels, &p95, &targets(0.01));
         assert_eq!(bp.signal.as_deref(), Some("p95_over_target"));
         assert_eq!(bp.users, Some(7.0));
+    }
+
+    #[test]
+    fn a_client_that_contradicts_littles_law_is_not_a_breaking_point() {
+        // 40 req/s at 500 ms means ~20 in flight; the client saw 2: it was not sending.
+        let levels: Vec<_> = (1..=20)
+            .map(|u| LoadLevel {
+                mean_latency_ms: 500.0,
+                in_flight: 3.0,
+                ..level(f64::from(u), (5.0 * f64::from(u)).min(40.0), 0.0)
+            })
+            .collect();
+        let bp = find(&levels, &[], &targets(0.01));
+        assert!(bp.generator_limited && !bp.found, "{}", bp.verdict);
+        assert!(bp.verdict.contains("Little's law"), "{}", bp.verdict);
     }
 
     #[test]

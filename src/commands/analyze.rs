@@ -45,25 +45,24 @@ pub fn write_and_print(
 ) -> Result<bool, Fail> {
     let files = report::write(analysis, changes, out)?;
     let (pass, headline) = report::verdict(analysis);
-    println!("{headline}");
+    let mut text = format!("{headline}\n");
     for b in analysis.bottlenecks.iter().take(3) {
-        println!("  bottleneck: {}: {}", b.name, b.reason);
+        text += &format!("  bottleneck: {}: {}\n", b.name, b.reason);
     }
     if let Some(e) = analysis.errors.first() {
-        println!(
-            "  top error: {} {} on {}: {} ({}x)",
-            e.outcome,
-            e.status.map_or(String::new(), |s| format!("HTTP {s}")),
-            e.endpoint,
-            e.message,
-            e.count
+        let status = e.status.map_or(String::new(), |s| format!("HTTP {s}"));
+        text += &format!(
+            "  top error: {} {status} on {}: {} ({}x)\n",
+            e.outcome, e.endpoint, e.message, e.count
         );
     }
-    println!(
-        "report: {} ({} charts, summary.json)",
+    text += &format!(
+        "report: {} ({} charts, summary.json)\n",
         files.dir.join("report.md").display(),
         files.charts.len()
     );
+    // A closed pipe (`| head`) is no reason to fail: the report is already written.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     Ok(pass)
 }
 

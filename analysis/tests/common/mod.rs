@@ -152,7 +152,10 @@ pub fn saturating_ramp(
             let t = t0 + secs_per_level * (i as f64 + 0.5) / n as f64;
             // Latency grows once demand exceeds capacity (the queue), as it does in reality.
             let latency = 100.0 * (per_user_rps * f64::from(u) / capacity_rps).max(1.0);
-            out.push(Req::ok("burst_request", t, latency, u));
+            let mut r = Req::ok("burst_request", t, latency, u);
+            // Consistent with Little's law: in flight = throughput x latency, plus itself.
+            r.in_flight = (rate * latency / 1000.0).round() as u32 + 1;
+            out.push(r);
         }
     }
     out

@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drive AURAX (or the built-in simulator when --host is absent) and record every request.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the AURAX simulator alone, for demos and for other tools.
     Serve(ServeArgs),
     /// Analyse run directories: bottlenecks, errors, breaking point, scaling; charts and a report.
@@ -67,6 +67,36 @@ pub struct RunArgs {
     /// User class to run, NAME or NAME:WEIGHT; repeat for several (overrides the profile).
     #[arg(long = "user-class", value_name = "NAME[:WEIGHT]")]
     pub user_class: Vec<String>,
+    /// Load scenario: ramp, spike, sustained, mixed, exhaustion (or one of --scenario-file's).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Multiply the load scenario's users or rates.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Multiply the load scenario's stage durations (0.1: ten times shorter).
+    #[arg(long = "duration-scale", default_value_t = 1.0)]
+    pub duration_scale: f64,
+    /// Closed model in stages, k6-style USERS:DURATION,... e.g. '0:10s,50:1m,50:3m,0:30s'.
+    #[arg(long)]
+    pub stages: Option<String>,
+    /// Open model: arrivals per second, e.g. 50/s, independent of response times.
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Open model in stages, RATE:DURATION,... e.g. '10/s:1m,200/s:5m'.
+    #[arg(long = "rate-stages")]
+    pub rate_stages: Option<String>,
+    /// Open-model arrival spacing: constant or poisson [default: constant, or the scenario's].
+    #[arg(long)]
+    pub arrivals: Option<String>,
+    /// Open model: client connections; an arrival waits for a free one (lateness recorded).
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Open model: arrivals that find this many requests in flight are recorded as `dropped`.
+    #[arg(long = "max-in-flight")]
+    pub max_in_flight: Option<usize>,
+    /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
+    #[arg(long = "stop-on", value_name = "CONDITION")]
+    pub stop_on: Vec<String>,
     /// Scenario file (TOML) instead of the built-in one; see `aurax-tool scenario show`.
     #[arg(long = "scenario-file", value_name = "PATH")]
     pub scenario_file: Option<PathBuf>,
@@ -162,8 +192,8 @@ pub struct SimArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
-    /// Print the built-in scenario (the seed's user classes, targets and profiles) as TOML.
-    Show,
+    /// Print the built-in scenario file as TOML, or one load scenario of it (ramp, spike, ...).
+    Show { name: Option<String> },
     /// Check a scenario file and list what it defines.
     Check { path: PathBuf },
 }

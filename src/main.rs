@@ -6,7 +6,7 @@ use aurax_tool::commands;
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => commands::run::execute(args),
+        Command::Run(args) => commands::run::execute(*args),
         Command::Serve(args) => commands::serve::execute(args),
         Command::Analyze(args) => commands::analyze::execute(args),
         Command::Scenario(cmd) => commands::scenario::execute(cmd),

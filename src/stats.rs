@@ -66,8 +66,28 @@ impl EndpointStats {
     }
 }
 
+/// What one load stage saw, for stop conditions judged per stage.
+#[derive(Debug, Clone, Default)]
+pub struct StageStats {
+    pub target: f64,
+    pub all: EndpointStats,
+    pub first_send_us: Option<i64>,
+    pub last_send_us: Option<i64>,
+}
+
+impl StageStats {
+    pub fn span_s(&self) -> f64 {
+        match (self.first_send_us, self.last_send_us) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+            _ => 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct RunStats {
+    /// Per load stage (index), all endpoints together.
+    pub stages: BTreeMap<u32, StageStats>,
     pub endpoints: BTreeMap<Arc<str>, EndpointStats>,
     pub total: EndpointStats,
     /// First actual send and last completion seen (µs since the epoch).
@@ -97,6 +117,19 @@ impl RunStats {
             .record(o);
         self.total.record(o);
         self.window.record(o);
+        let stage = self.stages.entry(o.stage).or_default();
+        stage.target = o.stage_target;
+        stage.all.record(o);
+        stage.first_send_us = Some(
+            stage
+                .first_send_us
+                .map_or(o.actual_send_us, |f| f.min(o.actual_send_us)),
+        );
+        stage.last_send_us = Some(
+            stage
+                .last_send_us
+                .map_or(o.actual_send_us, |l| l.max(o.actual_send_us)),
+        );
         let end = o.actual_send_us + o.latency_us;
         self.first_send_us = Some(
             self.first_send_us

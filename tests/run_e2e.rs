@@ -36,7 +36,8 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
     let m = manifest(&out);
     assert_eq!(m["status"], "completed");
     assert_eq!(m["requests"].as_u64(), Some(rows.len() as u64));
-    assert_eq!(m["config"]["users"], 5);
+    assert_eq!(m["config"]["peak_load"], 5.0);
+    assert_eq!(m["config"]["load_model"], "closed");
     // Every user checks /health once when it starts.
     let health = rows.iter().filter(|r| r.endpoint == "health").count();
     assert_eq!(health, 5);

@@ -90,10 +90,12 @@ pub struct LittleCheck {
 /// a lower load level, over it at this one. Over target at every level is a standing problem
 /// (said in `standing`), not a breaking point. `level_p95` holds (users, endpoint, p95 ms,
 /// requests) per level and endpoint.
+/// `unit` names the load: `users`, or `req/s offered` for an open-model run.
 pub fn find(
     levels: &[LoadLevel],
     level_p95: &[(f64, String, f64, f64)],
     targets: &Targets,
+    unit: &str,
 ) -> BreakingPoint {
     let mut signals = Vec::new();
     let mut standing = Vec::new();
@@ -105,7 +107,7 @@ pub fn find(
             throughput_rps: l.ok_rps,
             at_s: l.first_s,
             detail: format!(
-                "throughput stops growing with load at {:.0} users ({:.1} req/s succeeded); more users added {:.1} req/s at most",
+                "throughput stops growing with load at {:.0} {unit} ({:.1} req/s succeeded); more load added {:.1} req/s at most",
                 l.users,
                 l.ok_rps,
                 levels[k..].iter().map(|x| x.ok_rps).fold(0.0, f64::max) - l.ok_rps
@@ -127,7 +129,7 @@ pub fn find(
                         throughput_rps: l.ok_rps,
                         at_s: l.first_s,
                         detail: format!(
-                            "{} p95 {p95:.0} ms crosses its {:.0} ms target at {users:.0} users",
+                            "{} p95 {p95:.0} ms crosses its {:.0} ms target at {users:.0} {unit}",
                             t.endpoint, t.target_ms
                         ),
                     });
@@ -164,7 +166,7 @@ pub fn find(
                     users,
                     throughput_rps: l.ok_rps,
                     at_s: l.first_s,
-                    detail: format!("error rate {:.1}% crosses the {:.1}% target at {users:.0} users", rate * 100.0, limit * 100.0),
+                    detail: format!("error rate {:.1}% crosses the {:.1}% target at {users:.0} {unit}", rate * 100.0, limit * 100.0),
                 });
             }
         }
@@ -202,12 +204,12 @@ pub fn find(
                     None => String::new(),
                 };
                 format!(
-                    "the load generator was the limit at {:.0} users: {why}; the limit found there is the client's, not the target's",
+                    "the load generator was the limit at {:.0} {unit}: {why}; the limit found there is the client's, not the target's",
                     first.users
                 )
             } else {
                 format!(
-                    "breaking point at {:.0} users, {:.1} req/s, {:.0} s into the run: {}",
+                    "breaking point at {:.0} {unit}, {:.1} req/s, {:.0} s into the run: {}",
                     first.users, first.throughput_rps, first.at_s, first.detail
                 )
             };
@@ -232,11 +234,11 @@ pub fn find(
             at_s: None,
             verdict: if levels.len() < 4 {
                 format!(
-                    "no breaking point up to {max_ok:.1} req/s ({max_users:.0} users); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or a step scenario) to find one",
+                    "no breaking point up to {max_ok:.1} req/s ({max_users:.0} {unit}); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or a step scenario) to find one",
                     levels.len()
                 )
             } else {
-                format!("no breaking point up to {max_ok:.1} req/s ({max_users:.0} users)")
+                format!("no breaking point up to {max_ok:.1} req/s ({max_users:.0} {unit})")
             },
             signals,
             generator_limited: false,
@@ -392,7 +394,7 @@ mod tests {
         let levels: Vec<_> = (1..=20)
             .map(|u| level(f64::from(u), (5.0 * f64::from(u)).min(50.0), 0.0))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01));
+        let bp = find(&levels, &[], &targets(0.01), "users");
         assert!(bp.found, "{}", bp.verdict);
         assert_eq!(bp.signal.as_deref(), Some("throughput_knee"));
         assert_eq!(bp.users, Some(10.0));
@@ -404,7 +406,7 @@ mod tests {
         let levels: Vec<_> = (1..=10)
             .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01));
+        let bp = find(&levels, &[], &targets(0.01), "users");
         assert!(!bp.found);
         assert!(
             bp.verdict.starts_with("no breaking point up to 30.0 req/s"),
@@ -424,7 +426,7 @@ mod tests {
                 )
             })
             .collect();
-        let bp = find(&levels, &[], &targets(0.05));
+        let bp = find(&levels, &[], &targets(0.05), "users");
         assert_eq!(bp.signal.as_deref(), Some("error_rate_over_target"));
         assert_eq!(bp.users, Some(6.0));
     }
@@ -440,7 +442,7 @@ mod tests {
         let levels: Vec<_> = (1..=10)
             .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.05))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01));
+        let bp = find(&levels, &[], &targets(0.01), "users");
         assert!(!bp.found, "{}", bp.verdict);
         assert_eq!(bp.standing.len(), 1);
     }
@@ -460,7 +462,7 @@ mod tests {
                 )
             })
             .collect();
-        let bp = find(&levels, &p95, &targets(0.01));
+        let bp = find(&levels, &p95, &targets(0.01), "users");
         assert_eq!(bp.signal.as_deref(), Some("p95_over_target"));
         assert_eq!(bp.users, Some(7.0));
     }
@@ -475,7 +477,7 @@ mod tests {
                 ..level(f64::from(u), (5.0 * f64::from(u)).min(40.0), 0.0)
             })
             .collect();
-        let bp = find(&levels, &[], &targets(0.01));
+        let bp = find(&levels, &[], &targets(0.01), "users");
         assert!(bp.generator_limited && !bp.found, "{}", bp.verdict);
         assert!(bp.verdict.contains("Little's law"), "{}", bp.verdict);
     }

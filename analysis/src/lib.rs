@@ -124,7 +124,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let map = windows::level_map(&windows, MAX_LEVELS)?;
     let levels = windows::load_levels(&lf, &map, window_s)?;
     let level_p95 = windows::level_endpoint_p95(&lf, &map)?;
-    let breaking = breaking::find(&levels, &level_p95, targets);
+    let breaking = breaking::find(&levels, &level_p95, targets, source.load_unit());
     let usl = breaking::fit_usl(&levels);
     let little = breaking::little_checks(&levels);
     let error_rate = failures / requests;

@@ -21,8 +21,21 @@ pub struct Source {
     /// True when the files carried their own targets (else the seed's are used).
     pub targets_recorded: bool,
     pub config: Option<serde_json::Value>,
+    /// An open-model run: load levels are offered arrival rates, not users.
+    pub open_model: bool,
     /// Run directories holding a `resources.parquet` (resource samples).
     pub resource_files: Vec<PathBuf>,
+}
+
+impl Source {
+    /// What a load level counts.
+    pub fn load_unit(&self) -> &'static str {
+        if self.open_model {
+            "req/s offered"
+        } else {
+            "users"
+        }
+    }
 }
 
 /// Finds the request files under `inputs` (run directories or single files) and checks them.
@@ -56,10 +69,12 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut hosts = BTreeSet::new();
     let mut targets = None;
     let mut config = None;
+    let mut open_model = false;
     for path in &found {
         let kv = check_file(path)?;
         let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         run_ids.extend(get(meta::RUN_ID));
+        open_model |= get(meta::LOAD_MODEL).as_deref() == Some("open");
         hosts.extend(get(meta::TARGET_HOST));
         if targets.is_none() {
             targets = get(meta::TARGETS).and_then(|t| serde_json::from_str::<Targets>(&t).ok());
@@ -75,6 +90,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         targets_recorded: targets.is_some(),
         targets: targets.unwrap_or_else(Targets::seed_defaults),
         config,
+        open_model,
         resource_files,
     })
 }
@@ -174,6 +190,13 @@ pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
             col("stage_target").cast(DataType::Float64),
         ])
         .with_columns([
+            // The load a request met: users for a closed model, offered req/s for an open one.
+            if source.open_model {
+                col("stage_target")
+            } else {
+                col("users_active").cast(DataType::Float64)
+            }
+            .alias("load"),
             col("outcome").neq(lit("ok")).alias("failed"),
             (col("sent_us") - col("intended_us"))
                 .clip_min(lit(0))

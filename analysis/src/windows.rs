@@ -76,7 +76,7 @@ pub fn windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Window>> {
                 .cast(DataType::Float64)
                 .sum()
                 .alias("failures"),
-            col("users_active").max().alias("users"),
+            col("load").max().alias("users"),
             col("in_flight")
                 .cast(DataType::Float64)
                 .mean()

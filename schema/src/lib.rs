@@ -42,4 +42,7 @@ pub mod meta {
     pub const START_TIME: &str = "aurax.start_time";
     /// [`crate::Targets`] as JSON.
     pub const TARGETS: &str = "aurax.targets";
+    /// `closed` (virtual users; `stage_target` is users) or `open` (arrivals; `stage_target`
+    /// is arrivals per second). Absent means closed.
+    pub const LOAD_MODEL: &str = "aurax.load_model";
 }

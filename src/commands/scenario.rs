@@ -1,12 +1,23 @@
 //! `aurax-tool scenario show|check`.
 
 use crate::cli::ScenarioCommand;
-use crate::exit::{ExitCode, Fail, OrExit};
-use crate::scenario::{BUILTIN_TOML, Scenario};
+use crate::exit::{ExitCode, Fail, OrExit, fail};
+use crate::scenario::{BUILTIN_TOML, Scenario, section};
 
 pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
     match cmd {
-        ScenarioCommand::Show => print!("{BUILTIN_TOML}"),
+        ScenarioCommand::Show { name: None } => print!("{BUILTIN_TOML}"),
+        ScenarioCommand::Show { name: Some(name) } => match section(BUILTIN_TOML, &name) {
+            Some(text) => println!("{text}"),
+            None => {
+                let s = Scenario::builtin().or_exit(ExitCode::Failure)?;
+                let known: Vec<&str> = s.load_scenarios.keys().map(String::as_str).collect();
+                return Err(fail(
+                    ExitCode::BadInput,
+                    format!("unknown scenario `{name}` (known: {})", known.join(", ")),
+                ));
+            }
+        },
         ScenarioCommand::Check { path } => {
             let s = Scenario::from_path(&path).or_exit(ExitCode::BadInput)?;
             println!("{}: scenario `{}` is valid", path.display(), s.name);
@@ -15,6 +26,8 @@ pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
             println!("  user classes: {}", s.class_names().join(", "));
             let profiles: Vec<&str> = s.profiles.keys().map(String::as_str).collect();
             println!("  profiles:     {}", profiles.join(", "));
+            let scenarios: Vec<&str> = s.load_scenarios.keys().map(String::as_str).collect();
+            println!("  scenarios:    {}", scenarios.join(", "));
         }
     }
     Ok(ExitCode::Success)

@@ -1,41 +1,45 @@
-//! The load engine: virtual users spawned at a rate, each picking tasks by weight and waiting
-//! between them, every request's outcome handed to the sink.
+//! The load engine: a closed model (virtual users following stages of user counts, waiting
+//! between requests) or an open model (arrivals at a rate, independent of responses), every
+//! request's outcome handed to the sink.
 
 mod clock;
+mod closed;
+mod conditions;
 mod live;
+mod open;
 mod request;
+mod shape;
+mod shared;
 mod users;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use rand::rngs::StdRng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use clock::WallClock;
+pub use conditions::{StopCondition, watch_conditions};
 pub use live::LiveLine;
 pub use request::{Target, TargetError, describe};
+pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stages, target_at};
+pub use shared::Shared;
 pub use users::assign_classes;
 
-use crate::outcome::RequestOutcome;
-use crate::scenario::{EndpointId, Scenario};
-use crate::sink::OutcomeSender;
 use crate::stats::RunStats;
 
-/// How much load, for how long, from which classes.
+/// How much load, of which shape, for how long, from which classes.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
-    pub users: u32,
-    pub spawn_rate: f64,
+    pub shape: LoadShape,
+    /// The run ends at this time even if stages remain (`-t`); normally the stages' length.
     pub run_time: Duration,
     /// Indexes into the scenario's user classes, with Locust-style weights.
     pub classes: Vec<(usize, u32)>,
     pub seed: u64,
     /// How long requests still in flight at the end may take to finish.
     pub stop_timeout: Duration,
+    pub stop_on: Vec<StopCondition>,
 }
 
 /// Why a run stopped before its run time was up.
@@ -43,6 +47,8 @@ pub struct LoadPlan {
 pub enum StopReason {
     Interrupted,
     SinkFailed,
+    /// A `--stop-on` condition fired; the text says which, where and what was measured.
+    Condition(String),
 }
 
 /// What the engine reports when it is done.
@@ -54,168 +60,30 @@ pub struct DriveReport {
     pub cancelled: u64,
 }
 
-/// State shared by every virtual user of a run.
-pub struct Shared {
-    pub scenario: Arc<Scenario>,
-    pub target: Target,
-    pub sender: OutcomeSender,
-    pub clock: WallClock,
-    pub worker_id: u32,
-    seq: AtomicU64,
-    users_active: AtomicU32,
-    in_flight: AtomicU32,
-    class_names: Vec<Arc<str>>,
-    names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
-    stage_target: f64,
-}
-
-impl Shared {
-    pub fn new(
-        scenario: Arc<Scenario>,
-        target: Target,
-        sender: OutcomeSender,
-        users: u32,
-    ) -> Shared {
-        let class_names = scenario
-            .user_classes
-            .iter()
-            .map(|c| Arc::from(c.name.as_str()))
-            .collect();
-        let names = scenario
-            .endpoints
-            .iter()
-            .map(|e| {
-                (
-                    Arc::from(e.name.as_str()),
-                    Arc::from(e.method.as_str()),
-                    Arc::from(e.path.as_str()),
-                )
-            })
-            .collect();
-        Shared {
-            scenario,
-            target,
-            sender,
-            clock: WallClock::now(),
-            worker_id: 0,
-            seq: AtomicU64::new(0),
-            users_active: AtomicU32::new(0),
-            in_flight: AtomicU32::new(0),
-            class_names,
-            names,
-            stage_target: f64::from(users),
-        }
-    }
-
-    pub fn users_active(&self) -> u32 {
-        self.users_active.load(Ordering::Relaxed)
-    }
-
-    /// Sends one request of `endpoint` for a user, and hands its outcome to the sink.
-    pub async fn send(
-        &self,
-        user_id: u32,
-        class: usize,
-        endpoint: EndpointId,
-        rng: &mut StdRng,
-        intended: Instant,
-    ) {
-        let ep = &self.scenario.endpoints[endpoint];
-        let body = ep.body.as_ref().map(|t| t.render(rng));
-        let max_tokens = body
-            .as_ref()
-            .and_then(|b| b.get("max_tokens"))
-            .and_then(serde_json::Value::as_u64)
-            .map(|n| n.min(u64::from(u32::MAX)) as u32);
-        let bytes = body.map(|b| Bytes::from(b.to_string()));
-        let bytes_sent = bytes.as_ref().map_or(0, |b| b.len() as u64);
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let users_active = self.users_active();
-        let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        let actual = Instant::now();
-        let ex = self.target.exchange(ep, bytes).await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let (name, method, path) = &self.names[endpoint];
-        self.sender.send(RequestOutcome {
-            worker_id: self.worker_id,
-            seq,
-            user_class: self.class_names[class].clone(),
-            user_id,
-            endpoint: name.clone(),
-            method: method.clone(),
-            path: path.clone(),
-            intended_send_us: self.clock.micros_at(intended.min(actual)),
-            actual_send_us: self.clock.micros_at(actual),
-            ttfb_us: ex.ttfb_us,
-            latency_us: ex.latency_us,
-            status: ex.status,
-            outcome: ex.outcome,
-            error: ex.error,
-            bytes_sent,
-            bytes_received: ex.bytes_received,
-            model_used: ex.model_used,
-            response_type: ex.response_type,
-            max_tokens,
-            users_active,
-            in_flight,
-            stage: 0,
-            stage_target: self.stage_target,
-        });
-    }
-
-    pub fn requests_sent(&self) -> u64 {
-        self.seq.load(Ordering::Relaxed)
-    }
-}
-
-/// Spawns the users at the plan's rate, runs until the run time is up or `stop` fires, then
-/// lets in-flight requests finish for up to the stop timeout.
+/// Runs the plan until its run time is up or `stop` fires, then lets in-flight requests
+/// finish for up to the stop timeout.
 pub async fn drive(
     shared: Arc<Shared>,
     plan: &LoadPlan,
     stats: Arc<Mutex<RunStats>>,
     mut stop: watch::Receiver<Option<StopReason>>,
 ) -> DriveReport {
-    let start = Instant::now();
-    let deadline = tokio::time::Instant::from_std(start + plan.run_time);
-    let (users_stop_tx, users_stop_rx) = watch::channel(false);
-    let mut set = JoinSet::new();
-    let classes = assign_classes(&plan.classes, plan.users);
-    let interval = Duration::from_secs_f64(1.0 / plan.spawn_rate.max(1e-6));
-    let mut stopped_early = None;
-    'spawn: for (i, class) in classes.iter().enumerate() {
-        let at = tokio::time::Instant::from_std(start + interval.mul_f64(i as f64));
-        tokio::select! {
-            _ = tokio::time::sleep_until(at) => {}
-            _ = tokio::time::sleep_until(deadline) => break 'spawn,
-            reason = wait_stop(&mut stop) => { stopped_early = Some(reason); break 'spawn; }
-        }
-        let user = users::VirtualUser::new(shared.clone(), i as u32, *class, plan.seed);
-        set.spawn(user.run(users_stop_rx.clone()));
-        if i + 1 == classes.len()
-            && let Ok(mut s) = stats.lock()
-        {
-            s.steady_from_us = Some(shared.clock.now_micros());
-        }
-    }
-    if stopped_early.is_none() {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {}
-            reason = wait_stop(&mut stop) => stopped_early = Some(reason),
-        }
-    }
-    let _ = users_stop_tx.send(true);
-    let graceful = async { while set.join_next().await.is_some() {} };
-    let mut cancelled = 0;
+    let mut tasks = JoinSet::new();
+    let stopped_early = match &plan.shape {
+        LoadShape::Closed { .. } => closed::run(&shared, plan, &stats, &mut stop, &mut tasks).await,
+        LoadShape::Open { .. } => open::run(&shared, plan, &stats, &mut stop, &mut tasks).await,
+    };
+    let graceful = async { while tasks.join_next().await.is_some() {} };
     tokio::select! {
         _ = tokio::time::timeout(plan.stop_timeout, graceful) => {}
         // A second stop request (e.g. a second Ctrl-C) ends the grace period at once.
-        _ = async { let _ = stop.changed().await; } , if stopped_early.is_some() => {}
+        _ = async { let _ = stop.changed().await; }, if stopped_early.is_some() => {}
     }
-    if !set.is_empty() {
-        cancelled = shared.in_flight.load(Ordering::Relaxed) as u64;
-        set.abort_all();
-        while set.join_next().await.is_some() {}
+    let mut cancelled = 0;
+    if !tasks.is_empty() {
+        cancelled = u64::from(shared.in_flight());
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
     DriveReport {
         sent: shared.requests_sent(),
@@ -224,6 +92,7 @@ pub async fn drive(
     }
 }
 
+/// Resolves when a stop is requested, with its reason.
 async fn wait_stop(stop: &mut watch::Receiver<Option<StopReason>>) -> StopReason {
     loop {
         if let Some(reason) = stop.borrow_and_update().clone() {
@@ -232,5 +101,14 @@ async fn wait_stop(stop: &mut watch::Receiver<Option<StopReason>>) -> StopReason
         if stop.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+/// Marks when the peak load is first reached, for the throughput verdict.
+fn mark_steady(shared: &Shared, stats: &Mutex<RunStats>) {
+    if let Ok(mut s) = stats.lock()
+        && s.steady_from_us.is_none()
+    {
+        s.steady_from_us = Some(shared.clock.now_micros());
     }
 }

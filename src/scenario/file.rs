@@ -16,6 +16,43 @@ pub struct ScenarioFile {
     pub user_classes: BTreeMap<String, Spanned<UserClassDef>>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Spanned<ProfileDef>>,
+    #[serde(default)]
+    pub scenarios: BTreeMap<String, Spanned<LoadScenarioDef>>,
+}
+
+/// A load shape: stages of users or rates, or steps, with the classes and stop conditions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadScenarioDef {
+    pub description: Option<String>,
+    pub user_classes: Vec<String>,
+    /// `closed` (default) or `open`.
+    pub model: Option<String>,
+    pub stages: Option<Vec<StageDef>>,
+    pub steps: Option<StepsDef>,
+    /// `constant` (default) or `poisson`, for the open model.
+    pub arrivals: Option<String>,
+    pub max_in_flight: Option<usize>,
+    pub connections: Option<usize>,
+    #[serde(default)]
+    pub stop_on: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageDef {
+    pub users: Option<f64>,
+    pub rate: Option<f64>,
+    pub duration: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepsDef {
+    pub start: f64,
+    pub step: f64,
+    pub every: String,
+    pub max: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]

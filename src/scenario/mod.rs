@@ -4,6 +4,7 @@
 
 mod check;
 mod file;
+mod load;
 mod template;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use aurax_schema::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
 use rand::Rng;
 
 pub use check::{SuccessCheck, Verdict, lookup};
+pub use load::{DEFAULT_MAX_IN_FLIGHT, LoadScenario, section};
 pub use template::BodyTemplate;
 
 use crate::duration::parse_duration;
@@ -31,6 +33,7 @@ pub struct Scenario {
     pub endpoints: Vec<Endpoint>,
     pub user_classes: Vec<UserClass>,
     pub profiles: BTreeMap<String, Profile>,
+    pub load_scenarios: BTreeMap<String, LoadScenario>,
     pub percentile: f64,
     pub throughput: ThroughputTiers,
     pub error_rate_tiers: BTreeMap<String, f64>,
@@ -325,6 +328,22 @@ fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
         );
     }
 
+    let mut load_scenarios = BTreeMap::new();
+    for (name, def) in &raw.scenarios {
+        let span = Some(def.span());
+        let compiled = load::compile(name, def.get_ref()).map_err(|m| (span.clone(), m))?;
+        for class in &compiled.classes {
+            let class_name = class.split(':').next().unwrap_or(class);
+            if !user_classes.iter().any(|c| c.name == class_name) {
+                return Err((
+                    span,
+                    format!("scenario {name}: unknown user class `{class_name}`"),
+                ));
+            }
+        }
+        load_scenarios.insert(name.clone(), compiled);
+    }
+
     let throughput = targets
         .and_then(|t| t.throughput_rps.as_ref())
         .map(|t| ThroughputTiers {
@@ -344,6 +363,7 @@ fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
         endpoints,
         user_classes,
         profiles,
+        load_scenarios,
         percentile: targets.and_then(|t| t.percentile).unwrap_or(95.0),
         throughput,
         error_rate_tiers,
@@ -384,6 +404,22 @@ mod tests {
         assert_eq!(t.endpoint_target_ms("health"), Some(50.0));
         assert_eq!(t.endpoint_target_ms("generate_image"), Some(15000.0));
         assert_eq!(t.endpoint_target_ms("test_routing"), Some(100.0));
+        let names: Vec<&String> = s.load_scenarios.keys().collect();
+        assert_eq!(names, ["exhaustion", "mixed", "ramp", "spike", "sustained"]);
+        let exhaustion = &s.load_scenarios["exhaustion"];
+        assert!(exhaustion.shape.is_open());
+        assert_eq!(exhaustion.shape.stages().len(), 400);
+        assert_eq!(exhaustion.stop_on, ["error_rate>10%", "p95>5s"]);
+        let spike = s.load_scenarios["spike"].scaled(0.5, 0.1);
+        assert_eq!(spike.peak(), 50.0);
+        assert!((spike.duration().as_secs_f64() - 21.0).abs() < 1e-6);
+        let shown = section(BUILTIN_TOML, "spike").expect("section");
+        assert!(
+            shown.starts_with("[scenarios.spike]")
+                && shown.ends_with("]")
+                && !shown.contains("sustained"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub enum RunStatus {
     Completed,
     /// Stopped early by Ctrl-C or SIGTERM; every finished request is in the files.
     Interrupted,
+    /// Stopped by a `--stop-on` condition (e.g. the exhaustion scenario's breaking step).
+    StoppedByCondition,
     Failed,
 }
 

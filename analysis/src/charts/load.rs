@@ -31,7 +31,11 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
         .set_secondary_coord(0f64..x_max, p95.log_scale());
     chart
         .configure_mesh()
-        .x_desc("offered load (active users)")
+        .x_desc(if a.source.open_model {
+            "offered load (arrivals per second)"
+        } else {
+            "offered load (active users)"
+        })
         .y_desc("successful requests per second")
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -83,7 +87,10 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
                 vec![(users, 0.0), (users, y_max)],
                 BLACK.stroke_width(2),
             )))?
-            .label(format!("breaking point: {users:.0} users, {rps:.1} req/s"))
+            .label(format!(
+                "breaking point: {users:.0} {}, {rps:.1} req/s",
+                a.source.load_unit()
+            ))
             .legend(|(x, y)| {
                 PathElement::new(vec![(x + 9, y - 8), (x + 9, y + 8)], BLACK.stroke_width(2))
             });

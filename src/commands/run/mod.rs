@@ -89,7 +89,10 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             format!("--host {host}: expected a URL such as http://localhost:8000"),
         ));
     }
-    let max_conn = run.plan.users as usize + 16;
+    let max_conn = match &run.plan.shape {
+        crate::runner::LoadShape::Open { connections, .. } => connections.unwrap_or(256),
+        closed => closed.peak().ceil() as usize,
+    } + 16;
     let target = Target::new(
         &host,
         &run.scenario.base_path,
@@ -122,6 +125,15 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
         (meta::TARGET_HOST.to_string(), host.clone()),
         (meta::START_TIME.to_string(), started.clone()),
         (meta::TARGETS.to_string(), targets_json),
+        (
+            meta::LOAD_MODEL.to_string(),
+            if run.plan.shape.is_open() {
+                "open"
+            } else {
+                "closed"
+            }
+            .to_string(),
+        ),
     ]);
     let mut manifest = Manifest {
         run_id: run.run_id.clone(),
@@ -153,23 +165,26 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
         sink_failed.clone(),
     )
     .map_err(out_err)?;
-    let shared = Arc::new(Shared::new(
-        run.scenario.clone(),
-        target,
-        sender,
-        run.plan.users,
-    ));
+    let shared = Arc::new(Shared::new(run.scenario.clone(), target, sender));
     let (stop_tx, stop_rx) = watch::channel(None);
-    let watcher = tokio::spawn(watch_for_stop(stop_tx, sink_failed));
+    let conditions =
+        runner::watch_conditions(run.plan.stop_on.clone(), stats.clone(), shared.clone());
+    let watcher = tokio::spawn(watch_for_stop(stop_tx, sink_failed, conditions));
     let live = tokio::spawn(LiveLine::new(run.plan.run_time, args.quiet).run(
         shared.clone(),
         stats.clone(),
         args.quiet,
     ));
+    let what = match &run.plan.shape {
+        crate::runner::LoadShape::Open { .. } => format!(
+            "arrivals up to {} req/s (open model)",
+            run.plan.shape.peak()
+        ),
+        closed => format!("up to {} users (closed model)", closed.peak()),
+    };
     eprintln!(
-        "running {} users ({} per second) for {:?} against {host}; writing {}",
-        run.plan.users,
-        run.plan.spawn_rate,
+        "running {what} in {} stage(s) for {:?} against {host}; writing {}",
+        run.plan.shape.stages().len(),
         run.plan.run_time,
         run.out_dir.display()
     );
@@ -190,6 +205,7 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
     manifest.failures = stats.total.failures;
     manifest.status = match (&sink_report, &report.stopped_early) {
         (Err(_), _) => RunStatus::Failed,
+        (Ok(_), Some(StopReason::Condition(_))) => RunStatus::StoppedByCondition,
         (Ok(_), Some(_)) => RunStatus::Interrupted,
         (Ok(_), None) => RunStatus::Completed,
     };
@@ -232,6 +248,12 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             Err(e) => eprintln!("--report: {e}"),
         }
     }
+    if let Some(StopReason::Condition(why)) = &report.stopped_early {
+        eprintln!("{why}");
+        if !args.no_thresholds {
+            return Ok(ExitCode::TargetsFailed);
+        }
+    }
     if report.stopped_early == Some(StopReason::Interrupted) {
         eprintln!("interrupted: the files hold every request finished before the stop");
         return Ok(ExitCode::Interrupted);
@@ -248,9 +270,15 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
 
 /// Ctrl-C or SIGTERM stop the run gracefully; a second one ends the grace period. A sink
 /// that cannot write stops it too: there is no point measuring what cannot be kept.
-async fn watch_for_stop(stop: watch::Sender<Option<StopReason>>, sink_failed: Arc<AtomicBool>) {
+async fn watch_for_stop(
+    stop: watch::Sender<Option<StopReason>>,
+    sink_failed: Arc<AtomicBool>,
+    conditions: impl Future<Output = StopReason>,
+) {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut conditions = std::pin::pin!(conditions);
+    let mut fired = false;
     loop {
         #[cfg(unix)]
         let terminate = async {
@@ -266,6 +294,10 @@ async fn watch_for_stop(stop: watch::Sender<Option<StopReason>>, sink_failed: Ar
         tokio::select! {
             _ = tokio::signal::ctrl_c() => { let _ = stop.send(Some(StopReason::Interrupted)); }
             _ = terminate => { let _ = stop.send(Some(StopReason::Interrupted)); }
+            reason = &mut conditions, if !fired => {
+                fired = true;
+                let _ = stop.send(Some(reason));
+            }
             _ = tokio::time::sleep(Duration::from_millis(200)) => {
                 if sink_failed.load(Ordering::SeqCst) {
                     let _ = stop.send(Some(StopReason::SinkFailed));

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use crate::cli::RunArgs;
 use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::runner::LoadPlan;
+use crate::runner::{
+    Arrivals, LoadPlan, LoadShape, Stage, StopCondition, locust_ramp, parse_rate, parse_stages,
+};
+use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::Scenario;
 
 pub struct ResolvedRun {
@@ -49,10 +52,20 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             ),
         )
     })?;
-    let class_specs: Vec<String> = if args.user_class.is_empty() {
-        profile.user_classes.clone()
-    } else {
-        args.user_class.clone()
+    let load_scenario = match &args.scenario {
+        Some(name) => Some(scenario.load_scenarios.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = scenario.load_scenarios.keys().map(String::as_str).collect();
+            fail(
+                ExitCode::BadInput,
+                format!("unknown scenario `{name}` (known: {})", known.join(", ")),
+            )
+        })?),
+        None => None,
+    };
+    let class_specs: Vec<String> = match (&load_scenario, args.user_class.is_empty()) {
+        (_, false) => args.user_class.clone(),
+        (Some(l), true) => l.classes.clone(),
+        (None, true) => profile.user_classes.clone(),
     };
     let mut classes = Vec::new();
     for spec in &class_specs {
@@ -83,26 +96,102 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             })?;
         classes.push((index, weight.unwrap_or(scenario.user_classes[index].weight)));
     }
-    let users = args.users.unwrap_or(profile.users);
-    let spawn_rate = args.spawn_rate.unwrap_or(profile.spawn_rate);
-    if users == 0 {
-        return Err(fail(ExitCode::BadInput, "--users must be at least 1"));
-    }
-    if !(spawn_rate > 0.0 && spawn_rate.is_finite()) {
-        return Err(fail(
-            ExitCode::BadInput,
-            "--spawn-rate must be above 0 users per second",
-        ));
-    }
     let duration = |flag: &str, text: &str| {
         parse_duration(text).map_err(|e| fail(ExitCode::BadInput, format!("{flag}: {e}")))
     };
-    let run_time = match &args.run_time {
-        Some(t) => duration("--run-time", t)?,
-        None => profile.run_time,
+    let bad = |e: String| fail(ExitCode::BadInput, e);
+    let run_time_flag = match &args.run_time {
+        Some(t) => {
+            let d = duration("--run-time", t)?;
+            if d.is_zero() {
+                return Err(bad("--run-time must be above 0".into()));
+            }
+            Some(d)
+        }
+        None => None,
     };
-    if run_time.is_zero() {
-        return Err(fail(ExitCode::BadInput, "--run-time must be above 0"));
+    if !(args.scale > 0.0 && args.duration_scale > 0.0) {
+        return Err(bad("--scale and --duration-scale must be above 0".into()));
+    }
+    let arrivals = match args.arrivals.as_deref() {
+        None => None,
+        Some("constant") => Some(Arrivals::Constant),
+        Some("poisson") => Some(Arrivals::Poisson),
+        Some(other) => {
+            return Err(bad(format!(
+                "--arrivals `{other}`: use constant or poisson"
+            )));
+        }
+    };
+    let open = |stages: Vec<Stage>,
+                default_arrivals: Arrivals,
+                default_max: usize,
+                default_conn: Option<usize>| LoadShape::Open {
+        stages,
+        arrivals: arrivals.unwrap_or(default_arrivals),
+        connections: args.connections.or(default_conn),
+        max_in_flight: args.max_in_flight.unwrap_or(default_max),
+    };
+    let shape = if let Some(rate) = &args.rate {
+        let rate = parse_rate(rate).map_err(|e| bad(format!("--rate: {e}")))?;
+        let length = run_time_flag.unwrap_or(profile.run_time);
+        open(
+            vec![
+                Stage {
+                    target: rate,
+                    duration: Duration::ZERO,
+                },
+                Stage {
+                    target: rate,
+                    duration: length,
+                },
+            ],
+            Arrivals::Constant,
+            DEFAULT_MAX_IN_FLIGHT,
+            None,
+        )
+    } else if let Some(stages) = &args.rate_stages {
+        let stages = parse_stages(stages, true).map_err(|e| bad(format!("--rate-stages: {e}")))?;
+        open(stages, Arrivals::Constant, DEFAULT_MAX_IN_FLIGHT, None)
+    } else if let Some(stages) = &args.stages {
+        LoadShape::Closed {
+            stages: parse_stages(stages, false).map_err(|e| bad(format!("--stages: {e}")))?,
+        }
+    } else if let Some(l) = &load_scenario {
+        match l.scaled(args.scale, args.duration_scale) {
+            LoadShape::Open {
+                stages,
+                arrivals: a,
+                connections,
+                max_in_flight,
+            } => open(stages, a, max_in_flight, connections),
+            closed => closed,
+        }
+    } else {
+        let users = args.users.unwrap_or(profile.users);
+        let spawn_rate = args.spawn_rate.unwrap_or(profile.spawn_rate);
+        if users == 0 {
+            return Err(bad("--users must be at least 1".into()));
+        }
+        if !(spawn_rate > 0.0 && spawn_rate.is_finite()) {
+            return Err(bad("--spawn-rate must be above 0 users per second".into()));
+        }
+        LoadShape::Closed {
+            stages: locust_ramp(users, spawn_rate, run_time_flag.unwrap_or(profile.run_time)),
+        }
+    };
+    if shape.peak() <= 0.0 {
+        return Err(bad("the load never rises above 0".into()));
+    }
+    // -t caps a shape with stages; otherwise the stages say how long the run is.
+    let run_time = run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration()));
+    let mut stop_on = Vec::new();
+    for text in load_scenario
+        .iter()
+        .flat_map(|l| l.stop_on.iter())
+        .chain(args.stop_on.iter())
+    {
+        stop_on.push(StopCondition::parse(text).map_err(bad)?);
     }
     let timeout = duration("--timeout", &args.timeout)?;
     let stop_timeout = duration("--stop-timeout", &args.stop_timeout)?;
@@ -149,18 +238,22 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     Ok(ResolvedRun {
         scenario: Arc::new(scenario),
         scenario_source,
+        offered_rps: if shape.is_open() {
+            shape.peak()
+        } else {
+            per_user_rps * shape.peak()
+        },
         plan: LoadPlan {
-            users,
-            spawn_rate,
+            shape,
             run_time,
             classes,
             seed,
             stop_timeout,
+            stop_on,
         },
         headers,
         timeout,
         targets,
-        offered_rps: per_user_rps * f64::from(users),
         out_dir,
         run_id: format!("{stamp}-{:04x}", seed & 0xffff),
     })
@@ -185,8 +278,11 @@ impl ResolvedRun {
             "profile": args.profile,
             "scenario": self.scenario_source,
             "host": host,
-            "users": self.plan.users,
-            "spawn_rate": self.plan.spawn_rate,
+            "load_model": if self.plan.shape.is_open() { "open" } else { "closed" },
+            "load_scenario": args.scenario,
+            "peak_load": self.plan.shape.peak(),
+            "stages": self.plan.shape.stages().iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
+            "stop_on": self.plan.stop_on.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
             "run_time_s": self.plan.run_time.as_secs_f64(),
             "user_classes": classes,
             "seed": self.plan.seed,

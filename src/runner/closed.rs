@@ -1,0 +1,66 @@
+//! The closed model: a controller that keeps the number of virtual users on the stages'
+//! target, spawning users as it rises (Locust's spawn rate is a linear ramp) and stopping the
+//! newest ones after their current request as it falls.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::users::{VirtualUser, assign_classes};
+use super::{LoadPlan, Shared, StopReason, mark_steady, wait_stop};
+use crate::stats::RunStats;
+
+const TICK: Duration = Duration::from_millis(20);
+
+pub async fn run(
+    shared: &Arc<Shared>,
+    plan: &LoadPlan,
+    stats: &Arc<Mutex<RunStats>>,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    tasks: &mut JoinSet<()>,
+) -> Option<StopReason> {
+    let stages = plan.shape.stages();
+    let peak = plan.shape.peak().ceil() as u32;
+    let order = assign_classes(&plan.classes, peak.max(1));
+    let start = Instant::now();
+    let mut running: Vec<watch::Sender<bool>> = Vec::new();
+    let mut next_id = 0u32;
+    let mut ticker = tokio::time::interval(TICK);
+    let stopped = loop {
+        let t = start.elapsed();
+        if t >= plan.run_time {
+            break None;
+        }
+        let (index, want) = plan.shape.at(t);
+        shared.set_stage(index, stages.get(index as usize).map_or(want, |s| s.target));
+        // User k (0-based) starts once the target passes k: users spawn at the ramp's rate.
+        let want = (want - 1e-9).ceil().max(0.0) as usize;
+        while running.len() < want {
+            let (tx, rx) = watch::channel(false);
+            let class = order[next_id as usize % order.len()];
+            tasks.spawn(VirtualUser::new(shared.clone(), next_id, class, plan.seed).run(rx));
+            running.push(tx);
+            next_id += 1;
+        }
+        while running.len() > want {
+            // Ramp-down: the newest user stops after its current request.
+            if let Some(tx) = running.pop() {
+                let _ = tx.send(true);
+            }
+        }
+        if running.len() as u32 >= peak {
+            mark_steady(shared, stats);
+        }
+        while tasks.try_join_next().is_some() {}
+        tokio::select! {
+            _ = ticker.tick() => {}
+            reason = wait_stop(stop) => break Some(reason),
+        }
+    };
+    for tx in running {
+        let _ = tx.send(true);
+    }
+    stopped
+}

@@ -1,0 +1,213 @@
+//! The open model: arrivals scheduled at the stages' rate (constant gaps or Poisson),
+//! independent of how fast the target answers. A request's intended send time is its
+//! arrival time; waiting for a free connection is recorded as lateness, and arrivals that
+//! find the in-flight limit full are recorded as `dropped`, never silently skipped.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::users::splitmix;
+use super::{Arrivals, LoadPlan, LoadShape, Shared, StopReason, mark_steady, wait_stop};
+use crate::stats::RunStats;
+
+pub async fn run(
+    shared: &Arc<Shared>,
+    plan: &LoadPlan,
+    stats: &Arc<Mutex<RunStats>>,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    tasks: &mut JoinSet<()>,
+) -> Option<StopReason> {
+    let LoadShape::Open {
+        stages,
+        arrivals,
+        connections,
+        max_in_flight,
+    } = &plan.shape
+    else {
+        return None;
+    };
+    let connections = connections.map(|n| Arc::new(Semaphore::new(n.max(1))));
+    let pending = Arc::new(AtomicUsize::new(0));
+    let peak = plan.shape.peak();
+    let start = Instant::now();
+    let mut gaps = StdRng::seed_from_u64(splitmix(plan.seed));
+    let mut schedule = Schedule::new(*arrivals);
+    let mut n: u64 = 0;
+    loop {
+        // None: the run time is over.
+        let t = schedule.next_arrival(&plan.shape, plan.run_time, &mut gaps)?;
+        let intended = start + t;
+        tokio::select! {
+            _ = tokio::time::sleep_until(intended.into()) => {}
+            reason = wait_stop(stop) => return Some(reason),
+        }
+        let (index, rate) = plan.shape.at(t);
+        shared.set_stage(index, stages.get(index as usize).map_or(rate, |s| s.target));
+        if rate >= peak - 1e-9 {
+            mark_steady(shared, stats);
+        }
+        let arrival = Arrival {
+            shared: shared.clone(),
+            id: n,
+            intended,
+            seed: plan.seed,
+            classes: plan.classes.clone(),
+            pending: pending.clone(),
+            max_in_flight: *max_in_flight,
+            connections: connections.clone(),
+        };
+        tasks.spawn(arrival.run());
+        while tasks.try_join_next().is_some() {}
+        n += 1;
+    }
+}
+
+/// Arrival times of a process whose rate follows the stages: the next arrival is where the
+/// integral of the rate since the last one reaches 1 (constant spacing) or an Exp(1) draw
+/// (Poisson, by time rescaling), so ramps from zero and steps are both exact.
+struct Schedule {
+    t: Duration,
+    arrivals: Arrivals,
+    need: f64,
+}
+
+/// Integration step while the rate changes (a constant rate needs one step per arrival).
+const STEP: Duration = Duration::from_millis(50);
+
+impl Schedule {
+    /// The first arrival comes at once; after it the process's spacing applies.
+    fn new(arrivals: Arrivals) -> Schedule {
+        Schedule {
+            t: Duration::ZERO,
+            arrivals,
+            need: 0.0,
+        }
+    }
+
+    fn draw(&self, rng: &mut StdRng) -> f64 {
+        match self.arrivals {
+            Arrivals::Constant => 1.0,
+            Arrivals::Poisson => -(1.0 - rng.random::<f64>()).ln(),
+        }
+    }
+
+    fn next_arrival(
+        &mut self,
+        shape: &LoadShape,
+        end: Duration,
+        rng: &mut StdRng,
+    ) -> Option<Duration> {
+        let mut acc = 0.0;
+        loop {
+            if self.t >= end {
+                return None;
+            }
+            let (_, rate) = shape.at(self.t);
+            if rate > 0.0 && (self.need - acc) / rate <= STEP.as_secs_f64() {
+                self.t += Duration::from_secs_f64(((self.need - acc) / rate).max(0.0));
+                self.need = self.draw(rng);
+                return (self.t < end).then_some(self.t);
+            }
+            acc += rate * STEP.as_secs_f64();
+            self.t += STEP;
+        }
+    }
+}
+
+struct Arrival {
+    shared: Arc<Shared>,
+    id: u64,
+    intended: Instant,
+    seed: u64,
+    classes: Vec<(usize, u32)>,
+    pending: Arc<AtomicUsize>,
+    max_in_flight: usize,
+    connections: Option<Arc<Semaphore>>,
+}
+
+impl Arrival {
+    async fn run(self) {
+        // Each arrival draws from its own stream: the same seed makes the same requests.
+        let mut rng = StdRng::seed_from_u64(splitmix(self.seed ^ splitmix(self.id)));
+        let total: u32 = self.classes.iter().map(|(_, w)| *w).sum();
+        let mut x = rng.random_range(0..total.max(1));
+        let class = self
+            .classes
+            .iter()
+            .find(|(_, w)| {
+                let hit = x < *w;
+                x = x.saturating_sub(*w);
+                hit
+            })
+            .map_or(0, |(c, _)| *c);
+        let endpoint = self.shared.scenario.user_classes[class]
+            .tasks
+            .pick(&mut rng);
+        let user_id = (self.id % u64::from(u32::MAX)) as u32;
+        if self.pending.fetch_add(1, Ordering::SeqCst) >= self.max_in_flight {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            self.shared
+                .record_dropped(user_id, class, endpoint, self.intended, self.max_in_flight);
+            return;
+        }
+        let _permit = match &self.connections {
+            Some(c) => c.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        self.shared
+            .send(user_id, class, endpoint, &mut rng, self.intended)
+            .await;
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Stage;
+
+    fn count(shape: &LoadShape, arrivals: Arrivals, secs: u64) -> usize {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut s = Schedule::new(arrivals);
+        std::iter::from_fn(|| s.next_arrival(shape, Duration::from_secs(secs), &mut rng)).count()
+    }
+
+    fn open(stages: Vec<Stage>) -> LoadShape {
+        LoadShape::Open {
+            stages,
+            arrivals: Arrivals::Constant,
+            connections: None,
+            max_in_flight: 10,
+        }
+    }
+
+    #[test]
+    fn constant_rate_and_ramps_give_the_integral_of_the_rate() {
+        let steady = open(vec![
+            Stage {
+                target: 200.0,
+                duration: Duration::ZERO,
+            },
+            Stage {
+                target: 200.0,
+                duration: Duration::from_secs(60),
+            },
+        ]);
+        assert_eq!(count(&steady, Arrivals::Constant, 60), 12_000);
+        // A ramp from 0 to 100/s over 10 s carries 500 arrivals.
+        let ramp = open(vec![Stage {
+            target: 100.0,
+            duration: Duration::from_secs(10),
+        }]);
+        let n = count(&ramp, Arrivals::Constant, 10);
+        assert!((495..=505).contains(&n), "{n}");
+        let poisson = count(&steady, Arrivals::Poisson, 60);
+        assert!((11_700..=12_300).contains(&poisson), "{poisson}");
+    }
+}

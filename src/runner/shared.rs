@@ -1,0 +1,188 @@
+//! State shared by every virtual user or arrival of a run, and the one place a request is
+//! sent and its outcome handed to the sink.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use aurax_schema::Outcome;
+use bytes::Bytes;
+use rand::rngs::StdRng;
+
+use super::{Target, WallClock};
+use crate::outcome::RequestOutcome;
+use crate::scenario::{EndpointId, Scenario};
+use crate::sink::OutcomeSender;
+
+pub struct Shared {
+    pub scenario: Arc<Scenario>,
+    pub target: Target,
+    pub sender: OutcomeSender,
+    pub clock: WallClock,
+    pub worker_id: u32,
+    seq: AtomicU64,
+    pub(super) users_active: AtomicU32,
+    pub(super) in_flight: AtomicU32,
+    stage: AtomicU32,
+    stage_target_bits: AtomicU64,
+    class_names: Vec<Arc<str>>,
+    names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+}
+
+impl Shared {
+    pub fn new(scenario: Arc<Scenario>, target: Target, sender: OutcomeSender) -> Shared {
+        let class_names = scenario
+            .user_classes
+            .iter()
+            .map(|c| Arc::from(c.name.as_str()))
+            .collect();
+        let names = scenario
+            .endpoints
+            .iter()
+            .map(|e| {
+                (
+                    Arc::from(e.name.as_str()),
+                    Arc::from(e.method.as_str()),
+                    Arc::from(e.path.as_str()),
+                )
+            })
+            .collect();
+        Shared {
+            scenario,
+            target,
+            sender,
+            clock: WallClock::now(),
+            worker_id: 0,
+            seq: AtomicU64::new(0),
+            users_active: AtomicU32::new(0),
+            in_flight: AtomicU32::new(0),
+            stage: AtomicU32::new(0),
+            stage_target_bits: AtomicU64::new(0),
+            class_names,
+            names,
+        }
+    }
+
+    pub fn users_active(&self) -> u32 {
+        self.users_active.load(Ordering::Relaxed)
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// The stage now under way and its target (users or arrivals per second).
+    pub fn stage(&self) -> (u32, f64) {
+        (
+            self.stage.load(Ordering::Relaxed),
+            f64::from_bits(self.stage_target_bits.load(Ordering::Relaxed)),
+        )
+    }
+
+    pub fn set_stage(&self, index: u32, target: f64) {
+        self.stage.store(index, Ordering::Relaxed);
+        self.stage_target_bits
+            .store(target.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Sends one request of `endpoint` and hands its outcome to the sink. `intended` is when
+    /// the schedule meant it to go; any delay before the actual send is recorded, not hidden.
+    pub async fn send(
+        &self,
+        user_id: u32,
+        class: usize,
+        endpoint: EndpointId,
+        rng: &mut StdRng,
+        intended: Instant,
+    ) {
+        let ep = &self.scenario.endpoints[endpoint];
+        let body = ep.body.as_ref().map(|t| t.render(rng));
+        let max_tokens = body
+            .as_ref()
+            .and_then(|b| b.get("max_tokens"))
+            .and_then(serde_json::Value::as_u64)
+            .map(|n| n.min(u64::from(u32::MAX)) as u32);
+        let bytes = body.map(|b| Bytes::from(b.to_string()));
+        let bytes_sent = bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let users_active = self.users_active();
+        let (stage, stage_target) = self.stage();
+        let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let actual = Instant::now();
+        let ex = self.target.exchange(ep, bytes).await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let mut row = self.row(user_id, class, endpoint, intended.min(actual), actual);
+        row.ttfb_us = ex.ttfb_us;
+        row.latency_us = ex.latency_us;
+        row.status = ex.status;
+        row.outcome = ex.outcome;
+        row.error = ex.error;
+        row.bytes_sent = bytes_sent;
+        row.bytes_received = ex.bytes_received;
+        row.model_used = ex.model_used;
+        row.response_type = ex.response_type;
+        row.max_tokens = max_tokens;
+        row.users_active = users_active;
+        row.in_flight = in_flight;
+        row.stage = stage;
+        row.stage_target = stage_target;
+        self.sender.send(row);
+    }
+
+    /// Records an arrival that was not sent because the in-flight limit was reached.
+    pub fn record_dropped(
+        &self,
+        user_id: u32,
+        class: usize,
+        endpoint: EndpointId,
+        intended: Instant,
+        limit: usize,
+    ) {
+        let mut row = self.row(user_id, class, endpoint, intended, Instant::now());
+        row.outcome = Outcome::Dropped;
+        row.error = Some(format!(
+            "not sent: {limit} requests already in flight (--max-in-flight)"
+        ));
+        self.sender.send(row);
+    }
+
+    fn row(
+        &self,
+        user_id: u32,
+        class: usize,
+        endpoint: EndpointId,
+        intended: Instant,
+        actual: Instant,
+    ) -> RequestOutcome {
+        let (name, method, path) = &self.names[endpoint];
+        let (stage, stage_target) = self.stage();
+        RequestOutcome {
+            worker_id: self.worker_id,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            user_class: self.class_names[class].clone(),
+            user_id,
+            endpoint: name.clone(),
+            method: method.clone(),
+            path: path.clone(),
+            intended_send_us: self.clock.micros_at(intended),
+            actual_send_us: self.clock.micros_at(actual),
+            ttfb_us: None,
+            latency_us: 0,
+            status: None,
+            outcome: Outcome::Other,
+            error: None,
+            bytes_sent: 0,
+            bytes_received: 0,
+            model_used: None,
+            response_type: None,
+            max_tokens: None,
+            users_active: self.users_active(),
+            in_flight: self.in_flight(),
+            stage,
+            stage_target,
+        }
+    }
+}

@@ -185,6 +185,9 @@ pub struct SimArgs {
     /// Share of responses with a 64 MiB body.
     #[arg(long = "huge-body-rate", default_value_t = 0.0)]
     pub huge_body_rate: f64,
+    /// Stall every request arriving in a window, AT+FOR after start, e.g. 5s+2s.
+    #[arg(long, value_name = "AT+FOR")]
+    pub stall: Option<String>,
     /// Seed of the simulator's random choices.
     #[arg(long = "sim-seed", default_value_t = 0)]
     pub sim_seed: u64,

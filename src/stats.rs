@@ -84,7 +84,7 @@ impl StageStats {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RunStats {
     /// Per load stage (index), all endpoints together.
     pub stages: BTreeMap<u32, StageStats>,
@@ -93,10 +93,28 @@ pub struct RunStats {
     /// First actual send and last completion seen (µs since the epoch).
     pub first_send_us: Option<i64>,
     pub last_end_us: Option<i64>,
+    /// How late requests went out against their schedule (µs): the generator's own delay.
+    pub lateness: Histogram<u64>,
     /// Requests sent once every user had been spawned, for the throughput verdict.
     pub steady_from_us: Option<i64>,
     pub steady_requests: u64,
     window: EndpointStats,
+}
+
+impl Default for RunStats {
+    fn default() -> Self {
+        RunStats {
+            stages: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            total: EndpointStats::default(),
+            first_send_us: None,
+            last_end_us: None,
+            lateness: new_histogram(),
+            steady_from_us: None,
+            steady_requests: 0,
+            window: EndpointStats::default(),
+        }
+    }
 }
 
 /// What the live line shows for the last interval.
@@ -117,6 +135,8 @@ impl RunStats {
             .record(o);
         self.total.record(o);
         self.window.record(o);
+        self.lateness
+            .saturating_record((o.actual_send_us - o.intended_send_us).max(0) as u64);
         let stage = self.stages.entry(o.stage).or_default();
         stage.target = o.stage_target;
         stage.all.record(o);

@@ -67,6 +67,22 @@ pub fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
         reset_rate: share("reset-rate", a.reset_rate)?,
         garbage_rate: share("garbage-rate", a.garbage_rate)?,
         huge_body_rate: share("huge-body-rate", a.huge_body_rate)?,
+        stall: match &a.stall {
+            None => None,
+            Some(text) => {
+                let bad = |e: String| {
+                    fail(
+                        ExitCode::BadInput,
+                        format!("--stall {text}: {e} (expected AT+FOR, e.g. 5s+2s)"),
+                    )
+                };
+                let (at, length) = text.split_once('+').ok_or_else(|| bad("no `+`".into()))?;
+                Some((
+                    parse_duration(at).map_err(bad)?,
+                    parse_duration(length).map_err(bad)?,
+                ))
+            }
+        },
     };
     Ok(SimulatorConfig {
         time_scale: a.time_scale,

@@ -22,6 +22,9 @@ pub struct FaultConfig {
     pub garbage_rate: f64,
     /// Share of requests answered with a 64 MiB body.
     pub huge_body_rate: f64,
+    /// Stall: every request arriving in [at, at + for) after start is held until the end of
+    /// that window (a GC pause, a failover), the classic coordinated-omission test.
+    pub stall: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 /// What to do to one request.

@@ -171,6 +171,12 @@ where
     if !slow.is_zero() {
         tokio::time::sleep(slow).await;
     }
+    if let Some((at, length)) = sim.config.faults.stall {
+        let since = sim.started.elapsed();
+        if since >= at && since < at + length {
+            tokio::time::sleep(at + length - since).await;
+        }
+    }
     let response = match fault {
         Fault::HttpError => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -73,6 +73,7 @@ impl SimulatorConfig {
 
 pub struct Simulator {
     config: SimulatorConfig,
+    started: std::time::Instant,
     text: ModelPool,
     code: ModelPool,
     image: ModelPool,
@@ -102,6 +103,7 @@ pub async fn start(addr: SocketAddr, config: SimulatorConfig) -> std::io::Result
         image: ModelPool::new(IMAGE_MODEL, config.image_slots, config.queue_limit),
         faults: FaultInjector::new(config.faults.clone(), config.seed),
         metrics: Metrics::default(),
+        started: std::time::Instant::now(),
         config,
     });
     let app = handlers::router(sim);

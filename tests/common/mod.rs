@@ -8,7 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type};
+use arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub fn bin() -> Command {
@@ -79,6 +81,11 @@ pub struct Row {
     pub actual_us: i64,
     pub latency_us: i64,
     pub model_used: Option<String>,
+    pub user_class: String,
+    pub users_active: u32,
+    pub in_flight: u32,
+    pub stage: u32,
+    pub stage_target: f64,
 }
 
 pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
@@ -117,6 +124,28 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
             let outcome = strings("outcome");
             let error = strings("error");
             let model = strings("model_used");
+            let class = strings("user_class");
+            let class = class.as_string::<i32>();
+            let users_active = b
+                .column_by_name("users_active")
+                .expect("col")
+                .as_primitive::<UInt32Type>()
+                .clone();
+            let in_flight = b
+                .column_by_name("in_flight")
+                .expect("col")
+                .as_primitive::<UInt32Type>()
+                .clone();
+            let stage = b
+                .column_by_name("stage")
+                .expect("col")
+                .as_primitive::<UInt32Type>()
+                .clone();
+            let stage_target = b
+                .column_by_name("stage_target")
+                .expect("col")
+                .as_primitive::<Float64Type>()
+                .clone();
             let (endpoint, outcome, error, model) = (
                 endpoint.as_string::<i32>(),
                 outcome.as_string::<i32>(),
@@ -159,6 +188,11 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
                     actual_us: actual.value(i),
                     latency_us: latency.value(i),
                     model_used: model.is_valid(i).then(|| model.value(i).to_string()),
+                    user_class: class.value(i).to_string(),
+                    users_active: users_active.value(i),
+                    in_flight: in_flight.value(i),
+                    stage: stage.value(i),
+                    stage_target: stage_target.value(i),
                 });
             }
         }

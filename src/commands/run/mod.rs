@@ -24,6 +24,9 @@ use crate::summary;
 
 pub use plan::{ResolvedRun, resolve};
 
+/// Lateness p99 above this means the generator, not the target, shaped some of the numbers.
+const LATENESS_WARNING_MS: f64 = 5.0;
+
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     let run = resolve(&args)?;
     prepare_out_dir(&run.out_dir)?;
@@ -228,6 +231,15 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
         sink_report.segments,
         run.out_dir.display()
     );
+    let late_p99_ms = stats.lateness.value_at_quantile(0.99) as f64 / 1000.0;
+    println!(
+        "scheduling lateness p99 {late_p99_ms:.2} ms (how late requests went out against their schedule)"
+    );
+    if late_p99_ms > LATENESS_WARNING_MS {
+        eprintln!(
+            "warning: the load generator fell behind its schedule (lateness p99 {late_p99_ms:.1} ms): these numbers are partly the client's; compare latency from the intended send time"
+        );
+    }
     if report.cancelled > 0 {
         eprintln!(
             "{} request(s) still in flight after --stop-timeout were cancelled and not recorded",

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::windows::LoadLevel;
 
+/// After the knee, more load adds at most this share of throughput.
+const PLATEAU_GAIN: f64 = 0.10;
+
 /// A level needs this many requests before its p95 or error rate is trusted.
 const MIN_LEVEL_REQUESTS: f64 = 20.0;
 
@@ -246,9 +249,8 @@ pub fn find(
     }
 }
 
-/// Kneedle on (users, successful throughput): the point furthest above the chord, accepted
-/// only when the curve really flattens after it (slope after < 30% of slope before, over at
-/// least two more levels).
+/// Kneedle on (load, successful throughput): the point furthest above the chord, moved
+/// forward to where the curve really is flat (see PLATEAU_GAIN).
 fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
     // Levels with few requests are noise, and a plateau needs at least two levels after the knee.
     let pts: Vec<(f64, f64)> = levels
@@ -269,13 +271,19 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
         .iter()
         .map(|(x, y)| (y - y_min) / (y_max - y_min) - (x - x0) / (x1 - x0))
         .collect();
-    let (k, best) = diff.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-    if *best < 0.1 || k == 0 || k + 2 >= pts.len() {
+    let (candidate, best) = diff.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    if *best < 0.1 || candidate == 0 {
         return None;
     }
+    // Kneedle proposes; a plateau decides: from the knee on, no higher load may add more than
+    // PLATEAU_GAIN, over at least two more levels. Overloaded last levels (throughput falling)
+    // must not pull the knee early, so the candidate moves forward until that holds.
+    let k = (candidate..pts.len().saturating_sub(2)).find(|&k| {
+        let later = pts[k + 1..].iter().map(|p| p.1).fold(0.0, f64::max);
+        later <= pts[k].1 * (1.0 + PLATEAU_GAIN)
+    })?;
     let before = (pts[k].1 - pts[0].1) / (pts[k].0 - pts[0].0);
-    let after = (pts[pts.len() - 1].1 - pts[k].1) / (pts[pts.len() - 1].0 - pts[k].0);
-    if before <= 0.0 || after > 0.3 * before {
+    if before <= 0.0 {
         return None;
     }
     // Index among all levels (levels with 0 users were skipped above).

@@ -20,10 +20,11 @@ pub struct Bottleneck {
 }
 
 /// Ranks endpoints: furthest over target first, then by share of waiting time; each with
-/// the reasons in words.
+/// the reasons in words. `unit` names the load levels (`users` or `req/s offered`).
 pub fn bottlenecks(
     endpoints: &[EndpointSummary],
     level_p95: &[(f64, String, f64, f64)],
+    unit: &str,
 ) -> Vec<Bottleneck> {
     let mut out: Vec<Bottleneck> = endpoints
         .iter()
@@ -56,7 +57,7 @@ pub fn bottlenecks(
                 && d >= 1.5
             {
                 reasons.push(format!(
-                    "p95 grows {d:.1}× from {:.0} to {:.0} users",
+                    "p95 grows {d:.1}× from {:.0} to {:.0} {unit}",
                     lo.0, hi.0
                 ));
             }

@@ -125,13 +125,18 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let levels = windows::load_levels(&lf, &map, window_s)?;
     let level_p95 = windows::level_endpoint_p95(&lf, &map)?;
     let breaking = breaking::find(&levels, &level_p95, targets, source.load_unit());
-    let usl = breaking::fit_usl(&levels);
+    // The USL models throughput against concurrency; an open model's levels are rates.
+    let usl = if source.open_model {
+        None
+    } else {
+        breaking::fit_usl(&levels)
+    };
     let little = breaking::little_checks(&levels);
     let error_rate = failures / requests;
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);
     let models = models::usage(&lf)?;
-    let bottlenecks = insights::bottlenecks(&endpoints, &level_p95);
+    let bottlenecks = insights::bottlenecks(&endpoints, &level_p95, source.load_unit());
     let t = &targets.throughput;
     let tiers = [
         ("minimum", t.minimum_rps),
@@ -155,6 +160,9 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
             "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
             100.0 * (1.0 - 10.0 / requests).max(0.0)
         ));
+    }
+    if source.open_model {
+        notes.push("Open-model run: load levels are offered arrival rates, so no Universal Scalability Law fit (it models concurrency).".into());
     }
     if endpoints.len() == 1 {
         notes.push("One endpoint only: no comparison between endpoints.".into());

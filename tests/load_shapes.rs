@@ -285,3 +285,54 @@ fn open_model_overflow_is_recorded_as_dropped() {
             .all(|r| r.status.is_none() && r.latency_us == 0)
     );
 }
+
+#[test]
+fn stop_on_ends_any_run_early_with_exit_99() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let started = std::time::Instant::now();
+    // Generations take far more than 1 ms: the condition fires once the stage has 10 s of data.
+    let o = aurax(&[
+        "run",
+        "--rate",
+        "20/s",
+        "-t",
+        "60s",
+        "--stop-on",
+        "p50>1ms",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(99), "{}", text(&o));
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "stopped early: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        text(&o).contains("stopped by --stop-on 'p50>1ms' at stage 1 (target 20)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(manifest(&out)["status"], "stopped_by_condition");
+}
+
+#[test]
+fn scenario_show_prints_one_load_scenario() {
+    let o = aurax(&["scenario", "show", "exhaustion"]);
+    assert_eq!(o.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.starts_with("[scenarios.exhaustion]") && shown.contains("stop_on"),
+        "{shown}"
+    );
+    let o = aurax(&["scenario", "show", "tsunami"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("(known: exhaustion, mixed, ramp, spike, sustained)")
+    );
+    let o = aurax(&["run", "--scenario", "tsunami"]);
+    assert_eq!(o.status.code(), Some(3));
+}

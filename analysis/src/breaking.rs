@@ -249,15 +249,19 @@ pub fn find(
     }
 }
 
-/// Kneedle on (load, successful throughput): the point furthest above the chord, moved
-/// forward to where the curve really is flat (see PLATEAU_GAIN).
-fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
-    // Levels with few requests are noise, and a plateau needs at least two levels after the knee.
-    let pts: Vec<(f64, f64)> = levels
+/// (load, successful req/s) of the levels with enough requests to trust: the others are noise.
+fn level_points(levels: &[LoadLevel]) -> Vec<(f64, f64)> {
+    levels
         .iter()
         .filter(|l| l.users > 0.0 && l.requests >= MIN_LEVEL_REQUESTS)
         .map(|l| (l.users, l.ok_rps))
-        .collect();
+        .collect()
+}
+
+/// Kneedle on (load, successful throughput): the point furthest above the chord, moved
+/// forward to where the curve really is flat (see PLATEAU_GAIN).
+fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
+    let pts = level_points(levels);
     if pts.len() < 4 {
         return None;
     }
@@ -293,11 +297,7 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
 /// Least-squares fit of X(N) = λN / (1 + σ(N−1) + κN(N−1)) by grid search over σ and κ,
 /// with λ solved exactly for each pair.
 pub fn fit_usl(levels: &[LoadLevel]) -> Option<UslFit> {
-    let pts: Vec<(f64, f64)> = levels
-        .iter()
-        .filter(|l| l.users > 0.0 && l.requests >= MIN_LEVEL_REQUESTS)
-        .map(|l| (l.users, l.ok_rps))
-        .collect();
+    let pts = level_points(levels);
     if pts.len() < 4 {
         return None;
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::time::format_ms;
-use super::{ChartResult, FONT, HEIGHT, WIDTH, color};
+use super::{ChartResult, FONT, canvas, color};
 use crate::Analysis;
 
 /// Horizontal bars, one row per item, labelled inside the plot (names left, value right).
@@ -16,8 +16,7 @@ fn ranked_bars(
     rows: &[(String, f64, String, RGBColor)],
     mark: Option<f64>,
 ) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     let n = rows.len().max(1) as f64;
     let x_max = rows
         .iter()

@@ -5,13 +5,12 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::time::format_ms;
-use super::{ChartResult, FONT, HEIGHT, WIDTH, color, log_range};
+use super::{ChartResult, FONT, canvas, color, log_range};
 use crate::Analysis;
 
 /// Successful throughput and p95 per load level, the USL fit and the breaking point.
 pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
     let y_max = a.levels.iter().map(|l| l.ok_rps).fold(1.0, f64::max) * 1.3;
     let p95 = log_range(a.levels.iter().map(|l| l.p95_ms));
@@ -95,21 +94,14 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
                 PathElement::new(vec![(x + 9, y - 8), (x + 9, y + 8)], BLACK.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())
 }
 
 /// HdrHistogram-style: latency against percentile, the x axis stretched towards the tail.
 pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     // x = -log10(1 - q): 0 → p0, 1 → p90, 2 → p99, 3 → p99.9, 4 → p99.99; the max at 4.5.
     let x_of = |q: f64| if q >= 1.0 { 4.5 } else { -(1.0 - q).log10() };
     let y = log_range(
@@ -156,13 +148,7 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())
 }

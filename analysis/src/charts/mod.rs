@@ -1,6 +1,20 @@
 //! PNG charts drawn with plotters. Text uses DejaVu Sans embedded in the binary (see
 //! `assets/DejaVuSans.LICENSE`), so charts render on a headless machine with no fonts.
 
+/// The legend every chart uses: framed, on a translucent white background. A macro because
+/// plotters' single- and dual-axis charts configure their legends through different types.
+macro_rules! draw_legend {
+    ($chart:expr, $position:expr, $size:expr) => {
+        $chart
+            .configure_series_labels()
+            .position($position)
+            .label_font((crate::charts::FONT, $size))
+            .background_style(plotters::style::colors::WHITE.mix(0.85))
+            .border_style(plotters::style::colors::BLACK)
+            .draw()
+    };
+}
+
 mod bars;
 mod load;
 mod time;
@@ -87,6 +101,15 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
         draw("models.png", "Model usage and latency", &bars::models)?;
     }
     Ok(out)
+}
+
+/// A white canvas of the standard size.
+pub fn canvas(
+    path: &Path,
+) -> Result<DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    Ok(root)
 }
 
 /// A stable colour per series index.

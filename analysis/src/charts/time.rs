@@ -4,13 +4,12 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, HEIGHT, WIDTH, color, log_range, outcome_color};
+use super::{ChartResult, FONT, canvas, color, log_range, outcome_color};
 use crate::Analysis;
 
 /// Small multiples: one panel per endpoint with p50/p95/p99 and the target line.
 pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     let root = root.titled(
         "Latency over time per endpoint (log scale; dashed: target)",
         (FONT, 26),
@@ -78,13 +77,7 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
             });
             chart.draw_series(dashes)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        draw_legend!(chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     root.present()?;
     Ok(())
@@ -92,8 +85,7 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
 
 /// Requests/s (all and successful) and active users on twin axes.
 pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     let t_max = a.duration_s.max(1.0);
     let rps_max = a
         .windows
@@ -146,21 +138,14 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         ))?
         .label("active users (right axis)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_users.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())
 }
 
 /// Failures per second stacked by outcome, with the error bursts shaded.
 pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path)?;
     let t_max = a.duration_s.max(1.0);
     let mut outcomes: Vec<&str> = a
         .outcome_windows
@@ -228,13 +213,7 @@ pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
             .label(outcome.to_string())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend!(chart, SeriesLabelPosition::UpperRight, 16)?;
     root.present()?;
     Ok(())
 }

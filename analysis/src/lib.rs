@@ -19,6 +19,7 @@ pub mod models;
 pub mod report;
 pub mod source;
 pub mod summary;
+pub mod usl;
 pub mod windows;
 
 use std::path::PathBuf;
@@ -27,13 +28,14 @@ use polars::prelude::*;
 
 pub use error::AnalysisError;
 
-use breaking::{BreakingPoint, LittleCheck, UslFit};
+use breaking::{BreakingPoint, LittleCheck};
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
 use frame::{CollectStreaming, f64s, quantile};
 use insights::{Bottleneck, Scaling};
 use models::ModelUsage;
 use source::Source;
+use usl::UslFit;
 use windows::{EndpointWindow, LoadLevel, OutcomeWindow, Window};
 
 /// At most this many load levels: enough resolution for a knee, enough requests per level.
@@ -129,7 +131,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let usl = if source.open_model {
         None
     } else {
-        breaking::fit_usl(&levels)
+        usl::fit_usl(&levels)
     };
     let little = breaking::little_checks(&levels);
     let error_rate = failures / requests;

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use crate::Analysis;
 use crate::baseline::EndpointChange;
-use crate::breaking::UslFit;
 use crate::insights::Bottleneck;
+use crate::usl::UslFit;
 
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 

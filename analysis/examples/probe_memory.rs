@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
     step("windows", &|| {
-        windows::windows(&lf, 5.0)?;
+        windows::windows(&lf, 5.0, 5000.0)?;
         Ok(())
     })?;
     step("endpoint_windows", &|| {

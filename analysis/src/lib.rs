@@ -92,6 +92,10 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
                 .sum()
                 .alias("failures"),
             col("sent_us").min().cast(DataType::Float64).alias("start"),
+            col("sent_us")
+                .max()
+                .cast(DataType::Float64)
+                .alias("last_send"),
             (col("sent_us") + col("latency_us"))
                 .max()
                 .cast(DataType::Float64)
@@ -120,11 +124,13 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
 
     let targets = &source.targets;
     let endpoints = endpoints::per_endpoint(&lf, targets, duration_s)?;
-    let windows = windows::windows(&lf, window_s)?;
+    let last_send_s = (one("last_send")? - start_us as f64) / 1e6;
+    let windows = windows::windows(&lf, window_s, last_send_s)?;
     let endpoint_windows = windows::endpoint_windows(&lf, window_s)?;
     let outcome_windows = windows::outcome_windows(&lf, window_s)?;
-    let map = windows::level_map(&windows, MAX_LEVELS)?;
-    let levels = windows::load_levels(&lf, &map, window_s)?;
+    let window_levels = windows::window_levels(&windows, MAX_LEVELS);
+    let map = windows::level_map(&windows, &window_levels)?;
+    let levels = windows::load_levels(&lf, &map, &windows, &window_levels, window_s)?;
     let level_p95 = windows::level_endpoint_p95(&lf, &map)?;
     let breaking = breaking::find(&levels, &level_p95, targets, source.load_unit());
     // The USL models throughput against concurrency; an open model's levels are rates.

@@ -11,6 +11,8 @@ use crate::frame::{CollectStreaming, f64s, quantile, strs};
 pub struct Window {
     pub index: i64,
     pub start_s: f64,
+    /// Seconds the window covers: the last window of a run is usually cut short.
+    pub seconds: f64,
     pub requests: f64,
     pub failures: f64,
     pub throughput_rps: f64,
@@ -66,7 +68,9 @@ pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
         .with_column(((col("sent_us") - lit(start_us)) / lit(w_us)).alias("win"))
 }
 
-pub fn windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Window>> {
+/// `last_send_s` is when the run's last request was sent, so the last window's throughput is
+/// counted over the time it really covers.
+pub fn windows(lf: &LazyFrame, window_s: f64, last_send_s: f64) -> PolarsResult<Vec<Window>> {
     let df = lf
         .clone()
         .group_by([col("win")])
@@ -99,21 +103,25 @@ pub fn windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Window>> {
     );
     let (p50, p95, p99, c95, late) = (c("p50")?, c("p95")?, c("p99")?, c("c95")?, c("late99")?);
     Ok((0..df.height())
-        .map(|i| Window {
-            index: win[i] as i64,
-            start_s: win[i] * window_s,
-            requests: n[i],
-            failures: failures[i],
-            throughput_rps: n[i] / window_s,
-            ok_rps: (n[i] - failures[i]) / window_s,
-            error_rate: failures[i] / n[i],
-            users: users[i],
-            in_flight: in_flight[i],
-            p50_ms: p50[i] / 1000.0,
-            p95_ms: p95[i] / 1000.0,
-            p99_ms: p99[i] / 1000.0,
-            corrected_p95_ms: c95[i] / 1000.0,
-            lateness_p99_ms: late[i] / 1000.0,
+        .map(|i| {
+            let seconds = covered(win[i] * window_s, window_s, last_send_s);
+            Window {
+                index: win[i] as i64,
+                start_s: win[i] * window_s,
+                seconds,
+                requests: n[i],
+                failures: failures[i],
+                throughput_rps: n[i] / seconds,
+                ok_rps: (n[i] - failures[i]) / seconds,
+                error_rate: failures[i] / n[i],
+                users: users[i],
+                in_flight: in_flight[i],
+                p50_ms: p50[i] / 1000.0,
+                p95_ms: p95[i] / 1000.0,
+                p99_ms: p99[i] / 1000.0,
+                corrected_p95_ms: c95[i] / 1000.0,
+                lateness_p99_ms: late[i] / 1000.0,
+            }
         })
         .collect())
 }
@@ -166,24 +174,43 @@ pub fn outcome_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Outcom
         .collect())
 }
 
-/// Which load level each window belongs to: the users active in it, binned to at most
-/// `max_levels` levels so a long ramp still gives levels with enough requests each.
-pub fn level_map(windows: &[Window], max_levels: usize) -> PolarsResult<DataFrame> {
+/// How long a window starting at `start_s` really lasted: all of it, but for the last one,
+/// which ends with the last send (and counts at least a quarter window, so a sliver of a
+/// window does not make a wild rate).
+fn covered(start_s: f64, window_s: f64, last_send_s: f64) -> f64 {
+    (last_send_s - start_s).clamp(window_s / 4.0, window_s)
+}
+
+/// The load level of each window: the users active in it (or offered req/s), binned to at
+/// most `max_levels` levels so a long ramp still gives levels with enough requests each.
+pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
     let max_users = windows.iter().map(|w| w.users).fold(0.0, f64::max);
     let step = (max_users / max_levels as f64).ceil().max(1.0);
-    let win_index: Vec<i64> = windows.iter().map(|w| w.index).collect();
-    let win_level: Vec<f64> = windows
+    windows
         .iter()
         .map(|w| ((w.users / step).round() * step).max(w.users.min(step)))
-        .collect();
+        .collect()
+}
+
+/// Which load level each window belongs to: the users active in it, binned to at most
+/// `max_levels` levels so a long ramp still gives levels with enough requests each.
+pub fn level_map(windows: &[Window], levels: &[f64]) -> PolarsResult<DataFrame> {
+    let win_index: Vec<i64> = windows.iter().map(|w| w.index).collect();
     DataFrame::new_infer_height(vec![
         Column::new("win".into(), win_index),
-        Column::new("level".into(), win_level),
+        Column::new("level".into(), levels.to_vec()),
     ])
 }
 
 /// Aggregates the rows of each load level; percentiles come from the rows, not windows.
-pub fn load_levels(lf: &LazyFrame, map: &DataFrame, window_s: f64) -> PolarsResult<Vec<LoadLevel>> {
+/// `windows` and `levels` (one per window) give the seconds spent at each level.
+pub fn load_levels(
+    lf: &LazyFrame,
+    map: &DataFrame,
+    windows: &[Window],
+    levels: &[f64],
+    window_s: f64,
+) -> PolarsResult<Vec<LoadLevel>> {
     let df = lf
         .clone()
         .join(
@@ -199,10 +226,6 @@ pub fn load_levels(lf: &LazyFrame, map: &DataFrame, window_s: f64) -> PolarsResu
                 .cast(DataType::Float64)
                 .sum()
                 .alias("failures"),
-            col("win")
-                .n_unique()
-                .cast(DataType::Float64)
-                .alias("windows"),
             col("win").min().cast(DataType::Float64).alias("first_win"),
             col("latency_us")
                 .cast(DataType::Float64)
@@ -218,17 +241,16 @@ pub fn load_levels(lf: &LazyFrame, map: &DataFrame, window_s: f64) -> PolarsResu
         .sort(["level"], SortMultipleOptions::default())
         .collect_streaming()?;
     let c = |n: &str| f64s(&df, n);
-    let (level, n, failures, wins, first) = (
-        c("level")?,
-        c("n")?,
-        c("failures")?,
-        c("windows")?,
-        c("first_win")?,
-    );
+    let (level, n, failures, first) = (c("level")?, c("n")?, c("failures")?, c("first_win")?);
     let (mean, p95, in_flight, late) = (c("mean_us")?, c("p95")?, c("in_flight")?, c("late99")?);
     Ok((0..df.height())
         .map(|i| {
-            let seconds = wins[i] * window_s;
+            let seconds: f64 = windows
+                .iter()
+                .zip(levels)
+                .filter(|(_, l)| **l == level[i])
+                .map(|(w, _)| w.seconds)
+                .sum();
             LoadLevel {
                 users: level[i],
                 seconds,

@@ -87,19 +87,7 @@ mod tests {
     use super::*;
 
     fn level(users: f64, ok_rps: f64) -> LoadLevel {
-        LoadLevel {
-            users,
-            seconds: 10.0,
-            first_s: users,
-            requests: ok_rps * 10.0 + 100.0,
-            throughput_rps: ok_rps,
-            ok_rps,
-            error_rate: 0.0,
-            mean_latency_ms: 100.0,
-            p95_ms: 200.0,
-            in_flight: 5.0,
-            lateness_p99_ms: 1.0,
-        }
+        LoadLevel::for_test(users, ok_rps, 0.0)
     }
 
     #[test]

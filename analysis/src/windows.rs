@@ -27,6 +27,26 @@ pub struct Window {
     pub lateness_p99_ms: f64,
 }
 
+#[cfg(test)]
+impl LoadLevel {
+    /// A level of 10 s with consistent numbers, for tests of what is computed from levels.
+    pub fn for_test(users: f64, ok_rps: f64, error_rate: f64) -> LoadLevel {
+        LoadLevel {
+            users,
+            seconds: 10.0,
+            first_s: users,
+            requests: ok_rps * 10.0 + 100.0,
+            throughput_rps: ok_rps,
+            ok_rps,
+            error_rate,
+            mean_latency_ms: 100.0,
+            p95_ms: 200.0,
+            in_flight: 5.0,
+            lateness_p99_ms: 1.0,
+        }
+    }
+}
+
 /// Latency percentiles of one endpoint in one window.
 #[derive(Debug, Clone)]
 pub struct EndpointWindow {

@@ -3,6 +3,7 @@
 //! scenario file like any other, embedded in the binary (`aurax-tool scenario show`).
 
 mod check;
+mod compile;
 mod file;
 mod load;
 mod template;
@@ -18,7 +19,6 @@ pub use check::{SuccessCheck, Verdict, lookup};
 pub use load::{DEFAULT_MAX_IN_FLIGHT, LoadScenario, section};
 pub use template::BodyTemplate;
 
-use crate::duration::parse_duration;
 use file::ScenarioFile;
 
 /// The built-in scenario: the seed's user classes, payloads, targets and profiles.
@@ -114,7 +114,7 @@ impl Scenario {
 
     pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| {
-            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            let (line, column) = compile::line_col(text, span.map_or(0, |s| s.start));
             ScenarioError {
                 file: file_name.to_string(),
                 line,
@@ -124,7 +124,7 @@ impl Scenario {
         };
         let raw: ScenarioFile = toml::from_str(text)
             .map_err(|e| at(e.span(), e.message().trim().replace('\n', " ")))?;
-        compile(raw).map_err(|(span, msg)| at(span, msg))
+        compile::compile(raw).map_err(|(span, msg)| at(span, msg))
     }
 
     pub fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
@@ -169,213 +169,6 @@ impl Scenario {
             },
         }
     }
-}
-
-type Located = (Option<std::ops::Range<usize>>, String);
-
-fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
-    let mut endpoints = Vec::new();
-    for (name, def) in &raw.endpoints {
-        let span = Some(def.span());
-        let def = def.get_ref();
-        let method = def.method.to_ascii_uppercase();
-        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
-            return Err((
-                span,
-                format!("endpoint {name}: unknown method `{}`", def.method),
-            ));
-        }
-        if !def.path.starts_with('/') {
-            return Err((span, format!("endpoint {name}: path must start with `/`")));
-        }
-        let body = match &def.body {
-            Some(v) => Some(
-                BodyTemplate::compile(v, &format!("endpoints.{name}.body"))
-                    .map_err(|m| (span.clone(), m))?,
-            ),
-            None => None,
-        };
-        let check = SuccessCheck {
-            status: def.check.status.clone(),
-            equals: def
-                .check
-                .equals
-                .iter()
-                .map(|(k, v)| (k.clone(), template::toml_to_json(v)))
-                .collect(),
-            present: def.check.present.clone(),
-            error_field: def
-                .check
-                .error_field
-                .clone()
-                .unwrap_or_else(|| "error".into()),
-        };
-        endpoints.push(Endpoint {
-            name: name.clone(),
-            method,
-            path: def.path.clone(),
-            target_ms: def.target_ms,
-            body,
-            headers: def
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            check,
-        });
-    }
-    let find = |name: &str, span: &Option<std::ops::Range<usize>>, class: &str| {
-        endpoints
-            .iter()
-            .position(|e| e.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
-                (
-                    span.clone(),
-                    format!(
-                        "user class {class}: `{name}` is not an endpoint (known: {})",
-                        known.join(", ")
-                    ),
-                )
-            })
-    };
-    let targets = raw.targets.as_ref();
-    let error_rate_tiers: BTreeMap<String, f64> = targets
-        .and_then(|t| t.error_rate.clone())
-        .unwrap_or_else(|| BTreeMap::from([("normal".to_string(), 0.01)]));
-
-    let mut user_classes = Vec::new();
-    for (name, def) in &raw.user_classes {
-        let span = Some(def.span());
-        let def = def.get_ref();
-        let [lo, hi] = def.wait_s;
-        if !(lo >= 0.0 && hi >= lo && hi.is_finite()) {
-            return Err((
-                span,
-                format!(
-                    "user class {name}: wait_s must be [low, high] seconds with 0 <= low <= high"
-                ),
-            ));
-        }
-        let mut cumulative = Vec::new();
-        let mut total = 0u64;
-        for (task, weight) in &def.tasks {
-            let id = find(task, &span, name)?;
-            if *weight > 0 {
-                total += u64::from(*weight);
-                cumulative.push((total, id));
-            }
-        }
-        if total == 0 {
-            return Err((
-                span,
-                format!("user class {name}: needs at least one task with a weight above 0"),
-            ));
-        }
-        let on_start = def
-            .on_start
-            .iter()
-            .map(|t| find(t, &span, name))
-            .collect::<Result<_, _>>()?;
-        let tier = def
-            .error_rate_tier
-            .clone()
-            .unwrap_or_else(|| "normal".into());
-        if !error_rate_tiers.contains_key(&tier) {
-            let known: Vec<&String> = error_rate_tiers.keys().collect();
-            return Err((
-                span,
-                format!(
-                    "user class {name}: error_rate_tier `{tier}` is not in targets.error_rate ({known:?})"
-                ),
-            ));
-        }
-        user_classes.push(UserClass {
-            name: name.clone(),
-            wait: (Duration::from_secs_f64(lo), Duration::from_secs_f64(hi)),
-            on_start,
-            tasks: WeightedTasks { cumulative, total },
-            error_rate_tier: tier,
-            weight: def.weight.unwrap_or(1).max(1),
-        });
-    }
-    if user_classes.is_empty() {
-        return Err((None, "the scenario defines no user_classes".into()));
-    }
-
-    let mut profiles = BTreeMap::new();
-    for (name, def) in &raw.profiles {
-        let span = Some(def.span());
-        let def = def.get_ref();
-        let run_time = parse_duration(&def.run_time)
-            .map_err(|e| (span.clone(), format!("profile {name}: run_time: {e}")))?;
-        for class in &def.user_classes {
-            if !user_classes.iter().any(|c| &c.name == class) {
-                return Err((
-                    span,
-                    format!("profile {name}: unknown user class `{class}`"),
-                ));
-            }
-        }
-        profiles.insert(
-            name.clone(),
-            Profile {
-                users: def.users,
-                spawn_rate: def.spawn_rate,
-                run_time,
-                user_classes: def.user_classes.clone(),
-            },
-        );
-    }
-
-    let mut load_scenarios = BTreeMap::new();
-    for (name, def) in &raw.scenarios {
-        let span = Some(def.span());
-        let compiled = load::compile(name, def.get_ref()).map_err(|m| (span.clone(), m))?;
-        for class in &compiled.classes {
-            let class_name = class.split(':').next().unwrap_or(class);
-            if !user_classes.iter().any(|c| c.name == class_name) {
-                return Err((
-                    span,
-                    format!("scenario {name}: unknown user class `{class_name}`"),
-                ));
-            }
-        }
-        load_scenarios.insert(name.clone(), compiled);
-    }
-
-    let throughput = targets
-        .and_then(|t| t.throughput_rps.as_ref())
-        .map(|t| ThroughputTiers {
-            minimum_rps: t.minimum,
-            target_rps: t.target,
-            peak_rps: t.peak,
-        })
-        .unwrap_or(ThroughputTiers {
-            minimum_rps: 10.0,
-            target_rps: 50.0,
-            peak_rps: 100.0,
-        });
-    Ok(Scenario {
-        name: raw.name.unwrap_or_else(|| "scenario".into()),
-        base_path: raw.defaults.base_path.trim_end_matches('/').to_string(),
-        headers: raw.defaults.headers.into_iter().collect(),
-        endpoints,
-        user_classes,
-        profiles,
-        load_scenarios,
-        percentile: targets.and_then(|t| t.percentile).unwrap_or(95.0),
-        throughput,
-        error_rate_tiers,
-    })
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

@@ -1,0 +1,89 @@
+//! The report folder: `report.md` (verdict first, tables, charts by relative link, ready to
+//! paste into a pull request), the PNG charts and `summary.json`.
+
+use std::path::{Path, PathBuf};
+
+use crate::baseline::EndpointChange;
+use crate::charts::{self, ChartFile};
+use crate::insights::pct;
+use crate::{Analysis, AnalysisError, summary};
+
+mod markdown;
+
+pub use markdown::markdown;
+
+/// What was written.
+#[derive(Debug)]
+pub struct ReportFiles {
+    pub dir: PathBuf,
+    pub charts: Vec<ChartFile>,
+}
+
+/// The headline: pass or fail on the run's targets, and why, in one line.
+pub fn verdict(a: &Analysis) -> (bool, String) {
+    let judged: Vec<_> = a
+        .endpoints
+        .iter()
+        .filter(|e| e.meets_target.is_some())
+        .collect();
+    let missed: Vec<&str> = judged
+        .iter()
+        .filter(|e| e.meets_target == Some(false))
+        .map(|e| e.name.as_str())
+        .collect();
+    let t = &a.source.targets;
+    let errors_ok = a.error_rate < t.error_rate.max_error_rate;
+    let pass = missed.is_empty() && errors_ok;
+    let latency = if missed.is_empty() {
+        format!(
+            "all {} endpoints meet their p{} targets",
+            judged.len(),
+            t.percentile
+        )
+    } else {
+        format!(
+            "{} of {} endpoints miss their p{} target ({})",
+            missed.len(),
+            judged.len(),
+            t.percentile,
+            missed.join(", ")
+        )
+    };
+    let errors = format!(
+        "error rate {} ({} target < {})",
+        pct(a.error_rate),
+        t.error_rate.tier,
+        pct(t.error_rate.max_error_rate)
+    );
+    (
+        pass,
+        format!(
+            "{}: {latency}; {errors}; {}.",
+            if pass { "PASS" } else { "FAIL" },
+            a.breaking.verdict
+        ),
+    )
+}
+
+pub fn write(
+    a: &Analysis,
+    baseline: Option<&[EndpointChange]>,
+    dir: &Path,
+) -> Result<ReportFiles, AnalysisError> {
+    let err = |path: &Path, e: &dyn std::fmt::Display| AnalysisError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, &e))?;
+    let charts = charts::draw_all(a, dir).map_err(|e| err(dir, &e))?;
+    let json_path = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary::build(a, baseline))
+        .map_err(|e| err(&json_path, &e))?;
+    std::fs::write(&json_path, json + "\n").map_err(|e| err(&json_path, &e))?;
+    let md_path = dir.join("report.md");
+    std::fs::write(&md_path, markdown(a, baseline, &charts)).map_err(|e| err(&md_path, &e))?;
+    Ok(ReportFiles {
+        dir: dir.to_path_buf(),
+        charts,
+    })
+}

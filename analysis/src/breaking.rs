@@ -5,13 +5,14 @@
 use aurax_schema::Targets;
 use serde::Serialize;
 
+use crate::little::little_check;
 use crate::windows::LoadLevel;
 
 /// After the knee, more load adds at most this share of throughput.
 const PLATEAU_GAIN: f64 = 0.10;
 
 /// A level needs this many requests before its p95 or error rate is trusted.
-const MIN_LEVEL_REQUESTS: f64 = 20.0;
+pub(crate) const MIN_LEVEL_REQUESTS: f64 = 20.0;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Signal {
@@ -62,15 +63,6 @@ fn crossing(series: &[(f64, f64)], limit: f64) -> Crossing {
         seen_under |= *value <= limit;
     }
     Crossing::Never
-}
-
-/// Per-level Little's law check: in flight ≈ throughput × latency.
-#[derive(Debug, Clone, Serialize)]
-pub struct LittleCheck {
-    pub users: f64,
-    pub in_flight: f64,
-    pub expected: f64,
-    pub holds: bool,
 }
 
 /// Finds the breaking point. A p95 or error-rate signal is a *crossing*: under its target at
@@ -276,28 +268,6 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
     }
     // Index among all levels (levels with 0 users were skipped above).
     levels.iter().position(|l| l.users == pts[k].0)
-}
-
-pub fn little_checks(levels: &[LoadLevel]) -> Vec<LittleCheck> {
-    levels
-        .iter()
-        .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
-        .map(little_check)
-        .collect()
-}
-
-fn little_check(l: &LoadLevel) -> LittleCheck {
-    let expected = l.throughput_rps * l.mean_latency_ms / 1000.0;
-    // An arrival counts itself in flight; compare what the others saw. Below one request in
-    // flight the ratio is noise.
-    let observed = (l.in_flight - 1.0).max(0.0);
-    let holds = expected < 1.0 || (observed / expected > 0.5 && observed / expected < 2.0);
-    LittleCheck {
-        users: l.users,
-        in_flight: observed,
-        expected,
-        holds,
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod errors;
 mod frame;
 pub mod insights;
+pub mod little;
 pub mod models;
 pub mod report;
 pub mod source;
@@ -28,11 +29,12 @@ use polars::prelude::*;
 
 pub use error::AnalysisError;
 
-use breaking::{BreakingPoint, LittleCheck};
+use breaking::BreakingPoint;
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
 use frame::{CollectStreaming, f64s, quantile};
 use insights::{Bottleneck, Scaling};
+use little::LittleCheck;
 use models::ModelUsage;
 use source::Source;
 use usl::UslFit;
@@ -139,7 +141,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     } else {
         usl::fit_usl(&levels)
     };
-    let little = breaking::little_checks(&levels);
+    let little = little::little_checks(&levels);
     let error_rate = failures / requests;
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);

@@ -94,6 +94,34 @@ pub struct RunArgs {
     /// Open model: arrivals that find this many requests in flight are recorded as `dropped`.
     #[arg(long = "max-in-flight")]
     pub max_in_flight: Option<usize>,
+    /// Replay a recorded mix: JSONL, Azure LLM CSV, HAR or a run directory; PATH:ENDPOINT sets
+    /// the endpoint of a trace without endpoint names. Repeat to merge traces.
+    #[arg(long = "trace", value_name = "PATH[:ENDPOINT]")]
+    pub trace: Vec<String>,
+    /// Trace format when detection by content is not wanted: jsonl, azure, har, run.
+    #[arg(long = "trace-format", value_name = "FORMAT")]
+    pub trace_format: Option<String>,
+    /// Endpoint of traces that name none (the Azure CSV) [default: generate_text].
+    #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
+    pub trace_endpoint: Option<String>,
+    /// Replay speed: recorded gaps are divided by this (20: twenty times faster).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Replay only the part of the trace between these offsets from its start, e.g. 10m..20m.
+    #[arg(long, value_name = "FROM..TO")]
+    pub window: Option<String>,
+    /// Replay the trace N times back to back; without N, until --run-time or Ctrl-C.
+    #[arg(long = "loop", value_name = "N", num_args = 0..=1, default_missing_value = "0")]
+    pub loops: Option<u64>,
+    /// Replay at most this many requests per second (50/s); later ones are pushed back.
+    #[arg(long = "max-rate", value_name = "RATE")]
+    pub max_rate: Option<String>,
+    /// Skip bad trace lines (counted in the summary) instead of stopping at the first.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Replay the trace's requests back to back with -u users, ignoring its timing.
+    #[arg(long = "as-fast-as-possible")]
+    pub as_fast_as_possible: bool,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
     #[arg(long = "stop-on", value_name = "CONDITION")]
     pub stop_on: Vec<String>,

@@ -16,3 +16,4 @@ pub mod simulator;
 pub mod sink;
 pub mod stats;
 pub mod summary;
+pub mod trace;

@@ -32,6 +32,8 @@ pub struct RequestOutcome {
     pub in_flight: u32,
     pub stage: u32,
     pub stage_target: f64,
+    /// Trace replay: the trace file and the line (entry, row) the request came from.
+    pub trace: Option<(Arc<str>, u64)>,
 }
 
 impl RequestOutcome {

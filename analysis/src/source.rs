@@ -148,6 +148,7 @@ fn check_file(path: &Path) -> Result<Vec<(String, String)>, AnalysisError> {
         .collect();
     let missing: Vec<&str> = Column::ALL
         .iter()
+        .filter(|c| c.since() <= found)
         .map(|c| c.name())
         .filter(|n| !columns.contains(*n))
         .collect();

@@ -32,10 +32,12 @@ pub enum Column {
     InFlight,
     Stage,
     StageTarget,
+    TraceSource,
+    TraceLine,
 }
 
 impl Column {
-    pub const ALL: [Column; 24] = [
+    pub const ALL: [Column; 26] = [
         Column::RunId,
         Column::WorkerId,
         Column::Seq,
@@ -60,6 +62,8 @@ impl Column {
         Column::InFlight,
         Column::Stage,
         Column::StageTarget,
+        Column::TraceSource,
+        Column::TraceLine,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -88,6 +92,16 @@ impl Column {
             Column::InFlight => "in_flight",
             Column::Stage => "stage",
             Column::StageTarget => "stage_target",
+            Column::TraceSource => "trace_source",
+            Column::TraceLine => "trace_line",
+        }
+    }
+
+    /// The schema version that added the column: a file of an older version lacks it.
+    pub const fn since(self) -> u32 {
+        match self {
+            Column::TraceSource | Column::TraceLine => 2,
+            _ => 1,
         }
     }
 
@@ -103,7 +117,10 @@ impl Column {
             | Column::Method
             | Column::Path
             | Column::Outcome => (dict, false),
-            Column::Error | Column::ModelUsed | Column::ResponseType => (dict, true),
+            Column::Error | Column::ModelUsed | Column::ResponseType | Column::TraceSource => {
+                (dict, true)
+            }
+            Column::TraceLine => (DataType::UInt64, true),
             Column::WorkerId | Column::UserId | Column::UsersActive | Column::InFlight => {
                 (DataType::UInt32, false)
             }

@@ -6,8 +6,11 @@
 //! never on runner internals, so any tool that honours this file can produce or consume runs.
 //!
 //! Versioning: `SCHEMA_VERSION` is written into every file's key-value metadata. Adding a
-//! column keeps the version's readers working (they select columns by name); renaming,
-//! removing or retyping a column bumps the version.
+//! column bumps the version and records it in [`Column::since`]: a reader of version N reads
+//! every file of version N or older, expecting only the columns that version had. Renaming,
+//! removing or retyping a column is never done.
+//!
+//! Version history: 1, the first; 2 added `trace_source` and `trace_line` (trace replay).
 
 mod columns;
 mod targets;
@@ -16,7 +19,7 @@ pub use columns::{Column, Outcome, request_schema};
 pub use targets::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
 
 /// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// File names inside a run directory.
 pub mod files {
@@ -45,4 +48,7 @@ pub mod meta {
     /// `closed` (virtual users; `stage_target` is users) or `open` (arrivals; `stage_target`
     /// is arrivals per second). Absent means closed.
     pub const LOAD_MODEL: &str = "aurax.load_model";
+    /// Trace replay: the traces replayed and how, as JSON `{"sources": [..], "speed": ..}`.
+    /// Absent for synthetic runs.
+    pub const TRACE: &str = "aurax.trace";
 }

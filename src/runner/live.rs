@@ -18,15 +18,20 @@ pub struct LiveLine {
 
 impl LiveLine {
     pub fn new(total: Duration, quiet: bool) -> LiveLine {
+        // A replay without -t runs until its trace ends: no length to show.
+        let known = total < Duration::from_secs(1 << 29);
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(
-                Some(total.as_secs().max(1)),
+                known.then(|| total.as_secs().max(1)),
                 ProgressDrawTarget::stderr(),
             );
-            let style = ProgressStyle::with_template(
-                "{bar:24.cyan/blue} {elapsed_precise}/{duration_precise} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let template = if known {
+                "{bar:24.cyan/blue} {elapsed_precise}/{duration_precise} {msg}"
+            } else {
+                "{spinner} {elapsed_precise} {msg}"
+            };
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar
         });
@@ -70,11 +75,12 @@ impl LiveLine {
                     bar.set_message(msg);
                 }
                 None if !quiet && ticks.is_multiple_of(plain_every) => {
-                    eprintln!(
-                        "[{:>6.0}s/{:.0}s] {msg}",
-                        elapsed.as_secs_f64(),
-                        self.total.as_secs_f64()
-                    );
+                    let of = if self.total < Duration::from_secs(1 << 29) {
+                        format!("/{:.0}s", self.total.as_secs_f64())
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("[{:>6.0}s{of}] {msg}", elapsed.as_secs_f64());
                 }
                 None => {}
             }

@@ -7,6 +7,7 @@ mod closed;
 mod conditions;
 mod live;
 mod open;
+mod replay;
 mod request;
 mod shape;
 mod shared;
@@ -21,8 +22,10 @@ use tokio::task::JoinSet;
 pub use clock::WallClock;
 pub use conditions::{StopCondition, watch_conditions};
 pub use live::LiveLine;
+pub use replay::{Pace, ReplayFeed};
 pub use request::{Target, TargetError, describe};
 pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stages, target_at};
+pub use shared::REPLAY_CLASS;
 pub use shared::Shared;
 pub use users::assign_classes;
 
@@ -49,6 +52,8 @@ pub enum StopReason {
     SinkFailed,
     /// A `--stop-on` condition fired; the text says which, where and what was measured.
     Condition(String),
+    /// The trace being replayed has a bad line (file, line, reason) and `--lenient` is off.
+    BadTrace(String),
 }
 
 /// What the engine reports when it is done.
@@ -67,11 +72,21 @@ pub async fn drive(
     plan: &LoadPlan,
     stats: Arc<Mutex<RunStats>>,
     mut stop: watch::Receiver<Option<StopReason>>,
+    feed: Option<ReplayFeed>,
 ) -> DriveReport {
     let mut tasks = JoinSet::new();
-    let stopped_early = match &plan.shape {
-        LoadShape::Closed { .. } => closed::run(&shared, plan, &stats, &mut stop, &mut tasks).await,
-        LoadShape::Open { .. } => open::run(&shared, plan, &stats, &mut stop, &mut tasks).await,
+    let stopped_early = match (&plan.shape, feed) {
+        (LoadShape::Closed { .. }, _) => {
+            closed::run(&shared, plan, &stats, &mut stop, &mut tasks).await
+        }
+        (LoadShape::Open { .. }, _) => {
+            open::run(&shared, plan, &stats, &mut stop, &mut tasks).await
+        }
+        (LoadShape::Replay { pace }, Some(feed)) => {
+            let pace = *pace;
+            replay::run(&shared, plan, pace, feed, &stats, &mut stop, &mut tasks).await
+        }
+        (LoadShape::Replay { .. }, None) => Some(StopReason::BadTrace("no trace to replay".into())),
     };
     let graceful = async { while tasks.join_next().await.is_some() {} };
     tokio::select! {

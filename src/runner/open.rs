@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::shared::Who;
 use super::users::splitmix;
 use super::{Arrivals, LoadPlan, LoadShape, Shared, StopReason, mark_steady, wait_stop};
 use crate::stats::RunStats;
@@ -152,8 +153,14 @@ impl Arrival {
         let user_id = (self.id % u64::from(u32::MAX)) as u32;
         if self.pending.fetch_add(1, Ordering::SeqCst) >= self.max_in_flight {
             self.pending.fetch_sub(1, Ordering::SeqCst);
+            let who = Who {
+                user_id,
+                class: self.shared.class_name(class),
+                endpoint,
+                trace: None,
+            };
             self.shared
-                .record_dropped(user_id, class, endpoint, self.intended, self.max_in_flight);
+                .record_dropped(who, self.intended, self.max_in_flight);
             return;
         }
         let _permit = match &self.connections {

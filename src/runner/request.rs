@@ -11,10 +11,48 @@ use reqwest::{Client, Method};
 use serde_json::Value;
 
 use crate::scenario::{Endpoint, lookup};
+use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER};
+
+/// Headers a replayed request never carries as recorded: the client sets them itself.
+const NOT_REPLAYED: [&str; 8] = [
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+    "accept-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+];
+
+/// One request to send: an endpoint's, or one a trace recorded for that endpoint.
+pub struct Outgoing<'a> {
+    pub endpoint: &'a Endpoint,
+    pub method: &'a str,
+    /// Relative to the scenario's base path (a recorded path that includes it is kept whole).
+    pub path: &'a str,
+    /// The endpoint's headers, or the trace's (values `<redacted>` are not sent).
+    pub headers: &'a [(String, String)],
+    pub body: Option<Bytes>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn of(endpoint: &'a Endpoint, body: Option<Bytes>) -> Outgoing<'a> {
+        Outgoing {
+            endpoint,
+            method: &endpoint.method,
+            path: &endpoint.path,
+            headers: &endpoint.headers,
+            body,
+        }
+    }
+}
 
 /// The target and how to talk to it.
 pub struct Target {
     client: Client,
+    host: String,
+    base_path: String,
     base_url: String,
     headers: HeaderMap,
     timeout: Duration,
@@ -66,6 +104,8 @@ impl Target {
             .build()?;
         Ok(Target {
             client,
+            host: host.trim_end_matches('/').to_string(),
+            base_path: base_path.to_string(),
             base_url: format!("{}{}", host.trim_end_matches('/'), base_path),
             headers: map,
             timeout,
@@ -74,21 +114,29 @@ impl Target {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base_url, path)
+        if !self.base_path.is_empty() && path.starts_with(&self.base_path) {
+            format!("{}{}", self.host, path)
+        } else {
+            format!("{}{}", self.base_url, path)
+        }
     }
 
     /// Sends the request and reads the response, measuring time to first byte and total.
-    pub async fn exchange(&self, endpoint: &Endpoint, body: Option<Bytes>) -> Exchange {
-        let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap_or(Method::GET);
+    pub async fn exchange(&self, out: Outgoing<'_>) -> Exchange {
+        let endpoint = out.endpoint;
+        let method = Method::from_bytes(out.method.as_bytes()).unwrap_or(Method::GET);
         let mut request = self
             .client
-            .request(method, self.url(&endpoint.path))
+            .request(method, self.url(out.path))
             .headers(self.headers.clone())
+            .header(ENDPOINT_HEADER, &endpoint.name)
             .timeout(self.timeout);
-        for (k, v) in &endpoint.headers {
-            request = request.header(k, v);
+        for (k, v) in out.headers {
+            if v != "<redacted>" && !NOT_REPLAYED.iter().any(|n| k.eq_ignore_ascii_case(n)) {
+                request = request.header(k, v);
+            }
         }
-        if let Some(body) = body {
+        if let Some(body) = out.body {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
         }
         let start = Instant::now();
@@ -175,7 +223,8 @@ impl Target {
         let request = self
             .client
             .get(self.url(path))
-            .headers(self.headers.clone());
+            .headers(self.headers.clone())
+            .header(PROBE_HEADER, "1");
         match request.timeout(Duration::from_secs(5)).send().await {
             Ok(r) => Ok(r.status().as_u16()),
             Err(e) => Err(describe(&e)),

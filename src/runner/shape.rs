@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::replay::Pace;
 use crate::duration::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,17 +36,27 @@ pub enum LoadShape {
         /// Arrivals beyond this many pending are not sent and recorded as `dropped`.
         max_in_flight: usize,
     },
+    /// A recorded mix, replayed at its own times or as fast as possible; no stages.
+    Replay { pace: Pace },
 }
 
 impl LoadShape {
     pub fn stages(&self) -> &[Stage] {
         match self {
             LoadShape::Closed { stages } | LoadShape::Open { stages, .. } => stages,
+            LoadShape::Replay { .. } => &[],
         }
     }
 
+    /// Open: the load is a rate of arrivals (`stage_target` is req/s), not users.
     pub fn is_open(&self) -> bool {
-        matches!(self, LoadShape::Open { .. })
+        matches!(
+            self,
+            LoadShape::Open { .. }
+                | LoadShape::Replay {
+                    pace: Pace::Recorded { .. }
+                }
+        )
     }
 
     pub fn duration(&self) -> Duration {

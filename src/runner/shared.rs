@@ -9,10 +9,15 @@ use aurax_schema::Outcome;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 
+use super::request::Outgoing;
 use super::{Target, WallClock};
 use crate::outcome::RequestOutcome;
 use crate::scenario::{EndpointId, Scenario};
 use crate::sink::OutcomeSender;
+use crate::trace::{TraceRequest, max_tokens_of};
+
+/// The `user_class` of replayed requests.
+pub const REPLAY_CLASS: &str = "replay";
 
 pub struct Shared {
     pub scenario: Arc<Scenario>,
@@ -26,6 +31,7 @@ pub struct Shared {
     stage: AtomicU32,
     stage_target_bits: AtomicU64,
     class_names: Vec<Arc<str>>,
+    replay_class: Arc<str>,
     names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
 }
 
@@ -59,6 +65,7 @@ impl Shared {
             stage: AtomicU32::new(0),
             stage_target_bits: AtomicU64::new(0),
             class_names,
+            replay_class: Arc::from(REPLAY_CLASS),
             names,
         }
     }
@@ -101,20 +108,67 @@ impl Shared {
     ) {
         let ep = &self.scenario.endpoints[endpoint];
         let body = ep.body.as_ref().map(|t| t.render(rng));
-        let max_tokens = body
-            .as_ref()
-            .and_then(|b| b.get("max_tokens"))
-            .and_then(serde_json::Value::as_u64)
-            .map(|n| n.min(u64::from(u32::MAX)) as u32);
+        let max_tokens = body.as_ref().and_then(max_tokens_of);
         let bytes = body.map(|b| Bytes::from(b.to_string()));
-        let bytes_sent = bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let class = self.class_names[class].clone();
+        let who = Who {
+            user_id,
+            class,
+            endpoint,
+            trace: None,
+        };
+        let row = self
+            .exchange(who, Outgoing::of(ep, bytes), max_tokens, intended)
+            .await;
+        self.sender.send(row);
+    }
+
+    /// Sends a request a trace recorded, as recorded, and hands its outcome to the sink.
+    pub async fn send_recorded(&self, user_id: u32, request: TraceRequest, intended: Instant) {
+        let ep = &self.scenario.endpoints[request.endpoint];
+        let out = Outgoing {
+            endpoint: ep,
+            method: request.method.as_deref().unwrap_or(&ep.method),
+            path: request.path.as_deref().unwrap_or(&ep.path),
+            headers: if request.method.is_some() || !request.headers.is_empty() {
+                &request.headers
+            } else {
+                &ep.headers
+            },
+            body: request.body.clone(),
+        };
+        let path: Option<Arc<str>> = request.path.as_deref().map(Arc::from);
+        let who = Who {
+            user_id,
+            class: self.replay_class.clone(),
+            endpoint: request.endpoint,
+            trace: Some((request.source.clone(), request.line)),
+        };
+        let mut row = self.exchange(who, out, request.max_tokens, intended).await;
+        if let Some(path) = path {
+            row.path = path;
+        }
+        if let Some(m) = &request.method {
+            row.method = Arc::from(m.to_ascii_uppercase().as_str());
+        }
+        self.sender.send(row);
+    }
+
+    async fn exchange(
+        &self,
+        who: Who,
+        out: Outgoing<'_>,
+        max_tokens: Option<u32>,
+        intended: Instant,
+    ) -> RequestOutcome {
+        let bytes_sent = out.body.as_ref().map_or(0, |b| b.len() as u64);
         let users_active = self.users_active();
         let (stage, stage_target) = self.stage();
         let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let actual = Instant::now();
-        let ex = self.target.exchange(ep, bytes).await;
+        let ex = self.target.exchange(out).await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let mut row = self.row(user_id, class, endpoint, intended.min(actual), actual);
+        let mut row = self.row(who, intended.min(actual), actual);
         row.ttfb_us = ex.ttfb_us;
         row.latency_us = ex.latency_us;
         row.status = ex.status;
@@ -129,19 +183,12 @@ impl Shared {
         row.in_flight = in_flight;
         row.stage = stage;
         row.stage_target = stage_target;
-        self.sender.send(row);
+        row
     }
 
     /// Records an arrival that was not sent because the in-flight limit was reached.
-    pub fn record_dropped(
-        &self,
-        user_id: u32,
-        class: usize,
-        endpoint: EndpointId,
-        intended: Instant,
-        limit: usize,
-    ) {
-        let mut row = self.row(user_id, class, endpoint, intended, Instant::now());
+    pub fn record_dropped(&self, who: Who, intended: Instant, limit: usize) {
+        let mut row = self.row(who, intended, Instant::now());
         row.outcome = Outcome::Dropped;
         row.error = Some(format!(
             "not sent: {limit} requests already in flight (--max-in-flight)"
@@ -149,21 +196,23 @@ impl Shared {
         self.sender.send(row);
     }
 
-    fn row(
-        &self,
-        user_id: u32,
-        class: usize,
-        endpoint: EndpointId,
-        intended: Instant,
-        actual: Instant,
-    ) -> RequestOutcome {
-        let (name, method, path) = &self.names[endpoint];
+    /// The user class rows of a synthetic user carry.
+    pub fn class_name(&self, class: usize) -> Arc<str> {
+        self.class_names[class].clone()
+    }
+
+    pub fn replay_class(&self) -> Arc<str> {
+        self.replay_class.clone()
+    }
+
+    fn row(&self, who: Who, intended: Instant, actual: Instant) -> RequestOutcome {
+        let (name, method, path) = &self.names[who.endpoint];
         let (stage, stage_target) = self.stage();
         RequestOutcome {
             worker_id: self.worker_id,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
-            user_class: self.class_names[class].clone(),
-            user_id,
+            user_class: who.class,
+            user_id: who.user_id,
             endpoint: name.clone(),
             method: method.clone(),
             path: path.clone(),
@@ -183,6 +232,15 @@ impl Shared {
             in_flight: self.in_flight(),
             stage,
             stage_target,
+            trace: who.trace,
         }
     }
+}
+
+/// Who sent a request: the user (or arrival) and its class, the endpoint, the trace line.
+pub struct Who {
+    pub user_id: u32,
+    pub class: Arc<str>,
+    pub endpoint: EndpointId,
+    pub trace: Option<(Arc<str>, u64)>,
 }

@@ -47,6 +47,7 @@ impl LoadScenario {
                 connections: *connections,
                 max_in_flight: *max_in_flight,
             },
+            replay @ LoadShape::Replay { .. } => replay.clone(),
         }
     }
 }

@@ -76,6 +76,19 @@ impl WeightedTasks {
         let i = self.cumulative.partition_point(|(upto, _)| *upto <= x);
         self.cumulative[i].1
     }
+
+    /// The share of picks that go to `endpoint` (0 when it is not a task).
+    pub fn share(&self, endpoint: EndpointId) -> f64 {
+        let mut prev = 0;
+        let mut hits = 0;
+        for (upto, e) in &self.cumulative {
+            if *e == endpoint {
+                hits += upto - prev;
+            }
+            prev = *upto;
+        }
+        hits as f64 / self.total.max(1) as f64
+    }
 }
 
 #[derive(Debug, Clone)]

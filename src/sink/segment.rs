@@ -111,7 +111,8 @@ fn to_record_batch(
     let dict = || StringDictionaryBuilder::<Int32Type>::new();
     let (mut run_id, mut class, mut endpoint, mut method, mut path, mut outcome) =
         (dict(), dict(), dict(), dict(), dict(), dict());
-    let (mut error, mut model, mut rtype) = (dict(), dict(), dict());
+    let (mut error, mut model, mut rtype, mut trace) = (dict(), dict(), dict(), dict());
+    let mut trace_line = UInt64Builder::with_capacity(n);
     let mut worker = UInt32Builder::with_capacity(n);
     let mut seq = UInt64Builder::with_capacity(n);
     let mut user = UInt32Builder::with_capacity(n);
@@ -157,6 +158,8 @@ fn to_record_batch(
         in_flight.append_value(r.in_flight);
         stage.append_value(r.stage);
         stage_target.append_value(r.stage_target);
+        trace.append_option(r.trace.as_ref().map(|(source, _)| &**source));
+        trace_line.append_option(r.trace.as_ref().map(|(_, line)| *line));
     }
     // Same order as aurax_schema::Column::ALL.
     let columns: Vec<ArrayRef> = vec![
@@ -184,6 +187,8 @@ fn to_record_batch(
         Arc::new(in_flight.finish()),
         Arc::new(stage.finish()),
         Arc::new(stage_target.finish()),
+        Arc::new(trace.finish()),
+        Arc::new(trace_line.finish()),
     ];
     RecordBatch::try_new(schema, columns)
 }

@@ -118,6 +118,8 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
                 )),
                 Column::Stage => Arc::new(UInt32Array::from(vec![0; n])),
                 Column::StageTarget => Arc::new(Float64Array::from(vec![0.0; n])),
+                Column::TraceSource => dict(&|_| None),
+                Column::TraceLine => Arc::new(UInt64Array::from(vec![None; n])),
             }
         })
         .collect();

@@ -2,6 +2,7 @@
 //! drive the load, close the files, print the table and the verdict.
 
 mod plan;
+mod replay;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::runner::{self, LiveLine, Shared, StopReason, Target};
+use crate::runner::{self, LiveLine, LoadShape, Pace, Shared, StopReason, Target};
 use crate::simulator::{self, SimulatorConfig};
 use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
 use crate::stats::RunStats;
@@ -62,7 +63,7 @@ fn prepare_out_dir(dir: &Path) -> Result<(), Fail> {
     Ok(())
 }
 
-async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
+async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
     // reqwest is built without a default TLS provider (no C build); ring is installed here.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (host, simulated, sim_record, _sim) = match &args.host {
@@ -93,7 +94,13 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
         ));
     }
     let max_conn = match &run.plan.shape {
-        crate::runner::LoadShape::Open { connections, .. } => connections.unwrap_or(256),
+        LoadShape::Open { connections, .. }
+        | LoadShape::Replay {
+            pace: Pace::Recorded { connections, .. },
+        } => connections.unwrap_or(256),
+        LoadShape::Replay {
+            pace: Pace::AsFastAsPossible { users },
+        } => *users as usize,
         closed => closed.peak().ceil() as usize,
     } + 16;
     let target = Target::new(
@@ -117,7 +124,7 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
     let config = run.config_record(&args, &host, sim_record);
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let targets_json = serde_json::to_string(&run.targets).or_exit(ExitCode::Failure)?;
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         (meta::SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
         (
             meta::TOOL_VERSION.to_string(),
@@ -138,6 +145,9 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             .to_string(),
         ),
     ]);
+    if let Some(r) = &run.replay {
+        metadata.insert(meta::TRACE.to_string(), r.record.to_string());
+    }
     let mut manifest = Manifest {
         run_id: run.run_id.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -179,20 +189,30 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
         args.quiet,
     ));
     let what = match &run.plan.shape {
-        crate::runner::LoadShape::Open { .. } => format!(
-            "arrivals up to {} req/s (open model)",
-            run.plan.shape.peak()
+        LoadShape::Open { .. } => format!(
+            "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
+            run.plan.shape.peak(),
+            run.plan.shape.stages().len(),
+            run.plan.run_time
         ),
-        closed => format!("up to {} users (closed model)", closed.peak()),
+        LoadShape::Replay { pace } => replay_line(&args, pace, run.plan.run_time),
+        closed => format!(
+            "up to {} users (closed model) in {} stage(s) for {:?}",
+            closed.peak(),
+            closed.stages().len(),
+            run.plan.run_time
+        ),
     };
     eprintln!(
-        "running {what} in {} stage(s) for {:?} against {host}; writing {}",
-        run.plan.shape.stages().len(),
-        run.plan.run_time,
+        "running {what} against {host}; writing {}",
         run.out_dir.display()
     );
 
-    let report = runner::drive(shared.clone(), &run.plan, stats.clone(), stop_rx).await;
+    let (feed, counters) = match run.replay.take() {
+        Some(r) => (Some(r.feed), Some(r.counters)),
+        None => (None, None),
+    };
+    let report = runner::drive(shared.clone(), &run.plan, stats.clone(), stop_rx, feed).await;
     live.abort();
     let _ = live.await;
     watcher.abort();
@@ -209,6 +229,7 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
     manifest.status = match (&sink_report, &report.stopped_early) {
         (Err(_), _) => RunStatus::Failed,
         (Ok(_), Some(StopReason::Condition(_))) => RunStatus::StoppedByCondition,
+        (Ok(_), Some(StopReason::BadTrace(_))) => RunStatus::Failed,
         (Ok(_), Some(_)) => RunStatus::Interrupted,
         (Ok(_), None) => RunStatus::Completed,
     };
@@ -219,7 +240,18 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
     let sink_report = sink_report.or_exit(ExitCode::Output)?;
 
     println!("\n{}", summary::table(&stats));
-    let checks = summary::judge(&stats, &run.targets, run.offered_rps);
+    // A replay offers what its trace holds: judged on the rate the schedule actually had.
+    let offered_rps = match (&counters, &run.plan.shape) {
+        (
+            Some(_),
+            LoadShape::Replay {
+                pace: Pace::AsFastAsPossible { .. },
+            },
+        ) => f64::INFINITY,
+        (Some(c), _) => c.offered_rps(),
+        (None, _) => run.offered_rps,
+    };
+    let checks = summary::judge(&stats, &run.targets, offered_rps);
     println!(
         "targets (response times judged on p{}):\n{}",
         run.targets.percentile,
@@ -240,6 +272,16 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             "warning: the load generator fell behind its schedule (lateness p99 {late_p99_ms:.1} ms): these numbers are partly the client's; compare latency from the intended send time"
         );
     }
+    if let Some(c) = &counters {
+        println!(
+            "replayed {} request(s) of {}",
+            c.scheduled.load(std::sync::atomic::Ordering::Relaxed),
+            args.trace.join(", ")
+        );
+        if let Some(note) = c.skipped_note() {
+            eprintln!("{note}");
+        }
+    }
     if report.cancelled > 0 {
         eprintln!(
             "{} request(s) still in flight after --stop-timeout were cancelled and not recorded",
@@ -259,6 +301,14 @@ async fn run_async(args: RunArgs, run: ResolvedRun) -> Result<ExitCode, Fail> {
             }
             Err(e) => eprintln!("--report: {e}"),
         }
+    }
+    if let Some(StopReason::BadTrace(why)) = &report.stopped_early {
+        return Err(fail(
+            ExitCode::BadInput,
+            format!(
+                "{why} (the replay stopped there; every request sent before it is recorded; --lenient skips bad lines)"
+            ),
+        ));
     }
     if let Some(StopReason::Condition(why)) = &report.stopped_early {
         eprintln!("{why}");
@@ -327,4 +377,18 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// What a replay does, for the line printed before the load starts.
+fn replay_line(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
+    let how = match pace {
+        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.speed),
+        Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
+    };
+    let until = if run_time >= plan::UNTIL_THE_TRACE_ENDS {
+        "until the trace ends".to_string()
+    } else {
+        format!("for at most {run_time:?}")
+    };
+    format!("a replay of {} {how} {until}", args.trace.join(" + "))
 }

@@ -17,6 +17,8 @@ use crate::runner::{
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::Scenario;
 
+use super::replay::{Replay, resolve_replay};
+
 pub struct ResolvedRun {
     pub scenario: Arc<Scenario>,
     pub scenario_source: String,
@@ -28,7 +30,11 @@ pub struct ResolvedRun {
     pub offered_rps: f64,
     pub out_dir: PathBuf,
     pub run_id: String,
+    pub replay: Option<Replay>,
 }
+
+/// Run time of a replay without -t: until the trace ends (about 31 years).
+pub const UNTIL_THE_TRACE_ENDS: Duration = Duration::from_secs(1 << 30);
 
 pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     let (scenario, scenario_source) = match &args.scenario_file {
@@ -132,7 +138,12 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         connections: args.connections.or(default_conn),
         max_in_flight: args.max_in_flight.unwrap_or(default_max),
     };
-    let shape = if let Some(rate) = &args.rate {
+    let profile = profile.clone();
+    let scenario = Arc::new(scenario);
+    let replay = resolve_replay(args, &scenario)?;
+    let shape = if let Some(r) = &replay {
+        r.shape.clone()
+    } else if let Some(rate) = &args.rate {
         let rate = parse_rate(rate).map_err(|e| bad(format!("--rate: {e}")))?;
         let length = run_time_flag.unwrap_or(profile.run_time);
         open(
@@ -180,11 +191,14 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             stages: locust_ramp(users, spawn_rate, run_time_flag.unwrap_or(profile.run_time)),
         }
     };
-    if shape.peak() <= 0.0 {
+    if shape.peak() <= 0.0 && replay.is_none() {
         return Err(bad("the load never rises above 0".into()));
     }
-    // -t caps a shape with stages; otherwise the stages say how long the run is.
-    let run_time = run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration()));
+    // -t caps a shape with stages; otherwise the stages (or the trace) say how long it runs.
+    let run_time = match &replay {
+        Some(_) => run_time_flag.unwrap_or(UNTIL_THE_TRACE_ENDS),
+        None => run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration())),
+    };
     let mut stop_on = Vec::new();
     for text in load_scenario
         .iter()
@@ -236,7 +250,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         .unwrap_or_else(|| PathBuf::from("runs").join(&stamp));
     let seed = args.seed.unwrap_or_else(|| now.timestamp_micros() as u64);
     Ok(ResolvedRun {
-        scenario: Arc::new(scenario),
+        scenario,
         scenario_source,
         offered_rps: if shape.is_open() {
             shape.peak()
@@ -256,6 +270,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         targets,
         out_dir,
         run_id: format!("{stamp}-{:04x}", seed & 0xffff),
+        replay,
     })
 }
 
@@ -292,6 +307,7 @@ impl ResolvedRun {
             "stop_timeout_s": self.plan.stop_timeout.as_secs_f64(),
             "offered_rps": self.offered_rps,
             "simulator": simulator,
+            "trace": self.replay.as_ref().map(|r| r.record.clone()),
         })
     }
 }

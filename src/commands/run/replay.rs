@@ -1,0 +1,191 @@
+//! `run --trace`: checks the replay flags, opens the traces and reads their first request
+//! before any load is sent, so a missing, empty or broken trace fails at once (exit 3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cli::RunArgs;
+use crate::duration::parse_duration;
+use crate::exit::{ExitCode, Fail, fail};
+use crate::runner::{LoadShape, Pace, ReplayFeed, parse_rate};
+use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
+use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec};
+
+/// A replay ready to drive.
+pub struct Replay {
+    pub shape: LoadShape,
+    pub feed: ReplayFeed,
+    pub counters: Arc<ReplayCounters>,
+    /// How the replay was asked for, for run.json and the Parquet metadata.
+    pub record: Value,
+}
+
+/// Flags of synthetic load that make no sense with a trace.
+fn conflicts(args: &RunArgs) -> Option<&'static str> {
+    [
+        (args.rate.is_some(), "--rate"),
+        (args.rate_stages.is_some(), "--rate-stages"),
+        (args.stages.is_some(), "--stages"),
+        (args.scenario.is_some(), "--scenario"),
+        (args.spawn_rate.is_some(), "--spawn-rate"),
+        (!args.user_class.is_empty(), "--user-class"),
+        (args.arrivals.is_some(), "--arrivals"),
+    ]
+    .into_iter()
+    .find_map(|(set, flag)| set.then_some(flag))
+}
+
+pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option<Replay>, Fail> {
+    let bad = |e: String| fail(ExitCode::BadInput, e);
+    if args.trace.is_empty() {
+        let trace_only = [
+            (args.trace_format.is_some(), "--trace-format"),
+            (args.trace_endpoint.is_some(), "--trace-endpoint"),
+            (args.window.is_some(), "--window"),
+            (args.loops.is_some(), "--loop"),
+            (args.max_rate.is_some(), "--max-rate"),
+            (args.lenient, "--lenient"),
+            (args.as_fast_as_possible, "--as-fast-as-possible"),
+            (args.speed != 1.0, "--speed"),
+        ];
+        if let Some((_, flag)) = trace_only.iter().find(|(set, _)| *set) {
+            return Err(bad(format!(
+                "{flag} applies to trace replay; add --trace PATH"
+            )));
+        }
+        return Ok(None);
+    }
+    if let Some(flag) = conflicts(args) {
+        return Err(bad(format!(
+            "{flag} shapes synthetic load; a --trace replay keeps the trace's own timing (use --speed, --window, --max-rate)"
+        )));
+    }
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        return Err(bad("--speed must be a number above 0".into()));
+    }
+    let traces = args
+        .trace
+        .iter()
+        .map(|t| TraceSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let format = args
+        .trace_format
+        .as_deref()
+        .map(Format::parse)
+        .transpose()
+        .map_err(bad)?;
+    let window = match &args.window {
+        None => (Duration::ZERO, None),
+        Some(w) => parse_window(w).map_err(|e| bad(format!("--window {w}: {e}")))?,
+    };
+    let max_rate = match &args.max_rate {
+        None => None,
+        Some(r) => Some(parse_rate(r).ok().filter(|r| *r > 0.0).ok_or_else(|| {
+            bad(format!(
+                "--max-rate {r}: expected a rate above 0 such as 50/s"
+            ))
+        })?),
+    };
+    let pace = if args.as_fast_as_possible {
+        let users = args.users.ok_or_else(|| {
+            bad("--as-fast-as-possible needs -u N: how many users send back to back".into())
+        })?;
+        if users == 0 {
+            return Err(bad("-u must be at least 1".into()));
+        }
+        Pace::AsFastAsPossible { users }
+    } else {
+        if args.users.is_some() {
+            return Err(bad(
+                "-u applies to --as-fast-as-possible; a timed replay sends at the trace's times (limit concurrency with --connections)".into(),
+            ));
+        }
+        Pace::Recorded {
+            connections: args.connections,
+            max_in_flight: args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        }
+    };
+    let options = ReplayOptions {
+        traces,
+        format,
+        default_endpoint: args.trace_endpoint.clone(),
+        speed: args.speed,
+        window,
+        passes: match args.loops {
+            None => Some(1),
+            Some(0) => None,
+            Some(n) => Some(n),
+        },
+        max_rate,
+        lenient: args.lenient,
+    };
+    let record = json!({
+        "sources": options.traces.iter().map(TraceSpec::name).collect::<Vec<_>>(),
+        "paths": options.traces.iter().map(|t| t.path.display().to_string()).collect::<Vec<_>>(),
+        "format": format.map(Format::name),
+        "endpoint": options.default_endpoint,
+        "speed": options.speed,
+        "window_s": [window.0.as_secs_f64(), window.1.map(|t| t.as_secs_f64())],
+        "passes": options.passes,
+        "max_rate": max_rate,
+        "as_fast_as_possible": args.as_fast_as_possible,
+        "lenient": args.lenient,
+    });
+    let counters = Arc::new(ReplayCounters::default());
+    let mut rest = ReplaySchedule::new(options, scenario.clone(), counters.clone())
+        .map_err(|e| bad(e.to_string()))?;
+    let first = match rest.next() {
+        Some(Ok(first)) => first,
+        Some(Err(e)) => return Err(bad(e.to_string())),
+        None => {
+            return Err(bad(format!(
+                "--trace {}: no requests to replay (an empty trace, or a --window past its end)",
+                args.trace.join(", ")
+            )));
+        }
+    };
+    Ok(Some(Replay {
+        shape: LoadShape::Replay { pace },
+        feed: ReplayFeed { first, rest },
+        counters,
+        record,
+    }))
+}
+
+/// `FROM..TO`, `FROM..` or `..TO`, each a duration from the trace's start.
+fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
+    let (from, to) = text
+        .split_once("..")
+        .ok_or("expected FROM..TO such as 10m..20m")?;
+    let from = match from.trim() {
+        "" => Duration::ZERO,
+        f => parse_duration(f)?,
+    };
+    let to = match to.trim() {
+        "" => None,
+        t => Some(parse_duration(t)?),
+    };
+    if to.is_some_and(|t| t <= from) {
+        return Err("the window ends before it starts".into());
+    }
+    Ok((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+    use std::time::Duration;
+
+    #[test]
+    fn windows() {
+        let m = |n: u64| Duration::from_secs(60 * n);
+        assert_eq!(parse_window("10m..20m"), Ok((m(10), Some(m(20)))));
+        assert_eq!(parse_window("..5m"), Ok((Duration::ZERO, Some(m(5)))));
+        assert_eq!(parse_window("5m.."), Ok((m(5), None)));
+        assert!(parse_window("20m..10m").is_err());
+        assert!(parse_window("10m").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Trace replay: the requests of a [`ReplaySchedule`] sent at their recorded times (open
+//! loop: a request's intended send time is its place in the trace, whatever the target does),
+//! or back to back by a fixed number of users (`--as-fast-as-possible`). The schedule is read
+//! on its own thread a bounded way ahead, so a trace never has to fit in memory.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::shared::Who;
+use super::{LoadPlan, Shared, StopReason, mark_steady, wait_stop};
+use crate::stats::RunStats;
+use crate::trace::{ReplaySchedule, Scheduled, TraceError};
+
+/// How replayed requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// At the trace's times (divided by `--speed`).
+    Recorded {
+        connections: Option<usize>,
+        max_in_flight: usize,
+    },
+    /// `--as-fast-as-possible`: this many users send the trace's requests back to back.
+    AsFastAsPossible { users: u32 },
+}
+
+/// The trace to replay: its first request (read before any load, to fail early on an empty
+/// or broken trace) and the rest of the schedule.
+pub struct ReplayFeed {
+    pub first: Scheduled,
+    pub rest: ReplaySchedule,
+}
+
+/// Rates shown as the load level of replayed rows: arrivals due in the last few seconds.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// Requests read ahead of the schedule.
+const READ_AHEAD: usize = 8192;
+
+type Item = Result<Scheduled, TraceError>;
+
+pub async fn run(
+    shared: &Arc<Shared>,
+    plan: &LoadPlan,
+    pace: Pace,
+    feed: ReplayFeed,
+    stats: &Arc<Mutex<RunStats>>,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    tasks: &mut JoinSet<()>,
+) -> Option<StopReason> {
+    let (tx, rx) = mpsc::channel::<Item>(READ_AHEAD);
+    let reader = std::thread::Builder::new()
+        .name("trace-reader".into())
+        .spawn(move || {
+            for item in std::iter::once(Ok(feed.first)).chain(feed.rest) {
+                // The replay stopped listening: stop reading.
+                if tx.blocking_send(item).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        return Some(StopReason::BadTrace(format!(
+            "starting the trace reader: {e}"
+        )));
+    }
+    mark_steady(shared, stats);
+    match pace {
+        Pace::Recorded {
+            connections,
+            max_in_flight,
+        } => recorded(shared, plan, rx, connections, max_in_flight, stop, tasks).await,
+        Pace::AsFastAsPossible { users } => fastest(shared, plan, rx, users, stop, tasks).await,
+    }
+}
+
+async fn recorded(
+    shared: &Arc<Shared>,
+    plan: &LoadPlan,
+    mut rx: mpsc::Receiver<Item>,
+    connections: Option<usize>,
+    max_in_flight: usize,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    tasks: &mut JoinSet<()>,
+) -> Option<StopReason> {
+    let connections = connections.map(|n| Arc::new(Semaphore::new(n.max(1))));
+    let pending = Arc::new(AtomicUsize::new(0));
+    let mut recent: VecDeque<Duration> = VecDeque::new();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    loop {
+        let item = tokio::select! {
+            item = rx.recv() => item,
+            reason = wait_stop(stop) => return Some(reason),
+        };
+        let scheduled = match item? {
+            Ok(s) => s,
+            Err(e) => return Some(StopReason::BadTrace(e.to_string())),
+        };
+        if scheduled.at >= plan.run_time {
+            return None;
+        }
+        let intended = start + scheduled.at;
+        tokio::select! {
+            _ = tokio::time::sleep_until(intended.into()) => {}
+            reason = wait_stop(stop) => return Some(reason),
+        }
+        recent.push_back(scheduled.at);
+        while recent
+            .front()
+            .is_some_and(|t| *t + RATE_WINDOW <= scheduled.at)
+        {
+            recent.pop_front();
+        }
+        let window = scheduled.at.min(RATE_WINDOW).as_secs_f64().max(1.0);
+        shared.set_stage(scheduled.pass, (recent.len() as f64 / window).round());
+        let shared = shared.clone();
+        let pending = pending.clone();
+        let connections = connections.clone();
+        let user_id = (n % u64::from(u32::MAX)) as u32;
+        tasks.spawn(async move {
+            let request = scheduled.request;
+            if pending.fetch_add(1, Ordering::SeqCst) >= max_in_flight {
+                pending.fetch_sub(1, Ordering::SeqCst);
+                let who = Who {
+                    user_id,
+                    class: shared.replay_class(),
+                    endpoint: request.endpoint,
+                    trace: Some((request.source, request.line)),
+                };
+                shared.record_dropped(who, intended, max_in_flight);
+                return;
+            }
+            let _permit = match &connections {
+                Some(c) => c.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            shared.send_recorded(user_id, request, intended).await;
+            pending.fetch_sub(1, Ordering::SeqCst);
+        });
+        while tasks.try_join_next().is_some() {}
+        n += 1;
+    }
+}
+
+async fn fastest(
+    shared: &Arc<Shared>,
+    plan: &LoadPlan,
+    rx: mpsc::Receiver<Item>,
+    users: u32,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    tasks: &mut JoinSet<()>,
+) -> Option<StopReason> {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let halt = Arc::new(AtomicBool::new(false));
+    let bad: Arc<Mutex<Option<String>>> = Arc::default();
+    let running = Arc::new(AtomicUsize::new(users as usize));
+    let all_done = Arc::new(Notify::new());
+    shared.set_stage(0, f64::from(users));
+    for user_id in 0..users {
+        let (shared, rx, halt, bad) = (shared.clone(), rx.clone(), halt.clone(), bad.clone());
+        let (running, all_done) = (running.clone(), all_done.clone());
+        shared.users_active.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(async move {
+            while !halt.load(Ordering::Relaxed) {
+                let item = rx.lock().await.recv().await;
+                match item {
+                    Some(Ok(s)) => {
+                        shared
+                            .send_recorded(user_id, s.request, Instant::now())
+                            .await
+                    }
+                    Some(Err(e)) => {
+                        if let Ok(mut b) = bad.lock() {
+                            b.get_or_insert(e.to_string());
+                        }
+                        halt.store(true, Ordering::Relaxed);
+                    }
+                    None => break,
+                }
+            }
+            shared.users_active.fetch_sub(1, Ordering::Relaxed);
+            if running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                all_done.notify_one();
+            }
+        });
+    }
+    let reason = tokio::select! {
+        _ = all_done.notified() => None,
+        _ = tokio::time::sleep(plan.run_time) => None,
+        reason = wait_stop(stop) => Some(reason),
+    };
+    halt.store(true, Ordering::Relaxed);
+    let bad = bad.lock().ok().and_then(|b| b.clone());
+    bad.map(StopReason::BadTrace).or(reason)
+}

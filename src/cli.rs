@@ -26,6 +26,67 @@ pub enum Command {
     /// Print or check scenario files.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// A recording reverse proxy: forwards to --upstream and writes each request to a JSONL trace.
+    Record(RecordArgs),
+    /// Look into traces before replaying them.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Address to listen on (port 0 picks a free one; the URL is printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub listen: String,
+    /// The AURAX to forward to, e.g. http://localhost:8000.
+    #[arg(long)]
+    pub upstream: String,
+    /// The JSONL trace to write (replay it with `run --trace`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep Authorization and cookie values in the trace (redacted by default).
+    #[arg(long = "keep-secrets")]
+    pub keep_secrets: bool,
+    /// Timeout of one forwarded request.
+    #[arg(long, default_value = "120s")]
+    pub timeout: String,
+    /// Scenario file whose endpoints name the recorded requests [default: built-in].
+    #[arg(long = "scenario-file", value_name = "PATH")]
+    pub scenario_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Arrivals per second, gaps, endpoint mix and sizes of what a replay would send.
+    Stats(TraceStatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceStatsArgs {
+    /// Traces, PATH or PATH:ENDPOINT; several are merged as a replay merges them.
+    #[arg(required = true, value_name = "PATH[:ENDPOINT]")]
+    pub traces: Vec<String>,
+    /// Trace format when detection by content is not wanted: jsonl, azure, har, run.
+    #[arg(long = "trace-format", value_name = "FORMAT")]
+    pub trace_format: Option<String>,
+    /// Endpoint of traces that name none (the Azure CSV) [default: generate_text].
+    #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
+    pub trace_endpoint: Option<String>,
+    /// As `run --speed`: the figures are those of the replay at this speed.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// As `run --window`.
+    #[arg(long, value_name = "FROM..TO")]
+    pub window: Option<String>,
+    /// Count bad lines instead of stopping at the first.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Scenario file whose endpoints the trace names [default: built-in].
+    #[arg(long = "scenario-file", value_name = "PATH")]
+    pub scenario_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

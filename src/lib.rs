@@ -10,6 +10,7 @@ pub mod commands;
 pub mod duration;
 pub mod exit;
 pub mod outcome;
+pub mod record;
 pub mod runner;
 pub mod scenario;
 pub mod simulator;

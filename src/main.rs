@@ -10,6 +10,8 @@ fn main() {
         Command::Serve(args) => commands::serve::execute(args),
         Command::Analyze(args) => commands::analyze::execute(args),
         Command::Scenario(cmd) => commands::scenario::execute(cmd),
+        Command::Record(args) => commands::record::execute(args),
+        Command::Trace(cmd) => commands::trace::execute(cmd),
     };
     match result {
         Ok(code) => std::process::exit(code as i32),

@@ -23,11 +23,36 @@ pub struct Source {
     pub config: Option<serde_json::Value>,
     /// An open-model run: load levels are offered arrival rates, not users.
     pub open_model: bool,
+    /// A trace replay: which traces, at what speed (`aurax.trace` metadata).
+    pub trace: Option<serde_json::Value>,
     /// Run directories holding a `resources.parquet` (resource samples).
     pub resource_files: Vec<PathBuf>,
 }
 
 impl Source {
+    /// "a replay of code.csv at 60x speed", when the run replayed traces.
+    pub fn trace_line(&self) -> Option<String> {
+        let t = self.trace.as_ref()?;
+        let sources: Vec<String> = t["sources"]
+            .as_array()?
+            .iter()
+            .filter_map(|s| s.as_str().map(|s| format!("`{s}`")))
+            .collect();
+        let how = if t["as_fast_as_possible"].as_bool() == Some(true) {
+            "as fast as possible".to_string()
+        } else {
+            format!("at {}x the recorded speed", t["speed"].as_f64().unwrap_or(1.0))
+        };
+        let mut line = format!("a replay of {} {how}", sources.join(" + "));
+        if let Some([from, to]) = t["window_s"].as_array().map(Vec::as_slice)
+            && (from.as_f64() > Some(0.0) || to.is_number())
+        {
+            let to = to.as_f64().map_or("the end".into(), |t| format!("{t:.0} s"));
+            line += &format!(", window {:.0} s to {to}", from.as_f64().unwrap_or(0.0));
+        }
+        Some(line)
+    }
+
     /// What a load level counts.
     pub fn load_unit(&self) -> &'static str {
         if self.open_model {
@@ -70,6 +95,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut targets = None;
     let mut config = None;
     let mut open_model = false;
+    let mut trace = None;
     for path in &found {
         let kv = check_file(path)?;
         let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
@@ -82,6 +108,9 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         if config.is_none() {
             config = get(meta::RUN_CONFIG).and_then(|c| serde_json::from_str(&c).ok());
         }
+        if trace.is_none() {
+            trace = get(meta::TRACE).and_then(|c| serde_json::from_str(&c).ok());
+        }
     }
     Ok(Source {
         files: found,
@@ -91,6 +120,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         targets: targets.unwrap_or_else(Targets::seed_defaults),
         config,
         open_model,
+        trace,
         resource_files,
     })
 }

@@ -29,6 +29,8 @@ pub struct Summary<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct RunSummary<'a> {
+    /// The traces replayed and how (null for synthetic load).
+    pub trace: Option<&'a serde_json::Value>,
     pub requests: u64,
     pub failures: u64,
     pub duration_s: f64,
@@ -72,6 +74,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
         run: RunSummary {
+            trace: a.source.trace.as_ref(),
             requests: a.requests,
             failures: a.failures,
             duration_s: a.duration_s,

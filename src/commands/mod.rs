@@ -2,9 +2,11 @@
 //! print, and map errors to exit codes.
 
 pub mod analyze;
+pub mod record;
 pub mod run;
 pub mod scenario;
 pub mod serve;
+pub mod trace;
 
 /// The multi-threaded runtime every async command runs on.
 fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Fail> {

@@ -137,7 +137,15 @@ impl Target {
             }
         }
         if let Some(body) = out.body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
+            // A recorded request keeps its own content type; AURAX bodies are JSON otherwise.
+            let typed = out
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(CONTENT_TYPE.as_str()));
+            if !typed {
+                request = request.header(CONTENT_TYPE, "application/json");
+            }
+            request = request.body(body);
         }
         let start = Instant::now();
         let elapsed = |t: Instant| t.duration_since(start).as_micros() as i64;

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 pub use detect::{Format, detect_format};
 pub use endpoints::{ENDPOINT_HEADER, EndpointResolver, PROBE_HEADER};
-pub use schedule::{ReplayCounters, ReplayOptions, ReplaySchedule, Scheduled};
+pub use schedule::{ReplayCounters, ReplayOptions, ReplaySchedule, Scheduled, parse_window};
 pub use stats::TraceStats;
 
 use crate::scenario::{EndpointId, Scenario};

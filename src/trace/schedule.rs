@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::order::Reorder;
 use super::{Format, TraceError, TraceRequest, TraceSpec, open};
+use crate::duration::parse_duration;
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,9 +245,38 @@ impl Iterator for ReplaySchedule {
     }
 }
 
+/// `FROM..TO`, `FROM..` or `..TO`, each a duration from the trace's start (`--window`).
+pub fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
+    let (from, to) = text
+        .split_once("..")
+        .ok_or("expected FROM..TO such as 10m..20m")?;
+    let from = match from.trim() {
+        "" => Duration::ZERO,
+        f => parse_duration(f)?,
+    };
+    let to = match to.trim() {
+        "" => None,
+        t => Some(parse_duration(t)?),
+    };
+    if to.is_some_and(|t| t <= from) {
+        return Err("the window ends before it starts".into());
+    }
+    Ok((from, to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows() {
+        let m = |n: u64| Duration::from_secs(60 * n);
+        assert_eq!(parse_window("10m..20m"), Ok((m(10), Some(m(20)))));
+        assert_eq!(parse_window("..5m"), Ok((Duration::ZERO, Some(m(5)))));
+        assert_eq!(parse_window("5m.."), Ok((m(5), None)));
+        assert!(parse_window("20m..10m").is_err());
+        assert!(parse_window("10m").is_err());
+    }
 
     fn schedule(
         text: &str,

@@ -46,6 +46,12 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         a.source.files.len(),
         a.lateness_p99_ms
     );
+    if let Some(trace) = a.source.trace_line() {
+        let _ = writeln!(
+            o,
+            "The load was {trace}: requests sent at their recorded times (each row's `trace_source` and `trace_line` say where it came from).\n"
+        );
+    }
 
     let _ = writeln!(o, "## Endpoints\n");
     let _ = writeln!(

@@ -7,11 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cli::RunArgs;
-use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, fail};
 use crate::runner::{LoadShape, Pace, ReplayFeed, parse_rate};
 use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
-use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec};
+use crate::trace::{
+    Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, parse_window,
+};
 
 /// A replay ready to drive.
 pub struct Replay {
@@ -153,39 +154,4 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
         counters,
         record,
     }))
-}
-
-/// `FROM..TO`, `FROM..` or `..TO`, each a duration from the trace's start.
-fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
-    let (from, to) = text
-        .split_once("..")
-        .ok_or("expected FROM..TO such as 10m..20m")?;
-    let from = match from.trim() {
-        "" => Duration::ZERO,
-        f => parse_duration(f)?,
-    };
-    let to = match to.trim() {
-        "" => None,
-        t => Some(parse_duration(t)?),
-    };
-    if to.is_some_and(|t| t <= from) {
-        return Err("the window ends before it starts".into());
-    }
-    Ok((from, to))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_window;
-    use std::time::Duration;
-
-    #[test]
-    fn windows() {
-        let m = |n: u64| Duration::from_secs(60 * n);
-        assert_eq!(parse_window("10m..20m"), Ok((m(10), Some(m(20)))));
-        assert_eq!(parse_window("..5m"), Ok((Duration::ZERO, Some(m(5)))));
-        assert_eq!(parse_window("5m.."), Ok((m(5), None)));
-        assert!(parse_window("20m..10m").is_err());
-        assert!(parse_window("10m").is_err());
-    }
 }

@@ -61,8 +61,10 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
         .collect();
     assert_eq!(
         kv.get("aurax.schema_version").map(String::as_str),
-        Some("1")
+        Some("2")
     );
+    // Synthetic load: no trace metadata.
+    assert!(!kv.contains_key("aurax.trace"));
     assert!(
         kv.get("aurax.target_host")
             .is_some_and(|h| h.starts_with("http://127.0.0.1:"))

@@ -41,13 +41,18 @@ impl Source {
         let how = if t["as_fast_as_possible"].as_bool() == Some(true) {
             "as fast as possible".to_string()
         } else {
-            format!("at {}x the recorded speed", t["speed"].as_f64().unwrap_or(1.0))
+            format!(
+                "at {}x the recorded speed",
+                t["speed"].as_f64().unwrap_or(1.0)
+            )
         };
         let mut line = format!("a replay of {} {how}", sources.join(" + "));
         if let Some([from, to]) = t["window_s"].as_array().map(Vec::as_slice)
             && (from.as_f64() > Some(0.0) || to.is_number())
         {
-            let to = to.as_f64().map_or("the end".into(), |t| format!("{t:.0} s"));
+            let to = to
+                .as_f64()
+                .map_or("the end".into(), |t| format!("{t:.0} s"));
             line += &format!(", window {:.0} s to {to}", from.as_f64().unwrap_or(0.0));
         }
         Some(line)

@@ -62,7 +62,10 @@ fn stats(args: TraceStatsArgs) -> Result<ExitCode, Fail> {
     if args.json {
         let mut v = stats.to_json(&scenario);
         v["skipped_lines"] = skipped.into();
-        println!("{}", serde_json::to_string_pretty(&v).or_exit(ExitCode::Failure)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).or_exit(ExitCode::Failure)?
+        );
     } else {
         print!("{}", stats.to_text(&scenario));
         if let Some(note) = counters.skipped_note() {

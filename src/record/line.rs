@@ -43,7 +43,12 @@ fn rfc3339_micros<S: serde::Serializer>(
 /// Headers worth replaying, with secrets replaced by `<redacted>` unless `keep_secrets`.
 /// Connection-level headers and the load tool's own markers are left out.
 pub fn redact_headers(headers: &HeaderMap, keep_secrets: bool) -> BTreeMap<String, String> {
-    const SECRET: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "set-cookie"];
+    const SECRET: [&str; 4] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ];
     const SKIP: [&str; 9] = [
         "host",
         "content-length",

@@ -211,7 +211,11 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             let headers = r.headers().clone();
             match r.bytes().await {
                 Ok(b) => (status, headers, b),
-                Err(e) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::from(e.to_string())),
+                Err(e) => (
+                    StatusCode::BAD_GATEWAY,
+                    HeaderMap::new(),
+                    Bytes::from(e.to_string()),
+                ),
             }
         }
         Err(e) => (
@@ -222,7 +226,16 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     };
     let latency = arrived.elapsed();
     if !parts.headers.contains_key(PROBE_HEADER) {
-        record(&proxy, &parts, &path, &body, status.as_u16(), arrived, latency).await;
+        record(
+            &proxy,
+            &parts,
+            &path,
+            &body,
+            status.as_u16(),
+            arrived,
+            latency,
+        )
+        .await;
     }
     let mut response = Response::new(Body::from(response_body));
     *response.status_mut() = status;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Float64Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type,
+    DataType, Float64Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -86,6 +86,9 @@ pub struct Row {
     pub in_flight: u32,
     pub stage: u32,
     pub stage_target: f64,
+    pub path: String,
+    pub trace_source: Option<String>,
+    pub trace_line: Option<u64>,
 }
 
 pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
@@ -125,6 +128,15 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
             let error = strings("error");
             let model = strings("model_used");
             let class = strings("user_class");
+            let path = strings("path");
+            let path = path.as_string::<i32>();
+            let trace = strings("trace_source");
+            let trace = trace.as_string::<i32>();
+            let trace_line = b
+                .column_by_name("trace_line")
+                .expect("col")
+                .as_primitive::<UInt64Type>()
+                .clone();
             let class = class.as_string::<i32>();
             let users_active = b
                 .column_by_name("users_active")
@@ -193,6 +205,9 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
                     in_flight: in_flight.value(i),
                     stage: stage.value(i),
                     stage_target: stage_target.value(i),
+                    path: path.value(i).to_string(),
+                    trace_source: trace.is_valid(i).then(|| trace.value(i).to_string()),
+                    trace_line: trace_line.is_valid(i).then(|| trace_line.value(i)),
                 });
             }
         }

@@ -183,6 +183,22 @@ pub struct RunArgs {
     /// Replay the trace's requests back to back with -u users, ignoring its timing.
     #[arg(long = "as-fast-as-possible")]
     pub as_fast_as_possible: bool,
+    /// Serve the run's live metrics in Prometheus format at http://ADDR/metrics (port 0 picks one).
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Keep --metrics-listen serving this long after the load ends, for a last scrape.
+    #[arg(long = "metrics-hold", default_value = "0s")]
+    pub metrics_hold: String,
+    /// Sample the target's Prometheus /metrics into resources.parquet; repeatable.
+    /// [default without --host: the built-in simulator's]
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
+    /// Sample a local process's CPU, memory and disk I/O into resources.parquet; repeatable.
+    #[arg(long = "watch-pid", value_name = "PID")]
+    pub watch_pid: Vec<u32>,
+    /// How often resources are sampled (the generator's own CPU and memory always are).
+    #[arg(long = "sample-interval", default_value = "5s")]
+    pub sample_interval: String,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
     #[arg(long = "stop-on", value_name = "CONDITION")]
     pub stop_on: Vec<String>,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod duration;
 pub mod exit;
+pub mod monitor;
 pub mod outcome;
 pub mod record;
 pub mod runner;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
+use crate::monitor::PromCounters;
 use crate::outcome::RequestOutcome;
 
 /// 1 µs to 1 hour at 3 significant digits.
@@ -98,6 +99,8 @@ pub struct RunStats {
     /// Requests sent once every user had been spawned, for the throughput verdict.
     pub steady_from_us: Option<i64>,
     pub steady_requests: u64,
+    /// The same outcomes in Prometheus terms, for the live exporter.
+    pub prom: PromCounters,
     window: EndpointStats,
 }
 
@@ -112,6 +115,7 @@ impl Default for RunStats {
             lateness: new_histogram(),
             steady_from_us: None,
             steady_requests: 0,
+            prom: PromCounters::default(),
             window: EndpointStats::default(),
         }
     }
@@ -135,6 +139,7 @@ impl RunStats {
             .record(o);
         self.total.record(o);
         self.window.record(o);
+        self.prom.record(o);
         self.lateness
             .saturating_record((o.actual_send_us - o.intended_send_us).max(0) as u64);
         let stage = self.stages.entry(o.stage).or_default();

@@ -13,9 +13,11 @@
 //! Version history: 1, the first; 2 added `trace_source` and `trace_line` (trace replay).
 
 mod columns;
+mod resources;
 mod targets;
 
 pub use columns::{Column, Outcome, request_schema};
+pub use resources::{ResourceColumn, metrics, resource_schema, sources};
 pub use targets::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
 
 /// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
@@ -31,6 +33,8 @@ pub mod files {
     pub const PARTIAL_EXT: &str = "partial";
     /// The run manifest (JSON).
     pub const MANIFEST: &str = "run.json";
+    /// Resource samples (CPU, memory, in-flight) of the target and the generator.
+    pub const RESOURCES: &str = "resources.parquet";
 }
 
 /// Key-value metadata keys written into every request file's footer.

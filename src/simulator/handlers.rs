@@ -135,22 +135,58 @@ async fn generate(State(sim): State<Sim>, body: Bytes) -> Response {
 }
 
 async fn metrics(State(sim): State<Sim>) -> Response {
-    let mut gauges = Vec::new();
-    let labels: Vec<String> = [&sim.text, &sim.code, &sim.image]
+    let pools = [&sim.text, &sim.code, &sim.image];
+    let queue: Vec<(String, f64)> = pools
         .iter()
-        .map(|p| format!("{{model=\"{}\"}}", p.name))
+        .map(|p| (format!("{{model=\"{}\"}}", p.name), f64::from(p.queued())))
         .collect();
-    for (p, l) in [&sim.text, &sim.code, &sim.image].iter().zip(&labels) {
-        gauges.push((
+    let busy: Vec<(String, f64)> = pools
+        .iter()
+        .map(|p| (format!("{{model=\"{}\"}}", p.name), f64::from(p.busy())))
+        .collect();
+    let host = ModelledHost {
+        cpu_seconds: IDLE_CORES * sim.started.elapsed().as_secs_f64()
+            + pools.iter().map(|p| p.busy_seconds()).sum::<f64>(),
+        resident_bytes: BASE_MEMORY
+            + pools
+                .iter()
+                .map(|p| {
+                    f64::from(p.busy()) * MEMORY_PER_GENERATION
+                        + f64::from(p.queued()) * MEMORY_PER_WAITING
+                })
+                .sum::<f64>(),
+        cores: f64::from(sim.config.text_slots + sim.config.code_slots + sim.config.image_slots),
+    };
+    let gauges = [
+        (
             "aurax_model_queue_depth",
             "Requests waiting for a model slot.",
-            l.as_str(),
-            f64::from(p.queued()),
-        ));
-    }
-    let text = sim.metrics.render(&gauges);
+            queue,
+        ),
+        (
+            "aurax_model_busy_slots",
+            "Generations under way per model.",
+            busy,
+        ),
+    ];
+    let text = sim.metrics.render(&gauges, &host);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
+
+/// The simulated AURAX host's CPU and memory, modelled from its work: one core per
+/// generation under way, memory per generation and per waiting request. (The simulator may
+/// share its process with the load generator, whose own use would hide the target's.)
+pub struct ModelledHost {
+    pub cpu_seconds: f64,
+    pub resident_bytes: f64,
+    /// One core per model slot: the CPU when every slot is busy.
+    pub cores: f64,
+}
+
+const IDLE_CORES: f64 = 0.02;
+const BASE_MEMORY: f64 = 512.0 * 1024.0 * 1024.0;
+const MEMORY_PER_GENERATION: f64 = 24.0 * 1024.0 * 1024.0;
+const MEMORY_PER_WAITING: f64 = 1024.0 * 1024.0;
 
 /// Counts the request in `/metrics`, applies delays and transport-level faults, then runs
 /// the handler with the fault it should act on (`AppError` or `None`).

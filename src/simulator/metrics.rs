@@ -7,6 +7,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use super::handlers::ModelledHost;
+
+/// A gauge family: name, help, and (labels, value) samples.
+pub type GaugeFamily<'a> = (&'a str, &'a str, Vec<(String, f64)>);
+
 const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0,
 ];
@@ -50,7 +55,11 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, extra_gauges: &[(&str, &str, &str, f64)]) -> String {
+    pub fn render(
+        &self,
+        extra_gauges: &[GaugeFamily],
+        host: &ModelledHost,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -112,43 +121,31 @@ impl Metrics {
                 let _ = writeln!(out, "aurax_model_requests_total{{model=\"{model}\"}} {n}");
             }
         }
-        for (name, help, labels, value) in extra_gauges {
+        for (name, help, samples) in extra_gauges {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");
-            let _ = writeln!(out, "{name}{labels} {value}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
         }
-        let (cpu, rss) = process_usage();
         let _ = writeln!(
             out,
-            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds."
+            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds (modelled: one core per generation under way)."
         );
         let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
-        let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
+        let _ = writeln!(out, "process_cpu_seconds_total {}", host.cpu_seconds);
         let _ = writeln!(
             out,
-            "# HELP process_resident_memory_bytes Resident memory size in bytes."
+            "# HELP process_resident_memory_bytes Resident memory size in bytes (modelled)."
         );
         let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
-        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+        let _ = writeln!(out, "process_resident_memory_bytes {}", host.resident_bytes);
+        let _ = writeln!(
+            out,
+            "# HELP aurax_simulated_cpu_cores CPU cores of the simulated host (one per model slot)."
+        );
+        let _ = writeln!(out, "# TYPE aurax_simulated_cpu_cores gauge");
+        let _ = writeln!(out, "aurax_simulated_cpu_cores {}", host.cores);
         out
     }
-}
-
-/// CPU seconds and resident bytes of this process, from /proc (0 where there is none).
-fn process_usage() -> (f64, u64) {
-    let cpu = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0);
-    let rss = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096);
-    (cpu, rss)
 }

@@ -2,8 +2,9 @@
 //! its capacity latency rises (queueing), and past the queue requests fail, as a real
 //! inference backend does, so breaking points found against the simulator are real ones.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -19,6 +20,17 @@ pub struct ModelPool {
     waiting: AtomicU32,
     busy: AtomicU32,
     pub served: AtomicU64,
+    clock: Instant,
+    work: Mutex<BusyTime>,
+}
+
+/// Slot-seconds of generation: finished ones, plus those under way (count and start sum), so
+/// the modelled CPU grows while a long generation runs, not only when it ends.
+#[derive(Default)]
+struct BusyTime {
+    done: f64,
+    running: u32,
+    started_sum: f64,
 }
 
 /// The model's queue was full: the request is refused at once.
@@ -37,6 +49,8 @@ impl ModelPool {
             waiting: AtomicU32::new(0),
             busy: AtomicU32::new(0),
             served: AtomicU64::new(0),
+            clock: Instant::now(),
+            work: Mutex::new(BusyTime::default()),
         }
     }
 
@@ -50,7 +64,17 @@ impl ModelPool {
         let permit = self.permits.acquire().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         self.busy.fetch_add(1, Ordering::SeqCst);
+        let start = self.clock.elapsed().as_secs_f64();
+        if let Ok(mut w) = self.work.lock() {
+            w.running += 1;
+            w.started_sum += start;
+        }
         tokio::time::sleep(service).await;
+        if let Ok(mut w) = self.work.lock() {
+            w.running -= 1;
+            w.started_sum -= start;
+            w.done += self.clock.elapsed().as_secs_f64() - start;
+        }
         self.busy.fetch_sub(1, Ordering::SeqCst);
         self.served.fetch_add(1, Ordering::Relaxed);
         drop(permit);
@@ -63,6 +87,14 @@ impl ModelPool {
 
     pub fn busy(&self) -> u32 {
         self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Seconds of slot time spent generating so far, those under way included.
+    pub fn busy_seconds(&self) -> f64 {
+        let now = self.clock.elapsed().as_secs_f64();
+        self.work
+            .lock()
+            .map_or(0.0, |w| w.done + f64::from(w.running) * now - w.started_sum)
     }
 }
 

@@ -3,6 +3,7 @@
 //! seconds), so a run killed outright loses at most the last segment's worth of rows.
 
 mod manifest;
+mod resources;
 mod segment;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::Schema;
 
 pub use manifest::{Manifest, RunStatus};
+pub use resources::{ResourceSample, ResourceWriter};
 pub use segment::{SegmentError, SegmentWriter};
 
 use crate::outcome::RequestOutcome;

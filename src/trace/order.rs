@@ -10,8 +10,9 @@ use super::{TimedRequest, TraceError};
 
 /// How far back in trace time a request may come and still be put in its place.
 pub const REORDER_WINDOW_NS: i64 = 120 * 1_000_000_000;
-/// At most this many requests are held, whatever their times (memory stays bounded).
-const MAX_HELD: usize = 1 << 20;
+/// At most this many requests are held, whatever their times: a fast trace's 120 s would
+/// otherwise be a large part of it in memory.
+const MAX_HELD: usize = 1 << 16;
 
 pub struct Reorder<I> {
     inner: I,

@@ -1,6 +1,7 @@
 //! `aurax-tool run`: resolve the plan, prepare the run directory, find or start the target,
 //! drive the load, close the files, print the table and the verdict.
 
+mod monitoring;
 mod plan;
 mod replay;
 
@@ -179,6 +180,15 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     )
     .map_err(out_err)?;
     let shared = Arc::new(Shared::new(run.scenario.clone(), target, sender));
+    let monitoring = monitoring::start(
+        &args,
+        &run.out_dir,
+        &run.run_id,
+        shared.clone(),
+        stats.clone(),
+        simulated.then(|| format!("{host}/metrics")),
+    )
+    .await?;
     let (stop_tx, stop_rx) = watch::channel(None);
     let conditions =
         runner::watch_conditions(run.plan.stop_on.clone(), stats.clone(), shared.clone());
@@ -216,6 +226,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     live.abort();
     let _ = live.await;
     watcher.abort();
+    let resources = monitoring.finish().await;
     drop(shared);
     let sink_report = sink.finish();
 
@@ -272,6 +283,16 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             "warning: the load generator fell behind its schedule (lateness p99 {late_p99_ms:.1} ms): these numbers are partly the client's; compare latency from the intended send time"
         );
     }
+    println!(
+        "{} resource sample(s) in {}{}",
+        resources.samples,
+        aurax_schema::files::RESOURCES,
+        if resources.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} warning(s) above)", resources.warnings.len())
+        }
+    );
     if let Some(c) = &counters {
         println!(
             "replayed {} request(s) of {}",

@@ -141,6 +141,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     let profile = profile.clone();
     let scenario = Arc::new(scenario);
     let replay = resolve_replay(args, &scenario)?;
+    super::monitoring::check(args)?;
     let shape = if let Some(r) = &replay {
         r.shape.clone()
     } else if let Some(rate) = &args.rate {

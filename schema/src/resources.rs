@@ -1,0 +1,86 @@
+//! Columns of `resources.parquet`: one row per sampled value of a resource, beside the
+//! request files of a run. Sources are the target's own `/metrics` (scraped), a local process
+//! (by pid) and the load generator itself, so a saturated client is never mistaken for a
+//! saturated server.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+/// Every column of the resources file, in file order. The README documents each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceColumn {
+    /// When the sample was taken.
+    Time,
+    /// `generator`, `pid:<N>` or `scrape:<URL>`.
+    Source,
+    /// Prometheus metric name as exposed (`process_cpu_seconds_total`, …); histogram buckets
+    /// as `<name>_bucket` with an `le` label.
+    Metric,
+    /// The sample's labels, `k="v"` pairs sorted by key and joined by commas ("" for none).
+    Labels,
+    /// The value; counters are cumulative (the analysis turns them into rates).
+    Value,
+}
+
+impl ResourceColumn {
+    pub const ALL: [ResourceColumn; 5] = [
+        ResourceColumn::Time,
+        ResourceColumn::Source,
+        ResourceColumn::Metric,
+        ResourceColumn::Labels,
+        ResourceColumn::Value,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            ResourceColumn::Time => "time",
+            ResourceColumn::Source => "source",
+            ResourceColumn::Metric => "metric",
+            ResourceColumn::Labels => "labels",
+            ResourceColumn::Value => "value",
+        }
+    }
+
+    pub fn data_type(self) -> DataType {
+        match self {
+            ResourceColumn::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ResourceColumn::Source | ResourceColumn::Metric | ResourceColumn::Labels => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            ResourceColumn::Value => DataType::Float64,
+        }
+    }
+}
+
+/// The Arrow schema of a resources file, with the given key-value metadata.
+pub fn resource_schema(metadata: HashMap<String, String>) -> Arc<Schema> {
+    let fields: Vec<Field> = ResourceColumn::ALL
+        .iter()
+        .map(|c| Field::new(c.name(), c.data_type(), false))
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+/// Well-known metric names the analysis looks for.
+pub mod metrics {
+    /// Counter: CPU seconds used by a process (the target's, a watched pid's, the generator's).
+    pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
+    /// Gauge: resident memory of a process.
+    pub const RESIDENT_BYTES: &str = "process_resident_memory_bytes";
+    /// Gauge: AURAX's requests in progress.
+    pub const IN_PROGRESS: &str = "aurax_inprogress";
+    /// Gauge: CPU cores of the machine a local process runs on (generator, pid sources).
+    pub const MACHINE_CORES: &str = "machine_cpu_cores";
+    /// Counters: bytes a local process read from and wrote to storage.
+    pub const IO_READ_BYTES: &str = "process_io_read_bytes_total";
+    pub const IO_WRITE_BYTES: &str = "process_io_write_bytes_total";
+}
+
+/// Source names.
+pub mod sources {
+    pub const GENERATOR: &str = "generator";
+    pub const PID_PREFIX: &str = "pid:";
+    pub const SCRAPE_PREFIX: &str = "scrape:";
+}

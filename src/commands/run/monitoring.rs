@@ -1,0 +1,124 @@
+//! `run --metrics-listen/--scrape/--watch-pid`: the live exporter and the resource sampler,
+//! started before the load and stopped after it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aurax_schema::{SCHEMA_VERSION, meta, resource_schema};
+use tokio::sync::watch;
+
+use crate::cli::RunArgs;
+use crate::duration::parse_duration;
+use crate::exit::{ExitCode, Fail, fail};
+use crate::monitor::exporter::{self, Exporter};
+use crate::monitor::{SamplerConfig, SamplerReport, sampler};
+use crate::runner::Shared;
+use crate::sink::ResourceWriter;
+use crate::stats::RunStats;
+
+pub struct Monitoring {
+    exporter: Option<Exporter>,
+    running: Arc<AtomicBool>,
+    hold: Duration,
+    stop: watch::Sender<bool>,
+    sampler: tokio::task::JoinHandle<SamplerReport>,
+}
+
+/// Checks the monitoring flags; nothing is started yet.
+pub fn check(args: &RunArgs) -> Result<(Option<SocketAddr>, Duration, Duration), Fail> {
+    let bad = |e: String| fail(ExitCode::BadInput, e);
+    let listen = match &args.metrics_listen {
+        None => None,
+        Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+            bad(format!(
+                "--metrics-listen {a}: not a socket address such as 127.0.0.1:9646"
+            ))
+        })?),
+    };
+    let hold =
+        parse_duration(&args.metrics_hold).map_err(|e| bad(format!("--metrics-hold: {e}")))?;
+    let interval = parse_duration(&args.sample_interval)
+        .map_err(|e| bad(format!("--sample-interval: {e}")))?;
+    if interval < Duration::from_millis(100) {
+        return Err(bad("--sample-interval must be at least 100ms".into()));
+    }
+    for url in &args.scrape {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad(format!(
+                "--scrape {url}: expected a URL such as http://localhost:8000/metrics"
+            )));
+        }
+    }
+    Ok((listen, hold, interval))
+}
+
+pub async fn start(
+    args: &RunArgs,
+    dir: &Path,
+    run_id: &str,
+    shared: Arc<Shared>,
+    stats: Arc<Mutex<RunStats>>,
+    simulator_metrics: Option<String>,
+) -> Result<Monitoring, Fail> {
+    let (listen, hold, interval) = check(args)?;
+    let running = Arc::new(AtomicBool::new(true));
+    let exporter = match listen {
+        Some(addr) => {
+            let e = exporter::start(addr, shared, stats, running.clone())
+                .await
+                .map_err(|e| {
+                    fail(
+                        ExitCode::BadInput,
+                        format!("--metrics-listen {addr}: cannot listen: {e}"),
+                    )
+                })?;
+            eprintln!("live metrics (Prometheus) at {}", e.url());
+            Some(e)
+        }
+        None => None,
+    };
+    let mut scrape = args.scrape.clone();
+    if scrape.is_empty() {
+        scrape.extend(simulator_metrics);
+    }
+    let metadata = HashMap::from([
+        (meta::SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+        (meta::RUN_ID.to_string(), run_id.to_string()),
+    ]);
+    let writer = ResourceWriter::new(dir, resource_schema(metadata));
+    let config = SamplerConfig {
+        scrape,
+        pids: args.watch_pid.clone(),
+        interval,
+    };
+    let (stop, stopped) = watch::channel(false);
+    let sampler = tokio::spawn(sampler::run(config, writer, stopped));
+    Ok(Monitoring {
+        exporter,
+        running,
+        hold,
+        stop,
+        sampler,
+    })
+}
+
+impl Monitoring {
+    /// The load is over: a last sample, the file written, the exporter held then stopped.
+    pub async fn finish(self) -> SamplerReport {
+        self.running.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        let report = self.sampler.await.unwrap_or_default();
+        if let Some(e) = self.exporter {
+            if !self.hold.is_zero() {
+                eprintln!("holding {} for {:?} for a last scrape", e.url(), self.hold);
+                tokio::time::sleep(self.hold).await;
+            }
+            e.task.abort();
+        }
+        report
+    }
+}

@@ -1,0 +1,120 @@
+//! The live exporter (`--metrics-listen`): the run in Prometheus text exposition at
+//! `/metrics`, for a Prometheus scraping it and the Grafana dashboard in `dashboards/`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::procfs;
+use super::prom::{family, gauge};
+use crate::runner::Shared;
+use crate::stats::RunStats;
+
+struct Live {
+    shared: Arc<Shared>,
+    stats: Arc<Mutex<RunStats>>,
+    running: Arc<AtomicBool>,
+}
+
+pub struct Exporter {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Exporter {
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+}
+
+/// Serves `/metrics` until the task is aborted. `running` turns `aurax_load_running` to 0
+/// when the load is over (the exporter may be held open for a last scrape).
+pub async fn start(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stats: Arc<Mutex<RunStats>>,
+    running: Arc<AtomicBool>,
+) -> std::io::Result<Exporter> {
+    let live = Arc::new(Live {
+        shared,
+        stats,
+        running,
+    });
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(live);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Exporter { addr, task })
+}
+
+async fn metrics(State(live): State<Arc<Live>>) -> impl IntoResponse {
+    let mut out = String::with_capacity(16 * 1024);
+    // Copy under the lock, render outside it: the sink thread must never wait on a scrape.
+    let counters = live.stats.lock().map(|s| s.prom.clone()).ok();
+    if let Some(c) = counters {
+        c.render(&mut out);
+    }
+    let s = &live.shared;
+    let (stage, target) = s.stage();
+    gauge(
+        &mut out,
+        "aurax_load_users_active",
+        "Virtual users running (closed model; 0 in the open model).",
+        f64::from(s.users_active()),
+    );
+    gauge(
+        &mut out,
+        "aurax_load_in_flight_requests",
+        "Requests sent and not yet finished.",
+        f64::from(s.in_flight()),
+    );
+    gauge(
+        &mut out,
+        "aurax_load_stage",
+        "Index of the load stage under way (a replay: the --loop pass).",
+        f64::from(stage),
+    );
+    gauge(
+        &mut out,
+        "aurax_load_stage_target",
+        "The stage's target: users (closed model) or requests per second (open model, replay).",
+        target,
+    );
+    gauge(
+        &mut out,
+        "aurax_load_running",
+        "1 while the load runs, 0 once it is over.",
+        if live.running.load(Ordering::Relaxed) {
+            1.0
+        } else {
+            0.0
+        },
+    );
+    if let Some(u) = procfs::usage(None) {
+        family(
+            &mut out,
+            "process_cpu_seconds_total",
+            "counter",
+            "CPU seconds used by the load generator.",
+        );
+        out.push_str(&format!("process_cpu_seconds_total {}\n", u.cpu_seconds));
+        gauge(
+            &mut out,
+            "process_resident_memory_bytes",
+            "Resident memory of the load generator.",
+            u.resident_bytes,
+        );
+    }
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        out,
+    )
+}

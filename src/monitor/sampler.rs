@@ -1,0 +1,207 @@
+//! Resource sampling during a run: every interval, the generator's own CPU and memory, each
+//! watched local process, and each scraped `/metrics` (every sample kept as exposed), into
+//! `resources.parquet`. A scrape that fails or a process that is gone is a warning, once;
+//! never a failed run.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aurax_schema::{metrics, sources};
+use prometheus_parse::{Scrape, Value};
+use tokio::sync::watch;
+
+use super::procfs;
+use crate::sink::{ResourceSample, ResourceWriter};
+
+pub struct SamplerConfig {
+    /// `/metrics` URLs to scrape.
+    pub scrape: Vec<String>,
+    /// Local processes to sample.
+    pub pids: Vec<u32>,
+    pub interval: Duration,
+}
+
+/// What the sampler did, for the end-of-run summary.
+#[derive(Debug, Default)]
+pub struct SamplerReport {
+    pub samples: usize,
+    pub warnings: Vec<String>,
+}
+
+/// The file is rewritten after this many intervals (and at the end).
+const WRITE_EVERY: u32 = 6;
+
+/// Samples until `stop` turns true, then writes the file a last time.
+pub async fn run(
+    config: SamplerConfig,
+    writer: ResourceWriter,
+    mut stop: watch::Receiver<bool>,
+) -> SamplerReport {
+    let client = reqwest::Client::builder()
+        .timeout(
+            config
+                .interval
+                .clamp(Duration::from_millis(500), Duration::from_secs(5)),
+        )
+        .build()
+        .ok();
+    let writer = Arc::new(writer);
+    let mut rows: Vec<ResourceSample> = Vec::new();
+    let mut warned: HashSet<String> = HashSet::new();
+    let mut report = SamplerReport::default();
+    let mut warn = |key: String, message: String, report: &mut SamplerReport| {
+        if warned.insert(key) {
+            eprintln!("warning: {message}");
+            report.warnings.push(message);
+        }
+    };
+    let mut tick = tokio::time::interval(config.interval);
+    let mut ticks = 0u32;
+    loop {
+        let done = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.changed() => true,
+        };
+        let now = chrono::Utc::now().timestamp_micros();
+        sample_process(&mut rows, now, sources::GENERATOR, None);
+        for pid in &config.pids {
+            let source = format!("{}{pid}", sources::PID_PREFIX);
+            if !sample_process(&mut rows, now, &source, Some(*pid)) {
+                warn(
+                    source.clone(),
+                    format!(
+                        "--watch-pid {pid}: no such process (or /proc unreadable); its samples are missing"
+                    ),
+                    &mut report,
+                );
+            }
+        }
+        for url in &config.scrape {
+            let source: Arc<str> = Arc::from(format!("{}{url}", sources::SCRAPE_PREFIX));
+            match scrape(client.as_ref(), url).await {
+                Ok(scraped) => push_scrape(&mut rows, now, &source, scraped),
+                Err(e) => warn(
+                    url.clone(),
+                    format!(
+                        "--scrape {url}: {e}; the target's resource samples are missing (the run goes on)"
+                    ),
+                    &mut report,
+                ),
+            }
+        }
+        ticks += 1;
+        if done || ticks.is_multiple_of(WRITE_EVERY) {
+            let (w, snapshot) = (writer.clone(), rows.clone());
+            let written = tokio::task::spawn_blocking(move || w.write_all(&snapshot)).await;
+            if let Ok(Err(e)) = written {
+                warn(
+                    "write".into(),
+                    format!("resource samples: {e}"),
+                    &mut report,
+                );
+            }
+        }
+        if done {
+            report.samples = rows.len();
+            return report;
+        }
+    }
+}
+
+/// Samples a local process; false when it cannot be read.
+fn sample_process(
+    rows: &mut Vec<ResourceSample>,
+    now: i64,
+    source: &str,
+    pid: Option<u32>,
+) -> bool {
+    let Some(u) = procfs::usage(pid) else {
+        return false;
+    };
+    let source: Arc<str> = Arc::from(source);
+    let mut push = |metric: &str, value: f64| {
+        rows.push(ResourceSample {
+            time_us: now,
+            source: source.clone(),
+            metric: metric.to_string(),
+            labels: String::new(),
+            value,
+        })
+    };
+    push(metrics::CPU_SECONDS, u.cpu_seconds);
+    push(metrics::RESIDENT_BYTES, u.resident_bytes);
+    push(metrics::MACHINE_CORES, procfs::cores());
+    if let Some((read, write)) = u.io {
+        push(metrics::IO_READ_BYTES, read);
+        push(metrics::IO_WRITE_BYTES, write);
+    }
+    true
+}
+
+async fn scrape(client: Option<&reqwest::Client>, url: &str) -> Result<Scrape, String> {
+    let client = client.ok_or("no HTTP client")?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| crate::runner::describe(&e))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "HTTP {} (does the target expose /metrics?)",
+            response.status()
+        ));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| crate::runner::describe(&e))?;
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).map_err(|e| e.to_string())
+}
+
+/// Every sample as exposed; histogram buckets as `<name>_bucket` with `le`, summary
+/// quantiles with `quantile`.
+fn push_scrape(rows: &mut Vec<ResourceSample>, now: i64, source: &Arc<str>, scraped: Scrape) {
+    for s in scraped.samples {
+        let mut pairs: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        let mut push = |metric: String, extra: Option<(&str, f64)>, value: f64| {
+            let mut all = pairs.clone();
+            if let Some((k, v)) = extra {
+                all.push((k.to_string(), v.to_string()));
+            }
+            rows.push(ResourceSample {
+                time_us: now,
+                source: source.clone(),
+                metric,
+                labels: all
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                value,
+            });
+        };
+        match s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => push(s.metric, None, v),
+            Value::Histogram(buckets) => {
+                for b in buckets {
+                    push(
+                        format!("{}_bucket", s.metric),
+                        Some(("le", b.less_than)),
+                        b.count,
+                    );
+                }
+            }
+            Value::Summary(qs) => {
+                for q in qs {
+                    push(s.metric.clone(), Some(("quantile", q.quantile)), q.count);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `resources.parquet`: the resource samples of a run, rewritten whole (to a temporary file,
+//! then renamed) every few samples and at the end, so the file on disk is always complete.
+//! A run samples a few hundred values a minute: rewriting stays cheap for hours.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{Int32Type, Schema};
+use arrow::record_batch::RecordBatch;
+use aurax_schema::files;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use super::SegmentError;
+
+/// One sampled value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSample {
+    pub time_us: i64,
+    pub source: Arc<str>,
+    pub metric: String,
+    pub labels: String,
+    pub value: f64,
+}
+
+pub struct ResourceWriter {
+    path: PathBuf,
+    schema: Arc<Schema>,
+}
+
+impl ResourceWriter {
+    pub fn new(dir: &Path, schema: Arc<Schema>) -> ResourceWriter {
+        ResourceWriter {
+            path: dir.join(files::RESOURCES),
+            schema,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes every sample so far as the whole file.
+    pub fn write_all(&self, samples: &[ResourceSample]) -> Result<(), SegmentError> {
+        let partial = self.path.with_extension(files::PARTIAL_EXT);
+        let io = |source| SegmentError::Io {
+            path: partial.clone(),
+            source,
+        };
+        let pq = |source| SegmentError::Parquet {
+            path: partial.clone(),
+            source,
+        };
+        let batch = batch(samples, self.schema.clone())?;
+        let kv = self
+            .schema
+            .metadata()
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let file = File::create(&partial).map_err(io)?;
+        let mut writer =
+            ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(pq)?;
+        writer.write(&batch).map_err(pq)?;
+        let file = writer.into_inner().map_err(pq)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&partial, &self.path).map_err(|source| SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn batch(samples: &[ResourceSample], schema: Arc<Schema>) -> Result<RecordBatch, SegmentError> {
+    let mut time = TimestampMicrosecondBuilder::with_capacity(samples.len()).with_timezone("UTC");
+    let dict = || StringDictionaryBuilder::<Int32Type>::new();
+    let (mut source, mut metric, mut labels) = (dict(), dict(), dict());
+    let mut value = Float64Builder::with_capacity(samples.len());
+    for s in samples {
+        time.append_value(s.time_us);
+        source.append_value(&*s.source);
+        metric.append_value(&s.metric);
+        labels.append_value(&s.labels);
+        value.append_value(s.value);
+    }
+    // Same order as aurax_schema::ResourceColumn::ALL.
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(time.finish()),
+        Arc::new(source.finish()),
+        Arc::new(metric.finish()),
+        Arc::new(labels.finish()),
+        Arc::new(value.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}

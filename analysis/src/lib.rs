@@ -18,6 +18,7 @@ pub mod insights;
 pub mod little;
 pub mod models;
 pub mod report;
+pub mod resources;
 pub mod source;
 pub mod summary;
 pub mod usl;
@@ -77,6 +78,8 @@ pub struct Analysis {
     pub scaling: Scaling,
     pub optimisation: Vec<String>,
     pub percentile_curves: Vec<endpoints::PercentileCurve>,
+    /// CPU, memory and in-flight of the target and the generator against load.
+    pub resources: resources::ResourceFindings,
     /// What this run cannot tell, said plainly.
     pub notes: Vec<String>,
 }
@@ -163,6 +166,14 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         hidden_app_errors,
     );
     let percentile_curves = endpoints::percentile_curves(&lf, &CURVE_QUANTILES)?;
+    let resources = resources::analyse(
+        &source.resource_files,
+        start_us,
+        &windows,
+        &window_levels,
+        &levels,
+        source.load_unit(),
+    )?;
 
     let mut notes = Vec::new();
     if requests < 1000.0 {
@@ -180,6 +191,8 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     if !source.targets_recorded {
         notes.push("The files carry no targets: the seed's defaults were used.".into());
     }
+    notes.extend(resources.notes.iter().cloned());
+    notes.extend(resources.generator_saturated.iter().cloned());
     if little.iter().any(|l| !l.holds) {
         notes.push("Little's law (in flight ≈ throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
     }
@@ -209,6 +222,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         scaling,
         optimisation,
         percentile_curves,
+        resources,
         notes,
     })
 }

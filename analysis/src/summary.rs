@@ -25,6 +25,34 @@ pub struct Summary<'a> {
     pub optimisation_targets: &'a [String],
     pub notes: &'a [String],
     pub baseline: Option<&'a [EndpointChange]>,
+    pub resources: ResourcesJson<'a>,
+}
+
+/// The resource findings without the per-sample series (the Parquet file has those).
+#[derive(Debug, Serialize)]
+pub struct ResourcesJson<'a> {
+    pub constraint: Option<ConstraintJson<'a>>,
+    pub trigger: Option<&'a str>,
+    pub generator_saturated: Option<&'a str>,
+    /// Per series: name, unit, ceiling and its mean per load level (levels as in breaking_point).
+    pub series: Vec<SeriesJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConstraintJson<'a> {
+    pub resource: &'a str,
+    pub load: f64,
+    pub value: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeriesJson<'a> {
+    pub name: &'a str,
+    pub source: &'a str,
+    pub unit: &'a str,
+    pub ceiling: f64,
+    pub ceiling_is_cores: bool,
+    pub per_level: &'a [Option<f64>],
 }
 
 #[derive(Debug, Serialize)]
@@ -118,5 +146,31 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         optimisation_targets: &a.optimisation,
         notes: &a.notes,
         baseline,
+        resources: ResourcesJson {
+            constraint: a
+                .resources
+                .constraint
+                .as_ref()
+                .map(|(r, load, value)| ConstraintJson {
+                    resource: r,
+                    load: *load,
+                    value: *value,
+                }),
+            trigger: a.resources.trigger.as_deref(),
+            generator_saturated: a.resources.generator_saturated.as_deref(),
+            series: a
+                .resources
+                .series
+                .iter()
+                .map(|s| SeriesJson {
+                    name: &s.name,
+                    source: &s.source,
+                    unit: s.unit,
+                    ceiling: s.ceiling,
+                    ceiling_is_cores: s.ceiling_known,
+                    per_level: &s.per_level,
+                })
+                .collect(),
+        },
     }
 }

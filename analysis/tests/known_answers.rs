@@ -288,3 +288,64 @@ fn baseline_comparison_flags_a_real_slowdown_and_not_noise() {
     let changes = baseline::compare(&same, &old);
     assert!(!changes[0].regression, "{:?}", changes[0]);
 }
+
+#[test]
+fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint() {
+    // 10 levels of 10 s, 20 req/s per user up to 100 req/s of capacity (5 users).
+    let reqs = saturating_ramp(10, 10.0, 20.0, 100.0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    write_run(&run, &reqs, "2");
+    let mut samples = Vec::new();
+    for t in 0..=100 {
+        let t = f64::from(t);
+        // Target: 0.8 cores per user, up to 4 cores at 5 users, then flat (its ceiling).
+        let target_cpu: f64 = (0..t as i32)
+            .map(|s| (0.8 * ((f64::from(s) / 10.0).floor() + 1.0)).min(4.0))
+            .sum();
+        samples.push((
+            t,
+            "scrape:http://t/metrics",
+            "process_cpu_seconds_total",
+            target_cpu,
+        ));
+        samples.push((
+            t,
+            "scrape:http://t/metrics",
+            "aurax_simulated_cpu_cores",
+            16.0,
+        ));
+        // Generator: 1.9 of 2 cores from the start.
+        samples.push((t, "generator", "process_cpu_seconds_total", 1.9 * t));
+        samples.push((t, "generator", "machine_cpu_cores", 2.0));
+        samples.push((t, "generator", "process_resident_memory_bytes", 80e6));
+    }
+    common::write_resources(&run, &samples);
+    let a = analyze(std::slice::from_ref(&run)).expect("analysis");
+    let r = &a.resources;
+    let (name, load, value) = r.constraint.clone().expect("a constraint");
+    assert_eq!(name, "target CPU");
+    assert_eq!(load, 5.0, "saturates at 5 users");
+    // The level mean: 90% of the 4-core plateau or more.
+    assert!((3.6..=4.0).contains(&value), "{value}");
+    let trigger = r.trigger.clone().expect("trigger");
+    assert!(
+        trigger.contains("(2.8 cores)") && trigger.contains("reached at ~"),
+        "{trigger}"
+    );
+    let g = r
+        .generator_saturated
+        .clone()
+        .expect("the generator saturated");
+    assert!(g.contains("1.90 of its 2 cores"), "{g}");
+    let out = dir.path().join("rep");
+    aurax_analysis::report::write(&a, None, &out).expect("report");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("md");
+    assert!(
+        md.contains("**The load generator was the bottleneck.**"),
+        "{md}"
+    );
+    let (w, h, ink) = png_facts(&out.join("resources.png"));
+    assert_eq!((w, h), (1400, 800));
+    assert!(ink > 0.01, "{ink}");
+}

@@ -55,11 +55,7 @@ impl Metrics {
         }
     }
 
-    pub fn render(
-        &self,
-        extra_gauges: &[GaugeFamily],
-        host: &ModelledHost,
-    ) -> String {
+    pub fn render(&self, extra_gauges: &[GaugeFamily], host: &ModelledHost) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,

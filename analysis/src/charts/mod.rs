@@ -17,6 +17,7 @@ macro_rules! draw_legend {
 
 mod bars;
 mod load;
+mod resources;
 mod time;
 
 use std::path::Path;
@@ -99,6 +100,17 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     )?;
     if !a.models.is_empty() {
         draw("models.png", "Model usage and latency", &bars::models)?;
+    }
+    if a.resources
+        .series
+        .iter()
+        .any(|s| s.per_level.iter().any(Option::is_some))
+    {
+        draw(
+            "resources.png",
+            "Resources against load (share of each ceiling) and p95",
+            &resources::resources_vs_load,
+        )?;
     }
     Ok(out)
 }

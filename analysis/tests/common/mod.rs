@@ -178,3 +178,42 @@ pub fn png_facts(path: &Path) -> (u32, u32, f64) {
         .count() as f64;
     (info.width, info.height, ink / total)
 }
+
+/// Writes `resources.parquet` in `dir`: (seconds from START_US, source, metric, value).
+pub fn write_resources(dir: &Path, samples: &[(f64, &str, &str, f64)]) {
+    use arrow::array::{Float64Array, TimestampMicrosecondArray};
+    use aurax_schema::{ResourceColumn, resource_schema};
+    let schema = resource_schema(HashMap::new());
+    let dict = |f: &dyn Fn(&(f64, &str, &str, f64)) -> String| -> ArrayRef {
+        let mut b = StringDictionaryBuilder::<Int32Type>::new();
+        samples.iter().for_each(|s| b.append_value(f(s)));
+        Arc::new(b.finish())
+    };
+    let columns: Vec<ArrayRef> = ResourceColumn::ALL
+        .iter()
+        .map(|c| -> ArrayRef {
+            match c {
+                ResourceColumn::Time => Arc::new(
+                    TimestampMicrosecondArray::from(
+                        samples
+                            .iter()
+                            .map(|s| START_US + (s.0 * 1e6) as i64)
+                            .collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                ResourceColumn::Source => dict(&|s| s.1.to_string()),
+                ResourceColumn::Metric => dict(&|s| s.2.to_string()),
+                ResourceColumn::Labels => dict(&|_| String::new()),
+                ResourceColumn::Value => Arc::new(Float64Array::from(
+                    samples.iter().map(|s| s.3).collect::<Vec<_>>(),
+                )),
+            }
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
+    let file = std::fs::File::create(dir.join("resources.parquet")).expect("create");
+    let mut w = ArrowWriter::try_new(file, schema, None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}

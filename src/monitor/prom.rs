@@ -58,11 +58,14 @@ impl SecondsHistogram {
     }
 }
 
+/// (outcome, status code) → requests.
+type ByOutcome = BTreeMap<(&'static str, Option<u16>), u64>;
+
 /// Everything the exporter reports about finished requests.
 #[derive(Debug, Default, Clone)]
 pub struct PromCounters {
-    /// (endpoint, outcome, status code or "none") → requests.
-    requests: BTreeMap<(Arc<str>, &'static str, Option<u16>), u64>,
+    /// endpoint → (outcome, status code) → requests.
+    requests: BTreeMap<Arc<str>, ByOutcome>,
     latency: BTreeMap<Arc<str>, SecondsHistogram>,
     lateness: SecondsHistogram,
     models: BTreeMap<String, u64>,
@@ -70,15 +73,26 @@ pub struct PromCounters {
 
 impl PromCounters {
     pub fn record(&mut self, o: &RequestOutcome) {
-        *self
-            .requests
-            .entry((o.endpoint.clone(), o.outcome.as_str(), o.status))
-            .or_default() += 1;
+        // Look up before inserting: cloning the endpoint's Arc for every row would bump a
+        // reference count the request tasks share (a contended cache line at 30k req/s).
+        let key = (o.outcome.as_str(), o.status);
+        match self.requests.get_mut(&*o.endpoint) {
+            Some(by) => *by.entry(key).or_default() += 1,
+            None => {
+                self.requests
+                    .insert(o.endpoint.clone(), BTreeMap::from([(key, 1)]));
+            }
+        }
         if o.outcome != aurax_schema::Outcome::Dropped {
-            self.latency
-                .entry(o.endpoint.clone())
-                .or_default()
-                .observe(o.latency_us as f64 / 1e6);
+            let seconds = o.latency_us as f64 / 1e6;
+            match self.latency.get_mut(&*o.endpoint) {
+                Some(h) => h.observe(seconds),
+                None => {
+                    let mut h = SecondsHistogram::default();
+                    h.observe(seconds);
+                    self.latency.insert(o.endpoint.clone(), h);
+                }
+            }
         }
         self.lateness
             .observe((o.actual_send_us - o.intended_send_us).max(0) as f64 / 1e6);
@@ -100,13 +114,15 @@ impl PromCounters {
             "counter",
             "Requests finished, by endpoint, outcome (ok, http_error, app_error, timeout, connect_error, other, dropped) and HTTP status code.",
         );
-        for ((endpoint, outcome, status), n) in &self.requests {
-            let status = status.map_or("none".to_string(), |s| s.to_string());
-            let _ = writeln!(
-                out,
-                "aurax_load_requests_total{{endpoint=\"{}\",outcome=\"{outcome}\",status_code=\"{status}\"}} {n}",
-                escape(endpoint)
-            );
+        for (endpoint, by) in &self.requests {
+            for ((outcome, status), n) in by {
+                let status = status.map_or("none".to_string(), |s| s.to_string());
+                let _ = writeln!(
+                    out,
+                    "aurax_load_requests_total{{endpoint=\"{}\",outcome=\"{outcome}\",status_code=\"{status}\"}} {n}",
+                    escape(endpoint)
+                );
+            }
         }
         family(
             out,

@@ -3,8 +3,6 @@
 //! (`generate_text` unless told otherwise) whose body is the endpoint's own template with a
 //! prompt of about `ContextTokens` tokens and `max_tokens` = `GeneratedTokens`.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +12,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::Value;
 
+use super::lines::NumberedLines;
 use super::{TimedRequest, TraceError, TraceReader, TraceRequest};
 use crate::scenario::{EndpointId, Scenario};
 
@@ -31,29 +30,14 @@ pub fn open(
     scenario: Arc<Scenario>,
     endpoint: EndpointId,
 ) -> Result<TraceReader, TraceError> {
-    let file = File::open(path).map_err(|e| TraceError::file(path, format!("cannot open: {e}")))?;
-    let mut lines = BufReader::with_capacity(256 * 1024, file);
-    let name = path.display().to_string();
-    let mut number = 0u64;
-    let mut buf = String::new();
+    let mut lines = NumberedLines::open(path)?;
     Ok(Box::new(std::iter::from_fn(move || {
         loop {
-            buf.clear();
-            number += 1;
-            match lines.read_line(&mut buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => {
-                    return Some(Err(TraceError::File {
-                        file: name.clone(),
-                        reason: format!("reading line {number}: {e}"),
-                    }));
-                }
-            }
-            let text = buf.trim();
-            if text.is_empty()
-                || (number == 1 && text.to_ascii_lowercase().starts_with("timestamp"))
-            {
+            let (number, text) = match lines.next_line()? {
+                Ok(l) => l,
+                Err(e) => return Some(Err(e)),
+            };
+            if number == 1 && text.to_ascii_lowercase().starts_with("timestamp") {
                 continue;
             }
             let row = parse_row(text).and_then(|(time_ns, context, generated)| {
@@ -72,12 +56,7 @@ pub fn open(
                     },
                 })
             });
-            return Some(row.map_err(|reason| TraceError::Line {
-                file: name.clone(),
-                unit: "line",
-                line: number,
-                reason,
-            }));
+            return Some(row.map_err(|reason| lines.bad(number, reason)));
         }
     })))
 }

@@ -6,8 +6,6 @@
 //! (what `aurax-tool record` adds: `status`, `latency_ms`) are read past.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +13,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::lines::NumberedLines;
 use super::{EndpointResolver, TimedRequest, TraceError, TraceReader, TraceRequest, max_tokens_of};
 use crate::scenario::EndpointId;
 
@@ -42,38 +41,15 @@ pub fn open(
     resolver: Arc<EndpointResolver>,
     fixed: Option<EndpointId>,
 ) -> Result<TraceReader, TraceError> {
-    let file = File::open(path).map_err(|e| TraceError::file(path, format!("cannot open: {e}")))?;
-    let mut lines = BufReader::with_capacity(256 * 1024, file);
-    let name = path.display().to_string();
-    let mut number = 0u64;
+    let mut lines = NumberedLines::open(path)?;
     let mut clock = None;
-    let mut buf = String::new();
     Ok(Box::new(std::iter::from_fn(move || {
-        loop {
-            buf.clear();
-            number += 1;
-            match lines.read_line(&mut buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => {
-                    return Some(Err(TraceError::File {
-                        file: name.clone(),
-                        reason: format!("reading line {number}: {e}"),
-                    }));
-                }
-            }
-            let text = buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let bad = |reason: String| TraceError::Line {
-                file: name.clone(),
-                unit: "line",
-                line: number,
-                reason,
-            };
-            return Some(parse(text, &mut clock, &resolver, fixed, &source, number).map_err(bad));
-        }
+        let (number, text) = match lines.next_line()? {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        let parsed = parse(text, &mut clock, &resolver, fixed, &source, number);
+        Some(parsed.map_err(|reason| lines.bad(number, reason)))
     })))
 }
 

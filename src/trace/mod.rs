@@ -7,6 +7,7 @@ mod detect;
 mod endpoints;
 mod har;
 mod jsonl;
+mod lines;
 mod order;
 mod rundir;
 mod schedule;

@@ -13,6 +13,13 @@ use arrow::datatypes::{
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+/// A trace under `fixtures/traces/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/traces")
+        .join(name)
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_aurax-tool"))
 }

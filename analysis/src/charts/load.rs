@@ -2,31 +2,40 @@
 
 use std::path::Path;
 
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::time::format_ms;
 use super::{ChartResult, FONT, canvas, color, log_range};
 use crate::Analysis;
 
-/// Successful throughput and p95 per load level, the USL fit and the breaking point.
-pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
-    let root = canvas(path)?;
+/// Offered load on x, a linear left axis and p95 (log) on the right: the frame of every
+/// chart against load.
+pub type LoadAxes<'a> = DualCoordChartContext<
+    'a,
+    BitMapBackend<'a>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, LogCoord<f64>>,
+>;
+
+pub fn load_axes<'a>(
+    root: &DrawingArea<BitMapBackend<'a>, Shift>,
+    a: &Analysis,
+    title: String,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+) -> Result<LoadAxes<'a>, Box<dyn std::error::Error>> {
     let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
-    let y_max = a.levels.iter().map(|l| l.ok_rps).fold(1.0, f64::max) * 1.3;
     let p95 = log_range(a.levels.iter().map(|l| l.p95_ms));
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Throughput and p95 against load — {}",
-                short(&a.breaking.verdict)
-            ),
-            (FONT, 22),
-        )
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 22))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .right_y_label_area_size(90)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?
+        .build_cartesian_2d(0f64..x_max, y)?
         .set_secondary_coord(0f64..x_max, p95.log_scale());
     chart
         .configure_mesh()
@@ -35,7 +44,7 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
         } else {
             "offered load (active users)"
         })
-        .y_desc("successful requests per second")
+        .y_desc(y_desc)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()?;
@@ -46,6 +55,25 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
         .axis_desc_style((FONT, 18))
         .y_label_formatter(&|v| format_ms(*v))
         .draw()?;
+    Ok(chart)
+}
+
+/// Successful throughput and p95 per load level, the USL fit and the breaking point.
+pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
+    let root = canvas(path)?;
+    let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
+    let y_max = a.levels.iter().map(|l| l.ok_rps).fold(1.0, f64::max) * 1.3;
+    let title = format!(
+        "Throughput and p95 against load — {}",
+        short(&a.breaking.verdict)
+    );
+    let mut chart = load_axes(
+        &root,
+        a,
+        title,
+        0.0..y_max,
+        "successful requests per second",
+    )?;
     let (c_thr, c_p95, c_usl) = (color(0), color(3), color(4));
     let thr: Vec<(f64, f64)> = a.levels.iter().map(|l| (l.users, l.ok_rps)).collect();
     chart

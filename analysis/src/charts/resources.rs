@@ -5,15 +5,14 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::time::format_ms;
-use super::{ChartResult, FONT, canvas, color, log_range};
+use super::load::load_axes;
+use super::{ChartResult, canvas, color};
 use crate::Analysis;
 
 pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let r = &a.resources;
     let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
-    let p95 = log_range(a.levels.iter().map(|l| l.p95_ms));
     let title = match &r.constraint {
         Some((name, load, _)) => format!(
             "Resources against load — {name} saturates first, at {load:.0} {}",
@@ -21,32 +20,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
         ),
         None => "Resources against load".to_string(),
     };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, 22))
-        .margin(20)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .right_y_label_area_size(90)
-        .build_cartesian_2d(0f64..x_max, 0f64..115f64)?
-        .set_secondary_coord(0f64..x_max, p95.log_scale());
-    chart
-        .configure_mesh()
-        .x_desc(if a.source.open_model {
-            "offered load (arrivals per second)"
-        } else {
-            "offered load (active users)"
-        })
-        .y_desc("% of the resource's ceiling")
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .draw()?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("p95 latency (log)")
-        .label_style((FONT, 16))
-        .axis_desc_style((FONT, 18))
-        .y_label_formatter(&|v| format_ms(*v))
-        .draw()?;
+    let mut chart = load_axes(&root, a, title, 0.0..115.0, "% of the resource's ceiling")?;
     for (i, s) in r.series.iter().enumerate() {
         let c = color(i);
         let points: Vec<(f64, f64)> = a

@@ -9,7 +9,7 @@ use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
 use crate::insights::pct;
 
-fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
+pub(super) fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
     if let Some(c) = charts.iter().find(|c| c.file == file) {
         let _ = writeln!(out, "\n![{}]({})\n", c.title, c.file);
     }
@@ -291,7 +291,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         chart(&mut o, charts, "models.png");
     }
 
-    resources_section(&mut o, a, charts);
+    super::resources::resources_section(&mut o, a, charts);
 
     let _ = writeln!(o, "## Optimisation targets\n");
     for (i, t) in a.optimisation.iter().enumerate() {
@@ -350,93 +350,4 @@ fn capitalise(s: &str) -> String {
     c.next().map_or(String::new(), |f| {
         f.to_uppercase().collect::<String>() + c.as_str()
     })
-}
-
-fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFile]) {
-    let _ = writeln!(o, "## Resource constraints\n");
-    let r = &a.resources;
-    if r.series.is_empty() {
-        let _ = writeln!(
-            o,
-            "No resource samples were recorded with this run (CPU and memory of the target and of the load generator), so resource constraints cannot be judged. `aurax-tool run --scrape URL/metrics` samples the target.\n"
-        );
-        return;
-    }
-    let sources: Vec<&str> = {
-        let mut s: Vec<&str> = r.series.iter().map(|s| s.source.as_str()).collect();
-        s.sort_unstable();
-        s.dedup();
-        s
-    };
-    let _ = writeln!(
-        o,
-        "Sampled from {}; CPU as cores used (a counter's rate), memory resident, means per load level.\n",
-        sources
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = write!(o, "| load ({}) | p95 ms |", a.source.load_unit());
-    for s in &r.series {
-        let _ = write!(o, " {} ({}) |", s.name, s.unit);
-    }
-    let _ = writeln!(o);
-    let _ = writeln!(o, "|---:|---:|{}", "---:|".repeat(r.series.len()));
-    for (i, l) in a.levels.iter().enumerate() {
-        let _ = write!(o, "| {:.0} | {:.0} |", l.users, l.p95_ms);
-        for s in &r.series {
-            let cell = s.per_level[i].map_or("–".to_string(), |v| format!("{v:.2}"));
-            let _ = write!(o, " {cell} |");
-        }
-        let _ = writeln!(o);
-    }
-    let _ = writeln!(o);
-    match &r.constraint {
-        Some((name, load, value)) => {
-            let _ = writeln!(
-                o,
-                "**Constraint: {name} saturates first, at {load:.0} {} ({value:.2}); {}.**\n",
-                a.source.load_unit(),
-                a.breaking.verdict.trim_end_matches('.')
-            );
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "No sampled resource of the target saturated, so no resource-based scaling trigger is set.\n"
-            );
-        }
-    }
-    if let Some(t) = &r.trigger {
-        let _ = writeln!(o, "**Scaling trigger:** {t}.\n");
-    }
-    match (
-        &r.generator_saturated,
-        r.series
-            .iter()
-            .find(|s| s.generator && s.name.ends_with("CPU")),
-    ) {
-        (Some(g), _) => {
-            let _ = writeln!(o, "**The load generator was the bottleneck.** {g}\n");
-        }
-        (None, Some(g)) => {
-            let peak = g
-                .per_level
-                .iter()
-                .flatten()
-                .fold(0.0, |m: f64, v| m.max(*v));
-            let _ = writeln!(
-                o,
-                "The load generator's own CPU peaked at {peak:.2} cores{}: the client was not the bottleneck.\n",
-                if g.ceiling_known {
-                    format!(" of {:.0}", g.ceiling)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        (None, None) => {}
-    }
-    chart(o, charts, "resources.png");
 }

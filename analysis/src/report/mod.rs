@@ -9,6 +9,7 @@ use crate::insights::pct;
 use crate::{Analysis, AnalysisError, summary};
 
 mod markdown;
+mod resources;
 
 pub use markdown::markdown;
 

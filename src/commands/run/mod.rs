@@ -406,7 +406,9 @@ fn replay_line(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
         Pace::Recorded { .. } => format!("at {}x the recorded speed", args.speed),
         Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
     };
-    let until = if run_time >= plan::UNTIL_THE_TRACE_ENDS {
+    let until = if run_time >= plan::UNTIL_THE_TRACE_ENDS && args.loops == Some(0) {
+        "in a loop until Ctrl-C".to_string()
+    } else if run_time >= plan::UNTIL_THE_TRACE_ENDS {
         "until the trace ends".to_string()
     } else {
         format!("for at most {run_time:?}")

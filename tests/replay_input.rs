@@ -1,0 +1,147 @@
+//! Trace replay input: bad traces (file, line and reason; --lenient; empty, unsorted,
+//! unknown endpoints, conflicting flags) and `trace stats` on the real Azure trace.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Simulator, aurax, fixture, read_rows, text};
+
+#[test]
+fn bad_traces_say_file_line_and_reason() {
+    let sim = Simulator::start(&[]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let trace = dir.path().join("t.jsonl");
+    let mut lines: Vec<String> = (0..20)
+        .map(|i| format!("{{\"offset_ms\": {}, \"endpoint\": \"health\"}}", i * 10))
+        .collect();
+    lines.insert(7, "{\"offset_ms\": 70, \"endpoint\": \"helth\"}".into());
+    lines.insert(12, "{not json".into());
+    std::fs::write(&trace, lines.join("\n")).expect("write");
+    let t = trace.to_str().expect("utf8");
+    let out = |name: &str| dir.path().join(name).to_str().expect("utf8").to_string();
+
+    let strict = aurax(&[
+        "run",
+        "--trace",
+        t,
+        "--host",
+        &sim.url,
+        "--out",
+        &out("strict"),
+        "-q",
+    ]);
+    let log = text(&strict);
+    assert_eq!(strict.status.code(), Some(3), "{log}");
+    assert!(log.contains("t.jsonl:8: unknown endpoint `helth`"), "{log}");
+
+    let lenient = aurax(&[
+        "run",
+        "--trace",
+        t,
+        "--lenient",
+        "--host",
+        &sim.url,
+        "--out",
+        &out("lenient"),
+        "-q",
+    ]);
+    let log = text(&lenient);
+    assert_eq!(lenient.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("--lenient skipped 2 bad trace line(s)"),
+        "{log}"
+    );
+    assert_eq!(read_rows(Path::new(&out("lenient"))).len(), 20);
+
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").expect("write");
+    let run = aurax(&[
+        "run",
+        "--trace",
+        empty.to_str().expect("utf8"),
+        "--host",
+        &sim.url,
+        "--out",
+        &out("empty"),
+    ]);
+    assert_eq!(run.status.code(), Some(3));
+    assert!(text(&run).contains("the trace is empty"), "{}", text(&run));
+
+    // Sorted on the fly within 120 s of trace time; line 4 comes 40 s after line 2 was due.
+    let unsorted = dir.path().join("unsorted.jsonl");
+    let offsets = [0, 50_000, 200_000, 10_000];
+    let text_lines: Vec<String> = offsets
+        .iter()
+        .map(|o| format!("{{\"offset_ms\": {o}, \"endpoint\": \"health\"}}"))
+        .collect();
+    std::fs::write(&unsorted, text_lines.join("\n")).expect("write");
+    let run = aurax(&[
+        "run",
+        "--trace",
+        unsorted.to_str().expect("utf8"),
+        "--speed",
+        "1000",
+        "--host",
+        &sim.url,
+        "--out",
+        &out("unsorted"),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    assert!(
+        text(&run).contains("unsorted.jsonl:4: 40.000 s earlier than line 2"),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(
+        read_rows(Path::new(&out("unsorted"))).len(),
+        2,
+        "what was sent is kept"
+    );
+
+    let run = aurax(&[
+        "run",
+        "--trace",
+        &format!("{t}:nope"),
+        "--host",
+        &sim.url,
+        "--out",
+        &out("x"),
+    ]);
+    assert_eq!(run.status.code(), Some(3));
+    assert!(
+        text(&run).contains("unknown endpoint `nope`"),
+        "{}",
+        text(&run)
+    );
+    let run = aurax(&["run", "--trace", t, "--rate", "5/s", "--host", &sim.url]);
+    assert_eq!(run.status.code(), Some(3));
+    assert!(
+        text(&run).contains("--rate shapes synthetic load"),
+        "{}",
+        text(&run)
+    );
+    let run = aurax(&["run", "--speed", "3", "--host", &sim.url]);
+    assert_eq!(run.status.code(), Some(3));
+}
+
+#[test]
+fn trace_stats_describes_the_azure_trace() {
+    let trace = fixture("azure-code-2023.csv");
+    let spec = format!("{}:generate_code", trace.display());
+    let out = aurax(&["trace", "stats", &spec, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["requests"], 8819);
+    assert_eq!(v["endpoints"]["generate_code"], 8819);
+    // ~57 minutes; the busiest second holds 67 requests (SOURCE.md).
+    let span = v["span_s"].as_f64().expect("span");
+    assert!((3400.0..3500.0).contains(&span), "{span}");
+    assert_eq!(v["arrivals_per_second"]["max"], 67);
+    let table = aurax(&[
+        "trace", "stats", &spec, "--speed", "60", "--window", "10m..20m",
+    ]);
+    let t = text(&table);
+    assert_eq!(table.status.code(), Some(0), "{t}");
+    assert!(t.contains("span            9."), "{t}");
+}

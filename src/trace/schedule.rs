@@ -348,6 +348,68 @@ mod tests {
     }
 
     #[test]
+    fn traces_merge_by_offset_each_from_its_own_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = dir.path().join("a.jsonl");
+        let b = dir.path().join("b.jsonl");
+        std::fs::write(&a, TRACE).expect("write");
+        // Absolute times, 1.5 s apart, starting at an arbitrary moment.
+        std::fs::write(
+            &b,
+            concat!(
+                "{\"timestamp\": \"2026-11-29T05:00:10Z\", \"endpoint\": \"system_status\"}\n",
+                "{\"timestamp\": \"2026-11-29T05:00:11.5Z\", \"endpoint\": \"system_status\"}\n",
+            ),
+        )
+        .expect("write");
+        let options = ReplayOptions {
+            traces: vec![
+                TraceSpec {
+                    path: a,
+                    endpoint: None,
+                },
+                TraceSpec {
+                    path: b,
+                    endpoint: None,
+                },
+            ],
+            format: None,
+            default_endpoint: None,
+            speed: 1.0,
+            window: (Duration::ZERO, None),
+            passes: Some(1),
+            max_rate: None,
+            lenient: false,
+        };
+        let scenario = Arc::new(Scenario::builtin().expect("builtin"));
+        let items: Vec<_> = ReplaySchedule::new(options, scenario.clone(), Arc::default())
+            .expect("open")
+            .collect();
+        let got: Vec<(u64, String)> = items
+            .iter()
+            .map(|r| {
+                let s = r.as_ref().expect("ok");
+                (
+                    s.at.as_millis() as u64,
+                    scenario.endpoints[s.request.endpoint].name.clone(),
+                )
+            })
+            .collect();
+        let named = |ms: u64, e: &str| (ms, e.to_string());
+        assert_eq!(
+            got,
+            vec![
+                named(0, "health"),
+                named(0, "system_status"),
+                named(1000, "health"),
+                named(1500, "system_status"),
+                named(2000, "health"),
+                named(4000, "health"),
+            ]
+        );
+    }
+
+    #[test]
     fn lenient_skips_and_counts_bad_lines_strict_stops_at_the_first() {
         let text = format!(
             "{TRACE}{{\"offset_ms\": 6000, \"endpoint\": \"x\"}}\n{{\"offset_ms\": 7000, \"endpoint\": \"health\"}}\n"

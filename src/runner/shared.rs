@@ -130,10 +130,12 @@ impl Shared {
             endpoint: ep,
             method: request.method.as_deref().unwrap_or(&ep.method),
             path: request.path.as_deref().unwrap_or(&ep.path),
-            headers: if request.method.is_some() || !request.headers.is_empty() {
-                &request.headers
-            } else {
+            // Recorded headers replace the endpoint's; a trace that recorded none (Azure CSV,
+            // run directories) gets the endpoint's own.
+            headers: if request.headers.is_empty() {
                 &ep.headers
+            } else {
+                &request.headers
             },
             body: request.body.clone(),
         };

@@ -8,6 +8,7 @@ mod endpoints;
 mod har;
 mod jsonl;
 mod lines;
+mod options;
 mod order;
 mod rundir;
 mod schedule;
@@ -20,7 +21,8 @@ use bytes::Bytes;
 
 pub use detect::{Format, detect_format};
 pub use endpoints::{ENDPOINT_HEADER, EndpointResolver, PROBE_HEADER};
-pub use schedule::{ReplayCounters, ReplayOptions, ReplaySchedule, Scheduled, parse_window};
+pub use options::{ReplayCounters, ReplayOptions, parse_window};
+pub use schedule::{ReplaySchedule, Scheduled};
 pub use stats::TraceStats;
 
 use crate::scenario::{EndpointId, Scenario};

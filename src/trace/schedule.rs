@@ -3,64 +3,14 @@
 //! `--max-rate`. Each item says when, from the start of the replay, its request is due.
 
 use std::iter::Peekable;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::options::{ReplayCounters, ReplayOptions};
 use super::order::Reorder;
-use super::{Format, TraceError, TraceRequest, TraceSpec, open};
-use crate::duration::parse_duration;
+use super::{TraceError, TraceRequest, open};
 use crate::scenario::Scenario;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplayOptions {
-    pub traces: Vec<TraceSpec>,
-    pub format: Option<Format>,
-    /// Endpoint of traces that name none (the Azure CSV): `--trace-endpoint`.
-    pub default_endpoint: Option<String>,
-    /// Recorded gaps are divided by this.
-    pub speed: f64,
-    /// Only requests whose offset from the trace's start is in `[from, to)`.
-    pub window: (Duration, Option<Duration>),
-    /// Passes over the trace: 1 normally, `None` for endless (`--loop` without a count).
-    pub passes: Option<u64>,
-    /// At most this many requests per second: later requests are pushed back.
-    pub max_rate: Option<f64>,
-    /// Bad lines are skipped and counted instead of ending the replay.
-    pub lenient: bool,
-}
-
-/// What the replay read, shared with the runner for the summary.
-#[derive(Debug, Default)]
-pub struct ReplayCounters {
-    pub scheduled: AtomicU64,
-    /// When the latest scheduled request is due (ns from the start of the replay).
-    pub last_at_ns: AtomicU64,
-    pub skipped: AtomicU64,
-    pub first_skipped: Mutex<Option<String>>,
-}
-
-impl ReplayCounters {
-    /// The rate the schedule offered: requests over the time they spread across.
-    pub fn offered_rps(&self) -> f64 {
-        let n = self.scheduled.load(Ordering::Relaxed) as f64;
-        let span = self.last_at_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        if span > 0.0 { n / span } else { n }
-    }
-
-    pub fn skipped_note(&self) -> Option<String> {
-        let n = self.skipped.load(Ordering::Relaxed);
-        (n > 0).then(|| {
-            let first = self
-                .first_skipped
-                .lock()
-                .ok()
-                .and_then(|f| f.clone())
-                .unwrap_or_default();
-            format!("--lenient skipped {n} bad trace line(s); the first: {first}")
-        })
-    }
-}
 
 /// A request and when it is due, from the start of the replay (speed applied).
 #[derive(Debug, Clone)]
@@ -245,38 +195,10 @@ impl Iterator for ReplaySchedule {
     }
 }
 
-/// `FROM..TO`, `FROM..` or `..TO`, each a duration from the trace's start (`--window`).
-pub fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
-    let (from, to) = text
-        .split_once("..")
-        .ok_or("expected FROM..TO such as 10m..20m")?;
-    let from = match from.trim() {
-        "" => Duration::ZERO,
-        f => parse_duration(f)?,
-    };
-    let to = match to.trim() {
-        "" => None,
-        t => Some(parse_duration(t)?),
-    };
-    if to.is_some_and(|t| t <= from) {
-        return Err("the window ends before it starts".into());
-    }
-    Ok((from, to))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows() {
-        let m = |n: u64| Duration::from_secs(60 * n);
-        assert_eq!(parse_window("10m..20m"), Ok((m(10), Some(m(20)))));
-        assert_eq!(parse_window("..5m"), Ok((Duration::ZERO, Some(m(5)))));
-        assert_eq!(parse_window("5m.."), Ok((m(5), None)));
-        assert!(parse_window("20m..10m").is_err());
-        assert!(parse_window("10m").is_err());
-    }
+    use crate::trace::TraceSpec;
 
     fn schedule(
         text: &str,
@@ -285,19 +207,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("t.jsonl");
         std::fs::write(&p, text).expect("write");
-        let mut options = ReplayOptions {
-            traces: vec![TraceSpec {
-                path: p,
-                endpoint: None,
-            }],
-            format: None,
-            default_endpoint: None,
-            speed: 1.0,
-            window: (Duration::ZERO, None),
-            passes: Some(1),
-            max_rate: None,
-            lenient: false,
-        };
+        let mut options = ReplayOptions::new(vec![TraceSpec {
+            path: p,
+            endpoint: None,
+        }]);
         tweak(&mut options);
         let scenario = Arc::new(Scenario::builtin().expect("builtin"));
         ReplaySchedule::new(options, scenario, Arc::default())
@@ -362,25 +275,16 @@ mod tests {
             ),
         )
         .expect("write");
-        let options = ReplayOptions {
-            traces: vec![
-                TraceSpec {
-                    path: a,
-                    endpoint: None,
-                },
-                TraceSpec {
-                    path: b,
-                    endpoint: None,
-                },
-            ],
-            format: None,
-            default_endpoint: None,
-            speed: 1.0,
-            window: (Duration::ZERO, None),
-            passes: Some(1),
-            max_rate: None,
-            lenient: false,
-        };
+        let options = ReplayOptions::new(vec![
+            TraceSpec {
+                path: a,
+                endpoint: None,
+            },
+            TraceSpec {
+                path: b,
+                endpoint: None,
+            },
+        ]);
         let scenario = Arc::new(Scenario::builtin().expect("builtin"));
         let items: Vec<_> = ReplaySchedule::new(options, scenario.clone(), Arc::default())
             .expect("open")
@@ -425,17 +329,11 @@ mod tests {
         std::fs::write(&p, &text).expect("write");
         let counters = Arc::new(ReplayCounters::default());
         let options = ReplayOptions {
-            traces: vec![TraceSpec {
+            lenient: true,
+            ..ReplayOptions::new(vec![TraceSpec {
                 path: p,
                 endpoint: None,
-            }],
-            format: None,
-            default_endpoint: None,
-            speed: 1.0,
-            window: (Duration::ZERO, None),
-            passes: Some(1),
-            max_rate: None,
-            lenient: true,
+            }])
         };
         let scenario = Arc::new(Scenario::builtin().expect("builtin"));
         let items: Vec<_> = ReplaySchedule::new(options, scenario, counters.clone())

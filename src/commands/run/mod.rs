@@ -205,7 +205,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             run.plan.shape.stages().len(),
             run.plan.run_time
         ),
-        LoadShape::Replay { pace } => replay_line(&args, pace, run.plan.run_time),
+        LoadShape::Replay { pace } => replay::describe(&args, pace, run.plan.run_time),
         closed => format!(
             "up to {} users (closed model) in {} stage(s) for {:?}",
             closed.peak(),
@@ -294,14 +294,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         }
     );
     if let Some(c) = &counters {
-        println!(
-            "replayed {} request(s) of {}",
-            c.scheduled.load(std::sync::atomic::Ordering::Relaxed),
-            args.trace.join(", ")
-        );
-        if let Some(note) = c.skipped_note() {
-            eprintln!("{note}");
-        }
+        replay::print_summary(&args, c, sink_report.rows);
     }
     if report.cancelled > 0 {
         eprintln!(
@@ -398,20 +391,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// What a replay does, for the line printed before the load starts.
-fn replay_line(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
-    let how = match pace {
-        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.speed),
-        Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
-    };
-    let until = if run_time >= plan::UNTIL_THE_TRACE_ENDS && args.loops == Some(0) {
-        "in a loop until Ctrl-C".to_string()
-    } else if run_time >= plan::UNTIL_THE_TRACE_ENDS {
-        "until the trace ends".to_string()
-    } else {
-        format!("for at most {run_time:?}")
-    };
-    format!("a replay of {} {how} {until}", args.trace.join(" + "))
 }

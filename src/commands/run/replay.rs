@@ -10,6 +10,8 @@ use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, fail};
 use crate::runner::{LoadShape, Pace, ReplayFeed, parse_rate};
 use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
+
+use super::plan::UNTIL_THE_TRACE_ENDS;
 use crate::trace::{
     Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, parse_window,
 };
@@ -154,4 +156,28 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
         counters,
         record,
     }))
+}
+
+/// What a replay does, for the line printed before the load starts.
+pub fn describe(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
+    let how = match pace {
+        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.speed),
+        Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
+    };
+    let until = if run_time >= UNTIL_THE_TRACE_ENDS && args.loops == Some(0) {
+        "in a loop until Ctrl-C".to_string()
+    } else if run_time >= UNTIL_THE_TRACE_ENDS {
+        "until the trace ends".to_string()
+    } else {
+        format!("for at most {run_time:?}")
+    };
+    format!("a replay of {} {how} {until}", args.trace.join(" + "))
+}
+
+/// After the run: how many requests of which traces were sent, and what --lenient skipped.
+pub fn print_summary(args: &RunArgs, counters: &ReplayCounters, rows: u64) {
+    println!("replayed {rows} request(s) of {}", args.trace.join(", "));
+    if let Some(note) = counters.skipped_note() {
+        eprintln!("{note}");
+    }
 }

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The profile `run` uses when none is named.
+pub const DEFAULT_PROFILE: &str = "light";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aurax-tool",
@@ -114,7 +117,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// One of the seed's recommended configurations: light, medium, heavy, burst, peak.
-    #[arg(long, default_value = "light")]
+    #[arg(long, default_value = DEFAULT_PROFILE)]
     pub profile: String,
     /// Peak number of concurrent users (overrides the profile).
     #[arg(short = 'u', long)]

@@ -145,3 +145,46 @@ fn trace_stats_describes_the_azure_trace() {
     assert_eq!(table.status.code(), Some(0), "{t}");
     assert!(t.contains("span            9."), "{t}");
 }
+
+#[test]
+fn a_scenario_file_without_the_default_profile_still_replays() {
+    let sim = Simulator::start(&[]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let trace = dir.path().join("h.jsonl");
+    let lines: Vec<String> = (0..10)
+        .map(|i| format!("{{\"offset_ms\": {}, \"endpoint\": \"health\"}}", i * 20))
+        .collect();
+    std::fs::write(&trace, lines.join("\n")).expect("write");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/health.toml");
+    let out = dir.path().join("run");
+    let run = aurax(&[
+        "run",
+        "--trace",
+        trace.to_str().expect("utf8"),
+        "--scenario-file",
+        scenario,
+        "--host",
+        &sim.url,
+        "--out",
+        out.to_str().expect("utf8"),
+        "-q",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(read_rows(&out).len(), 10);
+    // Synthetic load still needs a profile that exists.
+    let run = aurax(&[
+        "run",
+        "--scenario-file",
+        scenario,
+        "--host",
+        &sim.url,
+        "-t",
+        "1s",
+    ]);
+    assert_eq!(run.status.code(), Some(3));
+    assert!(
+        text(&run).contains("unknown profile `light` (known: bench)"),
+        "{}",
+        text(&run)
+    );
+}

@@ -282,6 +282,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         eprintln!(
             "warning: the load generator fell behind its schedule (lateness p99 {late_p99_ms:.1} ms): these numbers are partly the client's; compare latency from the intended send time"
         );
+        if counters.is_some() {
+            eprintln!(
+                "the replay could not keep up with the trace at --speed {}: lower --speed, cap it with --max-rate, or raise --connections",
+                args.speed
+            );
+        }
     }
     println!(
         "{} resource sample(s) in {}{}",

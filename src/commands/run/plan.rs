@@ -8,14 +8,14 @@ use std::time::Duration;
 use aurax_schema::Targets;
 use serde_json::{Value, json};
 
-use crate::cli::RunArgs;
+use crate::cli::{DEFAULT_PROFILE, RunArgs};
 use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::runner::{
     Arrivals, LoadPlan, LoadShape, Stage, StopCondition, locust_ramp, parse_rate, parse_stages,
 };
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
-use crate::scenario::Scenario;
+use crate::scenario::{Profile, Scenario};
 
 use super::replay::{Replay, resolve_replay};
 
@@ -47,17 +47,34 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             "built-in".to_string(),
         ),
     };
-    let profile = scenario.profiles.get(&args.profile).ok_or_else(|| {
-        let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
-        fail(
-            ExitCode::BadInput,
-            format!(
-                "unknown profile `{}` (known: {})",
-                args.profile,
-                known.join(", ")
-            ),
-        )
-    })?;
+    // A replay takes no load from a profile, only the classes whose targets it is judged on:
+    // a scenario file without the default profile then uses every class.
+    let every_class = Profile {
+        users: 1,
+        spawn_rate: 1.0,
+        run_time: Duration::from_secs(60),
+        user_classes: scenario
+            .class_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    };
+    let replay_default = !args.trace.is_empty() && args.profile == DEFAULT_PROFILE;
+    let profile = match scenario.profiles.get(&args.profile) {
+        Some(p) => p,
+        None if replay_default => &every_class,
+        None => {
+            let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
+            return Err(fail(
+                ExitCode::BadInput,
+                format!(
+                    "unknown profile `{}` (known: {})",
+                    args.profile,
+                    known.join(", ")
+                ),
+            ));
+        }
+    };
     let load_scenario = match &args.scenario {
         Some(name) => Some(scenario.load_scenarios.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = scenario.load_scenarios.keys().map(String::as_str).collect();

@@ -62,8 +62,9 @@ impl LiveLine {
                 100.0 * snap.total_failures as f64 / snap.total_requests as f64
             };
             let msg = format!(
-                "users {:>4} | {:>7.1} req/s | p95 {:>8.1} ms | errors {:>5.2}% | {} requests",
+                "users {:>4} | in flight {:>4} | {:>7.1} req/s | p95 {:>8.1} ms | errors {:>5.2}% | {} requests",
                 shared.users_active(),
+                shared.in_flight(),
                 snap.requests as f64 / tick.as_secs_f64(),
                 snap.p95_ms,
                 error_pct,

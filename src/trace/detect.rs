@@ -30,6 +30,15 @@ impl Format {
         }
     }
 
+    /// What a position in the trace is called in messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Format::Jsonl | Format::Azure => "line",
+            Format::Har => "entry",
+            Format::RunDir => "seq",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",

@@ -21,6 +21,7 @@ pub struct Reorder<I> {
     last_out: Option<(i64, String)>,
     done: bool,
     file: String,
+    unit: &'static str,
 }
 
 struct Held(TimedRequest, u64);
@@ -43,7 +44,7 @@ impl Ord for Held {
 }
 
 impl<I: Iterator<Item = Result<TimedRequest, TraceError>>> Reorder<I> {
-    pub fn new(inner: I, file: String) -> Reorder<I> {
+    pub fn new(inner: I, file: String, unit: &'static str) -> Reorder<I> {
         Reorder {
             inner,
             held: BinaryHeap::new(),
@@ -51,6 +52,7 @@ impl<I: Iterator<Item = Result<TimedRequest, TraceError>>> Reorder<I> {
             last_out: None,
             done: false,
             file,
+            unit,
         }
     }
 
@@ -83,7 +85,7 @@ impl<I: Iterator<Item = Result<TimedRequest, TraceError>>> Iterator for Reorder<
                     {
                         return Some(Err(TraceError::Line {
                             file: self.file.clone(),
-                            unit: "line",
+                            unit: self.unit,
                             line: r.request.line,
                             reason: format!(
                                 "{:.3} s earlier than {line}, which was already sent: the trace is out of order by more than the {} s sorted on the fly; sort it first",
@@ -99,7 +101,7 @@ impl<I: Iterator<Item = Result<TimedRequest, TraceError>>> Iterator for Reorder<
             }
         }
         let Reverse(Held(r, _)) = self.held.pop()?;
-        self.last_out = Some((r.time_ns, format!("line {}", r.request.line)));
+        self.last_out = Some((r.time_ns, format!("{} {}", self.unit, r.request.line)));
         Some(Ok(r))
     }
 }
@@ -136,7 +138,7 @@ mod tests {
             at(200 * s, 4),
             at(2 * s, 5),
         ];
-        let out: Vec<_> = Reorder::new(input.into_iter(), "t".into()).collect();
+        let out: Vec<_> = Reorder::new(input.into_iter(), "t".into(), "line").collect();
         let times: Vec<i64> = out
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|r| r.time_ns / s))

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::options::{ReplayCounters, ReplayOptions};
 use super::order::Reorder;
-use super::{TraceError, TraceRequest, open};
+use super::{TraceError, TraceRequest, detect_format, open};
 use crate::scenario::Scenario;
 
 /// A request and when it is due, from the start of the replay (speed applied).
@@ -65,13 +65,17 @@ impl ReplaySchedule {
     fn open_pass(&mut self) -> Result<(), TraceError> {
         self.sources.clear();
         for spec in &self.options.traces {
+            let format = match self.options.format {
+                Some(f) => f,
+                None => detect_format(&spec.path)?,
+            };
             let reader = open(
                 spec,
-                self.options.format,
+                Some(format),
                 &self.scenario,
                 self.options.default_endpoint.as_deref(),
             )?;
-            let sorted = Reorder::new(reader, spec.path.display().to_string());
+            let sorted = Reorder::new(reader, spec.path.display().to_string(), format.unit());
             let (from, to) = self.options.window;
             let from = from.as_nanos() as i64;
             let to = to.map(|t| t.as_nanos() as i64);

@@ -328,3 +328,30 @@ fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
     let dim = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
     assert_eq!((dim(16), dim(20)), (1400, 800));
 }
+
+#[test]
+fn a_busy_metrics_port_fails_before_any_load_or_file() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let run = aurax(&[
+        "run",
+        "-t",
+        "2s",
+        "--metrics-listen",
+        &addr,
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    assert!(
+        text(&run).contains(&format!("--metrics-listen {addr}: cannot listen")),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        !out.exists(),
+        "no run directory for a run that never started"
+    );
+}

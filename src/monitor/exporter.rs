@@ -33,10 +33,11 @@ impl Exporter {
     }
 }
 
-/// Serves `/metrics` until the task is aborted. `running` turns `aurax_load_running` to 0
-/// when the load is over (the exporter may be held open for a last scrape).
+/// Serves `/metrics` on a listener bound beforehand (so a port in use fails before any
+/// load or file), until the task is aborted. `running` turns `aurax_load_running` to 0 when
+/// the load is over (the exporter may be held open for a last scrape).
 pub async fn start(
-    addr: SocketAddr,
+    listener: std::net::TcpListener,
     shared: Arc<Shared>,
     stats: Arc<Mutex<RunStats>>,
     running: Arc<AtomicBool>,
@@ -49,7 +50,8 @@ pub async fn start(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .with_state(live);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Exporter { addr, task })

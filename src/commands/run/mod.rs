@@ -180,7 +180,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     )
     .map_err(out_err)?;
     let shared = Arc::new(Shared::new(run.scenario.clone(), target, sender));
+    let monitor = run
+        .monitor
+        .take()
+        .ok_or_else(|| fail(ExitCode::Failure, "monitoring prepared twice"))?;
     let monitoring = monitoring::start(
+        monitor,
         &args,
         &run.out_dir,
         &run.run_id,

@@ -28,16 +28,29 @@ pub struct Monitoring {
     sampler: tokio::task::JoinHandle<SamplerReport>,
 }
 
-/// Checks the monitoring flags; nothing is started yet.
-pub fn check(args: &RunArgs) -> Result<(Option<SocketAddr>, Duration, Duration), Fail> {
+/// The monitoring flags, checked, with the exporter's port already bound.
+pub struct MonitorPlan {
+    listener: Option<std::net::TcpListener>,
+    hold: Duration,
+    interval: Duration,
+}
+
+/// Checks the monitoring flags and binds `--metrics-listen`, before any load or file.
+pub fn prepare(args: &RunArgs) -> Result<MonitorPlan, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
-    let listen = match &args.metrics_listen {
+    let listener = match &args.metrics_listen {
         None => None,
-        Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
-            bad(format!(
-                "--metrics-listen {a}: not a socket address such as 127.0.0.1:9646"
-            ))
-        })?),
+        Some(a) => {
+            let addr = a.parse::<SocketAddr>().map_err(|_| {
+                bad(format!(
+                    "--metrics-listen {a}: not a socket address such as 127.0.0.1:9646"
+                ))
+            })?;
+            Some(
+                std::net::TcpListener::bind(addr)
+                    .map_err(|e| bad(format!("--metrics-listen {addr}: cannot listen: {e}")))?,
+            )
+        }
     };
     let hold =
         parse_duration(&args.metrics_hold).map_err(|e| bad(format!("--metrics-hold: {e}")))?;
@@ -53,10 +66,15 @@ pub fn check(args: &RunArgs) -> Result<(Option<SocketAddr>, Duration, Duration),
             )));
         }
     }
-    Ok((listen, hold, interval))
+    Ok(MonitorPlan {
+        listener,
+        hold,
+        interval,
+    })
 }
 
 pub async fn start(
+    plan: MonitorPlan,
     args: &RunArgs,
     dir: &Path,
     run_id: &str,
@@ -64,18 +82,17 @@ pub async fn start(
     stats: Arc<Mutex<RunStats>>,
     simulator_metrics: Option<String>,
 ) -> Result<Monitoring, Fail> {
-    let (listen, hold, interval) = check(args)?;
+    let MonitorPlan {
+        listener,
+        hold,
+        interval,
+    } = plan;
     let running = Arc::new(AtomicBool::new(true));
-    let exporter = match listen {
-        Some(addr) => {
-            let e = exporter::start(addr, shared, stats, running.clone())
+    let exporter = match listener {
+        Some(l) => {
+            let e = exporter::start(l, shared, stats, running.clone())
                 .await
-                .map_err(|e| {
-                    fail(
-                        ExitCode::BadInput,
-                        format!("--metrics-listen {addr}: cannot listen: {e}"),
-                    )
-                })?;
+                .map_err(|e| fail(ExitCode::Failure, format!("--metrics-listen: {e}")))?;
             eprintln!("live metrics (Prometheus) at {}", e.url());
             Some(e)
         }

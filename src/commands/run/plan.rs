@@ -17,6 +17,7 @@ use crate::runner::{
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{Profile, Scenario};
 
+use super::monitoring::MonitorPlan;
 use super::replay::{Replay, resolve_replay};
 
 pub struct ResolvedRun {
@@ -31,6 +32,8 @@ pub struct ResolvedRun {
     pub out_dir: PathBuf,
     pub run_id: String,
     pub replay: Option<Replay>,
+    /// Checked monitoring flags, the exporter's port bound; taken when the run starts.
+    pub monitor: Option<MonitorPlan>,
 }
 
 /// Run time of a replay without -t: until the trace ends (about 31 years).
@@ -158,7 +161,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     let profile = profile.clone();
     let scenario = Arc::new(scenario);
     let replay = resolve_replay(args, &scenario)?;
-    super::monitoring::check(args)?;
+    let monitor = Some(super::monitoring::prepare(args)?);
     let shape = if let Some(r) = &replay {
         r.shape.clone()
     } else if let Some(rate) = &args.rate {
@@ -289,6 +292,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         out_dir,
         run_id: format!("{stamp}-{:04x}", seed & 0xffff),
         replay,
+        monitor,
     })
 }
 

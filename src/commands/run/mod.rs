@@ -2,12 +2,12 @@
 //! drive the load, close the files, print the table and the verdict.
 
 mod monitoring;
+mod out_dir;
 mod plan;
 mod replay;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,37 +31,9 @@ const LATENESS_WARNING_MS: f64 = 5.0;
 
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     let run = resolve(&args)?;
-    prepare_out_dir(&run.out_dir)?;
+    out_dir::prepare(&run.out_dir)?;
     let rt = super::runtime()?;
     rt.block_on(run_async(args, run))
-}
-
-/// Creates the run directory and proves it writable before any load is sent.
-fn prepare_out_dir(dir: &Path) -> Result<(), Fail> {
-    let bad = |e: std::io::Error| {
-        fail(
-            ExitCode::Output,
-            format!("--out {}: {e}; choose a writable directory", dir.display()),
-        )
-    };
-    std::fs::create_dir_all(dir).map_err(bad)?;
-    let has_run = std::fs::read_dir(dir).map_err(bad)?.flatten().any(|e| {
-        let name = e.file_name().to_string_lossy().to_string();
-        name == files::MANIFEST || name.starts_with(files::REQUEST_SEGMENT_PREFIX)
-    });
-    if has_run {
-        return Err(fail(
-            ExitCode::Output,
-            format!(
-                "--out {}: already holds a run; choose a new directory",
-                dir.display()
-            ),
-        ));
-    }
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"").map_err(bad)?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
 }
 
 async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {

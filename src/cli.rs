@@ -58,6 +58,27 @@ pub struct RecordArgs {
     pub scenario_file: Option<PathBuf>,
 }
 
+/// Which part of the traces, read how: shared by `run --trace` and `trace stats`, so the
+/// statistics describe exactly what a replay with the same flags sends.
+#[derive(Debug, Args, Clone)]
+pub struct TraceSelection {
+    /// Trace format when detection by content is not wanted: jsonl, azure, har, run.
+    #[arg(long = "trace-format", value_name = "FORMAT")]
+    pub trace_format: Option<String>,
+    /// Endpoint of traces that name none (the Azure CSV) [default: generate_text].
+    #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
+    pub trace_endpoint: Option<String>,
+    /// Replay speed: recorded gaps are divided by this (20: twenty times faster).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Only the part of the trace between these offsets from its start, e.g. 10m..20m.
+    #[arg(long, value_name = "FROM..TO")]
+    pub window: Option<String>,
+    /// Skip bad trace lines (counted in the summary) instead of stopping at the first.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
     /// Arrivals per second, gaps, endpoint mix and sizes of what a replay would send.
@@ -69,21 +90,8 @@ pub struct TraceStatsArgs {
     /// Traces, PATH or PATH:ENDPOINT; several are merged as a replay merges them.
     #[arg(required = true, value_name = "PATH[:ENDPOINT]")]
     pub traces: Vec<String>,
-    /// Trace format when detection by content is not wanted: jsonl, azure, har, run.
-    #[arg(long = "trace-format", value_name = "FORMAT")]
-    pub trace_format: Option<String>,
-    /// Endpoint of traces that name none (the Azure CSV) [default: generate_text].
-    #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
-    pub trace_endpoint: Option<String>,
-    /// As `run --speed`: the figures are those of the replay at this speed.
-    #[arg(long, default_value_t = 1.0)]
-    pub speed: f64,
-    /// As `run --window`.
-    #[arg(long, value_name = "FROM..TO")]
-    pub window: Option<String>,
-    /// Count bad lines instead of stopping at the first.
-    #[arg(long)]
-    pub lenient: bool,
+    #[command(flatten)]
+    pub selection: TraceSelection,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -162,27 +170,14 @@ pub struct RunArgs {
     /// the endpoint of a trace without endpoint names. Repeat to merge traces.
     #[arg(long = "trace", value_name = "PATH[:ENDPOINT]")]
     pub trace: Vec<String>,
-    /// Trace format when detection by content is not wanted: jsonl, azure, har, run.
-    #[arg(long = "trace-format", value_name = "FORMAT")]
-    pub trace_format: Option<String>,
-    /// Endpoint of traces that name none (the Azure CSV) [default: generate_text].
-    #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
-    pub trace_endpoint: Option<String>,
-    /// Replay speed: recorded gaps are divided by this (20: twenty times faster).
-    #[arg(long, default_value_t = 1.0)]
-    pub speed: f64,
-    /// Replay only the part of the trace between these offsets from its start, e.g. 10m..20m.
-    #[arg(long, value_name = "FROM..TO")]
-    pub window: Option<String>,
+    #[command(flatten)]
+    pub selection: TraceSelection,
     /// Replay the trace N times back to back; without N, until --run-time or Ctrl-C.
     #[arg(long = "loop", value_name = "N", num_args = 0..=1, default_missing_value = "0")]
     pub loops: Option<u64>,
     /// Replay at most this many requests per second (50/s); later ones are pushed back.
     #[arg(long = "max-rate", value_name = "RATE")]
     pub max_rate: Option<String>,
-    /// Skip bad trace lines (counted in the summary) instead of stopping at the first.
-    #[arg(long)]
-    pub lenient: bool,
     /// Replay the trace's requests back to back with -u users, ignoring its timing.
     #[arg(long = "as-fast-as-possible")]
     pub as_fast_as_possible: bool,

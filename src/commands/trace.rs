@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{TraceCommand, TraceStatsArgs};
+use crate::cli::{TraceCommand, TraceSelection, TraceStatsArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::scenario::Scenario;
 use crate::trace::{
@@ -16,38 +16,36 @@ pub fn execute(cmd: TraceCommand) -> Result<ExitCode, Fail> {
     }
 }
 
+/// The replay options of `--trace`s and the selection flags, every value checked; the error
+/// is the one-line message for exit 3.
+pub fn replay_options(traces: &[String], sel: &TraceSelection) -> Result<ReplayOptions, String> {
+    if !(sel.speed > 0.0 && sel.speed.is_finite()) {
+        return Err("--speed must be a number above 0".into());
+    }
+    let traces = traces
+        .iter()
+        .map(|t| TraceSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReplayOptions {
+        format: sel.trace_format.as_deref().map(Format::parse).transpose()?,
+        default_endpoint: sel.trace_endpoint.clone(),
+        speed: sel.speed,
+        window: match &sel.window {
+            Some(w) => parse_window(w).map_err(|e| format!("--window {w}: {e}"))?,
+            None => (Duration::ZERO, None),
+        },
+        lenient: sel.lenient,
+        ..ReplayOptions::new(traces)
+    })
+}
+
 fn stats(args: TraceStatsArgs) -> Result<ExitCode, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
     let scenario = Arc::new(match &args.scenario_file {
         Some(p) => Scenario::from_path(p).or_exit(ExitCode::BadInput)?,
         None => Scenario::builtin().or_exit(ExitCode::Failure)?,
     });
-    if !(args.speed > 0.0 && args.speed.is_finite()) {
-        return Err(bad("--speed must be a number above 0".into()));
-    }
-    let options = ReplayOptions {
-        traces: args
-            .traces
-            .iter()
-            .map(|t| TraceSpec::parse(t))
-            .collect::<Result<_, _>>()
-            .map_err(bad)?,
-        format: args
-            .trace_format
-            .as_deref()
-            .map(Format::parse)
-            .transpose()
-            .map_err(bad)?,
-        default_endpoint: args.trace_endpoint.clone(),
-        speed: args.speed,
-        window: match &args.window {
-            Some(w) => parse_window(w).map_err(|e| bad(format!("--window {w}: {e}")))?,
-            None => (Duration::ZERO, None),
-        },
-        passes: Some(1),
-        max_rate: None,
-        lenient: args.lenient,
-    };
+    let options = replay_options(&args.traces, &args.selection).map_err(bad)?;
     let counters = Arc::new(ReplayCounters::default());
     let schedule = ReplaySchedule::new(options, scenario.clone(), counters.clone())
         .map_err(|e| bad(e.to_string()))?;

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER};
+use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER, is_connection_header};
 
 #[derive(Debug, Serialize)]
 pub struct RecordedLine {
@@ -49,20 +49,11 @@ pub fn redact_headers(headers: &HeaderMap, keep_secrets: bool) -> BTreeMap<Strin
         "cookie",
         "set-cookie",
     ];
-    const SKIP: [&str; 9] = [
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        ENDPOINT_HEADER,
-        PROBE_HEADER,
-    ];
     headers
         .iter()
-        .filter(|(n, _)| !SKIP.contains(&n.as_str()))
+        .filter(|(n, _)| {
+            !is_connection_header(n.as_str()) && *n != ENDPOINT_HEADER && *n != PROBE_HEADER
+        })
         .map(|(n, v)| {
             let value = if !keep_secrets && SECRET.contains(&n.as_str()) {
                 "<redacted>".to_string()

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
 pub use line::{RecordedLine, redact_headers};
 
 use crate::scenario::Scenario;
-use crate::trace::{ENDPOINT_HEADER, EndpointResolver, PROBE_HEADER};
+use crate::trace::{ENDPOINT_HEADER, EndpointResolver, PROBE_HEADER, is_connection_header};
 
 /// Largest request body forwarded.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -166,22 +166,6 @@ fn write_lines(file: std::fs::File, mut rx: mpsc::Receiver<String>) -> std::io::
     out.flush()
 }
 
-/// Headers that belong to one connection, never forwarded either way.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "host"
-            | "content-length"
-    )
-}
-
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let arrived = Instant::now();
     let (parts, body) = request.into_parts();
@@ -200,7 +184,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         .request(parts.method.clone(), format!("{}{}", proxy.upstream, path))
         .body(body.clone());
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
+        if !is_connection_header(name.as_str()) {
             upstream = upstream.header(name, value);
         }
     }
@@ -240,7 +224,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let mut response = Response::new(Body::from(response_body));
     *response.status_mut() = status;
     for (name, value) in &headers {
-        if !hop_by_hop(name) {
+        if !is_connection_header(name.as_str()) {
             response.headers_mut().append(name, value.clone());
         }
     }

@@ -11,19 +11,7 @@ use reqwest::{Client, Method};
 use serde_json::Value;
 
 use crate::scenario::{Endpoint, lookup};
-use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER};
-
-/// Headers a replayed request never carries as recorded: the client sets them itself.
-const NOT_REPLAYED: [&str; 8] = [
-    "host",
-    "content-length",
-    "connection",
-    "transfer-encoding",
-    "accept-encoding",
-    "keep-alive",
-    "upgrade",
-    "te",
-];
+use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER, is_not_replayed};
 
 /// One request to send: an endpoint's, or one a trace recorded for that endpoint.
 pub struct Outgoing<'a> {
@@ -132,7 +120,7 @@ impl Target {
             .header(ENDPOINT_HEADER, &endpoint.name)
             .timeout(self.timeout);
         for (k, v) in out.headers {
-            if v != "<redacted>" && !NOT_REPLAYED.iter().any(|n| k.eq_ignore_ascii_case(n)) {
+            if v != "<redacted>" && !is_not_replayed(k) {
                 request = request.header(k, v);
             }
         }

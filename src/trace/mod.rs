@@ -6,6 +6,7 @@ mod azure;
 mod detect;
 mod endpoints;
 mod har;
+mod headers;
 mod jsonl;
 mod lines;
 mod options;
@@ -21,6 +22,7 @@ use bytes::Bytes;
 
 pub use detect::{Format, detect_format};
 pub use endpoints::{ENDPOINT_HEADER, EndpointResolver, PROBE_HEADER};
+pub use headers::{is_connection_header, is_not_replayed};
 pub use options::{ReplayCounters, ReplayOptions, parse_window};
 pub use schedule::{ReplaySchedule, Scheduled};
 pub use stats::TraceStats;

@@ -262,7 +262,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         if counters.is_some() {
             eprintln!(
                 "the replay could not keep up with the trace at --speed {}: lower --speed, cap it with --max-rate, or raise --connections",
-                args.speed
+                args.selection.speed
             );
         }
     }

@@ -12,9 +12,8 @@ use crate::runner::{LoadShape, Pace, ReplayFeed, parse_rate};
 use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
 
 use super::plan::UNTIL_THE_TRACE_ENDS;
-use crate::trace::{
-    Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, parse_window,
-};
+use crate::commands::trace::replay_options;
+use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec};
 
 /// A replay ready to drive.
 pub struct Replay {
@@ -44,14 +43,14 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
     let bad = |e: String| fail(ExitCode::BadInput, e);
     if args.trace.is_empty() {
         let trace_only = [
-            (args.trace_format.is_some(), "--trace-format"),
-            (args.trace_endpoint.is_some(), "--trace-endpoint"),
-            (args.window.is_some(), "--window"),
+            (args.selection.trace_format.is_some(), "--trace-format"),
+            (args.selection.trace_endpoint.is_some(), "--trace-endpoint"),
+            (args.selection.window.is_some(), "--window"),
             (args.loops.is_some(), "--loop"),
             (args.max_rate.is_some(), "--max-rate"),
-            (args.lenient, "--lenient"),
+            (args.selection.lenient, "--lenient"),
             (args.as_fast_as_possible, "--as-fast-as-possible"),
-            (args.speed != 1.0, "--speed"),
+            (args.selection.speed != 1.0, "--speed"),
         ];
         if let Some((_, flag)) = trace_only.iter().find(|(set, _)| *set) {
             return Err(bad(format!(
@@ -65,25 +64,6 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
             "{flag} shapes synthetic load; a --trace replay keeps the trace's own timing (use --speed, --window, --max-rate)"
         )));
     }
-    if !(args.speed > 0.0 && args.speed.is_finite()) {
-        return Err(bad("--speed must be a number above 0".into()));
-    }
-    let traces = args
-        .trace
-        .iter()
-        .map(|t| TraceSpec::parse(t))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let format = args
-        .trace_format
-        .as_deref()
-        .map(Format::parse)
-        .transpose()
-        .map_err(bad)?;
-    let window = match &args.window {
-        None => (Duration::ZERO, None),
-        Some(w) => parse_window(w).map_err(|e| bad(format!("--window {w}: {e}")))?,
-    };
     let max_rate = match &args.max_rate {
         None => None,
         Some(r) => Some(parse_rate(r).ok().filter(|r| *r > 0.0).ok_or_else(|| {
@@ -112,30 +92,25 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
         }
     };
     let options = ReplayOptions {
-        traces,
-        format,
-        default_endpoint: args.trace_endpoint.clone(),
-        speed: args.speed,
-        window,
         passes: match args.loops {
             None => Some(1),
             Some(0) => None,
             Some(n) => Some(n),
         },
         max_rate,
-        lenient: args.lenient,
+        ..replay_options(&args.trace, &args.selection).map_err(bad)?
     };
     let record = json!({
         "sources": options.traces.iter().map(TraceSpec::name).collect::<Vec<_>>(),
         "paths": options.traces.iter().map(|t| t.path.display().to_string()).collect::<Vec<_>>(),
-        "format": format.map(Format::name),
+        "format": options.format.map(Format::name),
         "endpoint": options.default_endpoint,
         "speed": options.speed,
-        "window_s": [window.0.as_secs_f64(), window.1.map(|t| t.as_secs_f64())],
+        "window_s": [options.window.0.as_secs_f64(), options.window.1.map(|t| t.as_secs_f64())],
         "passes": options.passes,
         "max_rate": max_rate,
         "as_fast_as_possible": args.as_fast_as_possible,
-        "lenient": args.lenient,
+        "lenient": options.lenient,
     });
     let counters = Arc::new(ReplayCounters::default());
     let mut rest = ReplaySchedule::new(options, scenario.clone(), counters.clone())
@@ -161,7 +136,7 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
 /// What a replay does, for the line printed before the load starts.
 pub fn describe(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
     let how = match pace {
-        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.speed),
+        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.selection.speed),
         Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
     };
     let until = if run_time >= UNTIL_THE_TRACE_ENDS && args.loops == Some(0) {

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-use common::{Row, Simulator, aurax, bin, fixture, read_rows, reported_requests, text};
+use common::{Row, Simulator, aurax, bin, fixture, read_rows, replay, reported_requests, text};
 
 /// Offsets (ns) of the Azure CSV's rows from the first, by line number, read independently
 /// of the tool: `YYYY-MM-DD HH:MM:SS.fffffff`.
@@ -50,19 +50,7 @@ fn azure_code_trace_at_speed_60_keeps_every_recorded_gap() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let spec = format!("{}:generate_code", trace.display());
-    let run = aurax(&[
-        "run",
-        "--trace",
-        &spec,
-        "--speed",
-        "60",
-        "--host",
-        &sim.url,
-        "--out",
-        out.to_str().expect("utf8"),
-        "-q",
-        "--no-thresholds",
-    ]);
+    let run = replay(&spec, &sim.url, &out, &["--speed", "60", "--no-thresholds"]);
     let log = text(&run);
     assert_eq!(run.status.code(), Some(0), "{log}");
     let rows = read_rows(&out);
@@ -200,19 +188,10 @@ fn a_recording_of_a_light_run_replays_with_the_same_count_and_mix() {
     assert!(!lines.contains("s3cret"), "secrets are redacted");
     assert!(lines.contains("\"authorization\":\"<redacted>\""));
 
-    let replay = dir.path().join("replay");
-    let run = aurax(&[
-        "run",
-        "--trace",
-        trace.to_str().expect("utf8"),
-        "--host",
-        &sim.url,
-        "--out",
-        replay.to_str().expect("utf8"),
-        "-q",
-    ]);
+    let replayed_dir = dir.path().join("replay");
+    let run = replay(trace.to_str().expect("utf8"), &sim.url, &replayed_dir, &[]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let replayed = read_rows(&replay);
+    let replayed = read_rows(&replayed_dir);
     assert_eq!(replayed.len(), recorded_rows.len());
     assert_eq!(mix(&replayed), mix(&recorded_rows));
     assert!(
@@ -223,16 +202,7 @@ fn a_recording_of_a_light_run_replays_with_the_same_count_and_mix() {
 
     // A run directory replays too: same requests, same endpoints, the original gaps.
     let again = dir.path().join("again");
-    let run = aurax(&[
-        "run",
-        "--trace",
-        original.to_str().expect("utf8"),
-        "--host",
-        &sim.url,
-        "--out",
-        again.to_str().expect("utf8"),
-        "-q",
-    ]);
+    let run = replay(original.to_str().expect("utf8"), &sim.url, &again, &[]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let rerun = read_rows(&again);
     assert_eq!(rerun.len(), recorded_rows.len());
@@ -280,18 +250,12 @@ fn har_and_as_fast_as_possible() {
     )
     .expect("write");
     let out = dir.path().join("har");
-    let run = aurax(&[
-        "run",
-        "--trace",
+    let run = replay(
         har.to_str().expect("utf8"),
-        "--speed",
-        "4",
-        "--host",
         &sim.url,
-        "--out",
-        out.to_str().expect("utf8"),
-        "-q",
-    ]);
+        &out,
+        &["--speed", "4"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let rows = read_rows(&out);
     assert_eq!(rows.len(), 40);
@@ -305,21 +269,12 @@ fn har_and_as_fast_as_possible() {
     );
 
     let fast = dir.path().join("fast");
-    let run = aurax(&[
-        "run",
-        "--trace",
+    let run = replay(
         har.to_str().expect("utf8"),
-        "--as-fast-as-possible",
-        "-u",
-        "4",
-        "--loop",
-        "5",
-        "--host",
         &sim.url,
-        "--out",
-        fast.to_str().expect("utf8"),
-        "-q",
-    ]);
+        &fast,
+        &["--as-fast-as-possible", "-u", "4", "--loop", "5"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let rows = read_rows(&fast);
     assert_eq!(rows.len(), 200);

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Simulator, aurax, fixture, read_rows, text};
+use common::{Simulator, aurax, fixture, read_rows, replay, text};
 
 #[test]
 fn bad_traces_say_file_line_and_reason() {
@@ -21,31 +21,12 @@ fn bad_traces_say_file_line_and_reason() {
     let t = trace.to_str().expect("utf8");
     let out = |name: &str| dir.path().join(name).to_str().expect("utf8").to_string();
 
-    let strict = aurax(&[
-        "run",
-        "--trace",
-        t,
-        "--host",
-        &sim.url,
-        "--out",
-        &out("strict"),
-        "-q",
-    ]);
+    let strict = replay(t, &sim.url, Path::new(&out("strict")), &[]);
     let log = text(&strict);
     assert_eq!(strict.status.code(), Some(3), "{log}");
     assert!(log.contains("t.jsonl:8: unknown endpoint `helth`"), "{log}");
 
-    let lenient = aurax(&[
-        "run",
-        "--trace",
-        t,
-        "--lenient",
-        "--host",
-        &sim.url,
-        "--out",
-        &out("lenient"),
-        "-q",
-    ]);
+    let lenient = replay(t, &sim.url, Path::new(&out("lenient")), &["--lenient"]);
     let log = text(&lenient);
     assert_eq!(lenient.status.code(), Some(0), "{log}");
     assert!(
@@ -157,18 +138,12 @@ fn a_scenario_file_without_the_default_profile_still_replays() {
     std::fs::write(&trace, lines.join("\n")).expect("write");
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/health.toml");
     let out = dir.path().join("run");
-    let run = aurax(&[
-        "run",
-        "--trace",
+    let run = replay(
         trace.to_str().expect("utf8"),
-        "--scenario-file",
-        scenario,
-        "--host",
         &sim.url,
-        "--out",
-        out.to_str().expect("utf8"),
-        "-q",
-    ]);
+        &out,
+        &["--scenario-file", scenario],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(read_rows(&out).len(), 10);
     // Synthetic load still needs a profile that exists.

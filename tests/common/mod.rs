@@ -33,6 +33,17 @@ pub fn aurax(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `run --trace TRACE --host HOST --out OUT -q` and `extra`: a replay to completion.
+pub fn replay(trace: &str, host: &str, out: &Path, extra: &[&str]) -> Output {
+    bin()
+        .args(["run", "--trace", trace, "--host", host, "-q", "--out"])
+        .arg(out)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",

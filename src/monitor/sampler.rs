@@ -92,9 +92,21 @@ pub async fn run(
         }
         ticks += 1;
         if done || ticks.is_multiple_of(WRITE_EVERY) {
-            let (w, snapshot) = (writer.clone(), rows.clone());
-            let written = tokio::task::spawn_blocking(move || w.write_all(&snapshot)).await;
-            if let Ok(Err(e)) = written {
+            // The rows move to the writing thread and back: no copy of a long run's samples.
+            let (w, all) = (writer.clone(), std::mem::take(&mut rows));
+            let written = tokio::task::spawn_blocking(move || {
+                let result = w.write_all(&all);
+                (result, all)
+            })
+            .await;
+            let result = match written {
+                Ok((result, all)) => {
+                    rows = all;
+                    result.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(format!("the writing thread failed: {e}")),
+            };
+            if let Err(e) = result {
                 warn(
                     "write".into(),
                     format!("resource samples: {e}"),

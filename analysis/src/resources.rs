@@ -19,7 +19,7 @@ const SATURATED: f64 = 0.9;
 /// Share of the ceiling a scale-out trigger is set at.
 const TRIGGER: f64 = 0.7;
 /// A counter of cores, when a source says how many it has.
-const CORES_METRICS: [&str; 2] = [metrics::MACHINE_CORES, "aurax_simulated_cpu_cores"];
+const CORES_METRICS: [&str; 2] = [metrics::MACHINE_CORES, metrics::SIMULATED_CORES];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceSeries {
@@ -162,7 +162,7 @@ fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
         metrics::RESIDENT_BYTES,
         metrics::IN_PROGRESS,
         metrics::MACHINE_CORES,
-        "aurax_simulated_cpu_cores",
+        metrics::SIMULATED_CORES,
     ];
     let metric = col(ResourceColumn::Metric.name()).cast(DataType::String);
     let is_wanted = wanted

@@ -73,6 +73,8 @@ pub mod metrics {
     pub const IN_PROGRESS: &str = "aurax_inprogress";
     /// Gauge: CPU cores of the machine a local process runs on (generator, pid sources).
     pub const MACHINE_CORES: &str = "machine_cpu_cores";
+    /// Gauge: CPU cores of the host the AURAX simulator models (one per model slot).
+    pub const SIMULATED_CORES: &str = "aurax_simulated_cpu_cores";
     /// Counters: bytes a local process read from and wrote to storage.
     pub const IO_READ_BYTES: &str = "process_io_read_bytes_total";
     pub const IO_WRITE_BYTES: &str = "process_io_write_bytes_total";

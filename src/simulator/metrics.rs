@@ -136,12 +136,13 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
         let _ = writeln!(out, "process_resident_memory_bytes {}", host.resident_bytes);
+        let cores = aurax_schema::metrics::SIMULATED_CORES;
         let _ = writeln!(
             out,
-            "# HELP aurax_simulated_cpu_cores CPU cores of the simulated host (one per model slot)."
+            "# HELP {cores} CPU cores of the simulated host (one per model slot)."
         );
-        let _ = writeln!(out, "# TYPE aurax_simulated_cpu_cores gauge");
-        let _ = writeln!(out, "aurax_simulated_cpu_cores {}", host.cores);
+        let _ = writeln!(out, "# TYPE {cores} gauge");
+        let _ = writeln!(out, "{cores} {}", host.cores);
         out
     }
 }

@@ -22,16 +22,24 @@ pub struct Outgoing<'a> {
     /// The endpoint's headers, or the trace's (values `<redacted>` are not sent).
     pub headers: &'a [(String, String)],
     pub body: Option<Bytes>,
+    /// The endpoint's name as an `x-aurax-endpoint` value, built once per run (None when the
+    /// name is no valid header value).
+    pub marker: Option<HeaderValue>,
 }
 
 impl<'a> Outgoing<'a> {
-    pub fn of(endpoint: &'a Endpoint, body: Option<Bytes>) -> Outgoing<'a> {
+    pub fn of(
+        endpoint: &'a Endpoint,
+        body: Option<Bytes>,
+        marker: Option<HeaderValue>,
+    ) -> Outgoing<'a> {
         Outgoing {
             endpoint,
             method: &endpoint.method,
             path: &endpoint.path,
             headers: &endpoint.headers,
             body,
+            marker,
         }
     }
 }
@@ -117,8 +125,10 @@ impl Target {
             .client
             .request(method, self.url(out.path))
             .headers(self.headers.clone())
-            .header(ENDPOINT_HEADER, &endpoint.name)
             .timeout(self.timeout);
+        if let Some(marker) = out.marker {
+            request = request.header(ENDPOINT_HEADER, marker);
+        }
         for (k, v) in out.headers {
             if v != "<redacted>" && !is_not_replayed(k) {
                 request = request.header(k, v);

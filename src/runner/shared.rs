@@ -8,6 +8,7 @@ use std::time::Instant;
 use aurax_schema::Outcome;
 use bytes::Bytes;
 use rand::rngs::StdRng;
+use reqwest::header::HeaderValue;
 
 use super::request::Outgoing;
 use super::{Target, WallClock};
@@ -33,6 +34,8 @@ pub struct Shared {
     class_names: Vec<Arc<str>>,
     replay_class: Arc<str>,
     names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+    /// Per endpoint, its name as the `x-aurax-endpoint` header value.
+    markers: Vec<Option<HeaderValue>>,
 }
 
 impl Shared {
@@ -53,6 +56,11 @@ impl Shared {
                 )
             })
             .collect();
+        let markers = scenario
+            .endpoints
+            .iter()
+            .map(|e| HeaderValue::from_str(&e.name).ok())
+            .collect();
         Shared {
             scenario,
             target,
@@ -64,6 +72,7 @@ impl Shared {
             in_flight: AtomicU32::new(0),
             stage: AtomicU32::new(0),
             stage_target_bits: AtomicU64::new(0),
+            markers,
             class_names,
             replay_class: Arc::from(REPLAY_CLASS),
             names,
@@ -118,7 +127,12 @@ impl Shared {
             trace: None,
         };
         let row = self
-            .exchange(who, Outgoing::of(ep, bytes), max_tokens, intended)
+            .exchange(
+                who,
+                Outgoing::of(ep, bytes, self.markers[endpoint].clone()),
+                max_tokens,
+                intended,
+            )
             .await;
         self.sender.send(row);
     }
@@ -138,6 +152,7 @@ impl Shared {
                 &request.headers
             },
             body: request.body.clone(),
+            marker: self.markers[request.endpoint].clone(),
         };
         let path: Option<Arc<str>> = request.path.as_deref().map(Arc::from);
         let who = Who {

@@ -18,6 +18,9 @@ use crate::windows::{LoadLevel, Window};
 const SATURATED: f64 = 0.9;
 /// Share of the ceiling a scale-out trigger is set at.
 const TRIGGER: f64 = 0.7;
+/// A CPU that levels off below one busy core is not what limits: even one thread can use a
+/// whole core, so the process is waiting on something else (the load, a lock, a downstream).
+const MIN_CPU_PLATEAU_CORES: f64 = 0.9;
 /// A counter of cores, when a source says how many it has.
 const CORES_METRICS: [&str; 2] = [metrics::MACHINE_CORES, metrics::SIMULATED_CORES];
 
@@ -222,7 +225,8 @@ fn rates(samples: &[Sample]) -> Vec<(i64, f64)> {
 
 /// The first load level at which a series saturates: it is at 90% of its ceiling there and
 /// stays within 10% of that while the load rises at least 10% further (a plateau); a series
-/// at its cores' limit saturates without waiting for the plateau.
+/// at its cores' limit saturates without waiting for the plateau, and a CPU plateau below one
+/// core is no saturation at all.
 fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
     (0..s.per_level.len()).find(|&i| {
         let Some(v) = s.per_level[i] else {
@@ -233,6 +237,9 @@ fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
         }
         if s.ceiling_known && v >= SATURATED * s.ceiling {
             return true;
+        }
+        if s.unit == "cores" && v < MIN_CPU_PLATEAU_CORES {
+            return false;
         }
         let later: Vec<(f64, f64)> = levels
             .iter()
@@ -298,19 +305,21 @@ fn trigger(s: &ResourceSeries, levels: &[LoadLevel], load_unit: &str) -> Option<
     });
     let what = if s.ceiling_known {
         format!(
-            "{:.0}% {} ({threshold:.1} of {:.0} {})",
+            "{:.0}% {} ({} of {:.0} {})",
             TRIGGER * 100.0,
             s.name,
+            amount(threshold),
             s.ceiling,
             s.unit
         )
     } else {
         format!(
-            "{:.0}% of the {:.1} {} {} plateaued at ({threshold:.1} {})",
+            "{:.0}% of the {} {} {} plateaued at ({} {})",
             TRIGGER * 100.0,
-            s.ceiling,
+            amount(s.ceiling),
             s.unit,
             s.name,
+            amount(threshold),
             s.unit
         )
     };
@@ -323,5 +332,15 @@ fn trigger(s: &ResourceSeries, levels: &[LoadLevel], load_unit: &str) -> Option<
             points[0].0
         )),
         None => Some(format!("scale out at {what}: not reached in this run")),
+    }
+}
+
+/// A value with the decimals it needs to say something: 2.8, 0.035, 17.
+fn amount(v: f64) -> String {
+    match v.abs() {
+        x if x >= 10.0 => format!("{v:.0}"),
+        x if x >= 1.0 => format!("{v:.1}"),
+        x if x >= 0.1 => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
     }
 }

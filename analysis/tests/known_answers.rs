@@ -315,6 +315,12 @@ fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint(
             "aurax_simulated_cpu_cores",
             16.0,
         ));
+        // A watched process that levels off at 0.06 cores from the third level: a plateau far
+        // below one core is no CPU limit (CI once named such a process the constraint).
+        let pid_cpu: f64 = (0..t as i32)
+            .map(|s| (0.02 * ((f64::from(s) / 10.0).floor() + 1.0)).min(0.06))
+            .sum();
+        samples.push((t, "pid:77", "process_cpu_seconds_total", pid_cpu));
         // Generator: 1.9 of 2 cores from the start.
         samples.push((t, "generator", "process_cpu_seconds_total", 1.9 * t));
         samples.push((t, "generator", "machine_cpu_cores", 2.0));

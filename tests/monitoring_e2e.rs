@@ -48,6 +48,7 @@ fn families(scrape: &Scrape) -> BTreeSet<String> {
 #[test]
 fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist() {
     let sim = Simulator::start(&[]);
+    let pid = sim.pid().to_string();
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let mut child = bin()
@@ -59,6 +60,8 @@ fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist()
             "25/s",
             "-t",
             "6s",
+            "--watch-pid",
+            &pid,
             "--metrics-listen",
             "127.0.0.1:0",
             "--metrics-hold",
@@ -103,6 +106,27 @@ fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist()
         "{mid_requests} requests after 3 s at 25/s"
     );
     assert!(gauge(&mid, "process_resident_memory_bytes").is_some_and(|b| b > 1e6));
+    // The watched simulator, by pid: it has used CPU and holds memory; its disk I/O is
+    // there when /proc/PID/io is readable (it is for our own child).
+    let watched = |scrape: &Scrape, name: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && s.labels.get("pid") == Some(pid.as_str()))
+            .map(scalar)
+    };
+    assert!(watched(&mid, "aurax_load_watched_process_cpu_seconds_total").is_some_and(|v| v > 0.0));
+    assert!(
+        watched(&mid, "aurax_load_watched_process_resident_memory_bytes").is_some_and(|v| v > 1e6)
+    );
+    if std::fs::read_to_string("/proc/self/io").is_ok() {
+        for io in [
+            "aurax_load_watched_process_read_bytes_total",
+            "aurax_load_watched_process_written_bytes_total",
+        ] {
+            assert!(watched(&mid, io).is_some_and(|v| v >= 0.0), "{io}");
+        }
+    }
 
     // After the load: held open with the final numbers.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -223,6 +247,7 @@ fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist()
         "Model usage",
         "CPU",
         "memory",
+        "Disk I/O",
     ] {
         assert!(titles.contains(want), "no panel for {want}");
     }

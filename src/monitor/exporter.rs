@@ -20,6 +20,8 @@ struct Live {
     shared: Arc<Shared>,
     stats: Arc<Mutex<RunStats>>,
     running: Arc<AtomicBool>,
+    /// `--watch-pid` processes, read from /proc at each scrape like the generator itself.
+    watched: Vec<u32>,
 }
 
 pub struct Exporter {
@@ -41,11 +43,13 @@ pub async fn start(
     shared: Arc<Shared>,
     stats: Arc<Mutex<RunStats>>,
     running: Arc<AtomicBool>,
+    watched: Vec<u32>,
 ) -> std::io::Result<Exporter> {
     let live = Arc::new(Live {
         shared,
         stats,
         running,
+        watched,
     });
     let app = Router::new()
         .route("/metrics", get(metrics))
@@ -115,8 +119,56 @@ async fn metrics(State(live): State<Arc<Live>>) -> impl IntoResponse {
             u.resident_bytes,
         );
     }
+    watched_processes(&mut out, &live.watched);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         out,
     )
+}
+
+/// CPU, memory and disk I/O of the `--watch-pid` processes, labelled by pid; a process that
+/// is gone (or a system without /proc) is left out rather than reported as zero.
+fn watched_processes(out: &mut String, pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let read: Vec<(u32, procfs::ProcessUsage)> = pids
+        .iter()
+        .filter_map(|p| Some((*p, procfs::usage(Some(*p))?)))
+        .collect();
+    type Field = fn(&procfs::ProcessUsage) -> Option<f64>;
+    let families: [(&str, &str, &str, Field); 4] = [
+        (
+            "aurax_load_watched_process_cpu_seconds_total",
+            "counter",
+            "CPU seconds used by a --watch-pid process.",
+            |u| Some(u.cpu_seconds),
+        ),
+        (
+            "aurax_load_watched_process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of a --watch-pid process.",
+            |u| Some(u.resident_bytes),
+        ),
+        (
+            "aurax_load_watched_process_read_bytes_total",
+            "counter",
+            "Bytes a --watch-pid process read from storage (/proc/PID/io read_bytes).",
+            |u| u.io.map(|(r, _)| r),
+        ),
+        (
+            "aurax_load_watched_process_written_bytes_total",
+            "counter",
+            "Bytes a --watch-pid process wrote to storage (/proc/PID/io write_bytes).",
+            |u| u.io.map(|(_, w)| w),
+        ),
+    ];
+    for (name, kind, help, field) in families {
+        family(out, name, kind, help);
+        for (pid, u) in &read {
+            if let Some(v) = field(u) {
+                out.push_str(&format!("{name}{{pid=\"{pid}\"}} {v}\n"));
+            }
+        }
+    }
 }

@@ -90,7 +90,7 @@ pub async fn start(
     let running = Arc::new(AtomicBool::new(true));
     let exporter = match listener {
         Some(l) => {
-            let e = exporter::start(l, shared, stats, running.clone())
+            let e = exporter::start(l, shared, stats, running.clone(), args.watch_pid.clone())
                 .await
                 .map_err(|e| fail(ExitCode::Failure, format!("--metrics-listen: {e}")))?;
             eprintln!("live metrics (Prometheus) at {}", e.url());

@@ -1,5 +1,5 @@
 //! Resource constraints: the target's CPU, memory and requests in progress (scraped), local
-//! processes (by pid) and the load generator's own CPU, from `resources.parquet`, set against
+//! processes (by pid, with their disk I/O) and the load generator's own CPU, from `resources.parquet`, set against
 //! the load levels and p95 of the requests. Counters become rates; a resource saturates when
 //! it reaches 90% of its ceiling (the cores, when known) and the first to do so is named as the
 //! constraint, with a scaling trigger at 70% of that ceiling.
@@ -94,6 +94,18 @@ pub fn analyse(
                     .map(|s| (s.time_us, s.value / 1048576.0))
                     .collect(),
             ),
+            metrics::IO_READ_BYTES | metrics::IO_WRITE_BYTES => (
+                if metric == metrics::IO_READ_BYTES {
+                    "disk read"
+                } else {
+                    "disk write"
+                },
+                "MiB/s",
+                rates(samples)
+                    .into_iter()
+                    .map(|(t, v)| (t, v / 1048576.0))
+                    .collect(),
+            ),
             metrics::IN_PROGRESS => (
                 "requests in progress",
                 "requests",
@@ -128,6 +140,10 @@ pub fn analyse(
             .map(|i| sums.get(&i).map(|(s, n)| s / n))
             .collect();
         let seen_max = values.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+        if unit == "MiB/s" && seen_max == 0.0 {
+            // Nothing went to or came from the disk (page-cache hits do not count): no line.
+            continue;
+        }
         // Cores are the ceiling when the series got near them; otherwise (a target that runs
         // out of something else first, e.g. model slots) its own plateau is.
         let known = (what == "CPU")
@@ -166,6 +182,8 @@ fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
         metrics::IN_PROGRESS,
         metrics::MACHINE_CORES,
         metrics::SIMULATED_CORES,
+        metrics::IO_READ_BYTES,
+        metrics::IO_WRITE_BYTES,
     ];
     let metric = col(ResourceColumn::Metric.name()).cast(DataType::String);
     let is_wanted = wanted
@@ -255,7 +273,9 @@ fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
 /// Names the first resource to saturate, a trigger on it, and a saturated generator.
 fn judge(f: &mut ResourceFindings, levels: &[LoadLevel], load_unit: &str) {
     let mut first: Option<(usize, &ResourceSeries)> = None;
-    for s in f.series.iter().filter(|s| !s.generator && s.unit != "MiB") {
+    // Memory and disk I/O are shown, not judged: their ceiling is not in the samples.
+    let judged = |s: &&ResourceSeries| !s.generator && matches!(s.unit, "cores" | "requests");
+    for s in f.series.iter().filter(judged) {
         if let Some(at) = saturation_level(s, levels)
             && first.is_none_or(|(i, _)| at < i)
         {

@@ -321,6 +321,12 @@ fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint(
             .map(|s| (0.02 * ((f64::from(s) / 10.0).floor() + 1.0)).min(0.06))
             .sum();
         samples.push((t, "pid:77", "process_cpu_seconds_total", pid_cpu));
+        // Its disk writes grow by 1 MiB/s per level and it never reads (no line for reads).
+        let pid_writes: f64 = (0..t as i32)
+            .map(|s| 1048576.0 * ((f64::from(s) / 10.0).floor() + 1.0))
+            .sum();
+        samples.push((t, "pid:77", "process_io_write_bytes_total", pid_writes));
+        samples.push((t, "pid:77", "process_io_read_bytes_total", 0.0));
         // Generator: 1.9 of 2 cores from the start.
         samples.push((t, "generator", "process_cpu_seconds_total", 1.9 * t));
         samples.push((t, "generator", "machine_cpu_cores", 2.0));
@@ -334,6 +340,17 @@ fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint(
     assert_eq!(load, 5.0, "saturates at 5 users");
     // The level mean: 90% of the 4-core plateau or more.
     assert!((3.6..=4.0).contains(&value), "{value}");
+    let names: Vec<&str> = r.series.iter().map(|s| s.name.as_str()).collect();
+    assert!(!names.contains(&"pid:77 disk read"), "{names:?}");
+    let writes = r
+        .series
+        .iter()
+        .find(|s| s.name == "pid:77 disk write")
+        .expect("disk writes shown");
+    assert_eq!(writes.unit, "MiB/s");
+    // Level 3 (samples at 21..=29 s, rates of seconds 20..28): 3 MiB/s throughout.
+    let level3 = writes.per_level[2].expect("level 3");
+    assert!((level3 - 3.0).abs() < 0.35, "{level3}");
     let trigger = r.trigger.clone().expect("trigger");
     assert!(
         trigger.contains("(2.8 cores)") && trigger.contains("reached at ~"),

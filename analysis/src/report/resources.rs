@@ -25,7 +25,7 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
     };
     let _ = writeln!(
         o,
-        "Sampled from {}; CPU as cores used (a counter's rate), memory resident, means per load level.\n",
+        "Sampled from {}; CPU as cores used (a counter's rate), memory resident, disk I/O as MiB/s read and written (shown, not judged), means per load level.\n",
         sources
             .iter()
             .map(|s| format!("`{s}`"))

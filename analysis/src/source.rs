@@ -25,7 +25,7 @@ pub struct Source {
     pub open_model: bool,
     /// A trace replay: which traces, at what speed (`aurax.trace` metadata).
     pub trace: Option<serde_json::Value>,
-    /// Run directories holding a `resources.parquet` (resource samples).
+    /// Resource sample files of the run directories (`resources.parquet` and sealed segments).
     pub resource_files: Vec<PathBuf>,
 }
 
@@ -85,10 +85,18 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             }
             here.sort();
             found.extend(here);
-            let resources = input.join("resources.parquet");
-            if resources.is_file() {
-                resource_files.push(resources);
-            }
+            let mut resources: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|_| AnalysisError::Missing(input.clone()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(files::is_resource_file)
+                })
+                .collect();
+            resources.sort();
+            resource_files.extend(resources);
         } else if input.is_file() {
             found.push(input.clone());
         } else {

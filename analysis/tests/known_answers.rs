@@ -332,7 +332,10 @@ fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint(
         samples.push((t, "generator", "machine_cpu_cores", 2.0));
         samples.push((t, "generator", "process_resident_memory_bytes", 80e6));
     }
-    common::write_resources(&run, &samples);
+    // A long run seals its older samples: the first 30 s are in a segment of their own.
+    let (sealed, newest): (Vec<_>, Vec<_>) = samples.iter().partition(|s| s.0 < 30.0);
+    common::write_resources(&run, "resources-00001.parquet", &sealed);
+    common::write_resources(&run, "resources.parquet", &newest);
     let a = analyze(std::slice::from_ref(&run)).expect("analysis");
     let r = &a.resources;
     let (name, load, value) = r.constraint.clone().expect("a constraint");

@@ -33,8 +33,21 @@ pub mod files {
     pub const PARTIAL_EXT: &str = "partial";
     /// The run manifest (JSON).
     pub const MANIFEST: &str = "run.json";
-    /// Resource samples (CPU, memory, in-flight) of the target and the generator.
+    /// Resource samples (CPU, memory, in-flight) of the target and the generator: the newest
+    /// ones. A long run seals older samples into `resources-00001.parquet`, ... (see
+    /// [`is_resource_file`]), so the file rewritten during the run stays small.
     pub const RESOURCES: &str = "resources.parquet";
+    /// Prefix of the sealed resource segments.
+    pub const RESOURCE_SEGMENT_PREFIX: &str = "resources-";
+
+    /// Whether a file name in a run directory holds resource samples.
+    pub fn is_resource_file(name: &str) -> bool {
+        name == RESOURCES
+            || name
+                .strip_prefix(RESOURCE_SEGMENT_PREFIX)
+                .and_then(|rest| rest.strip_suffix(".parquet"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 /// Key-value metadata keys written into every request file's footer.

@@ -37,7 +37,7 @@ pub fn execute(args: RecordArgs) -> Result<ExitCode, Fail> {
     };
     let rt = super::runtime()?;
     rt.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::runner::install_tls_provider();
         let recorder = record::start(addr, scenario, config)
             .await
             .map_err(|e| match e {

@@ -23,7 +23,7 @@ pub use clock::WallClock;
 pub use conditions::{StopCondition, watch_conditions};
 pub use live::LiveLine;
 pub use replay::{Pace, ReplayFeed};
-pub use request::{Target, TargetError, describe};
+pub use request::{Target, TargetError, describe, install_tls_provider};
 pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stages, target_at};
 pub use shared::REPLAY_CLASS;
 pub use shared::Shared;

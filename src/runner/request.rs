@@ -282,3 +282,9 @@ pub fn describe(e: &reqwest::Error) -> String {
         root
     }
 }
+
+/// reqwest is built without a default TLS provider (no C build): ring is installed once per
+/// process before any client is built; later calls are no-ops.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

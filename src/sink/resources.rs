@@ -1,10 +1,13 @@
 //! `resources.parquet`: the resource samples of a run, rewritten whole (to a temporary file,
 //! then renamed) every few samples and at the end, so the file on disk is always complete.
-//! A run samples a few hundred values a minute: rewriting stays cheap for hours.
+//! Once it holds a segment's worth of rows it is sealed as `resources-00001.parquet`, ... and
+//! a new one starts, so a rewrite (and the samples held in memory) stay bounded however
+//! long the run.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use arrow::array::{
     ArrayRef, Float64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
@@ -32,6 +35,8 @@ pub struct ResourceSample {
 pub struct ResourceWriter {
     path: PathBuf,
     schema: Arc<Schema>,
+    /// Segments sealed so far.
+    sealed: AtomicU32,
 }
 
 impl ResourceWriter {
@@ -39,7 +44,24 @@ impl ResourceWriter {
         ResourceWriter {
             path: dir.join(files::RESOURCES),
             schema,
+            sealed: AtomicU32::new(0),
         }
+    }
+
+    /// Renames the complete file written last to the next `resources-NNNNN.parquet`; the
+    /// samples in it are then final, and the next write starts a new `resources.parquet`.
+    pub fn seal(&self) -> Result<PathBuf, SegmentError> {
+        let n = self.sealed.fetch_add(1, Ordering::Relaxed) + 1;
+        let sealed = self.path.with_file_name(format!(
+            "{}{n:05}.{}",
+            files::RESOURCE_SEGMENT_PREFIX,
+            files::PARQUET_EXT
+        ));
+        std::fs::rename(&self.path, &sealed).map_err(|source| SegmentError::Io {
+            path: sealed.clone(),
+            source,
+        })?;
+        Ok(sealed)
     }
 
     pub fn path(&self) -> &Path {

@@ -180,7 +180,7 @@ pub fn png_facts(path: &Path) -> (u32, u32, f64) {
 }
 
 /// Writes `resources.parquet` in `dir`: (seconds from START_US, source, metric, value).
-pub fn write_resources(dir: &Path, samples: &[(f64, &str, &str, f64)]) {
+pub fn write_resources(dir: &Path, file: &str, samples: &[(f64, &str, &str, f64)]) {
     use arrow::array::{Float64Array, TimestampMicrosecondArray};
     use aurax_schema::{ResourceColumn, resource_schema};
     let schema = resource_schema(HashMap::new());
@@ -212,7 +212,7 @@ pub fn write_resources(dir: &Path, samples: &[(f64, &str, &str, f64)]) {
         })
         .collect();
     let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
-    let file = std::fs::File::create(dir.join("resources.parquet")).expect("create");
+    let file = std::fs::File::create(dir.join(file)).expect("create");
     let mut w = ArrowWriter::try_new(file, schema, None).expect("writer");
     w.write(&batch).expect("write");
     w.close().expect("close");

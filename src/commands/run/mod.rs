@@ -37,8 +37,7 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
 }
 
 async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
-    // reqwest is built without a default TLS provider (no C build); ring is installed here.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::runner::install_tls_provider();
     let (host, simulated, sim_record, _sim) = match &args.host {
         Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
         None => {
@@ -267,9 +266,13 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         }
     }
     println!(
-        "{} resource sample(s) in {}{}",
+        "{} resource sample(s) in {}{}{}",
         resources.samples,
         aurax_schema::files::RESOURCES,
+        match resources.sealed {
+            0 => String::new(),
+            n => format!(" and {n} earlier segment(s) resources-*.parquet"),
+        },
         if resources.warnings.is_empty() {
             String::new()
         } else {

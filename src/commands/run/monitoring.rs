@@ -111,6 +111,7 @@ pub async fn start(
         scrape,
         pids: args.watch_pid.clone(),
         interval,
+        segment_rows: sampler::SEGMENT_ROWS,
     };
     let (stop, stopped) = watch::channel(false);
     let sampler = tokio::spawn(sampler::run(config, writer, stopped));

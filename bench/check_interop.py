@@ -16,7 +16,9 @@ print(f"pyarrow: {table.num_rows} rows, schema:")
 for field in table.schema:
     print(f"  {field.name}: {field.type}")
 meta = pq.read_metadata(files[0]).metadata
-assert meta[b"aurax.schema_version"] == b"1", meta.keys()
+version = int(meta[b"aurax.schema_version"])
+assert version >= 1, version
+print(f"schema version {version}")
 
 df = table.to_pandas()
 assert str(df["actual_send_time"].dtype).startswith("datetime64"), df.dtypes
@@ -37,3 +39,25 @@ for row in by_endpoint:
 assert n_duck == table.num_rows == len(df) == manifest["requests"], (
     n_duck, table.num_rows, len(df), manifest["requests"])
 print(f"OK: DuckDB, pyarrow and pandas read {n_duck} rows = run.json requests")
+
+# Resource samples: resources.parquet and any sealed resources-NNNNN.parquet, as one table.
+resource_glob = f"{run_dir}/resources*.parquet"
+resource_files = sorted(glob.glob(resource_glob))
+if resource_files:
+    res = pq.read_table(resource_files)
+    assert str(res.schema.field("time").type) == "timestamp[us, tz=UTC]", res.schema
+    n_res, = con.execute(f"select count(*) from read_parquet('{resource_glob}')").fetchone()
+    assert n_res == res.num_rows, (n_res, res.num_rows)
+    cpu = con.execute(
+        f"""select source,
+                   (max(value) - min(value))
+                     / nullif(date_diff('microsecond', min(time), max(time)) / 1e6, 0) as cores
+            from read_parquet('{resource_glob}')
+            where metric = 'process_cpu_seconds_total' and labels = ''
+            group by source order by source"""
+    ).fetchall()
+    print(f"resources: {n_res} samples in {len(resource_files)} file(s); mean CPU cores by source:")
+    for row in cpu:
+        print("  ", row)
+    assert cpu, "no CPU samples"
+    print(f"OK: DuckDB and pyarrow read {n_res} resource samples alike")

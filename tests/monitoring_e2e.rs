@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Simulator, aurax, bin, http_get, read_rows, text};
+use common::{Simulator, allowed_cpus, aurax, bin, http_get, pin, read_rows, text};
 use prometheus_parse::{Scrape, Value};
 
 fn parse(body: &str) -> Scrape {
@@ -378,5 +378,69 @@ fn a_busy_metrics_port_fails_before_any_load_or_file() {
     assert!(
         !out.exists(),
         "no run directory for a run that never started"
+    );
+}
+
+#[test]
+fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
+    // The generator on one core and the simulator on the others: 4,000 req/s is more than
+    // one core of the client can send, and the report must blame the client, not AURAX.
+    let cpus = allowed_cpus();
+    assert!(
+        cpus.len() >= 2,
+        "needs two CPUs (one for the generator, one for the simulator): {cpus:?}"
+    );
+    let sim = Simulator::start_on(&cpus[1..], &["--time-scale", "0.001"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let rep = dir.path().join("rep");
+    let mut cmd = bin();
+    pin(&mut cmd, &cpus[..1]);
+    let run = cmd
+        .args([
+            "run",
+            "--host",
+            &sim.url,
+            "--rate",
+            "4000/s",
+            "-t",
+            "6s",
+            "--connections",
+            "64",
+            "--sample-interval",
+            "1s",
+            "--no-thresholds",
+            "--report",
+            "--report-dir",
+            rep.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let log = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("warning: The load generator's CPU reached") && log.contains("of its 1 cores"),
+        "{log}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("summary.json")).expect("summary"))
+            .expect("json");
+    let generator = s["resources"]["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .find(|x| x["name"] == "generator CPU")
+        .expect("generator CPU")
+        .clone();
+    assert_eq!(generator["ceiling"], 1.0, "{generator}");
+    assert!(s["resources"]["generator_saturated"].is_string(), "{s}");
+    let md = std::fs::read_to_string(rep.join("report.md")).expect("report");
+    assert!(
+        md.contains("**The load generator was the bottleneck.**"),
+        "{md}"
     );
 }

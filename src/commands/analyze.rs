@@ -46,6 +46,10 @@ pub fn write_and_print(
     let files = report::write(analysis, changes, out)?;
     let (pass, headline) = report::verdict(analysis);
     let mut text = format!("{headline}\n");
+    if let Some(g) = &analysis.resources.generator_saturated {
+        // Before the bottlenecks: with the client saturated they may be the client's own.
+        text += &format!("  warning: {g}\n");
+    }
     for b in analysis.bottlenecks.iter().take(3) {
         text += &format!("  bottleneck: {}: {}\n", b.name, b.reason);
     }

@@ -52,6 +52,42 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// The CPUs this test process may run on, in order.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for this process.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|c| libc::CPU_ISSET(*c, &set))
+            .collect()
+    }
+}
+
+/// Runs the child on `cpus` only; inside it, the machine has that many cores (Rust's
+/// available_parallelism follows the affinity mask, as `nproc` does).
+pub fn pin(cmd: &mut Command, cpus: &[usize]) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the set is built before the fork; the closure makes one system call.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in cpus {
+            libc::CPU_SET(*c, &mut set);
+        }
+        set
+    };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `aurax-tool serve --port 0 ...` as a child, killed when dropped.
 pub struct Simulator {
     child: Child,
@@ -60,7 +96,18 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn start(extra: &[&str]) -> Simulator {
-        let mut child = bin()
+        Simulator::start_with(bin(), extra)
+    }
+
+    /// The simulator on the given CPUs only (see [`pin`]).
+    pub fn start_on(cpus: &[usize], extra: &[&str]) -> Simulator {
+        let mut cmd = bin();
+        pin(&mut cmd, cpus);
+        Simulator::start_with(cmd, extra)
+    }
+
+    fn start_with(mut cmd: Command, extra: &[&str]) -> Simulator {
+        let mut child = cmd
             .args(["serve", "--port", "0"])
             .args(extra)
             .stdout(Stdio::piped())

@@ -276,8 +276,10 @@ fn judge(f: &mut ResourceFindings, levels: &[LoadLevel], load_unit: &str) {
     // Memory and disk I/O are shown, not judged: their ceiling is not in the samples.
     let judged = |s: &&ResourceSeries| !s.generator && matches!(s.unit, "cores" | "requests");
     for s in f.series.iter().filter(judged) {
+        // At the same level a CPU goes before requests in progress: requests pile up because
+        // something saturated, so a plateau in them alone is the symptom, not the cause.
         if let Some(at) = saturation_level(s, levels)
-            && first.is_none_or(|(i, _)| at < i)
+            && first.is_none_or(|(i, f)| at < i || (at == i && f.unit != "cores"))
         {
             first = Some((at, s));
         }

@@ -315,6 +315,14 @@ fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint(
             "aurax_simulated_cpu_cores",
             16.0,
         ));
+        // Its requests in progress pile up to 20 at the same level as its CPU: the CPU is
+        // the cause and is named (in-progress sorts first, so a tie must be broken on purpose).
+        samples.push((
+            t,
+            "scrape:http://t/metrics",
+            "aurax_inprogress",
+            (4.0 * ((t / 10.0).floor() + 1.0)).min(20.0),
+        ));
         // A watched process that levels off at 0.06 cores from the third level: a plateau far
         // below one core is no CPU limit (CI once named such a process the constraint).
         let pid_cpu: f64 = (0..t as i32)

@@ -2,13 +2,7 @@
 
 mod common;
 
-use common::{Simulator, aurax, text};
-use serde_json::Value;
-
-fn summary(dir: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"))
-        .expect("json")
-}
+use common::{Simulator, aurax, summary, text};
 
 #[test]
 fn breaking_point_matches_the_simulators_configured_capacity() {

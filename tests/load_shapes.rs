@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{Row, Simulator, aurax, manifest, read_rows, text};
+use common::{Row, Simulator, aurax, manifest, read_rows, summary, text};
 
 fn run_scenario(dir: &Path, args: &[&str]) -> (Vec<Row>, String, Option<i32>) {
     let out = dir.join("run");
@@ -187,9 +187,7 @@ fn exhaustion_stops_itself_past_capacity_and_finds_it() {
         (90.0..=150.0).contains(&top),
         "stopped at {top} req/s offered"
     );
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rep.join("summary.json")).expect("summary"))
-            .expect("json");
+    let s = summary(&rep);
     let found = s["breaking_point"]["throughput_rps"]
         .as_f64()
         .expect("a breaking point");
@@ -234,9 +232,7 @@ fn open_model_stall_shows_in_corrected_latency_only() {
         out.contains("warning: the load generator fell behind its schedule"),
         "{out}"
     );
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rep.join("summary.json")).expect("summary"))
-            .expect("json");
+    let s = summary(&rep);
     let e = &s["endpoints"][0];
     let (raw, corrected) = (
         e["p99_ms"].as_f64().expect("p99"),

@@ -1,6 +1,6 @@
 //! Monitoring end to end: the live exporter scraped mid-run and parsed with a Prometheus
 //! text parser, its counts against the Parquet rows; the Grafana dashboard's queries against
-//! what is really exported; resource sampling of the simulator and the report's constraint.
+//! what is really exported. Resource analysis is in `resources_e2e.rs`.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Simulator, allowed_cpus, aurax, bin, http_get, pin, read_rows, text};
+use common::{Simulator, aurax, bin, http_get, read_rows, text};
 use prometheus_parse::{Scrape, Value};
 
 fn parse(body: &str) -> Scrape {
@@ -254,107 +254,6 @@ fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist()
 }
 
 #[test]
-fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
-    // 4 text slots of 50 ms: the modelled CPU rises to 4 cores and stays there from 80 req/s.
-    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.1", "--queue", "16"]);
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("run");
-    let rep = dir.path().join("rep");
-    let metrics = format!("{}/metrics", sim.url);
-    let pid = sim.pid().to_string();
-    let run = aurax(&[
-        "run",
-        "--host",
-        &sim.url,
-        "--scenario",
-        "exhaustion",
-        "--duration-scale",
-        "0.1",
-        "--scrape",
-        &metrics,
-        "--watch-pid",
-        &pid,
-        "--scrape",
-        "http://127.0.0.1:9/metrics",
-        "--sample-interval",
-        "1s",
-        "--no-thresholds",
-        "--report",
-        "--report-dir",
-        rep.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "-q",
-    ]);
-    let log = text(&run);
-    assert_eq!(run.status.code(), Some(0), "{log}");
-    // An unreachable scrape is a warning, once, never a failed run.
-    assert_eq!(
-        log.matches("warning: --scrape http://127.0.0.1:9/metrics")
-            .count(),
-        1,
-        "{log}"
-    );
-    assert!(out.join("resources.parquet").is_file());
-
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rep.join("summary.json")).expect("summary"))
-            .expect("json");
-    let r = &s["resources"];
-    assert_eq!(r["constraint"]["resource"], "target CPU", "{r}");
-    let at = r["constraint"]["load"].as_f64().expect("load");
-    assert!(
-        (50.0..=100.0).contains(&at),
-        "saturated at {at} req/s offered"
-    );
-    assert!(
-        r["trigger"]
-            .as_str()
-            .is_some_and(|t| t.contains("target CPU") && t.contains("reached at ~")),
-        "{r}"
-    );
-    let series = r["series"].as_array().expect("series");
-    let cpu = series
-        .iter()
-        .find(|x| x["name"] == "target CPU")
-        .expect("target CPU");
-    let levels: Vec<f64> = cpu["per_level"]
-        .as_array()
-        .expect("levels")
-        .iter()
-        .filter_map(|v| v.as_f64())
-        .collect();
-    assert!(levels.len() >= 5);
-    assert!(
-        levels[levels.len() - 1] > 3.0 * levels[0],
-        "CPU rises with load: {levels:?}"
-    );
-    assert!(series.iter().any(|x| x["name"] == "generator CPU"));
-    assert!(
-        series
-            .iter()
-            .any(|x| x["source"] == format!("pid:{pid}").as_str()),
-        "watched pid sampled"
-    );
-    let md = std::fs::read_to_string(rep.join("report.md")).expect("report");
-    assert!(
-        md.contains("**Constraint: target CPU saturates first"),
-        "{md}"
-    );
-    assert!(
-        md.contains("The load generator's own CPU peaked at"),
-        "{md}"
-    );
-    assert!(md.contains("![Resources against load"), "{md}");
-    let png = std::fs::read(rep.join("resources.png")).expect("chart");
-    assert!(png.len() > 20_000, "a drawn chart, {} bytes", png.len());
-    // PNG signature, then the IHDR chunk: width and height, big-endian.
-    assert_eq!(&png[1..4], b"PNG");
-    let dim = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
-    assert_eq!((dim(16), dim(20)), (1400, 800));
-}
-
-#[test]
 fn a_busy_metrics_port_fails_before_any_load_or_file() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = busy.local_addr().expect("addr").to_string();
@@ -378,69 +277,5 @@ fn a_busy_metrics_port_fails_before_any_load_or_file() {
     assert!(
         !out.exists(),
         "no run directory for a run that never started"
-    );
-}
-
-#[test]
-fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
-    // The generator on one core and the simulator on the others: 4,000 req/s is more than
-    // one core of the client can send, and the report must blame the client, not AURAX.
-    let cpus = allowed_cpus();
-    assert!(
-        cpus.len() >= 2,
-        "needs two CPUs (one for the generator, one for the simulator): {cpus:?}"
-    );
-    let sim = Simulator::start_on(&cpus[1..], &["--time-scale", "0.001"]);
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("run");
-    let rep = dir.path().join("rep");
-    let mut cmd = bin();
-    pin(&mut cmd, &cpus[..1]);
-    let run = cmd
-        .args([
-            "run",
-            "--host",
-            &sim.url,
-            "--rate",
-            "4000/s",
-            "-t",
-            "6s",
-            "--connections",
-            "64",
-            "--sample-interval",
-            "1s",
-            "--no-thresholds",
-            "--report",
-            "--report-dir",
-            rep.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-            "-q",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs");
-    let log = text(&run);
-    assert_eq!(run.status.code(), Some(0), "{log}");
-    assert!(
-        log.contains("warning: The load generator's CPU reached") && log.contains("of its 1 cores"),
-        "{log}"
-    );
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rep.join("summary.json")).expect("summary"))
-            .expect("json");
-    let generator = s["resources"]["series"]
-        .as_array()
-        .expect("series")
-        .iter()
-        .find(|x| x["name"] == "generator CPU")
-        .expect("generator CPU")
-        .clone();
-    assert_eq!(generator["ceiling"], 1.0, "{generator}");
-    assert!(s["resources"]["generator_saturated"].is_string(), "{s}");
-    let md = std::fs::read_to_string(rep.join("report.md")).expect("report");
-    assert!(
-        md.contains("**The load generator was the bottleneck.**"),
-        "{md}"
     );
 }

@@ -16,11 +16,9 @@ use arrow::datatypes::{Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
 use aurax_schema::files;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 use super::SegmentError;
+use super::segment::writer_properties;
 
 /// One sampled value.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,16 +78,7 @@ impl ResourceWriter {
             source,
         };
         let batch = batch(samples, self.schema.clone())?;
-        let kv = self
-            .schema
-            .metadata()
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-            .collect();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_key_value_metadata(Some(kv))
-            .build();
+        let props = writer_properties(&self.schema).build();
         let file = File::create(&partial).map_err(io)?;
         let mut writer =
             ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(pq)?;

@@ -16,7 +16,7 @@ use aurax_schema::files;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 use crate::outcome::RequestOutcome;
 
@@ -43,17 +43,23 @@ pub enum SegmentError {
     },
 }
 
+/// How every Parquet file of a run is written: zstd, and the schema's metadata (version,
+/// run id, ...) in the footer's key-value metadata, where readers of the contract look.
+pub(super) fn writer_properties(schema: &Schema) -> WriterPropertiesBuilder {
+    let kv = schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(kv))
+}
+
 impl SegmentWriter {
     pub fn new(dir: &Path, schema: Arc<Schema>) -> SegmentWriter {
-        let kv = schema
-            .metadata()
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-            .collect();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        let props = writer_properties(&schema)
             .set_max_row_group_row_count(Some(128 * 1024))
-            .set_key_value_metadata(Some(kv))
             .build();
         SegmentWriter {
             dir: dir.to_path_buf(),

@@ -44,6 +44,14 @@ pub fn replay(trace: &str, host: &str, out: &Path, extra: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// A report directory's `summary.json`.
+pub fn summary(report_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(report_dir.join("summary.json")).expect("summary.json"),
+    )
+    .expect("json")
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",

@@ -173,6 +173,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         &window_levels,
         &levels,
         source.load_unit(),
+        breaking.found,
     )?;
 
     let mut notes = Vec::new();

@@ -66,6 +66,7 @@ pub fn analyse(
     window_levels: &[f64],
     levels: &[LoadLevel],
     load_unit: &str,
+    breaking_found: bool,
 ) -> Result<ResourceFindings, AnalysisError> {
     let mut findings = ResourceFindings::default();
     if files.is_empty() {
@@ -164,7 +165,7 @@ pub fn analyse(
             generator,
         });
     }
-    judge(&mut findings, levels, load_unit);
+    judge(&mut findings, levels, load_unit, breaking_found);
     Ok(findings)
 }
 
@@ -244,8 +245,14 @@ fn rates(samples: &[Sample]) -> Vec<(i64, f64)> {
 /// The first load level at which a series saturates: it is at 90% of its ceiling there and
 /// stays within 10% of that while the load rises at least 10% further (a plateau); a series
 /// at its cores' limit saturates without waiting for the plateau, and a CPU plateau below one
-/// core is no saturation at all.
-fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
+/// core is no saturation at all. A plateau counts only in a run that found a breaking point:
+/// under a load that never limited the target, a flat series (one request in progress at
+/// 1 to 5 users) says the load did not push it, not that it ran out.
+fn saturation_level(
+    s: &ResourceSeries,
+    levels: &[LoadLevel],
+    breaking_found: bool,
+) -> Option<usize> {
     (0..s.per_level.len()).find(|&i| {
         let Some(v) = s.per_level[i] else {
             return false;
@@ -256,7 +263,7 @@ fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
         if s.ceiling_known && v >= SATURATED * s.ceiling {
             return true;
         }
-        if s.unit == "cores" && v < MIN_CPU_PLATEAU_CORES {
+        if !breaking_found || (s.unit == "cores" && v < MIN_CPU_PLATEAU_CORES) {
             return false;
         }
         let later: Vec<(f64, f64)> = levels
@@ -271,14 +278,14 @@ fn saturation_level(s: &ResourceSeries, levels: &[LoadLevel]) -> Option<usize> {
 }
 
 /// Names the first resource to saturate, a trigger on it, and a saturated generator.
-fn judge(f: &mut ResourceFindings, levels: &[LoadLevel], load_unit: &str) {
+fn judge(f: &mut ResourceFindings, levels: &[LoadLevel], load_unit: &str, breaking_found: bool) {
     let mut first: Option<(usize, &ResourceSeries)> = None;
     // Memory and disk I/O are shown, not judged: their ceiling is not in the samples.
     let judged = |s: &&ResourceSeries| !s.generator && matches!(s.unit, "cores" | "requests");
     for s in f.series.iter().filter(judged) {
         // At the same level a CPU goes before requests in progress: requests pile up because
         // something saturated, so a plateau in them alone is the symptom, not the cause.
-        if let Some(at) = saturation_level(s, levels)
+        if let Some(at) = saturation_level(s, levels, breaking_found)
             && first.is_none_or(|(i, f)| at < i || (at == i && f.unit != "cores"))
         {
             first = Some((at, s));
@@ -288,6 +295,8 @@ fn judge(f: &mut ResourceFindings, levels: &[LoadLevel], load_unit: &str) {
         let value = s.per_level[at].unwrap_or(0.0);
         f.constraint = Some((s.name.clone(), levels[at].users, value));
         f.trigger = trigger(s, levels, load_unit);
+    } else if !breaking_found {
+        f.notes.push("The load found no breaking point, so no resource is named as the constraint: only a CPU at its cores' limit would be, and none was.".into());
     } else {
         f.notes.push(format!(
             "No target resource reached a plateau at {:.0}% of its ceiling: the constraint (if the load found one) is not CPU or in-flight requests as sampled (queues, locks, a downstream service?), so no resource-based scaling trigger is set.",

@@ -195,8 +195,9 @@ pub struct RunArgs {
     #[arg(long = "watch-pid", value_name = "PID")]
     pub watch_pid: Vec<u32>,
     /// How often resources are sampled (the generator's own CPU and memory always are).
-    #[arg(long = "sample-interval", default_value = "5s")]
-    pub sample_interval: String,
+    /// Default: 5s; a run planned shorter than 150 s is sampled 30 times (at least every 1s).
+    #[arg(long = "sample-interval", value_name = "DURATION")]
+    pub sample_interval: Option<String>,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
     #[arg(long = "stop-on", value_name = "CONDITION")]
     pub stop_on: Vec<String>,

@@ -6,7 +6,9 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 
-use common::{Simulator, aurax, manifest, read_rows, reported_requests, text};
+use common::{
+    Simulator, aurax, manifest, read_rows, reported_requests, resource_sample_times, text,
+};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 #[test]
@@ -38,6 +40,10 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
     assert_eq!(m["requests"].as_u64(), Some(rows.len() as u64));
     assert_eq!(m["config"]["peak_load"], 5.0);
     assert_eq!(m["config"]["load_model"], "closed");
+    // A 6 s run is sampled about every second by default (30 samples per short run, at least
+    // 1 s apart), not every 5 s: its load levels each get resource samples.
+    let sampled = resource_sample_times(&out, "generator").len();
+    assert!((5..=9).contains(&sampled), "{sampled} generator samples");
     // Every user checks /health once when it starts.
     let health = rows.iter().filter(|r| r.endpoint == "health").count();
     assert_eq!(health, 5);

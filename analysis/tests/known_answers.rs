@@ -95,7 +95,14 @@ fn linear_growth_says_no_breaking_point_up_to_the_top() {
     // One request in progress throughout: flat, but the load never limited the target, so
     // it is no constraint (the README's 30 s light run once named it one, at 1 user).
     let samples: Vec<(f64, &str, &str, f64)> = (0..=60)
-        .map(|t| (f64::from(t), "scrape:http://t/metrics", "aurax_inprogress", 1.0))
+        .map(|t| {
+            (
+                f64::from(t),
+                "scrape:http://t/metrics",
+                "aurax_inprogress",
+                1.0,
+            )
+        })
         .collect();
     common::write_resources(&dir.path().join("run"), "resources.parquet", &samples);
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));

@@ -226,6 +226,33 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every row of every closed segment in a run directory.
+/// The distinct times at which `source` was sampled into the run's resources.parquet.
+pub fn resource_sample_times(dir: &Path, source: &str) -> std::collections::BTreeSet<i64> {
+    let f = std::fs::File::open(dir.join("resources.parquet")).expect("resources.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("valid parquet")
+        .build()
+        .expect("reader");
+    let mut times = std::collections::BTreeSet::new();
+    for batch in reader {
+        let b = batch.expect("batch");
+        let sources = cast(b.column_by_name("source").expect("source"), &DataType::Utf8)
+            .expect("cast to utf8");
+        let sources = sources.as_string::<i32>();
+        let time = b
+            .column_by_name("time")
+            .expect("time")
+            .as_primitive::<TimestampMicrosecondType>()
+            .clone();
+        for i in 0..b.num_rows() {
+            if sources.value(i) == source {
+                times.insert(time.value(i));
+            }
+        }
+    }
+    times
+}
+
 pub fn read_rows(dir: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
     for file in segment_files(dir) {

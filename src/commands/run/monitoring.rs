@@ -35,8 +35,18 @@ pub struct MonitorPlan {
     interval: Duration,
 }
 
+/// Resource samples per run when --sample-interval is not given and the run is short.
+const SAMPLES_PER_SHORT_RUN: u32 = 30;
+
+/// 5 s, the usual Prometheus-like cadence; a shorter run (the README's 30 s one) is sampled
+/// 30 times, at least every second, so each of its load levels gets samples of its own.
+fn default_interval(run_time: Duration) -> Duration {
+    (run_time / SAMPLES_PER_SHORT_RUN).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
+
 /// Checks the monitoring flags and binds `--metrics-listen`, before any load or file.
-pub fn prepare(args: &RunArgs) -> Result<MonitorPlan, Fail> {
+/// `run_time` is the run's planned length (it sets the default sample interval).
+pub fn prepare(args: &RunArgs, run_time: Duration) -> Result<MonitorPlan, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
     let listener = match &args.metrics_listen {
         None => None,
@@ -54,11 +64,16 @@ pub fn prepare(args: &RunArgs) -> Result<MonitorPlan, Fail> {
     };
     let hold =
         parse_duration(&args.metrics_hold).map_err(|e| bad(format!("--metrics-hold: {e}")))?;
-    let interval = parse_duration(&args.sample_interval)
-        .map_err(|e| bad(format!("--sample-interval: {e}")))?;
-    if interval < Duration::from_millis(100) {
-        return Err(bad("--sample-interval must be at least 100ms".into()));
-    }
+    let interval = match &args.sample_interval {
+        Some(text) => {
+            let i = parse_duration(text).map_err(|e| bad(format!("--sample-interval: {e}")))?;
+            if i < Duration::from_millis(100) {
+                return Err(bad("--sample-interval must be at least 100ms".into()));
+            }
+            i
+        }
+        None => default_interval(run_time),
+    };
     for url in &args.scrape {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(bad(format!(
@@ -138,5 +153,20 @@ impl Monitoring {
             e.task.abort();
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_runs_are_sampled_thirty_times_and_long_ones_every_five_seconds() {
+        let s = Duration::from_secs;
+        assert_eq!(default_interval(s(30)), s(1));
+        assert_eq!(default_interval(s(90)), s(3));
+        assert_eq!(default_interval(s(3600)), s(5));
+        assert_eq!(default_interval(Duration::MAX), s(5));
+        assert_eq!(default_interval(s(5)), s(1));
     }
 }

@@ -161,7 +161,6 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     let profile = profile.clone();
     let scenario = Arc::new(scenario);
     let replay = resolve_replay(args, &scenario)?;
-    let monitor = Some(super::monitoring::prepare(args)?);
     let shape = if let Some(r) = &replay {
         r.shape.clone()
     } else if let Some(rate) = &args.rate {
@@ -220,6 +219,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         Some(_) => run_time_flag.unwrap_or(UNTIL_THE_TRACE_ENDS),
         None => run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration())),
     };
+    let monitor = Some(super::monitoring::prepare(args, run_time)?);
     let mut stop_on = Vec::new();
     for text in load_scenario
         .iter()

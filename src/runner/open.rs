@@ -25,10 +25,10 @@ pub async fn run(
     tasks: &mut JoinSet<()>,
 ) -> Option<StopReason> {
     let LoadShape::Open {
-        stages,
         arrivals,
         connections,
         max_in_flight,
+        ..
     } = &plan.shape
     else {
         return None;
@@ -49,7 +49,9 @@ pub async fn run(
             reason = wait_stop(stop) => return Some(reason),
         }
         let (index, rate) = plan.shape.at(t);
-        shared.set_stage(index, stages.get(index as usize).map_or(rate, |s| s.target));
+        // The rate targeted now, not the stage's end: a ramp's rows climb with it, so the
+        // analysis sees every level of a ramp (a step's rate is its target either way).
+        shared.set_stage(index, rate);
         if rate >= peak - 1e-9 {
             mark_steady(shared, stats);
         }

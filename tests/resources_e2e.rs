@@ -19,10 +19,12 @@ fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
         "run",
         "--host",
         &sim.url,
-        "--scenario",
-        "exhaustion",
-        "--duration-scale",
-        "0.1",
+        // A ramp past the capacity that runs to its end: an exhaustion run stops at the first
+        // bad step, which can leave the CPU's plateau at the last level, unconfirmed.
+        "--rate-stages",
+        "20/s:2s,140/s:30s",
+        "--user-class",
+        "AuraxBurstUser",
         "--scrape",
         &metrics,
         "--watch-pid",
@@ -87,7 +89,27 @@ fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
             .any(|x| x["source"] == format!("pid:{pid}").as_str()),
         "watched pid sampled"
     );
+    // The simulator's own count of requests answered (fastapi_requests_total summed over its
+    // labels, scrapes left out) against the responses the generator recorded: the samples
+    // span the whole run, so they agree to within the probe and a request or two at the ends.
+    let answered = r["answered"]
+        .as_array()
+        .expect("answered")
+        .iter()
+        .find(|x| x["source"] == format!("scrape:{metrics}").as_str())
+        .and_then(|x| x["requests"].as_f64())
+        .expect("the simulator's count");
+    let responses = s["run"]["responses"].as_f64().expect("responses");
+    assert!(responses > 500.0, "{responses}");
+    assert!(
+        (answered - responses).abs() <= 0.02 * responses,
+        "target counted {answered}, generator recorded {responses} responses"
+    );
     let md = std::fs::read_to_string(rep.join("report.md")).expect("report");
+    assert!(
+        md.contains("requests answered while it was sampled"),
+        "{md}"
+    );
     assert!(
         md.contains("**Constraint: target CPU saturates first"),
         "{md}"

@@ -53,6 +53,8 @@ pub struct Analysis {
     pub source: Source,
     pub window_s: f64,
     pub requests: u64,
+    /// Requests that got an HTTP response (any status): what the target can have counted.
+    pub responses: u64,
     pub failures: u64,
     pub duration_s: f64,
     pub throughput_rps: f64,
@@ -112,6 +114,11 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
             .cast(DataType::Float64)
             .sum()
             .alias("hidden"),
+            col("status")
+                .is_not_null()
+                .cast(DataType::Float64)
+                .sum()
+                .alias("responses"),
         ])
         .collect_streaming()?;
     let one = |name: &str| -> Result<f64, AnalysisError> {
@@ -202,6 +209,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         source,
         window_s,
         requests: requests as u64,
+        responses: one("responses")? as u64,
         failures: failures as u64,
         duration_s,
         throughput_rps: requests / duration_s,

@@ -50,6 +50,9 @@ pub struct ResourceFindings {
     pub trigger: Option<String>,
     /// Set when the load generator's CPU was saturated: the client, not the target, limited.
     pub generator_saturated: Option<String>,
+    /// Per scraped target: the requests it counted as answered while it was sampled
+    /// (`fastapi_requests_total`, scrapes left out), to hold against the rows recorded.
+    pub answered: Vec<(String, f64)>,
     pub notes: Vec<String>,
 }
 
@@ -85,6 +88,9 @@ pub fn analyse(
         .filter_map(|((s, _), v)| Some((s.clone(), v.last()?.value)))
         .collect();
     for ((source, metric), samples) in &raw {
+        if metric == metrics::SERVED_REQUESTS {
+            findings.answered.push((source.clone(), increase(samples)));
+        }
         let (what, unit, values) = match metric.as_str() {
             metrics::CPU_SECONDS => ("CPU", "cores", rates(samples)),
             metrics::RESIDENT_BYTES => (
@@ -107,6 +113,7 @@ pub fn analyse(
                     .map(|(t, v)| (t, v / 1048576.0))
                     .collect(),
             ),
+            metrics::SERVED_REQUESTS => ("requests answered (own count)", "req/s", rates(samples)),
             metrics::IN_PROGRESS => (
                 "requests in progress",
                 "requests",
@@ -207,27 +214,57 @@ fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
                     .alias("labels"),
                 col(ResourceColumn::Value.name()).alias("value"),
             ])
-            .filter(is_wanted.and(col("labels").eq(lit(""))))
+            .filter(
+                is_wanted
+                    .and(col("labels").eq(lit("")))
+                    .or(col("metric").eq(lit(metrics::SERVED_REQUESTS))),
+            )
             .sort(["t"], SortMultipleOptions::default())
             .collect()?;
     let t = df.column("t")?.i64()?;
     let source = df.column("source")?.str()?;
     let metric = df.column("metric")?.str()?;
+    let labels = df.column("labels")?.str()?;
     let value = df.column("value")?.f64()?;
     let mut raw: Raw = BTreeMap::new();
     for i in 0..df.height() {
-        if let (Some(t), Some(s), Some(m), Some(v)) =
+        let (Some(t), Some(s), Some(m), Some(v)) =
             (t.get(i), source.get(i), metric.get(i), value.get(i))
-        {
-            raw.entry((s.to_string(), m.to_string()))
-                .or_default()
-                .push(Sample {
-                    time_us: t,
-                    value: v,
-                });
+        else {
+            continue;
+        };
+        let samples = raw.entry((s.to_string(), m.to_string())).or_default();
+        if m == metrics::SERVED_REQUESTS {
+            // One series per (method, handler, status): their sum at each scrape.
+            if labels
+                .get(i)
+                .is_some_and(|l| l.contains(metrics::METRICS_HANDLER_LABEL))
+            {
+                continue;
+            }
+            if let Some(last) = samples.last_mut().filter(|last| last.time_us == t) {
+                last.value += v;
+                continue;
+            }
         }
+        samples.push(Sample {
+            time_us: t,
+            value: v,
+        });
     }
     Ok(raw)
+}
+
+/// How much a counter grew over the samples; after a reset it counts from zero again (as
+/// Prometheus' increase() does).
+fn increase(samples: &[Sample]) -> f64 {
+    samples
+        .windows(2)
+        .map(|w| {
+            let dv = w[1].value - w[0].value;
+            if dv >= 0.0 { dv } else { w[1].value }
+        })
+        .sum()
 }
 
 /// A counter's rate between consecutive samples, placed at the later one; resets skipped.

@@ -36,6 +36,14 @@ pub struct ResourcesJson<'a> {
     pub generator_saturated: Option<&'a str>,
     /// Per series: name, unit, ceiling and its mean per load level (levels as in breaking_point).
     pub series: Vec<SeriesJson<'a>>,
+    /// Per scraped target: requests it counted as answered while sampled (`fastapi_requests_total`).
+    pub answered: Vec<AnsweredJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnsweredJson<'a> {
+    pub source: &'a str,
+    pub requests: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +68,8 @@ pub struct RunSummary<'a> {
     /// The traces replayed and how (null for synthetic load).
     pub trace: Option<&'a serde_json::Value>,
     pub requests: u64,
+    /// Requests that got an HTTP response (any status).
+    pub responses: u64,
     pub failures: u64,
     pub duration_s: f64,
     pub throughput_rps: f64,
@@ -104,6 +114,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         run: RunSummary {
             trace: a.source.trace.as_ref(),
             requests: a.requests,
+            responses: a.responses,
             failures: a.failures,
             duration_s: a.duration_s,
             throughput_rps: a.throughput_rps,
@@ -169,6 +180,15 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
                     ceiling: s.ceiling,
                     ceiling_is_cores: s.ceiling_known,
                     per_level: &s.per_level,
+                })
+                .collect(),
+            answered: a
+                .resources
+                .answered
+                .iter()
+                .map(|(source, requests)| AnsweredJson {
+                    source,
+                    requests: *requests,
                 })
                 .collect(),
         },

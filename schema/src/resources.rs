@@ -78,6 +78,12 @@ pub mod metrics {
     /// Counters: bytes a local process read from and wrote to storage.
     pub const IO_READ_BYTES: &str = "process_io_read_bytes_total";
     pub const IO_WRITE_BYTES: &str = "process_io_write_bytes_total";
+    /// Counter, labelled by method, handler and status_code: requests the AURAX backend
+    /// answered (prometheus-fastapi-instrumentator). The analysis sums it over its labels,
+    /// leaving out `handler="/metrics"` (the scrapes themselves).
+    pub const SERVED_REQUESTS: &str = "fastapi_requests_total";
+    /// The label value of the scrapes' own handler.
+    pub const METRICS_HANDLER_LABEL: &str = "handler=\"/metrics\"";
 }
 
 /// Source names.

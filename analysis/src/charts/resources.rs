@@ -21,8 +21,12 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
         None => "Resources against load".to_string(),
     };
     let mut chart = load_axes(&root, a, title, 0.0..115.0, "% of the resource's ceiling")?;
-    // Disk I/O stays in the report's table: as a share of its own peak it is mostly noise.
-    let charted = r.series.iter().filter(|s| s.unit != "MiB/s");
+    // Disk I/O and the target's own request count stay in the report's table: as a share of
+    // their own peak they are noise, and throughput has its own chart.
+    let charted = r
+        .series
+        .iter()
+        .filter(|s| matches!(s.unit, "cores" | "MiB" | "requests"));
     for (i, s) in charted.enumerate() {
         let c = color(i);
         let points: Vec<(f64, f64)> = a

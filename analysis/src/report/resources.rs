@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use aurax_schema::metrics;
+
 use super::markdown::chart;
 use crate::Analysis;
 use crate::charts::ChartFile;
@@ -47,6 +49,23 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
         let _ = writeln!(o);
     }
     let _ = writeln!(o);
+    for (source, answered) in &r.answered {
+        let recorded = a.responses as f64;
+        let gap = (answered - recorded) / recorded.max(1.0);
+        let _ = writeln!(
+            o,
+            "`{source}` counted {answered:.0} requests answered while it was sampled (`{}`, its scrapes left out); the load generator recorded {recorded:.0} responses{}.\n",
+            metrics::SERVED_REQUESTS,
+            if gap.abs() > 0.05 {
+                format!(
+                    ": {:+.0}% apart, so the target also served other clients, something in between answered for it, or it did not count every request",
+                    100.0 * gap
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     match &r.constraint {
         Some((name, load, value)) => {
             let _ = writeln!(

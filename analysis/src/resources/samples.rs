@@ -1,0 +1,119 @@
+//! Resource samples read back from `resources.parquet` (and sealed segments), and counters
+//! turned into rates and increases.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aurax_schema::{ResourceColumn, metrics};
+use polars::prelude::*;
+
+use crate::error::AnalysisError;
+
+pub(super) struct Sample {
+    pub(super) time_us: i64,
+    pub(super) value: f64,
+}
+
+/// Per (source, metric), samples in time order: unlabelled ones, and the served-requests
+/// counter summed over its labels.
+pub(super) type Raw = BTreeMap<(String, String), Vec<Sample>>;
+
+pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p))
+        .collect::<PolarsResult<_>>()?;
+    let wanted = [
+        metrics::CPU_SECONDS,
+        metrics::RESIDENT_BYTES,
+        metrics::IN_PROGRESS,
+        metrics::MACHINE_CORES,
+        metrics::SIMULATED_CORES,
+        metrics::IO_READ_BYTES,
+        metrics::IO_WRITE_BYTES,
+    ];
+    let metric = col(ResourceColumn::Metric.name()).cast(DataType::String);
+    let is_wanted = wanted
+        .iter()
+        .map(|m| metric.clone().eq(lit(*m)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false));
+    let df =
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?
+            .select([
+                col(ResourceColumn::Time.name())
+                    .cast(DataType::Int64)
+                    .alias("t"),
+                col(ResourceColumn::Source.name())
+                    .cast(DataType::String)
+                    .alias("source"),
+                metric.alias("metric"),
+                col(ResourceColumn::Labels.name())
+                    .cast(DataType::String)
+                    .alias("labels"),
+                col(ResourceColumn::Value.name()).alias("value"),
+            ])
+            .filter(
+                is_wanted
+                    .and(col("labels").eq(lit("")))
+                    .or(col("metric").eq(lit(metrics::SERVED_REQUESTS))),
+            )
+            .sort(["t"], SortMultipleOptions::default())
+            .collect()?;
+    let t = df.column("t")?.i64()?;
+    let source = df.column("source")?.str()?;
+    let metric = df.column("metric")?.str()?;
+    let labels = df.column("labels")?.str()?;
+    let value = df.column("value")?.f64()?;
+    let mut raw: Raw = BTreeMap::new();
+    for i in 0..df.height() {
+        let (Some(t), Some(s), Some(m), Some(v)) =
+            (t.get(i), source.get(i), metric.get(i), value.get(i))
+        else {
+            continue;
+        };
+        let samples = raw.entry((s.to_string(), m.to_string())).or_default();
+        if m == metrics::SERVED_REQUESTS {
+            // One series per (method, handler, status): their sum at each scrape.
+            if labels
+                .get(i)
+                .is_some_and(|l| l.contains(metrics::METRICS_HANDLER_LABEL))
+            {
+                continue;
+            }
+            if let Some(last) = samples.last_mut().filter(|last| last.time_us == t) {
+                last.value += v;
+                continue;
+            }
+        }
+        samples.push(Sample {
+            time_us: t,
+            value: v,
+        });
+    }
+    Ok(raw)
+}
+
+/// How much a counter grew over the samples; after a reset it counts from zero again (as
+/// Prometheus' increase() does).
+pub(super) fn increase(samples: &[Sample]) -> f64 {
+    samples
+        .windows(2)
+        .map(|w| {
+            let dv = w[1].value - w[0].value;
+            if dv >= 0.0 { dv } else { w[1].value }
+        })
+        .sum()
+}
+
+/// A counter's rate between consecutive samples, placed at the later one; resets skipped.
+pub(super) fn rates(samples: &[Sample]) -> Vec<(i64, f64)> {
+    samples
+        .windows(2)
+        .filter_map(|w| {
+            let dt = (w[1].time_us - w[0].time_us) as f64 / 1e6;
+            let dv = w[1].value - w[0].value;
+            (dt > 0.0 && dv >= 0.0).then_some((w[1].time_us, dv / dt))
+        })
+        .collect()
+}

@@ -71,6 +71,18 @@ pub(super) fn judge(
         f.trigger = trigger(s, levels, load_unit);
     } else if !breaking_found {
         f.notes.push("The load found no breaking point, so no resource is named as the constraint: only a CPU at its cores' limit would be, and none was.".into());
+    } else if let Some(s) = f
+        .series
+        .iter()
+        .filter(judged)
+        .find(|s| tops_out_at_the_end(s))
+    {
+        // Its highest level is the last one: as likely a plateau as a series still rising.
+        f.notes.push(format!(
+            "{} was highest at the last load level ({:.0} {load_unit}): whether it saturated there cannot be told without a level beyond it, so it is not named the constraint. Run past the breaking point (a looser --stop-on, or --rate-stages ramping further).",
+            s.name,
+            levels.last().map_or(0.0, |l| l.users)
+        ));
     } else {
         f.notes.push(format!(
             "No target resource reached a plateau at {:.0}% of its ceiling: the constraint (if the load found one) is not CPU or in-flight requests as sampled (queues, locks, a downstream service?), so no resource-based scaling trigger is set.",
@@ -93,6 +105,18 @@ pub(super) fn judge(
             levels[at].users
         ));
     }
+}
+
+/// Whether the series first reaches 90% of its highest value at its last level with data.
+fn tops_out_at_the_end(s: &ResourceSeries) -> bool {
+    let seen: Vec<f64> = s.per_level.iter().flatten().copied().collect();
+    let Some((last, before)) = seen.split_last() else {
+        return false;
+    };
+    let busy_enough = s.unit != "cores" || *last >= MIN_CPU_PLATEAU_CORES;
+    busy_enough
+        && *last >= SATURATED * s.ceiling
+        && before.iter().all(|v| *v < SATURATED * s.ceiling)
 }
 
 /// Where the series first reaches 70% of its ceiling, interpolated between load levels.

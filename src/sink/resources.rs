@@ -62,10 +62,6 @@ impl ResourceWriter {
         Ok(sealed)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Writes every sample so far as the whole file.
     pub fn write_all(&self, samples: &[ResourceSample]) -> Result<(), SegmentError> {
         let partial = self.path.with_extension(files::PARTIAL_EXT);

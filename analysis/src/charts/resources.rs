@@ -21,12 +21,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
         None => "Resources against load".to_string(),
     };
     let mut chart = load_axes(&root, a, title, 0.0..115.0, "% of the resource's ceiling")?;
-    // Disk I/O and the target's own request count stay in the report's table: as a share of
-    // their own peak they are noise, and throughput has its own chart.
-    let charted = r
-        .series
-        .iter()
-        .filter(|s| matches!(s.unit, "cores" | "MiB" | "requests"));
+    let charted = r.series.iter().filter(|s| s.charted());
     for (i, s) in charted.enumerate() {
         let c = color(i);
         let points: Vec<(f64, f64)> = a

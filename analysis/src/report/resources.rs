@@ -87,9 +87,7 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
     }
     match (
         &r.generator_saturated,
-        r.series
-            .iter()
-            .find(|s| s.generator && s.name.ends_with("CPU")),
+        r.series.iter().find(|s| s.generator && s.is_cpu()),
     ) {
         (Some(g), _) => {
             let _ = writeln!(o, "**The load generator was the bottleneck.** {g}\n");

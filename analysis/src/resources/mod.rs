@@ -24,6 +24,13 @@ use saturation::{SATURATED, judge};
 /// A counter of cores, when a source says how many it has.
 const CORES_METRICS: [&str; 2] = [metrics::MACHINE_CORES, metrics::SIMULATED_CORES];
 
+/// Units of the series; what a series is measured in decides how it is judged and drawn.
+const CORES: &str = "cores";
+const MIB: &str = "MiB";
+const MIB_PER_S: &str = "MiB/s";
+const REQ_PER_S: &str = "req/s";
+const REQUESTS: &str = "requests";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceSeries {
     /// "target CPU", "generator memory", "pid:4242 CPU", ...
@@ -39,6 +46,24 @@ pub struct ResourceSeries {
     pub over_time: Vec<(f64, f64)>,
     /// Whether this is the load generator's own resource.
     pub generator: bool,
+}
+
+impl ResourceSeries {
+    pub fn is_cpu(&self) -> bool {
+        self.unit == CORES
+    }
+
+    /// Whether it can be the target's constraint: CPU and requests in progress; memory, disk
+    /// I/O and the target's own request count have no ceiling in the samples.
+    pub fn judged(&self) -> bool {
+        !self.generator && matches!(self.unit, CORES | REQUESTS)
+    }
+
+    /// Whether resources.png draws it as a share of its ceiling: disk I/O and the request
+    /// count, as shares of their own noisy peaks, would mislead (throughput has its chart).
+    pub fn charted(&self) -> bool {
+        matches!(self.unit, CORES | MIB | REQUESTS)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -87,10 +112,10 @@ pub fn analyse(
             findings.answered.push((source.clone(), increase(samples)));
         }
         let (what, unit, values) = match metric.as_str() {
-            metrics::CPU_SECONDS => ("CPU", "cores", rates(samples)),
+            metrics::CPU_SECONDS => ("CPU", CORES, rates(samples)),
             metrics::RESIDENT_BYTES => (
                 "memory",
-                "MiB",
+                MIB,
                 samples
                     .iter()
                     .map(|s| (s.time_us, s.value / 1048576.0))
@@ -102,16 +127,18 @@ pub fn analyse(
                 } else {
                     "disk write"
                 },
-                "MiB/s",
+                MIB_PER_S,
                 rates(samples)
                     .into_iter()
                     .map(|(t, v)| (t, v / 1048576.0))
                     .collect(),
             ),
-            metrics::SERVED_REQUESTS => ("requests answered (own count)", "req/s", rates(samples)),
+            metrics::SERVED_REQUESTS => {
+                ("requests answered (own count)", REQ_PER_S, rates(samples))
+            }
             metrics::IN_PROGRESS => (
                 "requests in progress",
-                "requests",
+                REQUESTS,
                 samples.iter().map(|s| (s.time_us, s.value)).collect(),
             ),
             _ => continue,
@@ -143,7 +170,7 @@ pub fn analyse(
             .map(|i| sums.get(&i).map(|(s, n)| s / n))
             .collect();
         let seen_max = values.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-        if unit == "MiB/s" && seen_max == 0.0 {
+        if unit == MIB_PER_S && seen_max == 0.0 {
             // Nothing went to or came from the disk (page-cache hits do not count): no line.
             continue;
         }

@@ -32,7 +32,7 @@ fn saturation_level(
         if s.ceiling_known && v >= SATURATED * s.ceiling {
             return true;
         }
-        if !breaking_found || (s.unit == "cores" && v < MIN_CPU_PLATEAU_CORES) {
+        if !breaking_found || (s.is_cpu() && v < MIN_CPU_PLATEAU_CORES) {
             return false;
         }
         let later: Vec<(f64, f64)> = levels
@@ -54,13 +54,12 @@ pub(super) fn judge(
     breaking_found: bool,
 ) {
     let mut first: Option<(usize, &ResourceSeries)> = None;
-    // Memory and disk I/O are shown, not judged: their ceiling is not in the samples.
-    let judged = |s: &&ResourceSeries| !s.generator && matches!(s.unit, "cores" | "requests");
+    let judged = |s: &&ResourceSeries| s.judged();
     for s in f.series.iter().filter(judged) {
         // At the same level a CPU goes before requests in progress: requests pile up because
         // something saturated, so a plateau in them alone is the symptom, not the cause.
         if let Some(at) = saturation_level(s, levels, breaking_found)
-            && first.is_none_or(|(i, f)| at < i || (at == i && f.unit != "cores"))
+            && first.is_none_or(|(i, f)| at < i || (at == i && !f.is_cpu()))
         {
             first = Some((at, s));
         }
@@ -92,7 +91,7 @@ pub(super) fn judge(
     if let Some(g) = f
         .series
         .iter()
-        .find(|s| s.generator && s.name.ends_with("CPU") && s.ceiling_known)
+        .find(|s| s.generator && s.is_cpu() && s.ceiling_known)
         && let Some(at) = g
             .per_level
             .iter()
@@ -113,7 +112,7 @@ fn tops_out_at_the_end(s: &ResourceSeries) -> bool {
     let Some((last, before)) = seen.split_last() else {
         return false;
     };
-    let busy_enough = s.unit != "cores" || *last >= MIN_CPU_PLATEAU_CORES;
+    let busy_enough = !s.is_cpu() || *last >= MIN_CPU_PLATEAU_CORES;
     busy_enough
         && *last >= SATURATED * s.ceiling
         && before.iter().all(|v| *v < SATURATED * s.ceiling)

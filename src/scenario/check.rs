@@ -30,26 +30,41 @@ impl SuccessCheck {
 
     /// Judges a response from its status and (possibly unparsed) body.
     pub fn judge(&self, status: u16, body: Option<&Value>) -> Verdict {
+        // The server's own message, when it gave one: `"error": null` is no message.
         let server_message = || {
             body.and_then(|b| lookup(b, &self.error_field).or_else(|| lookup(b, "detail")))
-                .map(|m| match m {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                .and_then(|m| match m {
+                    Value::Null => None,
+                    Value::String(s) if s.trim().is_empty() => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
                 })
         };
-        if status >= 400 {
-            let msg = server_message().unwrap_or_else(|| format!("HTTP {status}"));
-            return fail(Outcome::HttpError, msg);
-        }
         let status_ok = match &self.status {
             Some(list) => list.contains(&status),
             None => (200..300).contains(&status),
         };
         if !status_ok {
-            return fail(
-                Outcome::AppError,
-                format!("unexpected HTTP status {status}"),
-            );
+            let expected = match self.status.as_deref() {
+                Some([one]) => one.to_string(),
+                Some(list) => list
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                None => "2xx".to_string(),
+            };
+            let what = format!("status {status}, expected {expected}");
+            let msg = match server_message() {
+                Some(m) => format!("{what}: {m}"),
+                None => what,
+            };
+            let outcome = if status >= 400 {
+                Outcome::HttpError
+            } else {
+                Outcome::AppError
+            };
+            return fail(outcome, msg);
         }
         if !self.needs_body_json() {
             return Verdict {
@@ -64,9 +79,11 @@ impl SuccessCheck {
             match lookup(body, path) {
                 Some(got) if json_eq(got, want) => {}
                 got => {
+                    // A server that says why (`success: false` with an `error`) is quoted;
+                    // otherwise the check names itself and what came back.
                     let msg = server_message().unwrap_or_else(|| match got {
-                        Some(got) => format!("`{path}` is {got}, expected {want}"),
-                        None => format!("`{path}` missing, expected {want}"),
+                        Some(got) => format!("{path} was {got}, expected {want}"),
+                        None => format!("{path} missing, expected {want}"),
                     });
                     return fail(Outcome::AppError, msg);
                 }
@@ -74,7 +91,7 @@ impl SuccessCheck {
         }
         for path in &self.present {
             if lookup(body, path).is_none_or(Value::is_null) {
-                return fail(Outcome::AppError, format!("`{path}` missing from response"));
+                return fail(Outcome::AppError, format!("{path} missing from response"));
             }
         }
         Verdict {
@@ -129,11 +146,42 @@ mod tests {
     }
 
     #[test]
-    fn wrong_response_type_is_named() {
-        let body = json!({"success": true, "response_type": "text"});
+    fn wrong_response_type_is_named_with_what_came_back() {
+        // The published backend answers code requests from the text model, `error: null`.
+        let body = json!({"success": true, "response_type": "text", "error": null});
         let v = code_check().judge(200, Some(&body));
         assert_eq!(v.outcome, Outcome::AppError);
-        assert!(v.error.unwrap_or_default().contains("response_type"));
+        assert_eq!(
+            v.error.as_deref(),
+            Some(r#"response_type was "text", expected "code""#)
+        );
+    }
+
+    #[test]
+    fn a_wrong_status_says_which_was_expected() {
+        let v = code_check().judge(503, None);
+        assert_eq!(v.outcome, Outcome::HttpError);
+        assert_eq!(v.error.as_deref(), Some("status 503, expected 200"));
+        let body = json!({"detail": "Prompt cannot be empty"});
+        let v = code_check().judge(400, Some(&body));
+        assert_eq!(
+            v.error.as_deref(),
+            Some("status 400, expected 200: Prompt cannot be empty")
+        );
+        let any_2xx = SuccessCheck {
+            status: None,
+            ..code_check()
+        };
+        let v = any_2xx.judge(302, None);
+        assert_eq!(v.outcome, Outcome::AppError);
+        assert_eq!(v.error.as_deref(), Some("status 302, expected 2xx"));
+    }
+
+    #[test]
+    fn success_false_without_a_message_names_the_check() {
+        let body = json!({"success": false, "error": null});
+        let v = code_check().judge(200, Some(&body));
+        assert_eq!(v.error.as_deref(), Some("success was false, expected true"));
     }
 
     #[test]
@@ -147,6 +195,6 @@ mod tests {
             ..code_check()
         };
         let v = route.judge(200, Some(&ok));
-        assert_eq!(v.error.as_deref(), Some("`routing` missing from response"));
+        assert_eq!(v.error.as_deref(), Some("routing missing from response"));
     }
 }

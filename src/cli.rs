@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::simulator::{Backend, MetricsFlavour, Overload};
+
 /// The profile `run` uses when none is named.
 pub const DEFAULT_PROFILE: &str = "light";
 
@@ -256,18 +258,34 @@ pub struct SimArgs {
     /// Multiplies every service time; 1.0 is real-world speed (an image takes ~8 s).
     #[arg(long = "time-scale", default_value_t = 0.1)]
     pub time_scale: f64,
-    /// Concurrent generations of the text model (mistral).
+    /// Concurrent generations of the text model (mistral:7b-instruct-q4_K_M); text and
+    /// burst_request take 2 s each at real-world speed, so capacity is slots / (2 s x time scale).
     #[arg(long = "text-slots", default_value_t = 16)]
     pub text_slots: u32,
-    /// Concurrent generations of the code model (qwen3:coder).
+    /// Concurrent generations of the code model (qwen3:coder), 4 s each at real-world speed.
     #[arg(long = "code-slots", default_value_t = 8)]
     pub code_slots: u32,
-    /// Concurrent generations of the image model (stable-diffusion).
+    /// Concurrent generations of the image model (stable-diffusion), 8 s each at real-world speed.
     #[arg(long = "image-slots", default_value_t = 4)]
     pub image_slots: u32,
-    /// Requests that may wait for one model's slot; more are refused with success:false.
-    #[arg(long = "queue", default_value_t = 64)]
-    pub queue_limit: u32,
+    /// Past a model's slots: queue (FIFO, as Ollama does) or refuse at once (a fail-fast target).
+    #[arg(long, value_enum, default_value_t = Overload::Queue)]
+    pub overload: Overload,
+    /// Requests that may wait for one model's slots; more are answered HTTP 200
+    /// "success": false [default: 512 (Ollama's OLLAMA_MAX_QUEUE) with --overload queue, 0 with refuse].
+    #[arg(long = "queue")]
+    pub queue_limit: Option<u32>,
+    /// AURAX's model client timeout at real-world speed, queue wait included (scaled by
+    /// --time-scale); a generation that takes longer is answered HTTP 200 "success": false.
+    #[arg(long = "model-timeout", default_value = "120s", value_parser = crate::duration::parse_duration)]
+    pub model_timeout: std::time::Duration,
+    /// intended: the API as documented; published: the published code's bugs too (code answered
+    /// by the text model, images failing at once, the bare /metrics).
+    #[arg(long, value_enum, default_value_t = Backend::Intended)]
+    pub backend: Backend,
+    /// What /metrics serves [default: full, or published with --backend published].
+    #[arg(long, value_enum)]
+    pub metrics: Option<MetricsFlavour>,
     /// Share of generations answered HTTP 200 with "success": false (route/status: HTTP 500).
     #[arg(long = "error-rate", default_value_t = 0.0)]
     pub error_rate: f64,

@@ -5,52 +5,6 @@ mod common;
 use common::{Simulator, aurax, summary, text};
 
 #[test]
-fn breaking_point_matches_the_simulators_configured_capacity() {
-    // 4 text slots, 100-token completions take 0.5 s x 0.1 = 50 ms: 80 req/s.
-    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.1", "--queue", "16"]);
-    let capacity = 4.0 / (0.5 * 0.1);
-    let dir = tempfile::tempdir().expect("tmp");
-    let (run, rep) = (dir.path().join("run"), dir.path().join("rep"));
-    let o = aurax(&[
-        "run",
-        "--host",
-        &sim.url,
-        "--user-class",
-        "AuraxBurstUser",
-        "-u",
-        "70",
-        "-r",
-        "2",
-        "-t",
-        "40s",
-        "--seed",
-        "4",
-        "--quiet",
-        "--no-thresholds",
-        "--report",
-        "--report-dir",
-        rep.to_str().expect("utf8"),
-        "--out",
-        run.to_str().expect("utf8"),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let s = summary(&rep);
-    let bp = &s["breaking_point"];
-    assert_eq!(bp["found"], true, "{bp}");
-    let found = bp["throughput_rps"].as_f64().expect("throughput");
-    assert!(
-        (found - capacity).abs() / capacity <= 0.15,
-        "breaking point {found} req/s vs capacity {capacity}: {bp}"
-    );
-    assert!(text(&o).contains("breaking point at"), "{}", text(&o));
-    assert!(
-        s["errors"][0]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("Model mistral is overloaded"))
-    );
-}
-
-#[test]
 fn light_run_with_report_writes_markdown_charts_and_summary() {
     let dir = tempfile::tempdir().expect("tmp");
     let (run, rep) = (dir.path().join("run"), dir.path().join("rep"));

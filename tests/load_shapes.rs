@@ -155,8 +155,9 @@ fn mixed_runs_the_three_classes_at_70_20_10() {
 
 #[test]
 fn exhaustion_stops_itself_past_capacity_and_finds_it() {
-    // 4 text slots of 50 ms: 80 req/s. Steps of 10 req/s every 3 s.
-    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.1", "--queue", "16"]);
+    // 4 text slots of 2 s x 0.025 = 50 ms: 80 req/s, queueing past it (the model client
+    // gives up after 120 s x 0.025 = 3 s). Steps of 10 req/s every 3 s.
+    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.025"]);
     let dir = tempfile::tempdir().expect("tmp");
     let rep = dir.path().join("rep");
     let (rows, out, code) = run_scenario(

@@ -8,8 +8,9 @@ use common::{Simulator, aurax, summary, text};
 
 #[test]
 fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
-    // 4 text slots of 50 ms: the modelled CPU rises to 4 cores and stays there from 80 req/s.
-    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.1", "--queue", "16"]);
+    // 4 text slots of 2 s x 0.025 = 50 ms: the modelled CPU rises to 4 cores and stays there
+    // from 80 req/s.
+    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.025"]);
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let rep = dir.path().join("rep");

@@ -85,10 +85,22 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
 
 #[test]
 fn seeded_load_test_user_keeps_the_seed_mix_and_wait_times() {
+    // Room for 400 users' mix (the default simulator would queue their code and images, and
+    // users who wait on a queue send less): this test is about the mix and the waits.
+    let sim = Simulator::start(&[
+        "--text-slots",
+        "64",
+        "--code-slots",
+        "64",
+        "--image-slots",
+        "64",
+    ]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
     let o = aurax(&[
         "run",
+        "--host",
+        &sim.url,
         "--user-class",
         "AuraxLoadTestUser",
         "-u",

@@ -201,9 +201,6 @@ fn scenario_show_prints_a_file_that_runs() {
         out.to_str().expect("utf8"),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(
-        read_rows(&out)
-            .iter()
-            .all(|r| r.endpoint == "burst_request" && r.model_used.as_deref() == Some("mistral"))
-    );
+    assert!(read_rows(&out).iter().all(|r| r.endpoint == "burst_request"
+        && r.model_used.as_deref() == Some("mistral:7b-instruct-q4_K_M")));
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use crate::cli::{ServeArgs, SimArgs};
 use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::simulator::{self, FaultConfig, SimulatorConfig};
+use crate::simulator::{self, Backend, FaultConfig, MetricsFlavour, Overload, SimulatorConfig};
 
 pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
     let config = simulator_config(&args.sim)?;
@@ -89,7 +89,17 @@ pub fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
         text_slots: a.text_slots,
         code_slots: a.code_slots,
         image_slots: a.image_slots,
-        queue_limit: a.queue_limit,
+        overload: a.overload,
+        queue_limit: a.queue_limit.unwrap_or(match a.overload {
+            Overload::Queue => simulator::DEFAULT_QUEUE,
+            Overload::Refuse => 0,
+        }),
+        model_timeout: a.model_timeout,
+        backend: a.backend,
+        metrics: a.metrics.unwrap_or(match a.backend {
+            Backend::Intended => MetricsFlavour::Full,
+            Backend::Published => MetricsFlavour::Published,
+        }),
         faults,
         seed: a.sim_seed,
     })

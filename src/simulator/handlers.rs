@@ -1,7 +1,6 @@
 //! The HTTP surface of the simulator, following `aurax-api.md` body for body.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -12,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::Simulator;
 use super::faults::Fault;
-use super::models::{self, CODE_MODEL, IMAGE_MODEL, ModelPool, TEXT_MODEL};
+use super::models::{self, CODE_MODEL, IMAGE_MODEL, ModelPool, NotServed, TEXT_MODEL};
+use super::{Backend, MetricsFlavour, Overload, Simulator};
 
 type Sim = Arc<Simulator>;
 
@@ -66,6 +65,10 @@ async fn route(State(sim): State<Sim>, body: Bytes) -> Response {
         let Some(query) = req.get("query").and_then(Value::as_str) else {
             return unprocessable("field required: query");
         };
+        if query.trim().is_empty() {
+            // The backend's router raises on an empty query: a 500, not a 400.
+            return error_500("Routing failed: query cannot be empty");
+        }
         sim.pause(0.015, 0.06).await;
         if fault == Fault::AppError {
             return error_500("routing failed: classifier unavailable");
@@ -100,25 +103,43 @@ async fn generate(State(sim): State<Sim>, body: Bytes) -> Response {
             return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": "Prompt cannot be empty"}))).into_response();
         }
         let preferred = req.pointer("/routing_metadata/preferred_model").and_then(Value::as_str);
-        let (pool, response_type) = match (preferred, req.get("model").and_then(Value::as_str)) {
-            (Some("image"), _) => (&sim.image, "image"),
-            (Some("code"), _) | (_, Some(CODE_MODEL)) => (&sim.code, "code"),
-            _ if prompt.starts_with("Create an image") => (&sim.image, "image"),
-            _ => (&sim.text, "text"),
+        let class = match (preferred, req.get("model").and_then(Value::as_str)) {
+            (Some("image"), _) => RequestClass::Image,
+            (Some("code"), _) | (_, Some(CODE_MODEL)) => RequestClass::Code,
+            _ if prompt.starts_with("Create an image") => RequestClass::Image,
+            _ => RequestClass::Text,
         };
-        let max_tokens = req.get("max_tokens").and_then(Value::as_u64).unwrap_or(512).clamp(1, 8192) as u32;
+        let published = sim.config.backend == Backend::Published;
+        let (pool, response_type) = match class {
+            // As published, the image adapter is a module without `generate_image`.
+            RequestClass::Image if published => {
+                sim.pause(0.002, 0.002).await;
+                return published_image_failure(prompt);
+            }
+            RequestClass::Image => (&sim.image, "image"),
+            // As published, the code adapter is bound as a module: the text model answers.
+            RequestClass::Code if published => (&sim.text, "text"),
+            RequestClass::Code => (&sim.code, "code"),
+            RequestClass::Text => (&sim.text, "text"),
+        };
         if fault == Fault::AppError {
             return app_failure(prompt, sim.faults.app_error_message(pool.name));
         }
-        let service = models::generation_seconds(pool.name, max_tokens) * sim.faults.jitter() * sim.config.time_scale;
-        if let Err(o) = pool.serve(Duration::from_secs_f64(service)).await {
-            return app_failure(prompt, format!("Model {} is overloaded: {} requests queued", pool.name, o.queued));
+        let service = models::generation_seconds(pool.name) * sim.faults.jitter() * sim.config.time_scale;
+        match pool.serve(Duration::from_secs_f64(service), sim.config.scaled_model_timeout()).await {
+            Ok(()) => {}
+            // What AURAX makes of the model server's "busy" and of its own client's timeout.
+            Err(NotServed::QueueFull { queued }) if sim.config.overload == Overload::Refuse => {
+                return app_failure(prompt, format!("Model {} is overloaded: {queued} requests queued", pool.name));
+            }
+            Err(NotServed::QueueFull { .. } | NotServed::TimedOut) => {
+                return app_failure(prompt, LLM_FAILURE.to_string());
+            }
         }
         sim.metrics.model_used(pool.name);
-        // Images come back as a large payload; text grows with the tokens asked for.
         let text_len = match response_type {
             "image" => LOREM.len(),
-            _ => (max_tokens as usize * 4).min(LOREM.len()),
+            _ => 2048.min(LOREM.len()),
         };
         let body = json!({
             "success": true,
@@ -126,15 +147,68 @@ async fn generate(State(sim): State<Sim>, body: Bytes) -> Response {
             "context": [],
             "response": &LOREM[..text_len],
             "response_type": response_type,
-            "metadata": {"model_used": pool.name, "tokens_generated": max_tokens, "routing": {"model_type": pool.name}},
+            "metadata": {
+                "context_docs_count": 0,
+                "model_used": pool.name,
+                "prompt_length": prompt.len(),
+                "routing": {"model_type": model_type(pool.name), "confidence": 0.5, "reasoning": "simulated", "suggested_parameters": {"temperature": 0.7}},
+            },
             "routing_info": {"selected": pool.name},
+            "error": null,
         });
         (StatusCode::OK, axum::Json(body)).into_response()
     })
     .await
 }
 
+/// What a `/generate` request asks for, before the backend decides who serves it.
+#[derive(Clone, Copy)]
+enum RequestClass {
+    Text,
+    Code,
+    Image,
+}
+
+/// AURAX's answer when its model client fails: the model server's 503 "busy", its own
+/// timeout, any Ollama error.
+const LLM_FAILURE: &str = "Failed to generate response from LLM";
+
+/// `routing.model_type` as `/route` names the model kinds.
+fn model_type(model: &str) -> &'static str {
+    match model {
+        CODE_MODEL => CODE_MODEL,
+        IMAGE_MODEL => IMAGE_MODEL,
+        _ => "default",
+    }
+}
+
+fn published_image_failure(prompt: &str) -> Response {
+    let body = json!({"success": false, "query": prompt, "context": [], "response": "", "response_type": "error", "metadata": {},
+        "error": "Image generation error: module 'app.adapters.stable_diffusion_adapter' has no attribute 'generate_image'"});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
 async fn metrics(State(sim): State<Sim>) -> Response {
+    match sim.config.metrics {
+        MetricsFlavour::Off => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"detail": "Not Found"})),
+        )
+            .into_response(),
+        MetricsFlavour::Published => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=1.0.0; charset=utf-8",
+            )],
+            sim.metrics
+                .render_published(sim.started.elapsed().as_secs_f64()),
+        )
+            .into_response(),
+        MetricsFlavour::Full => full_metrics(&sim),
+    }
+}
+
+fn full_metrics(sim: &Simulator) -> Response {
     let pools = [&sim.text, &sim.code, &sim.image];
     let queue: Vec<(String, f64)> = pools
         .iter()
@@ -202,7 +276,7 @@ where
     Fut: Future<Output = Response>,
 {
     let start = Instant::now();
-    sim.metrics.in_progress.fetch_add(1, Ordering::Relaxed);
+    sim.metrics.started(method, handler);
     let (fault, slow) = sim.faults.draw(is_health);
     if !slow.is_zero() {
         tokio::time::sleep(slow).await;
@@ -228,7 +302,7 @@ where
         Fault::HugeBody => huge_body(),
         Fault::AppError | Fault::None => f(fault).await,
     };
-    sim.metrics.in_progress.fetch_sub(1, Ordering::Relaxed);
+    sim.metrics.finished(method, handler);
     sim.metrics
         .observe(method, handler, response.status().as_u16(), start.elapsed());
     response

@@ -1,5 +1,6 @@
 //! A faithful AURAX simulator on loopback: the API of `aurax-api.md`, latencies shaped like
-//! real inference (scaled by `time_scale`), finite model capacity and injected faults.
+//! real inference (scaled by `time_scale`), finite model capacity that queues past its slots
+//! as the real stack does, the published backend's own bugs on request, and injected faults.
 
 mod faults;
 mod handlers;
@@ -10,11 +11,47 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use faults::FaultConfig;
-pub use models::{CODE_MODEL, IMAGE_MODEL, TEXT_MODEL};
+pub use models::{CODE_MODEL, IMAGE_MODEL, TEXT_MODEL, generation_seconds};
 
 use faults::FaultInjector;
 use metrics::Metrics;
 use models::ModelPool;
+
+/// What happens to a generation that finds every slot of its model busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overload {
+    /// Wait in the model server's FIFO queue (the real stack): latency grows, the served rate
+    /// stays at capacity; a full queue or the model client's timeout fails the request.
+    Queue,
+    /// Refuse at once once the (by default empty) queue is full: a fail-fast target.
+    Refuse,
+}
+
+/// Which AURAX backend the simulator behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The API as documented: every endpoint works.
+    Intended,
+    /// The published code as measured: code requests answered by the text model
+    /// (`response_type: "text"`), image requests failing at once, the bare `/metrics`.
+    Published,
+}
+
+/// What `/metrics` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsFlavour {
+    /// What the repository's Grafana dashboard expects: request counters and histograms,
+    /// model counters, queue gauges, modelled CPU and memory.
+    Full,
+    /// What the published backend really exposes with `ENABLE_METRICS=true`:
+    /// `aurax_inprogress{handler,method}`, `process_*` and `python_*`, nothing else.
+    Published,
+    /// 404, as the published backend without `ENABLE_METRICS`.
+    Off,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimulatorConfig {
@@ -23,11 +60,22 @@ pub struct SimulatorConfig {
     pub text_slots: u32,
     pub code_slots: u32,
     pub image_slots: u32,
-    /// Requests that may wait for a slot of one model before it refuses more.
+    pub overload: Overload,
+    /// Requests that may wait for a slot of one model; past it the model server is "busy".
     pub queue_limit: u32,
+    /// AURAX's model client timeout at real-world speed (scaled by `time_scale`), queue wait
+    /// included; a generation that takes longer comes back HTTP 200 `success: false`.
+    pub model_timeout: std::time::Duration,
+    pub backend: Backend,
+    pub metrics: MetricsFlavour,
     pub faults: FaultConfig,
     pub seed: u64,
 }
+
+/// The model server's queue (`OLLAMA_MAX_QUEUE`).
+pub const DEFAULT_QUEUE: u32 = 512;
+/// AURAX's model client timeout (`OLLAMA_TIMEOUT`), at real-world speed.
+pub const DEFAULT_MODEL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Default for SimulatorConfig {
     fn default() -> Self {
@@ -36,7 +84,11 @@ impl Default for SimulatorConfig {
             text_slots: 16,
             code_slots: 8,
             image_slots: 4,
-            queue_limit: 64,
+            overload: Overload::Queue,
+            queue_limit: DEFAULT_QUEUE,
+            model_timeout: DEFAULT_MODEL_TIMEOUT,
+            backend: Backend::Intended,
+            metrics: MetricsFlavour::Full,
             faults: FaultConfig::default(),
             seed: 0,
         }
@@ -44,29 +96,44 @@ impl Default for SimulatorConfig {
 }
 
 impl SimulatorConfig {
-    /// Requests per second each model sustains at a given `max_tokens`: slots / service time.
-    pub fn capacity_rps(&self, model: &str, max_tokens: u32) -> f64 {
+    /// Generations per second a model sustains, from first principles: slots / mean service
+    /// time. Text capacity is also `burst_request`'s (the backend ignores `max_tokens`).
+    pub fn capacity_rps(&self, model: &str) -> f64 {
         let slots = match model {
             IMAGE_MODEL => self.image_slots,
             CODE_MODEL => self.code_slots,
             _ => self.text_slots,
         };
-        f64::from(slots) / (models::generation_seconds(model, max_tokens) * self.time_scale)
+        f64::from(slots) / (models::generation_seconds(model) * self.time_scale)
+    }
+
+    /// The model client's timeout as the simulator applies it (scaled).
+    pub fn scaled_model_timeout(&self) -> std::time::Duration {
+        self.model_timeout.mul_f64(self.time_scale.max(0.0))
     }
 
     /// One line describing capacity, printed when the simulator starts.
     pub fn describe(&self) -> String {
+        let model = |name: &str, slots: u32| {
+            format!(
+                "{name} {slots} slot(s) x {:.0} ms = {:.1} req/s",
+                models::generation_seconds(name) * self.time_scale * 1000.0,
+                self.capacity_rps(name)
+            )
+        };
         format!(
-            "time scale {}, slots {} {} / {} {} / {} {}, queue {} per model; burst_request capacity ~{:.0} req/s",
+            "time scale {}; {}, {}, {}; overload: {} (queue {} per model, model timeout {:.1} s); backend {:?}",
             self.time_scale,
-            TEXT_MODEL,
-            self.text_slots,
-            CODE_MODEL,
-            self.code_slots,
-            IMAGE_MODEL,
-            self.image_slots,
+            model(TEXT_MODEL, self.text_slots),
+            model(CODE_MODEL, self.code_slots),
+            model(IMAGE_MODEL, self.image_slots),
+            match self.overload {
+                Overload::Queue => "queue",
+                Overload::Refuse => "refuse",
+            },
             self.queue_limit,
-            self.capacity_rps(TEXT_MODEL, 100),
+            self.scaled_model_timeout().as_secs_f64(),
+            self.backend,
         )
     }
 }

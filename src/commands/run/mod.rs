@@ -55,7 +55,9 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
                 config.describe()
             );
             let record = json!({"time_scale": config.time_scale, "text_slots": config.text_slots,
-                "code_slots": config.code_slots, "image_slots": config.image_slots, "queue_limit": config.queue_limit});
+                "code_slots": config.code_slots, "image_slots": config.image_slots,
+                "overload": config.overload, "queue_limit": config.queue_limit,
+                "model_timeout_s": config.scaled_model_timeout().as_secs_f64(), "backend": config.backend});
             (sim.url(), true, Some(record), Some(AbortOnDrop(sim.task)))
         }
     };

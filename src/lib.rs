@@ -17,5 +17,4 @@ pub mod scenario;
 pub mod simulator;
 pub mod sink;
 pub mod stats;
-pub mod summary;
 pub mod trace;

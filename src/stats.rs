@@ -1,10 +1,15 @@
-//! Live statistics of a run from HdrHistogram: exact enough for the live line and the
-//! end-of-run table (3 significant digits), and never an average of percentiles.
+//! Live statistics of a run from HdrHistogram (3 significant digits, never an average of
+//! percentiles): for the live line, the stop conditions and the live exporter. The end-of-run
+//! table and verdict are not from here: they come from the run's own files, exact, through
+//! the same judge as `analyze` (aurax_analysis::judge). Same definitions as there: latency of
+//! successful responses; failures, dropped arrivals included, over arrivals.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
+
+use aurax_schema::Outcome;
 
 use crate::monitor::PromCounters;
 use crate::outcome::RequestOutcome;
@@ -16,53 +21,44 @@ fn new_histogram() -> Histogram<u64> {
 
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
-    pub requests: u64,
+    /// Requests sent plus arrivals dropped unsent.
+    pub arrivals: u64,
+    /// Arrivals that failed, dropped ones included.
     pub failures: u64,
-    /// Latency from the actual send (µs).
+    pub dropped: u64,
+    /// Latency of successful responses from the actual send (µs).
     pub latency: Histogram<u64>,
-    /// Latency from the intended send (µs): corrected for coordinated omission.
-    pub corrected: Histogram<u64>,
-    pub latency_sum_us: u128,
 }
 
 impl Default for EndpointStats {
     fn default() -> Self {
         EndpointStats {
-            requests: 0,
+            arrivals: 0,
             failures: 0,
+            dropped: 0,
             latency: new_histogram(),
-            corrected: new_histogram(),
-            latency_sum_us: 0,
         }
     }
 }
 
 impl EndpointStats {
     fn record(&mut self, o: &RequestOutcome) {
-        self.requests += 1;
+        self.arrivals += 1;
         if o.outcome.is_failure() {
             self.failures += 1;
         }
-        let raw = o.latency_us.max(1) as u64;
-        self.latency.saturating_record(raw);
-        self.corrected
-            .saturating_record(o.corrected_latency_us().max(1) as u64);
-        self.latency_sum_us += u128::from(raw);
-    }
-
-    pub fn mean_us(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.latency_sum_us as f64 / self.requests as f64
+        if o.outcome == Outcome::Dropped {
+            self.dropped += 1;
+        } else if o.outcome == Outcome::Ok {
+            self.latency.saturating_record(o.latency_us.max(1) as u64);
         }
     }
 
     pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
+        if self.arrivals == 0 {
             0.0
         } else {
-            self.failures as f64 / self.requests as f64
+            self.failures as f64 / self.arrivals as f64
         }
     }
 }
@@ -96,9 +92,6 @@ pub struct RunStats {
     pub last_end_us: Option<i64>,
     /// How late requests went out against their schedule (µs): the generator's own delay.
     pub lateness: Histogram<u64>,
-    /// Requests sent once every user had been spawned, for the throughput verdict.
-    pub steady_from_us: Option<i64>,
-    pub steady_requests: u64,
     /// The same outcomes in Prometheus terms, for the live exporter.
     pub prom: PromCounters,
     window: EndpointStats,
@@ -113,8 +106,6 @@ impl Default for RunStats {
             first_send_us: None,
             last_end_us: None,
             lateness: new_histogram(),
-            steady_from_us: None,
-            steady_requests: 0,
             prom: PromCounters::default(),
             window: EndpointStats::default(),
         }
@@ -161,19 +152,16 @@ impl RunStats {
                 .map_or(o.actual_send_us, |f| f.min(o.actual_send_us)),
         );
         self.last_end_us = Some(self.last_end_us.map_or(end, |l| l.max(end)));
-        if self.steady_from_us.is_some_and(|s| o.actual_send_us >= s) {
-            self.steady_requests += 1;
-        }
     }
 
     /// Returns the interval since the last call and starts a new one.
     pub fn take_window(&mut self) -> WindowSnapshot {
         let w = std::mem::take(&mut self.window);
         WindowSnapshot {
-            requests: w.requests,
+            requests: w.arrivals,
             failures: w.failures,
             p95_ms: w.latency.value_at_quantile(0.95) as f64 / 1000.0,
-            total_requests: self.total.requests,
+            total_requests: self.total.arrivals,
             total_failures: self.total.failures,
         }
     }
@@ -183,23 +171,6 @@ impl RunStats {
         match (self.first_send_us, self.last_end_us) {
             (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e6,
             _ => 0.0,
-        }
-    }
-
-    /// Throughput once all users were running (the whole run when spawning never finished).
-    pub fn steady_throughput_rps(&self) -> f64 {
-        match (self.steady_from_us, self.last_end_us) {
-            (Some(s), Some(end)) if end > s && self.steady_requests > 0 => {
-                self.steady_requests as f64 / ((end - s) as f64 / 1e6)
-            }
-            _ => {
-                let d = self.duration_s();
-                if d > 0.0 {
-                    self.total.requests as f64 / d
-                } else {
-                    0.0
-                }
-            }
         }
     }
 }

@@ -42,8 +42,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         endpoints::per_endpoint(&lf, &src.targets, 5000.0)?;
         Ok(())
     })?;
-    step("windows", &|| {
-        windows::windows(&lf, 5.0, 5000.0)?;
+    step("timeline", &|| {
+        windows::timeline(
+            &lf,
+            1_800_000_000_000_000,
+            5.0,
+            1_800_000_000_000_000 + 5_000_000_000,
+        )?;
         Ok(())
     })?;
     step("endpoint_windows", &|| {

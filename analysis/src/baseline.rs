@@ -38,10 +38,10 @@ pub fn compare(current: &Analysis, baseline: &Analysis) -> Vec<EndpointChange> {
                     .collect()
             };
             let p_value = mann_whitney_p(&samples(current), &samples(baseline));
-            let p95_change = if before.p95_ms > 0.0 {
-                now.p95_ms / before.p95_ms - 1.0
-            } else {
-                0.0
+            let ms = |v: Option<f64>| v.unwrap_or(f64::NAN);
+            let p95_change = match (before.p95_ms, now.p95_ms) {
+                (Some(b), Some(n)) if b > 0.0 => n / b - 1.0,
+                _ => 0.0,
             };
             let slower = p95_change >= 0.10 && p_value.is_some_and(|p| p < 0.05);
             let more_errors = now.error_rate - before.error_rate > 0.01;
@@ -65,9 +65,9 @@ pub fn compare(current: &Analysis, baseline: &Analysis) -> Vec<EndpointChange> {
             };
             Some(EndpointChange {
                 name: now.name.clone(),
-                p50_ms: (before.p50_ms, now.p50_ms),
-                p95_ms: (before.p95_ms, now.p95_ms),
-                p99_ms: (before.p99_ms, now.p99_ms),
+                p50_ms: (ms(before.p50_ms), ms(now.p50_ms)),
+                p95_ms: (ms(before.p95_ms), ms(now.p95_ms)),
+                p99_ms: (ms(before.p99_ms), ms(now.p99_ms)),
                 error_rate: (before.error_rate, now.error_rate),
                 throughput_rps: (before.throughput_rps, now.throughput_rps),
                 p95_change,

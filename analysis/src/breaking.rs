@@ -1,48 +1,103 @@
-//! Question 4: where the system stops scaling. Three signals over the load levels — the
-//! throughput knee (Kneedle), p95 over its target, the error rate over its target — the
-//! first to fire is the breaking point; the Universal Scalability Law is fitted beside them.
+//! Question 4: where the target stops coping. Signals over the load levels, each judged on
+//! what the target **served** (completions by completion time), never on what was sent:
+//!
+//! - `served_below_offered`: completions fall under 95% of arrivals, beyond the growth in
+//!   flight that Little's law expects of a ramp (a queue builds, or arrivals are dropped);
+//! - `throughput_knee`: successful served throughput stops growing with load (Kneedle);
+//! - `latency_knee`: p95 of successful requests turns from flat to steep (Kneedle) and at
+//!   least doubles;
+//! - `p95_over_target`: an endpoint's p95 crosses its target;
+//! - `error_rate_over_target`: the error rate (dropped arrivals included) crosses its target.
+//!
+//! Each fires only when sustained: over its limit at a level and the next, after a level under
+//! it. The first to fire (lowest load) is the breaking point. A target that queues trips the
+//! first three; one that refuses fast trips the throughput knee and the error rate.
 
 use aurax_schema::Targets;
 use serde::Serialize;
 
+use crate::levels::{LevelEndpoint, LoadLevel};
 use crate::little::little_check;
-use crate::windows::LoadLevel;
 
 /// After the knee, more load adds at most this share of throughput.
 const PLATEAU_GAIN: f64 = 0.10;
+/// Served below this share of offered (beyond a ramp's expected growth in flight) is a
+/// target falling behind.
+pub const SERVED_SHARE_FLOOR: f64 = 0.95;
+/// A deficit smaller than this many requests over a level is noise, whatever its share.
+const MIN_DEFICIT: f64 = 5.0;
+/// A latency knee needs p95 to rise at least this much past the knee.
+const LATENCY_KNEE_FACTOR: f64 = 2.0;
+/// ... and by at least this many milliseconds, so jitter of a few ms on a fast endpoint is
+/// no knee.
+const LATENCY_KNEE_MIN_RISE_MS: f64 = 20.0;
+/// A level's error rate counts from this many failures on: one failure in 20 is no signal.
+const MIN_FAILURES: f64 = 3.0;
+/// Lateness p99 over this at the breaking level means the generator, not the target, broke.
+const GENERATOR_LATE_MS: f64 = 10.0;
 
-/// A level needs this many requests before its p95 or error rate is trusted.
-pub(crate) const MIN_LEVEL_REQUESTS: f64 = 20.0;
+/// What fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    ServedBelowOffered,
+    ThroughputKnee,
+    LatencyKnee,
+    P95OverTarget,
+    ErrorRateOverTarget,
+}
 
+impl SignalKind {
+    /// The target ran out of capacity (as opposed to missing a target below its capacity).
+    pub fn is_saturation(self) -> bool {
+        matches!(
+            self,
+            SignalKind::ServedBelowOffered | SignalKind::ThroughputKnee | SignalKind::LatencyKnee
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::ServedBelowOffered => "served_below_offered",
+            SignalKind::ThroughputKnee => "throughput_knee",
+            SignalKind::LatencyKnee => "latency_knee",
+            SignalKind::P95OverTarget => "p95_over_target",
+            SignalKind::ErrorRateOverTarget => "error_rate_over_target",
+        }
+    }
+}
+
+/// One signal that fired, at a load level.
 #[derive(Debug, Clone, Serialize)]
 pub struct Signal {
-    pub signal: String,
-    pub users: f64,
-    pub throughput_rps: f64,
+    pub signal: SignalKind,
+    /// The level's load: users, or arrivals per second targeted.
+    pub load: f64,
+    pub offered_rps: f64,
+    /// Successful completions per second at that level.
+    pub succeeded_rps: f64,
     pub at_s: f64,
     pub detail: String,
 }
 
+/// The answer to "where does it break".
 #[derive(Debug, Clone, Serialize)]
-pub struct BreakingPoint {
-    pub found: bool,
-    pub signal: Option<String>,
-    pub users: Option<f64>,
-    pub throughput_rps: Option<f64>,
-    pub at_s: Option<f64>,
-    /// One sentence for the report.
-    pub verdict: String,
+pub struct Breaking {
+    /// The first sustained signal, when the target (not the load generator) broke.
+    pub point: Option<Signal>,
+    /// Set when the load generator was the limit where the first signal fired: why.
+    pub generator_limit: Option<String>,
     /// Every signal that fired, lowest load first.
     pub signals: Vec<Signal>,
-    /// The load generator, not the target, limited the run at the breaking level.
-    pub generator_limited: bool,
     /// Targets missed at every load level: problems, but not a breaking point.
     pub standing: Vec<String>,
+    /// One sentence for the report.
+    pub verdict: String,
 }
 
 enum Crossing {
-    /// First (users, value) over the limit after a level under it.
-    At(f64, f64),
+    /// First level index over the limit (and the next too) after a level under it.
+    At(usize),
     /// Over the limit from the lowest level on.
     Always,
     Never,
@@ -50,68 +105,154 @@ enum Crossing {
 
 /// Where a per-level series, ordered by load, goes over `limit` to stay: the first level over
 /// it whose next level is over it too, after a level under it. One noisy level is no crossing.
-fn crossing(series: &[(f64, f64)], limit: f64) -> Crossing {
-    if !series.is_empty() && series.iter().all(|(_, v)| *v > limit) {
+fn crossing(series: &[f64], limit: f64) -> Crossing {
+    if !series.is_empty() && series.iter().all(|v| *v > limit) {
         return Crossing::Always;
     }
     let mut seen_under = false;
-    for (i, (users, value)) in series.iter().enumerate() {
-        let next_over = series.get(i + 1).is_none_or(|(_, v)| *v > limit);
+    for (i, value) in series.iter().enumerate() {
+        let next_over = series.get(i + 1).is_none_or(|v| *v > limit);
         if *value > limit && next_over && seen_under {
-            return Crossing::At(*users, *value);
+            return Crossing::At(i);
         }
         seen_under |= *value <= limit;
     }
     Crossing::Never
 }
 
-/// Finds the breaking point. A p95 or error-rate signal is a *crossing*: under its target at
-/// a lower load level, over it at this one. Over target at every level is a standing problem
-/// (said in `standing`), not a breaking point. `level_p95` holds (users, endpoint, p95 ms,
-/// requests) per level and endpoint.
-/// `unit` names the load: `users`, or `req/s offered` for an open-model run.
+fn signal(kind: SignalKind, l: &LoadLevel, detail: String) -> Signal {
+    Signal {
+        signal: kind,
+        load: l.load,
+        offered_rps: l.offered_rps,
+        succeeded_rps: l.succeeded_rps,
+        at_s: l.first_s,
+        detail,
+    }
+}
+
+/// Finds the breaking point. `unit` names the load: `users`, or `req/s offered`.
 pub fn find(
     levels: &[LoadLevel],
-    level_p95: &[(f64, String, f64, f64)],
+    level_endpoints: &[LevelEndpoint],
     targets: &Targets,
     unit: &str,
-) -> BreakingPoint {
+) -> Breaking {
+    let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
     let mut signals = Vec::new();
     let mut standing = Vec::new();
-    if let Some(k) = throughput_knee(levels) {
-        let l = &levels[k];
-        signals.push(Signal {
-            signal: "throughput_knee".into(),
-            users: l.users,
-            throughput_rps: l.ok_rps,
-            at_s: l.first_s,
-            detail: format!(
-                "throughput stops growing with load at {:.0} {unit} ({:.1} req/s succeeded); more load added {:.1} req/s at most",
-                l.users,
-                l.ok_rps,
-                levels[k..].iter().map(|x| x.ok_rps).fold(0.0, f64::max) - l.ok_rps
+
+    // Served below offered, beyond what a ramp puts in flight (Little's law at the unloaded
+    // latency): the queue's growth and the dropped arrivals.
+    let base_latency_s = trusted
+        .iter()
+        .map(|l| l.mean_latency_ms / 1000.0)
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let excess: Vec<f64> = trusted
+        .iter()
+        .map(|l| {
+            let ramp = if base_latency_s.is_finite() {
+                (l.offered_rps * base_latency_s - l.in_flight_start).max(0.0)
+            } else {
+                0.0
+            };
+            let deficit = l.arrivals - l.completions - ramp;
+            if deficit >= MIN_DEFICIT {
+                deficit / l.arrivals
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let describe_deficit = |l: &LoadLevel| {
+        let mut why = format!(
+            "the target served {:.1} req/s of {:.1} offered ({:.0}%)",
+            l.served_rps,
+            l.offered_rps,
+            l.served_share() * 100.0
+        );
+        if l.in_flight_change >= MIN_DEFICIT {
+            why += &format!(
+                "; the requests in flight grew by {:.0} over the level's {:.0} s (a queue)",
+                l.in_flight_change, l.seconds
+            );
+        }
+        if l.dropped > 0.0 {
+            why += &format!("; {:.0} arrivals dropped unsent", l.dropped);
+        }
+        why
+    };
+    match crossing(&excess, 1.0 - SERVED_SHARE_FLOOR) {
+        Crossing::At(i) => signals.push(signal(
+            SignalKind::ServedBelowOffered,
+            trusted[i],
+            format!(
+                "{} at {:.0} {unit}",
+                describe_deficit(trusted[i]),
+                trusted[i].load
             ),
-        });
+        )),
+        Crossing::Always => signals.push(signal(
+            SignalKind::ServedBelowOffered,
+            trusted[0],
+            format!(
+                "{} already at the lowest load tested, {:.0} {unit}: the breaking point is at or below it",
+                describe_deficit(trusted[0]),
+                trusted[0].load
+            ),
+        )),
+        Crossing::Never => {}
     }
-    for t in &targets.endpoints {
-        let mine: Vec<(f64, f64)> = level_p95
+
+    if let Some(k) = throughput_knee(&trusted) {
+        let l = trusted[k];
+        let more = trusted[k..]
             .iter()
-            .filter(|(_, e, _, n)| *e == t.endpoint && *n >= MIN_LEVEL_REQUESTS)
-            .map(|(u, _, p95, _)| (*u, *p95))
+            .map(|x| x.succeeded_rps)
+            .fold(0.0, f64::max)
+            - l.succeeded_rps;
+        signals.push(signal(
+            SignalKind::ThroughputKnee,
+            l,
+            format!(
+                "successful throughput stops growing with load at {:.0} {unit} ({:.1} req/s served successfully); more load added {more:.1} req/s at most",
+                l.load, l.succeeded_rps
+            ),
+        ));
+    }
+
+    if let Some((knee, at)) = latency_knee(&trusted) {
+        let (k, l) = (trusted[knee], trusted[at]);
+        signals.push(signal(
+            SignalKind::LatencyKnee,
+            l,
+            format!(
+                "p95 of successful requests turns steep past {:.0} {unit} ({:.0} ms there, {:.0} ms at {:.0} {unit})",
+                k.load, k.p95_ms, l.p95_ms, l.load
+            ),
+        ));
+    }
+
+    for t in &targets.endpoints {
+        let mine: Vec<&LevelEndpoint> = level_endpoints
+            .iter()
+            .filter(|e| {
+                e.endpoint == t.endpoint && e.successes >= crate::levels::MIN_LEVEL_REQUESTS
+            })
             .collect();
-        match crossing(&mine, t.target_ms) {
-            Crossing::At(users, p95) => {
-                if let Some(l) = levels.iter().find(|l| l.users == users) {
-                    signals.push(Signal {
-                        signal: "p95_over_target".into(),
-                        users,
-                        throughput_rps: l.ok_rps,
-                        at_s: l.first_s,
-                        detail: format!(
-                            "{} p95 {p95:.0} ms crosses its {:.0} ms target at {users:.0} {unit}",
-                            t.endpoint, t.target_ms
+        let series: Vec<f64> = mine.iter().map(|e| e.p95_ms).collect();
+        match crossing(&series, t.target_ms) {
+            Crossing::At(i) => {
+                if let Some(l) = levels.iter().find(|l| l.load == mine[i].load) {
+                    signals.push(signal(
+                        SignalKind::P95OverTarget,
+                        l,
+                        format!(
+                            "{} p95 {:.0} ms crosses its {:.0} ms target at {:.0} {unit}",
+                            t.endpoint, mine[i].p95_ms, t.target_ms, l.load
                         ),
-                    });
+                    ));
                 }
             }
             Crossing::Always => standing.push(format!(
@@ -121,123 +262,115 @@ pub fn find(
             Crossing::Never => {}
         }
     }
+
     let limit = targets.error_rate.max_error_rate;
-    // A level's error rate counts from three failures on: one failure in 20 is no signal.
-    let rates: Vec<(f64, f64)> = levels
+    let rates: Vec<f64> = trusted
         .iter()
-        .filter(|l| l.requests >= MIN_LEVEL_REQUESTS)
         .map(|l| {
-            (
-                l.users,
-                if l.error_rate * l.requests >= 3.0 {
-                    l.error_rate
-                } else {
-                    0.0
-                },
-            )
+            if l.failures >= MIN_FAILURES {
+                l.error_rate
+            } else {
+                0.0
+            }
         })
         .collect();
     match crossing(&rates, limit) {
-        Crossing::At(users, rate) => {
-            if let Some(l) = levels.iter().find(|l| l.users == users) {
-                signals.push(Signal {
-                    signal: "error_rate_over_target".into(),
-                    users,
-                    throughput_rps: l.ok_rps,
-                    at_s: l.first_s,
-                    detail: format!("error rate {:.1}% crosses the {:.1}% target at {users:.0} {unit}", rate * 100.0, limit * 100.0),
-                });
-            }
-        }
+        Crossing::At(i) => signals.push(signal(
+            SignalKind::ErrorRateOverTarget,
+            trusted[i],
+            format!(
+                "error rate {:.1}% crosses the {:.1}% target at {:.0} {unit}",
+                rates[i] * 100.0,
+                limit * 100.0,
+                trusted[i].load
+            ),
+        )),
         Crossing::Always => standing.push(format!(
             "the error rate is over its {:.1}% target at every load level: failures that do not depend on load",
             limit * 100.0
         )),
         Crossing::Never => {}
     }
-    signals.sort_by(|a, b| a.users.total_cmp(&b.users));
-    let max_ok = levels.iter().map(|l| l.ok_rps).fold(0.0, f64::max);
-    let max_users = levels.iter().map(|l| l.users).fold(0.0, f64::max);
-    match signals.first().cloned() {
-        Some(first) => {
-            let level = levels.iter().find(|l| l.users == first.users);
-            // The client was the limit where it fell behind its schedule, or where its own
-            // in-flight count contradicts Little's law (in flight = throughput x latency).
-            let late = level.is_some_and(|l| l.lateness_p99_ms > 10.0);
-            let little_fails =
-                level.is_some_and(|l| l.requests >= MIN_LEVEL_REQUESTS && !little_check(l).holds);
-            let generator_limited = late || little_fails;
-            let verdict = if generator_limited {
-                let why = match level {
-                    Some(l) if late => format!(
-                        "it fell behind its schedule (lateness p99 {:.0} ms)",
-                        l.lateness_p99_ms
-                    ),
-                    Some(l) => {
-                        let c = little_check(l);
-                        format!(
-                            "Little's law fails there ({:.1} in flight measured, {:.1} expected)",
-                            c.in_flight, c.expected
-                        )
-                    }
-                    None => String::new(),
-                };
-                format!(
-                    "the load generator was the limit at {:.0} {unit}: {why}; the limit found there is the client's, not the target's",
-                    first.users
-                )
-            } else {
-                format!(
-                    "breaking point at {:.0} {unit}, {:.1} req/s, {:.0} s into the run: {}",
-                    first.users, first.throughput_rps, first.at_s, first.detail
-                )
-            };
-            BreakingPoint {
-                found: !generator_limited,
-                standing,
-                signal: Some(first.signal.clone()),
-                users: Some(first.users),
-                throughput_rps: Some(first.throughput_rps),
-                at_s: Some(first.at_s),
-                verdict,
-                signals,
-                generator_limited,
-            }
-        }
-        None => BreakingPoint {
-            found: false,
-            standing,
-            signal: None,
-            users: None,
-            throughput_rps: None,
-            at_s: None,
-            verdict: if levels.len() < 4 {
-                format!(
-                    "no breaking point up to {max_ok:.1} req/s ({max_users:.0} {unit}); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or a step scenario) to find one",
-                    levels.len()
-                )
-            } else {
-                format!("no breaking point up to {max_ok:.1} req/s ({max_users:.0} {unit})")
-            },
+
+    // Lowest load first; at the same load, running out of capacity before missing a target.
+    signals.sort_by(|a, b| a.load.total_cmp(&b.load).then(a.signal.cmp(&b.signal)));
+    let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);
+    let max_load = levels.iter().map(|l| l.load).fold(0.0, f64::max);
+    let Some(first) = signals.first().cloned() else {
+        let verdict = if levels.len() < 4 {
+            format!(
+                "no breaking point up to {max_ok:.1} req/s served ({max_load:.0} {unit}); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or --rate-stages) to find one",
+                levels.len()
+            )
+        } else {
+            format!("no breaking point up to {max_ok:.1} req/s served ({max_load:.0} {unit})")
+        };
+        return Breaking {
+            point: None,
+            generator_limit: None,
             signals,
-            generator_limited: false,
-        },
+            standing,
+            verdict,
+        };
+    };
+    let level = levels.iter().find(|l| l.load == first.load);
+    if let Some(why) = level.and_then(generator_limit) {
+        let verdict = format!(
+            "the load generator was the limit at {:.0} {unit}: {why}; the limit found there is the client's, not the target's",
+            first.load
+        );
+        return Breaking {
+            point: None,
+            generator_limit: Some(why),
+            signals,
+            standing,
+            verdict,
+        };
+    }
+    let verdict = format!(
+        "breaking point at {:.0} {unit}, {:.1} req/s served successfully, {:.0} s into the run: {}",
+        first.load, first.succeeded_rps, first.at_s, first.detail
+    );
+    Breaking {
+        point: Some(first),
+        generator_limit: None,
+        signals,
+        standing,
+        verdict,
     }
 }
 
-/// (load, successful req/s) of the levels with enough requests to trust: the others are noise.
-pub(crate) fn level_points(levels: &[LoadLevel]) -> Vec<(f64, f64)> {
-    levels
-        .iter()
-        .filter(|l| l.users > 0.0 && l.requests >= MIN_LEVEL_REQUESTS)
-        .map(|l| (l.users, l.ok_rps))
-        .collect()
+/// Why the load generator, not the target, was the limit at this level: it fell behind its
+/// schedule, or its own in-flight count contradicts Little's law.
+fn generator_limit(l: &LoadLevel) -> Option<String> {
+    if l.lateness_p99_ms > GENERATOR_LATE_MS {
+        return Some(format!(
+            "it fell behind its schedule (lateness p99 {:.0} ms)",
+            l.lateness_p99_ms
+        ));
+    }
+    let c = little_check(l);
+    (l.trusted() && !c.holds).then(|| {
+        format!(
+            "Little's law fails there ({:.1} in flight measured, {:.1} expected)",
+            c.in_flight, c.expected
+        )
+    })
 }
 
-/// Kneedle on (load, successful throughput): the point furthest above the chord, moved
-/// forward to where the curve really is flat (see PLATEAU_GAIN).
-fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
-    let pts = level_points(levels);
+/// Which way a rising curve bends at its knee.
+#[derive(Clone, Copy)]
+enum Bend {
+    /// Rises, then flattens (throughput against load): the knee is above the chord.
+    Flattening,
+    /// Flat, then turns steep (latency against load): the knee is below the chord.
+    Steepening,
+}
+
+/// Kneedle (Satopää et al.) on points ordered by x, both axes normalised to 0..1: the index
+/// furthest from the chord on the side `bend` says, and how far. None for fewer than four
+/// points or a flat curve.
+fn kneedle(pts: &[(f64, f64)], bend: Bend) -> Option<(usize, f64)> {
     if pts.len() < 4 {
         return None;
     }
@@ -247,12 +380,22 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
     if x1 <= x0 || y_max <= y_min {
         return None;
     }
-    let diff: Vec<f64> = pts
-        .iter()
-        .map(|(x, y)| (y - y_min) / (y_max - y_min) - (x - x0) / (x1 - x0))
-        .collect();
-    let (candidate, best) = diff.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-    if *best < 0.1 || candidate == 0 {
+    let sign = match bend {
+        Bend::Flattening => 1.0,
+        Bend::Steepening => -1.0,
+    };
+    pts.iter()
+        .map(|(x, y)| sign * ((y - y_min) / (y_max - y_min) - (x - x0) / (x1 - x0)))
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Kneedle on (load, successful served throughput): the point furthest above the chord,
+/// moved forward to where the curve really is flat (see PLATEAU_GAIN). Index into `levels`.
+fn throughput_knee(levels: &[&LoadLevel]) -> Option<usize> {
+    let pts: Vec<(f64, f64)> = levels.iter().map(|l| (l.load, l.succeeded_rps)).collect();
+    let (candidate, best) = kneedle(&pts, Bend::Flattening)?;
+    if best < 0.1 || candidate == 0 {
         return None;
     }
     // Kneedle proposes; a plateau decides: from the knee on, no higher load may add more than
@@ -263,19 +406,103 @@ fn throughput_knee(levels: &[LoadLevel]) -> Option<usize> {
         later <= pts[k].1 * (1.0 + PLATEAU_GAIN)
     })?;
     let before = (pts[k].1 - pts[0].1) / (pts[k].0 - pts[0].0);
-    if before <= 0.0 {
+    (before > 0.0).then_some(k)
+}
+
+/// Kneedle on (load, running maximum of the p95 of successful requests), convex and rising:
+/// the knee is the last level before latency turns steep; the signal fires at the first later
+/// level whose p95 is at least LATENCY_KNEE_FACTOR times the knee's (and the next level's
+/// too). Returns (knee, at).
+fn latency_knee(levels: &[&LoadLevel]) -> Option<(usize, usize)> {
+    // The running maximum: once requests fail at their timeout, the successful ones left can
+    // be the fast endpoint's alone, and a p95 that falls for that reason is no recovery.
+    let mut envelope = 0.0f64;
+    let pts: Vec<(usize, f64, f64)> = levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.p95_ms.is_finite())
+        .map(|(i, l)| {
+            envelope = envelope.max(l.p95_ms);
+            (i, l.load, envelope)
+        })
+        .collect();
+    let curve: Vec<(f64, f64)> = pts.iter().map(|p| (p.1, p.2)).collect();
+    let (knee, best) = kneedle(&curve, Bend::Steepening)?;
+    if best < 0.1 || knee + 1 >= pts.len() {
         return None;
     }
-    // Index among all levels (levels with 0 users were skipped above).
-    levels.iter().position(|l| l.users == pts[k].0)
+    let floor = pts[knee].2;
+    let steep = |y: f64| y >= LATENCY_KNEE_FACTOR * floor && y - floor >= LATENCY_KNEE_MIN_RISE_MS;
+    let at = (knee + 1..pts.len())
+        .find(|&j| steep(pts[j].2) && pts.get(j + 1).is_none_or(|p| steep(p.2)))?;
+    Some((pts[knee].0, pts[at].0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn level(users: f64, ok_rps: f64, error_rate: f64) -> LoadLevel {
-        LoadLevel::for_test(users, ok_rps, error_rate)
+    fn level(load: f64, ok_rps: f64, error_rate: f64) -> LoadLevel {
+        LoadLevel::for_test(load, ok_rps, error_rate)
+    }
+
+    fn targets(max_error_rate: f64) -> Targets {
+        let mut t = Targets::seed_defaults();
+        t.error_rate.max_error_rate = max_error_rate;
+        t
+    }
+
+    /// An open-model ramp against a target that queues past `capacity`: served flat at
+    /// capacity, the queue (and so latency) growing by the excess.
+    fn queueing_ramp(capacity: f64) -> Vec<LoadLevel> {
+        let mut queue: f64 = 0.0;
+        (1..=20)
+            .map(|i| {
+                let offered = 10.0 * f64::from(i);
+                let served = offered.min(capacity);
+                let start = queue;
+                queue += (offered - served) * 10.0;
+                let wait_ms = 1000.0 * (start + queue) / 2.0 / capacity;
+                LoadLevel {
+                    arrivals: offered * 10.0,
+                    completions: served * 10.0,
+                    offered_rps: offered,
+                    served_rps: served,
+                    in_flight: offered * 0.05 + (start + queue) / 2.0,
+                    in_flight_start: (offered - 10.0) * 0.05 + start,
+                    in_flight_change: queue - start,
+                    seen_in_flight: offered * 0.05 + (start + queue) / 2.0 + 1.0,
+                    mean_latency_ms: 50.0 + wait_ms,
+                    p95_ms: 60.0 + wait_ms * 1.5,
+                    ..level(offered, served, 0.0)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_queueing_target_breaks_where_served_stops_tracking_offered() {
+        let b = find(&queueing_ramp(95.0), &[], &targets(0.01), "req/s offered");
+        let p = b.point.as_ref().expect("found");
+        // Served flattens at the first level past capacity.
+        assert_eq!(p.signal, SignalKind::ThroughputKnee, "{}", b.verdict);
+        assert_eq!(p.load, 100.0, "{}", b.verdict);
+        assert_eq!(p.succeeded_rps, 95.0);
+        // 100 offered is 5% over 95 (a deficit of 5%, not more): 110 is the first level
+        // where served falls behind offered, the queue growing.
+        let behind = b
+            .signals
+            .iter()
+            .find(|s| s.signal == SignalKind::ServedBelowOffered)
+            .expect("served below offered");
+        assert_eq!(behind.load, 110.0);
+        assert!(behind.detail.contains("a queue"), "{}", behind.detail);
+        // Latency turns steep there too.
+        assert!(
+            b.signals
+                .iter()
+                .any(|s| s.signal == SignalKind::LatencyKnee)
+        );
     }
 
     #[test]
@@ -284,11 +511,11 @@ mod tests {
         let levels: Vec<_> = (1..=20)
             .map(|u| level(f64::from(u), (5.0 * f64::from(u)).min(50.0), 0.0))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01), "users");
-        assert!(bp.found, "{}", bp.verdict);
-        assert_eq!(bp.signal.as_deref(), Some("throughput_knee"));
-        assert_eq!(bp.users, Some(10.0));
-        assert_eq!(bp.throughput_rps, Some(50.0));
+        let b = find(&levels, &[], &targets(0.01), "users");
+        let p = b.point.expect("found");
+        assert_eq!(p.signal, SignalKind::ThroughputKnee, "{}", b.verdict);
+        assert_eq!(p.load, 10.0);
+        assert_eq!(p.succeeded_rps, 50.0);
     }
 
     #[test]
@@ -296,13 +523,38 @@ mod tests {
         let levels: Vec<_> = (1..=10)
             .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01), "users");
-        assert!(!bp.found);
+        let b = find(&levels, &[], &targets(0.01), "users");
+        assert!(b.point.is_none());
         assert!(
-            bp.verdict.starts_with("no breaking point up to 30.0 req/s"),
+            b.verdict.starts_with("no breaking point up to 30.0 req/s"),
             "{}",
-            bp.verdict
+            b.verdict
         );
+    }
+
+    #[test]
+    fn a_ramp_of_slow_requests_is_not_a_queue() {
+        // Latency 2 s everywhere: every level ends with more in flight than it began with
+        // (offered x 2 s), which is the ramp, not a target falling behind.
+        let levels: Vec<_> = (1..=20)
+            .map(|i| {
+                let offered = 5.0 * f64::from(i);
+                let in_flight_growth = 5.0 * 2.0;
+                LoadLevel {
+                    arrivals: offered * 10.0,
+                    completions: offered * 10.0 - in_flight_growth,
+                    served_rps: offered - in_flight_growth / 10.0,
+                    in_flight_change: in_flight_growth,
+                    mean_latency_ms: 2000.0,
+                    in_flight: offered * 2.0,
+                    in_flight_start: (offered - 5.0) * 2.0,
+                    seen_in_flight: offered * 2.0 + 1.0,
+                    ..level(offered, offered, 0.0)
+                }
+            })
+            .collect();
+        let b = find(&levels, &[], &targets(0.01), "req/s offered");
+        assert!(b.point.is_none(), "{}", b.verdict);
     }
 
     #[test]
@@ -316,25 +568,20 @@ mod tests {
                 )
             })
             .collect();
-        let bp = find(&levels, &[], &targets(0.05), "users");
-        assert_eq!(bp.signal.as_deref(), Some("error_rate_over_target"));
-        assert_eq!(bp.users, Some(6.0));
-    }
-
-    fn targets(max_error_rate: f64) -> Targets {
-        let mut t = Targets::seed_defaults();
-        t.error_rate.max_error_rate = max_error_rate;
-        t
+        let b = find(&levels, &[], &targets(0.05), "users");
+        let p = b.point.expect("found");
+        assert_eq!(p.signal, SignalKind::ErrorRateOverTarget);
+        assert_eq!(p.load, 6.0);
     }
 
     #[test]
     fn a_constant_error_rate_is_standing_not_a_breaking_point() {
         let levels: Vec<_> = (1..=10)
-            .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.05))
+            .map(|u| level(f64::from(u), 30.0 * f64::from(u), 0.05))
             .collect();
-        let bp = find(&levels, &[], &targets(0.01), "users");
-        assert!(!bp.found, "{}", bp.verdict);
-        assert_eq!(bp.standing.len(), 1);
+        let b = find(&levels, &[], &targets(0.01), "users");
+        assert!(b.point.is_none(), "{}", b.verdict);
+        assert_eq!(b.standing.len(), 1);
     }
 
     #[test]
@@ -343,18 +590,36 @@ mod tests {
             .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
             .collect();
         let p95: Vec<_> = (1..=10)
-            .map(|u| {
-                (
-                    f64::from(u),
-                    "health".to_string(),
-                    if u >= 7 { 80.0 } else { 10.0 },
-                    100.0,
-                )
+            .map(|u| LevelEndpoint {
+                load: f64::from(u),
+                endpoint: "health".to_string(),
+                p95_ms: if u >= 7 { 80.0 } else { 10.0 },
+                successes: 100.0,
             })
             .collect();
-        let bp = find(&levels, &p95, &targets(0.01), "users");
-        assert_eq!(bp.signal.as_deref(), Some("p95_over_target"));
-        assert_eq!(bp.users, Some(7.0));
+        let b = find(&levels, &p95, &targets(0.01), "users");
+        let p = b.point.expect("found");
+        assert_eq!(p.signal, SignalKind::P95OverTarget);
+        assert_eq!(p.load, 7.0);
+    }
+
+    #[test]
+    fn latency_turning_steep_is_a_knee() {
+        // Throughput keeps growing (a generous target), latency flat then exploding.
+        let levels: Vec<_> = (1..=10)
+            .map(|u| LoadLevel {
+                p95_ms: if u <= 6 {
+                    100.0 + f64::from(u)
+                } else {
+                    400.0 * f64::from(u - 5)
+                },
+                ..level(f64::from(u), 3.0 * f64::from(u), 0.0)
+            })
+            .collect();
+        let b = find(&levels, &[], &targets(0.01), "users");
+        let p = b.point.expect("found");
+        assert_eq!(p.signal, SignalKind::LatencyKnee, "{}", b.verdict);
+        assert_eq!(p.load, 7.0, "{}", b.verdict);
     }
 
     #[test]
@@ -363,12 +628,16 @@ mod tests {
         let levels: Vec<_> = (1..=20)
             .map(|u| LoadLevel {
                 mean_latency_ms: 500.0,
-                in_flight: 3.0,
+                seen_in_flight: 3.0,
                 ..level(f64::from(u), (5.0 * f64::from(u)).min(40.0), 0.0)
             })
             .collect();
-        let bp = find(&levels, &[], &targets(0.01), "users");
-        assert!(bp.generator_limited && !bp.found, "{}", bp.verdict);
-        assert!(bp.verdict.contains("Little's law"), "{}", bp.verdict);
+        let b = find(&levels, &[], &targets(0.01), "users");
+        assert!(
+            b.point.is_none() && b.generator_limit.is_some(),
+            "{}",
+            b.verdict
+        );
+        assert!(b.verdict.contains("Little's law"), "{}", b.verdict);
     }
 }

@@ -1,47 +1,67 @@
 //! Question 1: per endpoint, how many, how fast, how often failed, and against its target.
 
-use aurax_schema::Targets;
+use aurax_schema::{Outcome, Targets};
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile, quantile_of, strs};
 
+/// Question 1, per endpoint. Latency figures are those of **successful** responses only;
+/// failures have their own summary and count in the error rate; dropped arrivals (never sent)
+/// are in no latency and no throughput, only in their own count and the error rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSummary {
     pub name: String,
+    /// Requests sent (dropped arrivals are not).
     pub requests: u64,
+    /// Sent requests that did not succeed (check failed, HTTP error, timeout, no answer).
     pub failures: u64,
+    /// Arrivals never sent because `--max-in-flight` was reached.
+    pub dropped: u64,
+    /// (failures + dropped) / (requests + dropped): the share of the offered load that failed.
     pub error_rate: f64,
+    /// Requests completed per second over the run (any outcome; dropped ones never complete).
     pub throughput_rps: f64,
-    pub mean_ms: f64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
-    /// p95 and p99 measured from the intended send time (coordinated omission corrected).
-    pub corrected_p95_ms: f64,
-    pub corrected_p99_ms: f64,
+    /// Successful requests per second over the run.
+    pub succeeded_rps: f64,
+    /// Successful requests within the endpoint's target per second (= succeeded without one).
+    pub goodput_rps: f64,
+    /// Successful responses: the latency figures below are theirs.
+    pub successes: u64,
+    pub mean_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// p95 and p99 from the intended send time (coordinated omission corrected), successes.
+    pub corrected_p95_ms: Option<f64>,
+    pub corrected_p99_ms: Option<f64>,
     pub target_ms: Option<f64>,
-    /// The target judged on the run's target percentile.
-    pub judged_ms: f64,
+    /// The run's target percentile of successful responses (None without any).
+    pub judged_ms: Option<f64>,
+    /// None without a target; false when no response succeeded to be judged.
     pub meets_target: Option<bool>,
-    /// Apdex with the target as T; failures count as frustrated.
+    /// Apdex with the target as T over every arrival: failures and dropped are frustrated.
     pub apdex: Option<f64>,
-    /// Share of all time spent waiting on responses that this endpoint accounts for.
+    /// Share of all time spent waiting on responses (any outcome) that this endpoint accounts for.
     pub time_share: f64,
+    /// How the failed requests ended, apart from the successes.
+    pub failure_latency: Option<FailureLatency>,
 }
 
-/// `target_ms` per row, from the run's targets (null for endpoints without one).
-fn target_expr(targets: &Targets) -> Expr {
-    let mut expr = lit(NULL).cast(DataType::Float64);
-    for t in &targets.endpoints {
-        expr = when(col("endpoint").eq(lit(t.endpoint.clone())))
-            .then(lit(t.target_ms))
-            .otherwise(expr);
-    }
-    expr
+/// Latency of the failed (sent) requests of an endpoint: fast failures and timeouts apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureLatency {
+    /// Failures that ended with the client's timeout.
+    pub timeouts: u64,
+    /// Every other failure (refused, failed check, reset, HTTP error).
+    pub other: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
 }
 
 pub fn per_endpoint(
@@ -49,71 +69,70 @@ pub fn per_endpoint(
     targets: &Targets,
     duration_s: f64,
 ) -> PolarsResult<Vec<EndpointSummary>> {
-    let ok = col("failed").not();
+    let ok = col("ok");
+    let lat = || col("latency_us").cast(DataType::Float64);
+    let ok_lat = |q: f64| quantile_of(col("latency_us").filter(col("ok")), q);
+    let failed_sent = col("failed").and(col("sent"));
+    let fail_lat = |q: f64| quantile_of(col("latency_us").filter(failed_sent.clone()), q);
+    let count = |e: Expr| e.cast(DataType::Float64).sum();
     let t_us = col("target_ms") * lit(1000.0);
     let df = lf
         .clone()
-        .with_column(target_expr(targets).alias("target_ms"))
         .group_by([col("endpoint")])
         .agg([
-            len().cast(DataType::Float64).alias("requests"),
-            col("failed")
-                .cast(DataType::Float64)
-                .sum()
-                .alias("failures"),
-            col("latency_us")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("mean_us"),
-            col("latency_us")
-                .cast(DataType::Float64)
-                .sum()
-                .alias("sum_us"),
-            quantile("latency_us", 0.50).alias("p50"),
-            quantile("latency_us", 0.90).alias("p90"),
-            quantile("latency_us", 0.95).alias("p95"),
-            quantile("latency_us", 0.99).alias("p99"),
-            quantile("latency_us", 0.999).alias("p999"),
-            col("latency_us").max().alias("max"),
-            quantile("latency_us", targets.percentile / 100.0).alias("judged"),
-            quantile("corrected_us", 0.95).alias("c95"),
-            quantile("corrected_us", 0.99).alias("c99"),
+            count(col("sent")).alias("requests"),
+            count(failed_sent.clone()).alias("failures"),
+            count(col("dropped")).alias("dropped"),
+            count(ok.clone()).alias("successes"),
+            count(col("good")).alias("good"),
+            count(
+                failed_sent
+                    .clone()
+                    .and(col("outcome").eq(lit(Outcome::Timeout.as_str()))),
+            )
+            .alias("timeouts"),
+            lat().filter(ok.clone()).mean().alias("mean_us"),
+            lat().filter(col("sent")).sum().alias("sum_us"),
+            ok_lat(0.50).alias("p50"),
+            ok_lat(0.90).alias("p90"),
+            ok_lat(0.95).alias("p95"),
+            ok_lat(0.99).alias("p99"),
+            ok_lat(0.999).alias("p999"),
+            col("latency_us").filter(ok.clone()).min().alias("min"),
+            col("latency_us").filter(ok.clone()).max().alias("max"),
+            ok_lat(targets.percentile / 100.0).alias("judged"),
+            quantile_of(col("corrected_us").filter(ok.clone()), 0.95).alias("c95"),
+            quantile_of(col("corrected_us").filter(ok.clone()), 0.99).alias("c99"),
+            fail_lat(0.50).alias("f50"),
+            fail_lat(0.95).alias("f95"),
+            col("latency_us").filter(failed_sent).max().alias("fmax"),
             col("target_ms").first().alias("target_ms"),
-            (ok.clone().and(
-                col("latency_us")
-                    .cast(DataType::Float64)
-                    .lt_eq(t_us.clone()),
-            ))
-            .cast(DataType::Float64)
-            .sum()
-            .alias("satisfied"),
-            (ok.and(col("latency_us").cast(DataType::Float64).gt(t_us.clone()))
-                .and(
-                    col("latency_us")
-                        .cast(DataType::Float64)
-                        .lt_eq(t_us * lit(4.0)),
-                ))
-            .cast(DataType::Float64)
-            .sum()
+            count(ok.clone().and(lat().lt_eq(t_us.clone()))).alias("satisfied"),
+            count(
+                ok.and(lat().gt(t_us.clone()))
+                    .and(lat().lt_eq(t_us * lit(4.0))),
+            )
             .alias("tolerating"),
         ])
         .sort(["endpoint"], SortMultipleOptions::default())
         .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let col = |n: &str| f64s(&df, n);
-    let (requests, failures, mean, sum) = (
+    let (requests, failures, dropped, successes, good, timeouts) = (
         col("requests")?,
         col("failures")?,
-        col("mean_us")?,
-        col("sum_us")?,
+        col("dropped")?,
+        col("successes")?,
+        col("good")?,
+        col("timeouts")?,
     );
-    let (p50, p90, p95, p99, p999, max) = (
+    let (mean, sum, min, max) = (col("mean_us")?, col("sum_us")?, col("min")?, col("max")?);
+    let (p50, p90, p95, p99, p999) = (
         col("p50")?,
         col("p90")?,
         col("p95")?,
         col("p99")?,
         col("p999")?,
-        col("max")?,
     );
     let (judged, c95, c99, target, sat, tol) = (
         col("judged")?,
@@ -123,39 +142,64 @@ pub fn per_endpoint(
         col("satisfied")?,
         col("tolerating")?,
     );
-    let total_wait: f64 = sum.iter().sum();
-    let ms = |us: f64| us / 1000.0;
+    let (f50, f95, fmax) = (col("f50")?, col("f95")?, col("fmax")?);
+    let total_wait: f64 = sum.iter().filter(|v| v.is_finite()).sum();
+    let ms = |us: f64| us.is_finite().then_some(us / 1000.0);
+    let per_s = |n: f64| {
+        if duration_s > 0.0 {
+            n / duration_s
+        } else {
+            0.0
+        }
+    };
     Ok((0..df.height())
         .map(|i| {
             let target_ms = (!target[i].is_nan()).then_some(target[i]);
+            let arrivals = requests[i] + dropped[i];
+            let judged_ms = ms(judged[i]);
+            let failed = failures[i] as u64;
             EndpointSummary {
                 name: names[i].clone().unwrap_or_default(),
                 requests: requests[i] as u64,
-                failures: failures[i] as u64,
-                error_rate: failures[i] / requests[i],
-                throughput_rps: if duration_s > 0.0 {
-                    requests[i] / duration_s
+                failures: failed,
+                dropped: dropped[i] as u64,
+                error_rate: if arrivals > 0.0 {
+                    (failures[i] + dropped[i]) / arrivals
                 } else {
                     0.0
                 },
+                throughput_rps: per_s(requests[i]),
+                succeeded_rps: per_s(successes[i]),
+                goodput_rps: per_s(good[i]),
+                successes: successes[i] as u64,
                 mean_ms: ms(mean[i]),
                 p50_ms: ms(p50[i]),
                 p90_ms: ms(p90[i]),
                 p95_ms: ms(p95[i]),
                 p99_ms: ms(p99[i]),
                 p999_ms: ms(p999[i]),
+                min_ms: ms(min[i]),
                 max_ms: ms(max[i]),
                 corrected_p95_ms: ms(c95[i]),
                 corrected_p99_ms: ms(c99[i]),
-                judged_ms: ms(judged[i]),
-                meets_target: target_ms.map(|t| ms(judged[i]) < t),
-                apdex: target_ms.map(|_| (sat[i] + tol[i] / 2.0) / requests[i]),
+                judged_ms,
+                meets_target: target_ms.map(|t| judged_ms.is_some_and(|j| j < t)),
+                apdex: target_ms
+                    .filter(|_| arrivals > 0.0)
+                    .map(|_| (sat[i] + tol[i] / 2.0) / arrivals),
                 target_ms,
-                time_share: if total_wait > 0.0 {
+                time_share: if total_wait > 0.0 && sum[i].is_finite() {
                     sum[i] / total_wait
                 } else {
                     0.0
                 },
+                failure_latency: (failed > 0).then(|| FailureLatency {
+                    timeouts: timeouts[i] as u64,
+                    other: failed - timeouts[i] as u64,
+                    p50_ms: f50[i] / 1000.0,
+                    p95_ms: f95[i] / 1000.0,
+                    max_ms: fmax[i] / 1000.0,
+                }),
             }
         })
         .collect())
@@ -164,7 +208,8 @@ pub fn per_endpoint(
 /// An endpoint and its (quantile, latency ms) points.
 pub type PercentileCurve = (String, Vec<(f64, f64)>);
 
-/// Latency at each of `qs` per endpoint, for the percentile-distribution chart.
+/// Latency of the successful responses at each of `qs` per endpoint, for the
+/// percentile-distribution chart.
 pub fn percentile_curves(lf: &LazyFrame, qs: &[f64]) -> PolarsResult<Vec<PercentileCurve>> {
     let aggs: Vec<Expr> = qs
         .iter()
@@ -173,6 +218,7 @@ pub fn percentile_curves(lf: &LazyFrame, qs: &[f64]) -> PolarsResult<Vec<Percent
         .collect();
     let df = lf
         .clone()
+        .filter(col("ok"))
         .group_by([col("endpoint")])
         .agg(aggs)
         .sort(["endpoint"], SortMultipleOptions::default())

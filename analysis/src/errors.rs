@@ -114,19 +114,19 @@ pub fn bursts(windows: &[Window], window_s: f64, run_error_rate: f64) -> Vec<Err
     let threshold = (2.0 * run_error_rate).max(run_error_rate + 0.05);
     let mut out: Vec<ErrorBurst> = Vec::new();
     for w in windows.iter().filter(|w| {
-        w.failures >= (3.0 * w.requests * run_error_rate).max(5.0) && w.error_rate > threshold
+        w.failures >= (3.0 * w.arrivals * run_error_rate).max(5.0) && w.error_rate() > threshold
     }) {
         match out.last_mut() {
             Some(b) if (w.start_s - b.end_s).abs() < window_s * 0.5 => {
                 b.end_s = w.start_s + window_s;
                 b.failures += w.failures;
-                b.peak_error_rate = b.peak_error_rate.max(w.error_rate);
+                b.peak_error_rate = b.peak_error_rate.max(w.error_rate());
             }
             _ => out.push(ErrorBurst {
                 start_s: w.start_s,
                 end_s: w.start_s + window_s,
                 failures: w.failures,
-                peak_error_rate: w.error_rate,
+                peak_error_rate: w.error_rate(),
             }),
         }
     }

@@ -6,7 +6,12 @@ use polars::prelude::*;
 /// ceil(q·n) − 1 of the sorted sample), which is polars' `Equiprobable`, HdrHistogram's and
 /// DuckDB's `quantile_disc`. Never interpolated, never averaged across groups.
 pub fn quantile(column: &str, q: f64) -> Expr {
-    col(column).quantile(lit(q), QuantileMethod::Equiprobable)
+    quantile_of(col(column), q)
+}
+
+/// [`quantile`] of any expression, e.g. a column filtered to the successful rows.
+pub fn quantile_of(expr: Expr, q: f64) -> Expr {
+    expr.quantile(lit(q), QuantileMethod::Equiprobable)
 }
 
 /// A column as f64 values (nulls as NaN).

@@ -15,10 +15,13 @@ pub mod error;
 pub mod errors;
 mod frame;
 pub mod insights;
+pub mod judge;
+pub mod levels;
 pub mod little;
 pub mod models;
 pub mod report;
 pub mod resources;
+pub mod scaling;
 pub mod source;
 pub mod summary;
 pub mod usl;
@@ -30,16 +33,19 @@ use polars::prelude::*;
 
 pub use error::AnalysisError;
 
-use breaking::BreakingPoint;
+use breaking::Breaking;
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
-use frame::{CollectStreaming, f64s, quantile};
-use insights::{Bottleneck, Scaling};
+use frame::{CollectStreaming, f64s, quantile_of};
+use insights::Bottleneck;
+use judge::TargetCheck;
+use levels::{LevelEndpoint, LoadLevel};
 use little::LittleCheck;
 use models::ModelUsage;
+use scaling::Scaling;
 use source::Source;
 use usl::UslFit;
-use windows::{EndpointWindow, LoadLevel, OutcomeWindow, Window};
+use windows::{EndpointWindow, OutcomeWindow, Window};
 
 /// At most this many load levels: enough resolution for a knee, enough requests per level.
 const MAX_LEVELS: usize = 20;
@@ -47,17 +53,30 @@ const MAX_LEVELS: usize = 20;
 /// Percentiles drawn in the distribution chart, HdrHistogram style.
 const CURVE_QUANTILES: [f64; 10] = [0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999, 1.0];
 
-/// Everything the report says about a run (or several runs merged).
+/// Everything the report says about a run (or several runs merged). Counts follow one
+/// vocabulary (docs/analysis.md): an *arrival* is a request the load offered; it was either
+/// *sent* (a *request*) or *dropped* unsent; a sent request *completed* with an outcome,
+/// *succeeded* when that outcome is `ok`.
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub source: Source,
     pub window_s: f64,
+    /// Requests sent (dropped arrivals are not).
     pub requests: u64,
+    /// Arrivals never sent (`--max-in-flight`).
+    pub dropped: u64,
     /// Requests that got an HTTP response (any status): what the target can have counted.
     pub responses: u64,
+    /// Sent requests that did not succeed.
     pub failures: u64,
+    pub succeeded: u64,
+    /// Requests that completed after the last send (the drain).
+    pub drained: u64,
+    /// From the first send to the last completion.
     pub duration_s: f64,
+    /// Completions per second over the run.
     pub throughput_rps: f64,
+    /// (failures + dropped) / (requests + dropped).
     pub error_rate: f64,
     /// p99 of how late requests went out against their schedule (ms).
     pub lateness_p99_ms: f64,
@@ -66,9 +85,8 @@ pub struct Analysis {
     pub endpoint_windows: Vec<EndpointWindow>,
     pub outcome_windows: Vec<OutcomeWindow>,
     pub levels: Vec<LoadLevel>,
-    /// (level users, endpoint, p95 ms, requests) per load level and endpoint.
-    pub level_p95: Vec<(f64, String, f64, f64)>,
-    pub breaking: BreakingPoint,
+    pub level_endpoints: Vec<LevelEndpoint>,
+    pub breaking: Breaking,
     pub usl: Option<UslFit>,
     pub little: Vec<LittleCheck>,
     pub errors: Vec<ErrorPattern>,
@@ -78,6 +96,9 @@ pub struct Analysis {
     pub models: Vec<ModelUsage>,
     pub bottlenecks: Vec<Bottleneck>,
     pub scaling: Scaling,
+    /// Every target judged (the one judge, shared with `run`), and whether all passed.
+    pub checks: Vec<TargetCheck>,
+    pub pass: bool,
     pub optimisation: Vec<String>,
     pub percentile_curves: Vec<endpoints::PercentileCurve>,
     /// CPU, memory and in-flight of the target and the generator against load.
@@ -90,61 +111,66 @@ pub struct Analysis {
 pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let source = source::discover(inputs)?;
     let base = source::scan(&source)?;
+    let count = |e: Expr| e.cast(DataType::Float64).sum();
     let totals = base
         .clone()
         .select([
-            len().cast(DataType::Float64).alias("n"),
-            col("failed")
-                .cast(DataType::Float64)
-                .sum()
-                .alias("failures"),
+            len().cast(DataType::Float64).alias("arrivals"),
+            count(col("dropped")).alias("dropped"),
+            count(col("failed").and(col("sent"))).alias("failures"),
+            count(col("ok")).alias("succeeded"),
             col("sent_us").min().cast(DataType::Float64).alias("start"),
             col("sent_us")
                 .max()
                 .cast(DataType::Float64)
                 .alias("last_send"),
-            (col("sent_us") + col("latency_us"))
+            col("ended_us")
+                .filter(col("sent"))
                 .max()
                 .cast(DataType::Float64)
                 .alias("end"),
-            quantile("lateness_us", 0.99).alias("late99"),
-            (col("outcome")
-                .eq(lit("app_error"))
-                .and(col("status").eq(lit(200i64))))
-            .cast(DataType::Float64)
-            .sum()
+            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
+            count(
+                col("outcome")
+                    .eq(lit("app_error"))
+                    .and(col("status").eq(lit(200i64))),
+            )
             .alias("hidden"),
-            col("status")
-                .is_not_null()
-                .cast(DataType::Float64)
-                .sum()
-                .alias("responses"),
+            count(col("status").is_not_null()).alias("responses"),
         ])
         .collect_streaming()?;
     let one = |name: &str| -> Result<f64, AnalysisError> {
-        Ok(f64s(&totals, name)?.first().copied().unwrap_or(0.0))
+        Ok(f64s(&totals, name)?
+            .first()
+            .copied()
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0))
     };
-    let requests = one("n")?;
-    if requests < 1.0 {
+    let arrivals = one("arrivals")?;
+    if arrivals < 1.0 {
         return Err(AnalysisError::EmptyRun);
     }
-    let failures = one("failures")?;
+    let (dropped, failures, succeeded) = (one("dropped")?, one("failures")?, one("succeeded")?);
+    let requests = arrivals - dropped;
     let start_us = one("start")? as i64;
-    let duration_s = ((one("end")? - start_us as f64) / 1e6).max(1e-3);
+    let last_send_us = one("last_send")? as i64;
+    let end_us = one("end")?.max(last_send_us as f64);
+    let duration_s = ((end_us - start_us as f64) / 1e6).max(1e-3);
     let window_s = (duration_s / 60.0).round().max(1.0);
     let lf = windows::with_window(&base, start_us, window_s);
 
     let targets = &source.targets;
     let endpoints = endpoints::per_endpoint(&lf, targets, duration_s)?;
-    let last_send_s = (one("last_send")? - start_us as f64) / 1e6;
-    let windows = windows::windows(&lf, window_s, last_send_s)?;
+    let timeline = windows::timeline(&lf, start_us, window_s, last_send_us)?;
+    let windows = timeline.windows;
     let endpoint_windows = windows::endpoint_windows(&lf, window_s)?;
     let outcome_windows = windows::outcome_windows(&lf, window_s)?;
-    let window_levels = windows::window_levels(&windows, MAX_LEVELS);
-    let map = windows::level_map(&windows, &window_levels)?;
-    let levels = windows::load_levels(&lf, &map, &windows, &window_levels, window_s)?;
-    let level_p95 = windows::level_endpoint_p95(&lf, &map)?;
-    let breaking = breaking::find(&levels, &level_p95, targets, source.load_unit());
+    let window_levels = levels::window_levels(&windows, MAX_LEVELS);
+    let map = levels::level_map(&windows, &window_levels)?;
+    let levels = levels::load_levels(&lf, &map, &windows, &window_levels)?;
+    let level_endpoints = levels::level_endpoints(&lf, &map)?;
+    let unit = source.load_unit();
+    let breaking = breaking::find(&levels, &level_endpoints, targets, unit);
     // The USL models throughput against concurrency; an open model's levels are rates.
     let usl = if source.open_model {
         None
@@ -152,18 +178,42 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         usl::fit_usl(&levels)
     };
     let little = little::little_checks(&levels);
-    let error_rate = failures / requests;
+    let error_rate = (failures + dropped) / arrivals;
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);
     let models = models::usage(&lf)?;
-    let bottlenecks = insights::bottlenecks(&endpoints, &level_p95, source.load_unit());
+    let bottlenecks = insights::bottlenecks(&endpoints, &level_endpoints, unit);
     let t = &targets.throughput;
     let tiers = [
         ("minimum", t.minimum_rps),
         ("target", t.target_rps),
         ("peak", t.peak_rps),
     ];
-    let scaling = insights::scaling(&levels, &breaking, &tiers);
+    let scaling = scaling::scaling(&levels, &breaking, &tiers);
+    // Judged on the most served successfully at a trusted level; a run too short to have
+    // one is judged on its whole length.
+    let trusted_offered = levels
+        .iter()
+        .filter(|l| l.trusted())
+        .map(|l| l.offered_rps)
+        .fold(0.0, f64::max);
+    let run_figures = judge::RunFigures {
+        served_rps: if scaling.max_throughput_rps > 0.0 {
+            scaling.max_throughput_rps
+        } else {
+            succeeded / duration_s
+        },
+        offered_ceiling_rps: source
+            .offered_ceiling_rps
+            .unwrap_or(if trusted_offered > 0.0 {
+                trusted_offered
+            } else {
+                arrivals / duration_s
+            }),
+        error_rate,
+    };
+    let checks = judge::judge(&endpoints, run_figures, targets);
+    let pass = judge::all_pass(&checks);
     let hidden_app_errors = one("hidden")? as u64;
     let optimisation = insights::optimisation_targets(
         &bottlenecks,
@@ -179,15 +229,15 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         &windows,
         &window_levels,
         &levels,
-        source.load_unit(),
-        breaking.found,
+        unit,
+        breaking.point.as_ref(),
     )?;
 
     let mut notes = Vec::new();
     if requests < 1000.0 {
         notes.push(format!(
             "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
-            100.0 * (1.0 - 10.0 / requests).max(0.0)
+            100.0 * (1.0 - 10.0 / requests.max(1.0)).max(0.0)
         ));
     }
     if source.open_model {
@@ -199,18 +249,32 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     if !source.targets_recorded {
         notes.push("The files carry no targets: the seed's defaults were used.".into());
     }
+    if dropped > 0.0 {
+        notes.push(format!(
+            "{dropped:.0} arrivals were dropped unsent (--max-in-flight): they are in no latency and no served throughput, and count as failures in the error rate."
+        ));
+    }
+    if timeline.drained > 0.0 {
+        notes.push(format!(
+            "{:.0} requests completed after the last send (the drain): they are in the totals and percentiles, in no load level.",
+            timeline.drained
+        ));
+    }
     notes.extend(resources.notes.iter().cloned());
     notes.extend(resources.generator_saturated.iter().cloned());
     if little.iter().any(|l| !l.holds) {
-        notes.push("Little's law (in flight ≈ throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
+        notes.push("Little's law (in flight ≈ served throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
     }
     Ok(Analysis {
         lateness_p99_ms: one("late99")? / 1000.0,
         source,
         window_s,
         requests: requests as u64,
+        dropped: dropped as u64,
         responses: one("responses")? as u64,
         failures: failures as u64,
+        succeeded: succeeded as u64,
+        drained: timeline.drained as u64,
         duration_s,
         throughput_rps: requests / duration_s,
         error_rate,
@@ -219,7 +283,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         endpoint_windows,
         outcome_windows,
         levels,
-        level_p95,
+        level_endpoints,
         breaking,
         usl,
         little,
@@ -229,6 +293,8 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         models,
         bottlenecks,
         scaling,
+        checks,
+        pass,
         optimisation,
         percentile_curves,
         resources,

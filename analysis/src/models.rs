@@ -3,7 +3,7 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile_of, strs};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelUsage {
@@ -21,8 +21,8 @@ pub fn usage(lf: &LazyFrame) -> PolarsResult<Vec<ModelUsage>> {
         .group_by([col("model_used")])
         .agg([
             len().cast(DataType::Float64).alias("n"),
-            quantile("latency_us", 0.5).alias("p50"),
-            quantile("latency_us", 0.95).alias("p95"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.5).alias("p50"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
         ])
         .sort(
             ["n"],

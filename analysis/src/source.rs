@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use aurax_schema::{Column, SCHEMA_VERSION, Targets, files, meta};
+use aurax_schema::{Column, Outcome, SCHEMA_VERSION, Targets, files, meta};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use polars::prelude::*;
 
@@ -27,6 +27,9 @@ pub struct Source {
     pub trace: Option<serde_json::Value>,
     /// Resource sample files of the run directories (`resources.parquet` and sealed segments).
     pub resource_files: Vec<PathBuf>,
+    /// The most requests per second the configured load could offer (`aurax.offered_ceiling_rps`),
+    /// summed over merged runs; None when a file does not say (a replay, an older run).
+    pub offered_ceiling_rps: Option<f64>,
 }
 
 impl Source {
@@ -109,9 +112,12 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut config = None;
     let mut open_model = false;
     let mut trace = None;
+    let mut ceilings: std::collections::BTreeMap<String, Option<f64>> = Default::default();
     for path in &found {
         let kv = check_file(path)?;
         let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let ceiling = get(meta::OFFERED_CEILING_RPS).and_then(|v| v.parse::<f64>().ok());
+        ceilings.insert(get(meta::RUN_ID).unwrap_or_default(), ceiling);
         run_ids.extend(get(meta::RUN_ID));
         open_model |= get(meta::LOAD_MODEL).as_deref() == Some("open");
         hosts.extend(get(meta::TARGET_HOST));
@@ -135,6 +141,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         open_model,
         trace,
         resource_files,
+        offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
     })
 }
 
@@ -201,9 +208,14 @@ fn check_file(path: &Path) -> Result<Vec<(String, String)>, AnalysisError> {
     Ok(kv)
 }
 
-/// The request rows as a lazy frame with the derived columns every question uses:
-/// `sent_us`, `intended_us`, `failed`, `corrected_us` (latency from the intended send time),
-/// `lateness_us`.
+/// The request rows as a lazy frame with the derived columns every question uses, each the
+/// one definition of its word (docs/analysis.md):
+/// - `sent_us`, `intended_us`, `ended_us` (actual send + latency: when the request completed);
+/// - `dropped`: an arrival the generator never sent (`--max-in-flight`); `sent`: the others;
+/// - `ok`: a sent request that passed every check; `failed`: any other row, dropped included;
+/// - `target_ms`: the endpoint's response-time target (null without one);
+/// - `good`: `ok` and within the endpoint's target (goodput);
+/// - `corrected_us` (latency from the intended send time), `lateness_us`.
 pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
     let paths: Vec<PlRefPath> = source
         .files
@@ -241,10 +253,39 @@ pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
                 col("users_active").cast(DataType::Float64)
             }
             .alias("load"),
-            col("outcome").neq(lit("ok")).alias("failed"),
+            col("outcome")
+                .neq(lit(Outcome::Ok.as_str()))
+                .alias("failed"),
+            col("outcome").eq(lit(Outcome::Ok.as_str())).alias("ok"),
+            col("outcome")
+                .eq(lit(Outcome::Dropped.as_str()))
+                .alias("dropped"),
             (col("sent_us") - col("intended_us"))
                 .clip_min(lit(0))
                 .alias("lateness_us"),
+            (col("sent_us") + col("latency_us")).alias("ended_us"),
+            target_expr(&source.targets).alias("target_ms"),
         ])
-        .with_column((col("latency_us") + col("lateness_us")).alias("corrected_us")))
+        .with_columns([
+            (col("latency_us") + col("lateness_us")).alias("corrected_us"),
+            col("dropped").not().alias("sent"),
+            col("ok")
+                .and(
+                    col("target_ms").is_null().or(col("latency_us")
+                        .cast(DataType::Float64)
+                        .lt_eq(col("target_ms") * lit(1000.0))),
+                )
+                .alias("good"),
+        ]))
+}
+
+/// `target_ms` per row, from the run's targets (null for endpoints without one).
+fn target_expr(targets: &Targets) -> Expr {
+    let mut expr = lit(NULL).cast(DataType::Float64);
+    for t in &targets.endpoints {
+        expr = when(col("endpoint").eq(lit(t.endpoint.clone())))
+            .then(lit(t.target_ms))
+            .otherwise(expr);
+    }
+    expr
 }

@@ -4,10 +4,13 @@ use serde::Serialize;
 
 use crate::Analysis;
 use crate::baseline::EndpointChange;
+use crate::breaking::Signal;
 use crate::insights::Bottleneck;
+use crate::judge::TargetCheck;
+use crate::levels::LoadLevel;
 use crate::usl::UslFit;
 
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
@@ -19,6 +22,10 @@ pub struct Summary<'a> {
     pub error_bursts: &'a [crate::errors::ErrorBurst],
     pub hidden_app_errors: u64,
     pub breaking_point: BreakingJson<'a>,
+    /// Every load level, lowest load first (offered, served, in flight, p95...).
+    pub levels: &'a [LoadLevel],
+    /// Every target judged, as `run` and `analyze --fail-on-targets` judge them.
+    pub checks: &'a [TargetCheck],
     pub usl: Option<&'a UslFit>,
     pub scaling: ScalingJson<'a>,
     pub models: &'a [crate::models::ModelUsage],
@@ -67,13 +74,24 @@ pub struct SeriesJson<'a> {
 pub struct RunSummary<'a> {
     /// The traces replayed and how (null for synthetic load).
     pub trace: Option<&'a serde_json::Value>,
+    /// Requests sent; dropped arrivals are not among them.
     pub requests: u64,
+    /// Arrivals never sent (`--max-in-flight`).
+    pub dropped: u64,
     /// Requests that got an HTTP response (any status).
     pub responses: u64,
+    /// Sent requests that did not succeed.
     pub failures: u64,
+    pub succeeded: u64,
+    /// Requests that completed after the last send (in no load level).
+    pub drained: u64,
     pub duration_s: f64,
+    /// Requests sent per second over the run.
     pub throughput_rps: f64,
+    /// (failures + dropped) / (requests + dropped).
     pub error_rate: f64,
+    /// Every judged target passed (the verdict of `run` and of `analyze --fail-on-targets`).
+    pub pass: bool,
     pub run_ids: &'a [String],
     pub hosts: &'a [String],
     pub target_percentile: f64,
@@ -88,13 +106,45 @@ pub struct RunSummary<'a> {
 pub struct BreakingJson<'a> {
     pub found: bool,
     pub signal: Option<&'a str>,
+    /// The breaking level's load (`users` is its older name, kept: for an open-model run it
+    /// holds arrivals per second).
     pub users: Option<f64>,
+    pub load: Option<f64>,
+    pub load_unit: &'a str,
+    /// Arrivals per second at the breaking level.
+    pub offered_rps: Option<f64>,
+    /// Successful requests served per second at the breaking level.
     pub throughput_rps: Option<f64>,
     pub at_s: Option<f64>,
     pub verdict: &'a str,
     pub generator_limited: bool,
-    pub signals: &'a [crate::breaking::Signal],
+    pub signals: Vec<SignalJson<'a>>,
     pub standing: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignalJson<'a> {
+    pub signal: &'a str,
+    pub users: f64,
+    pub load: f64,
+    pub offered_rps: f64,
+    pub throughput_rps: f64,
+    pub at_s: f64,
+    pub detail: &'a str,
+}
+
+impl<'a> SignalJson<'a> {
+    fn of(s: &'a Signal) -> SignalJson<'a> {
+        SignalJson {
+            signal: s.signal.name(),
+            users: s.load,
+            load: s.load,
+            offered_rps: s.offered_rps,
+            throughput_rps: s.succeeded_rps,
+            at_s: s.at_s,
+            detail: &s.detail,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -102,9 +152,11 @@ pub struct ScalingJson<'a> {
     pub max_throughput_rps: f64,
     pub capacity_rps: f64,
     pub capacity_is_lower_bound: bool,
+    pub capacity_basis: &'a str,
     pub scale_out_at_rps: f64,
     pub scale_out_at_in_flight: f64,
-    pub instances: &'a [(String, f64, u32)],
+    /// (tier, req/s, instances) per seed tier.
+    pub instances: Vec<(&'a str, f64, u32)>,
 }
 
 pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Summary<'a> {
@@ -114,11 +166,15 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         run: RunSummary {
             trace: a.source.trace.as_ref(),
             requests: a.requests,
+            dropped: a.dropped,
             responses: a.responses,
             failures: a.failures,
+            succeeded: a.succeeded,
+            drained: a.drained,
             duration_s: a.duration_s,
             throughput_rps: a.throughput_rps,
             error_rate: a.error_rate,
+            pass: a.pass,
             run_ids: &a.source.run_ids,
             hosts: &a.source.hosts,
             target_percentile: t.percentile,
@@ -133,25 +189,39 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         errors: &a.errors,
         error_bursts: &a.bursts,
         hidden_app_errors: a.hidden_app_errors,
-        breaking_point: BreakingJson {
-            found: a.breaking.found,
-            signal: a.breaking.signal.as_deref(),
-            users: a.breaking.users,
-            throughput_rps: a.breaking.throughput_rps,
-            at_s: a.breaking.at_s,
-            verdict: &a.breaking.verdict,
-            generator_limited: a.breaking.generator_limited,
-            signals: &a.breaking.signals,
-            standing: &a.breaking.standing,
+        breaking_point: {
+            let p = a.breaking.point.as_ref();
+            BreakingJson {
+                found: p.is_some(),
+                signal: p.map(|p| p.signal.name()),
+                users: p.map(|p| p.load),
+                load: p.map(|p| p.load),
+                load_unit: a.source.load_unit(),
+                offered_rps: p.map(|p| p.offered_rps),
+                throughput_rps: p.map(|p| p.succeeded_rps),
+                at_s: p.map(|p| p.at_s),
+                verdict: &a.breaking.verdict,
+                generator_limited: a.breaking.generator_limit.is_some(),
+                signals: a.breaking.signals.iter().map(SignalJson::of).collect(),
+                standing: &a.breaking.standing,
+            }
         },
+        levels: &a.levels,
+        checks: &a.checks,
         usl: a.usl.as_ref(),
         scaling: ScalingJson {
             max_throughput_rps: a.scaling.max_throughput_rps,
             capacity_rps: a.scaling.capacity_rps,
             capacity_is_lower_bound: a.scaling.capacity_is_lower_bound,
+            capacity_basis: &a.scaling.capacity_basis,
             scale_out_at_rps: a.scaling.scale_out_at_rps,
             scale_out_at_in_flight: a.scaling.scale_out_at_in_flight,
-            instances: &a.scaling.instances,
+            instances: a
+                .scaling
+                .instances
+                .iter()
+                .map(|t| (t.tier.as_str(), t.rps, t.instances))
+                .collect(),
         },
         models: &a.models,
         optimisation_targets: &a.optimisation,

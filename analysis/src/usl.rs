@@ -1,10 +1,10 @@
 //! The Universal Scalability Law, X(N) = λN / (1 + σ(N−1) + κN(N−1)), fitted to successful
-//! throughput against concurrency: σ is contention, κ coherency (the retrograde term).
+//! served throughput against concurrency (users): σ is contention, κ coherency (the
+//! retrograde term).
 
 use serde::Serialize;
 
-use crate::breaking::level_points;
-use crate::windows::LoadLevel;
+use crate::levels::LoadLevel;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UslFit {
@@ -25,7 +25,11 @@ impl UslFit {
 /// Least-squares fit of X(N) = λN / (1 + σ(N−1) + κN(N−1)) by grid search over σ and κ,
 /// with λ solved exactly for each pair.
 pub fn fit_usl(levels: &[LoadLevel]) -> Option<UslFit> {
-    let pts = level_points(levels);
+    let pts: Vec<(f64, f64)> = levels
+        .iter()
+        .filter(|l| l.trusted())
+        .map(|l| (l.load, l.succeeded_rps))
+        .collect();
     if pts.len() < 4 {
         return None;
     }

@@ -1,25 +1,48 @@
-//! Per-window aggregates (what happened when) and per-load-level aggregates (what happened
-//! at how much load), the raw material of breaking points, bursts and charts.
+//! Time windows of the run: what was offered, sent and completed when, and how many requests
+//! were in flight. Arrivals count by send time; completions count by **completion time**
+//! (actual send + latency), so a window's served rate is what the target answered in it, not
+//! what was sent to it. Requests in flight are exact: counted from every row's send and
+//! completion, not sampled.
 
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile, strs};
+use crate::frame::{CollectStreaming, f64s, quantile, quantile_of, strs};
 
-/// One time window of the run.
+/// One time window of the run, from its first send to its last send; completions after the
+/// last send (the drain) belong to no window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Window {
     pub index: i64,
     pub start_s: f64,
-    /// Seconds the window covers: the last window of a run is usually cut short.
+    /// Seconds the window covers: the last one ends with the last send (at least a quarter
+    /// window, so a sliver does not make a wild rate).
     pub seconds: f64,
-    pub requests: f64,
+    /// Offered load: the users active (closed model) or the arrival rate targeted (open
+    /// model) at the window's arrivals, the highest; a window without arrivals keeps the
+    /// previous window's.
+    pub load: f64,
+    /// Arrivals: requests sent plus arrivals dropped (never sent).
+    pub arrivals: f64,
+    pub dropped: f64,
+    /// Arrivals that failed, dropped ones included.
     pub failures: f64,
-    pub throughput_rps: f64,
-    pub ok_rps: f64,
-    pub error_rate: f64,
-    pub users: f64,
-    pub in_flight: f64,
+    /// Requests (any outcome) that completed in the window.
+    pub completions: f64,
+    /// Successful requests that completed in the window.
+    pub succeeded: f64,
+    /// Successful requests within their endpoint's target that completed in the window.
+    pub good: f64,
+    /// Requests in flight when the window began (exact).
+    pub in_flight_start: f64,
+    /// Requests in flight on average over the window (time-weighted, exact).
+    pub in_flight_mean: f64,
+    /// The generator's own count of requests in flight at each send (mean, the new request
+    /// included): what Little's law checks the measurements against.
+    pub seen_in_flight: f64,
+    /// Mean latency of the requests sent in the window (any outcome), ms.
+    pub mean_latency_ms: f64,
+    /// Latency percentiles of the successful requests sent in the window (NaN without any).
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
@@ -27,27 +50,39 @@ pub struct Window {
     pub lateness_p99_ms: f64,
 }
 
-#[cfg(test)]
-impl LoadLevel {
-    /// A level of 10 s with consistent numbers, for tests of what is computed from levels.
-    pub fn for_test(users: f64, ok_rps: f64, error_rate: f64) -> LoadLevel {
-        LoadLevel {
-            users,
-            seconds: 10.0,
-            first_s: users,
-            requests: ok_rps * 10.0 + 100.0,
-            throughput_rps: ok_rps,
-            ok_rps,
-            error_rate,
-            mean_latency_ms: 100.0,
-            p95_ms: 200.0,
-            in_flight: 5.0,
-            lateness_p99_ms: 1.0,
+impl Window {
+    pub fn sent(&self) -> f64 {
+        self.arrivals - self.dropped
+    }
+    /// Arrivals per second.
+    pub fn offered_rps(&self) -> f64 {
+        self.arrivals / self.seconds
+    }
+    /// Completions per second.
+    pub fn served_rps(&self) -> f64 {
+        self.completions / self.seconds
+    }
+    pub fn succeeded_rps(&self) -> f64 {
+        self.succeeded / self.seconds
+    }
+    pub fn error_rate(&self) -> f64 {
+        if self.arrivals > 0.0 {
+            self.failures / self.arrivals
+        } else {
+            0.0
         }
     }
 }
 
-/// Latency percentiles of one endpoint in one window.
+/// The run cut into windows, and what completed after the last send.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub windows: Vec<Window>,
+    /// Requests that completed after the last send (the drain): in the totals, in no window.
+    pub drained: f64,
+}
+
+/// Latency percentiles of one endpoint in one window (successful requests).
 #[derive(Debug, Clone)]
 pub struct EndpointWindow {
     pub endpoint: String,
@@ -65,22 +100,6 @@ pub struct OutcomeWindow {
     pub count: f64,
 }
 
-/// One level of offered load (users active), over all the windows spent at it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoadLevel {
-    pub users: f64,
-    pub seconds: f64,
-    pub first_s: f64,
-    pub requests: f64,
-    pub throughput_rps: f64,
-    pub ok_rps: f64,
-    pub error_rate: f64,
-    pub mean_latency_ms: f64,
-    pub p95_ms: f64,
-    pub in_flight: f64,
-    pub lateness_p99_ms: f64,
-}
-
 /// Adds `win`: the window each request was sent in.
 pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
     let w_us = (window_s * 1e6) as i64;
@@ -88,67 +107,176 @@ pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
         .with_column(((col("sent_us") - lit(start_us)) / lit(w_us)).alias("win"))
 }
 
-/// `last_send_s` is when the run's last request was sent, so the last window's throughput is
-/// counted over the time it really covers.
-pub fn windows(lf: &LazyFrame, window_s: f64, last_send_s: f64) -> PolarsResult<Vec<Window>> {
-    let df = lf
+/// Every window from the first send to the last, with its flows and in-flight count.
+/// `last_send_us` ends the last window.
+pub fn timeline(
+    lf: &LazyFrame,
+    start_us: i64,
+    window_s: f64,
+    last_send_us: i64,
+) -> PolarsResult<Timeline> {
+    let w_us = (window_s * 1e6) as i64;
+    let count = |e: Expr| e.cast(DataType::Float64).sum();
+    let offset_s = |c: &str| (col(c) - lit(start_us)).cast(DataType::Float64) / lit(1e6);
+    let sends = lf
         .clone()
         .group_by([col("win")])
         .agg([
-            len().cast(DataType::Float64).alias("n"),
-            col("failed")
-                .cast(DataType::Float64)
-                .sum()
-                .alias("failures"),
-            col("load").max().alias("users"),
+            len().cast(DataType::Float64).alias("arrivals"),
+            count(col("dropped")).alias("dropped"),
+            count(col("failed")).alias("failures"),
+            col("load").max().alias("load"),
             col("in_flight")
+                .filter(col("sent"))
                 .cast(DataType::Float64)
                 .mean()
-                .alias("in_flight"),
-            quantile("latency_us", 0.50).alias("p50"),
-            quantile("latency_us", 0.95).alias("p95"),
-            quantile("latency_us", 0.99).alias("p99"),
-            quantile("corrected_us", 0.95).alias("c95"),
-            quantile("lateness_us", 0.99).alias("late99"),
+                .alias("seen"),
+            offset_s("sent_us")
+                .filter(col("sent"))
+                .sum()
+                .alias("send_offsets"),
+            col("latency_us")
+                .filter(col("sent"))
+                .cast(DataType::Float64)
+                .mean()
+                .alias("mean_us"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.50).alias("p50"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.99).alias("p99"),
+            quantile_of(col("corrected_us").filter(col("ok")), 0.95).alias("c95"),
+            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
         ])
         .sort(["win"], SortMultipleOptions::default())
         .collect_streaming()?;
-    let c = |n: &str| f64s(&df, n);
-    let (win, n, failures, users, in_flight) = (
+    let ends = lf
+        .clone()
+        .filter(col("sent").and(col("ended_us").lt_eq(lit(last_send_us))))
+        .with_column(((col("ended_us") - lit(start_us)) / lit(w_us)).alias("end_win"))
+        .group_by([col("end_win")])
+        .agg([
+            len().cast(DataType::Float64).alias("completions"),
+            count(col("ok")).alias("succeeded"),
+            count(col("good")).alias("good"),
+            offset_s("ended_us").sum().alias("end_offsets"),
+        ])
+        .collect_streaming()?;
+    let drained = lf
+        .clone()
+        .filter(col("sent").and(col("ended_us").gt(lit(last_send_us))))
+        .select([len().cast(DataType::Float64).alias("n")])
+        .collect_streaming()?;
+    let drained = f64s(&drained, "n")?.first().copied().unwrap_or(0.0);
+
+    let c = |n: &str| f64s(&sends, n);
+    let (win, arrivals, dropped, failures, load, seen) = (
         c("win")?,
-        c("n")?,
+        c("arrivals")?,
+        c("dropped")?,
         c("failures")?,
-        c("users")?,
-        c("in_flight")?,
+        c("load")?,
+        c("seen")?,
     );
+    let (send_offsets, mean_us) = (c("send_offsets")?, c("mean_us")?);
     let (p50, p95, p99, c95, late) = (c("p50")?, c("p95")?, c("p99")?, c("c95")?, c("late99")?);
-    Ok((0..df.height())
+    let e = |n: &str| f64s(&ends, n);
+    let (end_win, completions, succeeded, good, end_offsets) = (
+        e("end_win")?,
+        e("completions")?,
+        e("succeeded")?,
+        e("good")?,
+        e("end_offsets")?,
+    );
+
+    let last_send_s = (last_send_us - start_us) as f64 / 1e6;
+    let n_windows = win.iter().fold(0.0, |m: f64, w| m.max(*w)) as usize + 1;
+    let mut windows: Vec<Window> = (0..n_windows)
         .map(|i| {
-            let seconds = covered(win[i] * window_s, window_s, last_send_s);
+            let start_s = i as f64 * window_s;
             Window {
-                index: win[i] as i64,
-                start_s: win[i] * window_s,
-                seconds,
-                requests: n[i],
-                failures: failures[i],
-                throughput_rps: n[i] / seconds,
-                ok_rps: (n[i] - failures[i]) / seconds,
-                error_rate: failures[i] / n[i],
-                users: users[i],
-                in_flight: in_flight[i],
-                p50_ms: p50[i] / 1000.0,
-                p95_ms: p95[i] / 1000.0,
-                p99_ms: p99[i] / 1000.0,
-                corrected_p95_ms: c95[i] / 1000.0,
-                lateness_p99_ms: late[i] / 1000.0,
+                index: i as i64,
+                start_s,
+                seconds: (last_send_s - start_s).clamp(window_s / 4.0, window_s),
+                load: f64::NAN,
+                arrivals: 0.0,
+                dropped: 0.0,
+                failures: 0.0,
+                completions: 0.0,
+                succeeded: 0.0,
+                good: 0.0,
+                in_flight_start: 0.0,
+                in_flight_mean: 0.0,
+                seen_in_flight: f64::NAN,
+                mean_latency_ms: f64::NAN,
+                p50_ms: f64::NAN,
+                p95_ms: f64::NAN,
+                p99_ms: f64::NAN,
+                corrected_p95_ms: f64::NAN,
+                lateness_p99_ms: f64::NAN,
             }
         })
-        .collect())
+        .collect();
+    // Σ (offset − window start) over a window's sends and completions, for the integral.
+    let mut send_sum = vec![0.0; n_windows];
+    let mut end_sum = vec![0.0; n_windows];
+    for i in 0..win.len() {
+        let w = &mut windows[win[i] as usize];
+        w.arrivals = arrivals[i];
+        w.dropped = dropped[i];
+        w.failures = failures[i];
+        w.load = load[i];
+        w.seen_in_flight = seen[i];
+        w.mean_latency_ms = mean_us[i] / 1000.0;
+        w.p50_ms = p50[i] / 1000.0;
+        w.p95_ms = p95[i] / 1000.0;
+        w.p99_ms = p99[i] / 1000.0;
+        w.corrected_p95_ms = c95[i] / 1000.0;
+        w.lateness_p99_ms = late[i] / 1000.0;
+        send_sum[win[i] as usize] = nan_is_zero(send_offsets[i]);
+    }
+    for i in 0..end_win.len() {
+        let Some(w) = windows.get_mut(end_win[i] as usize) else {
+            continue;
+        };
+        w.completions = completions[i];
+        w.succeeded = succeeded[i];
+        w.good = good[i];
+        end_sum[end_win[i] as usize] = nan_is_zero(end_offsets[i]);
+    }
+    // In flight, exact: N(t) = sends before t − completions before t. Over a window of
+    // length L ending at `end`, ∫N = N(start)·L + Σ_sends (end − send) − Σ_completions
+    // (end − completion).
+    let mut n = 0.0;
+    let mut previous_load = f64::NAN;
+    for (i, w) in windows.iter_mut().enumerate() {
+        if w.load.is_nan() {
+            w.load = previous_load;
+        }
+        previous_load = w.load;
+        let end_s = (w.start_s + window_s).min(last_send_s.max(w.start_s));
+        let length = end_s - w.start_s;
+        let sent = w.sent();
+        let integral =
+            n * length + (sent * end_s - send_sum[i]) - (w.completions * end_s - end_sum[i]);
+        w.in_flight_start = n;
+        w.in_flight_mean = if length > 0.0 {
+            (integral / length).max(0.0)
+        } else {
+            n
+        };
+        n += sent - w.completions;
+    }
+    Ok(Timeline { windows, drained })
 }
 
+fn nan_is_zero(v: f64) -> f64 {
+    if v.is_nan() { 0.0 } else { v }
+}
+
+/// p50/p95/p99 of the successful requests per endpoint and window.
 pub fn endpoint_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<EndpointWindow>> {
     let df = lf
         .clone()
+        .filter(col("ok"))
         .group_by([col("endpoint"), col("win")])
         .agg([
             quantile("latency_us", 0.50).alias("p50"),
@@ -190,134 +318,6 @@ pub fn outcome_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Outcom
             outcome: names[i].clone().unwrap_or_default(),
             start_s: win[i] * window_s,
             count: n[i],
-        })
-        .collect())
-}
-
-/// How long a window starting at `start_s` really lasted: all of it, but for the last one,
-/// which ends with the last send (and counts at least a quarter window, so a sliver of a
-/// window does not make a wild rate).
-fn covered(start_s: f64, window_s: f64, last_send_s: f64) -> f64 {
-    (last_send_s - start_s).clamp(window_s / 4.0, window_s)
-}
-
-/// The load level of each window: the users active in it (or offered req/s), binned to at
-/// most `max_levels` levels so a long ramp still gives levels with enough requests each.
-pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
-    let max_users = windows.iter().map(|w| w.users).fold(0.0, f64::max);
-    let step = (max_users / max_levels as f64).ceil().max(1.0);
-    windows
-        .iter()
-        .map(|w| ((w.users / step).round() * step).max(w.users.min(step)))
-        .collect()
-}
-
-/// Which load level each window belongs to: the users active in it, binned to at most
-/// `max_levels` levels so a long ramp still gives levels with enough requests each.
-pub fn level_map(windows: &[Window], levels: &[f64]) -> PolarsResult<DataFrame> {
-    let win_index: Vec<i64> = windows.iter().map(|w| w.index).collect();
-    DataFrame::new_infer_height(vec![
-        Column::new("win".into(), win_index),
-        Column::new("level".into(), levels.to_vec()),
-    ])
-}
-
-/// Aggregates the rows of each load level; percentiles come from the rows, not windows.
-/// `windows` and `levels` (one per window) give the seconds spent at each level.
-pub fn load_levels(
-    lf: &LazyFrame,
-    map: &DataFrame,
-    windows: &[Window],
-    levels: &[f64],
-    window_s: f64,
-) -> PolarsResult<Vec<LoadLevel>> {
-    let df = lf
-        .clone()
-        .join(
-            map.clone().lazy(),
-            [col("win")],
-            [col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col("level")])
-        .agg([
-            len().cast(DataType::Float64).alias("n"),
-            col("failed")
-                .cast(DataType::Float64)
-                .sum()
-                .alias("failures"),
-            col("win").min().cast(DataType::Float64).alias("first_win"),
-            col("latency_us")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("mean_us"),
-            quantile("latency_us", 0.95).alias("p95"),
-            col("in_flight")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("in_flight"),
-            quantile("lateness_us", 0.99).alias("late99"),
-        ])
-        .sort(["level"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let c = |n: &str| f64s(&df, n);
-    let (level, n, failures, first) = (c("level")?, c("n")?, c("failures")?, c("first_win")?);
-    let (mean, p95, in_flight, late) = (c("mean_us")?, c("p95")?, c("in_flight")?, c("late99")?);
-    Ok((0..df.height())
-        .map(|i| {
-            let seconds: f64 = windows
-                .iter()
-                .zip(levels)
-                .filter(|(_, l)| **l == level[i])
-                .map(|(w, _)| w.seconds)
-                .sum();
-            LoadLevel {
-                users: level[i],
-                seconds,
-                first_s: first[i] * window_s,
-                requests: n[i],
-                throughput_rps: n[i] / seconds,
-                ok_rps: (n[i] - failures[i]) / seconds,
-                error_rate: failures[i] / n[i],
-                mean_latency_ms: mean[i] / 1000.0,
-                p95_ms: p95[i] / 1000.0,
-                in_flight: in_flight[i],
-                lateness_p99_ms: late[i] / 1000.0,
-            }
-        })
-        .collect())
-}
-
-/// p95 per load level and endpoint, for "p95 crossed its target" and degradation.
-pub fn level_endpoint_p95(
-    lf: &LazyFrame,
-    map: &DataFrame,
-) -> PolarsResult<Vec<(f64, String, f64, f64)>> {
-    let df = lf
-        .clone()
-        .join(
-            map.clone().lazy(),
-            [col("win")],
-            [col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col("level"), col("endpoint")])
-        .agg([
-            quantile("latency_us", 0.95).alias("p95"),
-            len().cast(DataType::Float64).alias("n"),
-        ])
-        .sort(["level", "endpoint"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let names = strs(&df, "endpoint")?;
-    let (level, p95, n) = (f64s(&df, "level")?, f64s(&df, "p95")?, f64s(&df, "n")?);
-    Ok((0..df.height())
-        .map(|i| {
-            (
-                level[i],
-                names[i].clone().unwrap_or_default(),
-                p95[i] / 1000.0,
-                n[i],
-            )
         })
         .collect())
 }

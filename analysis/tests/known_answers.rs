@@ -49,7 +49,7 @@ fn percentiles_are_nearest_rank_and_apdex_uses_the_target() {
     assert_eq!(e["meets_target"], false);
     // 50 satisfied (<= 50 ms), 150 tolerating (<= 200 ms): (50 + 75) / 1000.
     assert!((e["apdex"].as_f64().expect("apdex") - 0.125).abs() < 1e-9);
-    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["schema_version"], 2);
     assert_eq!(s["run"]["requests"], 1000);
 }
 
@@ -73,7 +73,9 @@ fn breaking_point_lands_where_throughput_flattens() {
     let at = bp["at_s"].as_f64().expect("at_s");
     assert!((40.0..=55.0).contains(&at), "{bp}");
     let scaling = &s["scaling"];
-    assert!((scaling["scale_out_at_rps"].as_f64().expect("trigger") - 0.7 * rps).abs() < 1e-6);
+    let capacity = scaling["capacity_rps"].as_f64().expect("capacity");
+    assert!((capacity - 20.0).abs() / 20.0 <= 0.1, "{scaling}");
+    assert!((scaling["scale_out_at_rps"].as_f64().expect("trigger") - 0.7 * capacity).abs() < 1e-6);
     assert_eq!(scaling["capacity_is_lower_bound"], false);
     let usl = &s["usl"];
     assert!(

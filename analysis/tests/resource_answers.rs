@@ -121,7 +121,7 @@ fn a_cpu_that_tops_out_only_at_the_last_level_is_not_guessed_to_be_the_constrain
         .collect();
     write_resources(&run, "resources.parquet", &samples);
     let a = analyze(std::slice::from_ref(&run)).expect("analysis");
-    assert!(a.breaking.found, "{}", a.breaking.verdict);
+    assert!(a.breaking.point.is_some(), "{}", a.breaking.verdict);
     let r = &a.resources;
     assert!(r.constraint.is_none(), "{:?}", r.constraint);
     assert!(

@@ -68,4 +68,8 @@ pub mod meta {
     /// Trace replay: the traces replayed and how, as JSON `{"sources": [..], "speed": ..}`.
     /// Absent for synthetic runs.
     pub const TRACE: &str = "aurax.trace";
+    /// The most requests per second the configured load could offer (closed model: users /
+    /// mean wait; open model: the peak arrival rate), as a decimal number. Throughput targets
+    /// above it are not judged. Absent when unknown in advance (a replay).
+    pub const OFFERED_CEILING_RPS: &str = "aurax.offered_ceiling_rps";
 }

@@ -22,7 +22,7 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         };
         (analysis, changes)
     };
-    let pass = write_and_print(&analysis, changes.as_deref(), &out)?;
+    let pass = write_and_print(&analysis, changes.as_deref(), &out, true)?;
     if let Some(changes) = &changes {
         for c in changes.iter().filter(|c| c.regression) {
             println!("  regression: {}: {}", c.name, c.verdict);
@@ -37,15 +37,24 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
     Ok(ExitCode::Success)
 }
 
-/// Writes the report and prints the short verdict; returns whether the targets passed.
+/// Writes the report and prints the short verdict (and the judged targets, unless the caller
+/// printed them already); returns whether the targets passed.
 pub fn write_and_print(
     analysis: &aurax_analysis::Analysis,
     changes: Option<&[baseline::EndpointChange]>,
     out: &Path,
+    print_checks: bool,
 ) -> Result<bool, Fail> {
     let files = report::write(analysis, changes, out)?;
     let (pass, headline) = report::verdict(analysis);
     let mut text = format!("{headline}\n");
+    if print_checks {
+        text += &aurax_analysis::judge::checks_section(
+            analysis.source.targets.percentile,
+            &analysis.checks,
+        );
+        text += "\n";
+    }
     if let Some(g) = &analysis.resources.generator_saturated {
         // Before the bottlenecks: with the client saturated they may be the client's own.
         text += &format!("  warning: {g}\n");

@@ -2,22 +2,20 @@
 //! target, spawning users as it rises (Locust's spawn rate is a linear ramp) and stopping the
 //! newest ones after their current request as it falls.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::users::{VirtualUser, assign_classes};
-use super::{LoadPlan, Shared, StopReason, mark_steady, wait_stop};
-use crate::stats::RunStats;
+use super::{LoadPlan, Shared, StopReason, wait_stop};
 
 const TICK: Duration = Duration::from_millis(20);
 
 pub async fn run(
     shared: &Arc<Shared>,
     plan: &LoadPlan,
-    stats: &Arc<Mutex<RunStats>>,
     stop: &mut watch::Receiver<Option<StopReason>>,
     tasks: &mut JoinSet<()>,
 ) -> Option<StopReason> {
@@ -49,9 +47,6 @@ pub async fn run(
             if let Some(tx) = running.pop() {
                 let _ = tx.send(true);
             }
-        }
-        if running.len() as u32 >= peak {
-            mark_steady(shared, stats);
         }
         while tasks.try_join_next().is_some() {}
         tokio::select! {

@@ -77,7 +77,7 @@ pub async fn watch_conditions(
         let Ok(stats) = stats.lock() else { continue };
         for (index, s) in stats.stages.iter() {
             let over = *index < current;
-            if s.all.requests < MIN_REQUESTS || !(over || s.span_s() >= MIN_SPAN_S) {
+            if s.all.arrivals < MIN_REQUESTS || !(over || s.span_s() >= MIN_SPAN_S) {
                 continue;
             }
             for c in &conditions {
@@ -94,7 +94,7 @@ pub async fn watch_conditions(
                 if value > c.limit {
                     return StopReason::Condition(format!(
                         "stopped by --stop-on '{}' at stage {} (target {}): {shown} over {} requests",
-                        c.text, index, s.target, s.all.requests
+                        c.text, index, s.target, s.all.arrivals
                     ));
                 }
             }

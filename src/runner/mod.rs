@@ -13,7 +13,7 @@ mod shape;
 mod shared;
 mod users;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -28,8 +28,6 @@ pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stage
 pub use shared::REPLAY_CLASS;
 pub use shared::Shared;
 pub use users::assign_classes;
-
-use crate::stats::RunStats;
 
 /// How much load, of which shape, for how long, from which classes.
 #[derive(Debug, Clone)]
@@ -70,21 +68,16 @@ pub struct DriveReport {
 pub async fn drive(
     shared: Arc<Shared>,
     plan: &LoadPlan,
-    stats: Arc<Mutex<RunStats>>,
     mut stop: watch::Receiver<Option<StopReason>>,
     feed: Option<ReplayFeed>,
 ) -> DriveReport {
     let mut tasks = JoinSet::new();
     let stopped_early = match (&plan.shape, feed) {
-        (LoadShape::Closed { .. }, _) => {
-            closed::run(&shared, plan, &stats, &mut stop, &mut tasks).await
-        }
-        (LoadShape::Open { .. }, _) => {
-            open::run(&shared, plan, &stats, &mut stop, &mut tasks).await
-        }
+        (LoadShape::Closed { .. }, _) => closed::run(&shared, plan, &mut stop, &mut tasks).await,
+        (LoadShape::Open { .. }, _) => open::run(&shared, plan, &mut stop, &mut tasks).await,
         (LoadShape::Replay { pace }, Some(feed)) => {
             let pace = *pace;
-            replay::run(&shared, plan, pace, feed, &stats, &mut stop, &mut tasks).await
+            replay::run(&shared, plan, pace, feed, &mut stop, &mut tasks).await
         }
         (LoadShape::Replay { .. }, None) => Some(StopReason::BadTrace("no trace to replay".into())),
     };
@@ -116,14 +109,5 @@ async fn wait_stop(stop: &mut watch::Receiver<Option<StopReason>>) -> StopReason
         if stop.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// Marks when the peak load is first reached, for the throughput verdict.
-fn mark_steady(shared: &Shared, stats: &Mutex<RunStats>) {
-    if let Ok(mut s) = stats.lock()
-        && s.steady_from_us.is_none()
-    {
-        s.steady_from_us = Some(shared.clock.now_micros());
     }
 }

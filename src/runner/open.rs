@@ -3,8 +3,8 @@
 //! arrival time; waiting for a free connection is recorded as lateness, and arrivals that
 //! find the in-flight limit full are recorded as `dropped`, never silently skipped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -14,13 +14,11 @@ use tokio::task::JoinSet;
 
 use super::shared::Who;
 use super::users::splitmix;
-use super::{Arrivals, LoadPlan, LoadShape, Shared, StopReason, mark_steady, wait_stop};
-use crate::stats::RunStats;
+use super::{Arrivals, LoadPlan, LoadShape, Shared, StopReason, wait_stop};
 
 pub async fn run(
     shared: &Arc<Shared>,
     plan: &LoadPlan,
-    stats: &Arc<Mutex<RunStats>>,
     stop: &mut watch::Receiver<Option<StopReason>>,
     tasks: &mut JoinSet<()>,
 ) -> Option<StopReason> {
@@ -35,7 +33,6 @@ pub async fn run(
     };
     let connections = connections.map(|n| Arc::new(Semaphore::new(n.max(1))));
     let pending = Arc::new(AtomicUsize::new(0));
-    let peak = plan.shape.peak();
     let start = Instant::now();
     let mut gaps = StdRng::seed_from_u64(splitmix(plan.seed));
     let mut schedule = Schedule::new(*arrivals);
@@ -52,9 +49,6 @@ pub async fn run(
         // The rate targeted now, not the stage's end: a ramp's rows climb with it, so the
         // analysis sees every level of a ramp (a step's rate is its target either way).
         shared.set_stage(index, rate);
-        if rate >= peak - 1e-9 {
-            mark_steady(shared, stats);
-        }
         let arrival = Arrival {
             shared: shared.clone(),
             id: n,

@@ -12,8 +12,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::shared::Who;
-use super::{LoadPlan, Shared, StopReason, mark_steady, wait_stop};
-use crate::stats::RunStats;
+use super::{LoadPlan, Shared, StopReason, wait_stop};
 use crate::trace::{ReplaySchedule, Scheduled, TraceError};
 
 /// How replayed requests are paced.
@@ -47,7 +46,6 @@ pub async fn run(
     plan: &LoadPlan,
     pace: Pace,
     feed: ReplayFeed,
-    stats: &Arc<Mutex<RunStats>>,
     stop: &mut watch::Receiver<Option<StopReason>>,
     tasks: &mut JoinSet<()>,
 ) -> Option<StopReason> {
@@ -67,7 +65,6 @@ pub async fn run(
             "starting the trace reader: {e}"
         )));
     }
-    mark_steady(shared, stats);
     match pace {
         Pace::Recorded {
             connections,

@@ -28,7 +28,11 @@ pub struct Manifest {
     pub target_host: String,
     /// True when the target was the built-in simulator.
     pub simulated_target: bool,
+    /// Requests sent (dropped arrivals are not).
     pub requests: u64,
+    /// Arrivals never sent (`--max-in-flight`).
+    pub dropped: u64,
+    /// Sent requests that did not succeed.
     pub failures: u64,
     pub segments: u32,
     /// Glob of the request files, relative to the run directory.

@@ -68,16 +68,23 @@ pub fn bottlenecks(a: &Analysis, path: &Path) -> ChartResult {
         .iter()
         .map(|b| {
             let e = a.endpoints.iter().find(|e| e.name == b.name);
-            let over = b.over_target.unwrap_or(0.0) * 100.0;
+            // An endpoint with no success to judge is drawn at the chart's cap.
+            let over = (b.over_target.unwrap_or(0.0) * 100.0).min(1000.0);
             let label = match (e, b.over_target) {
+                (Some(e), Some(_)) if e.judged_ms.is_none() => {
+                    "no successful response to judge".to_string()
+                }
                 (Some(e), Some(o)) => format!(
                     "p{} {} = {:.0}% of {} target",
                     a.source.targets.percentile,
-                    format_ms(e.judged_ms),
+                    format_ms(e.judged_ms.unwrap_or(0.0)),
                     o * 100.0,
                     format_ms(e.target_ms.unwrap_or(0.0))
                 ),
-                (Some(e), None) => format!("p95 {} (no target)", format_ms(e.p95_ms)),
+                (Some(e), None) => match e.p95_ms {
+                    Some(p95) => format!("p95 {} (no target)", format_ms(p95)),
+                    None => "no successful response (no target)".to_string(),
+                },
                 _ => String::new(),
             };
             let c = if over >= 100.0 {

@@ -27,8 +27,8 @@ pub fn load_axes<'a>(
     y: std::ops::Range<f64>,
     y_desc: &str,
 ) -> Result<LoadAxes<'a>, Box<dyn std::error::Error>> {
-    let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
-    let p95 = log_range(a.levels.iter().map(|l| l.p95_ms));
+    let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
+    let p95 = log_range(a.levels.iter().map(|l| l.p95_ms).filter(|v| v.is_finite()));
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 22))
         .margin(20)
@@ -58,29 +58,50 @@ pub fn load_axes<'a>(
     Ok(chart)
 }
 
-/// Successful throughput and p95 per load level, the USL fit and the breaking point.
+/// Per load level: offered, served and successful served throughput, p95 of successful
+/// requests, the USL fit, the breaking point and the capacity.
 pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
-    let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
-    let y_max = a.levels.iter().map(|l| l.ok_rps).fold(1.0, f64::max) * 1.3;
+    let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
+    let y_max = a
+        .levels
+        .iter()
+        .flat_map(|l| [l.offered_rps, l.served_rps])
+        .fold(1.0, f64::max)
+        * 1.3;
     let title = format!(
         "Throughput and p95 against load — {}",
         short(&a.breaking.verdict)
     );
-    let mut chart = load_axes(
-        &root,
-        a,
-        title,
-        0.0..y_max,
-        "successful requests per second",
-    )?;
-    let (c_thr, c_p95, c_usl) = (color(0), color(3), color(4));
-    let thr: Vec<(f64, f64)> = a.levels.iter().map(|l| (l.users, l.ok_rps)).collect();
+    let mut chart = load_axes(&root, a, title, 0.0..y_max, "requests per second")?;
+    let (c_offered, c_served, c_ok, c_p95, c_usl) =
+        (color(7), color(0), color(2), color(3), color(4));
+    let line = |c: RGBColor, w: u32| {
+        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(w))
+    };
+    let series = |f: &dyn Fn(&crate::levels::LoadLevel) -> f64| -> Vec<(f64, f64)> {
+        a.levels.iter().map(|l| (l.load, f(l))).collect()
+    };
     chart
-        .draw_series(LineSeries::new(thr.clone(), c_thr.stroke_width(3)))?
-        .label("throughput (succeeded)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_thr.stroke_width(3)));
-    chart.draw_series(thr.iter().map(|p| Circle::new(*p, 5, c_thr.filled())))?;
+        .draw_series(LineSeries::new(
+            series(&|l| l.offered_rps),
+            c_offered.stroke_width(2),
+        ))?
+        .label("offered (arrivals/s)")
+        .legend(line(c_offered, 2));
+    chart
+        .draw_series(LineSeries::new(
+            series(&|l| l.served_rps),
+            c_served.stroke_width(3),
+        ))?
+        .label("served (completions/s)")
+        .legend(line(c_served, 3));
+    let ok = series(&|l| l.succeeded_rps);
+    chart
+        .draw_series(LineSeries::new(ok.clone(), c_ok.stroke_width(3)))?
+        .label("served successfully/s")
+        .legend(line(c_ok, 3));
+    chart.draw_series(ok.iter().map(|p| Circle::new(*p, 5, c_ok.filled())))?;
     if let Some(fit) = &a.usl {
         let curve: Vec<(f64, f64)> = (1..=200)
             .map(|i| x_max * f64::from(i) / 200.0)
@@ -93,34 +114,40 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
                 "USL fit (σ={:.3}, κ={:.5}, R²={:.2})",
                 fit.sigma, fit.kappa, fit.r_squared
             ))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], c_usl.stroke_width(2))
-            });
+            .legend(line(c_usl, 2));
     }
     chart
         .draw_secondary_series(LineSeries::new(
-            a.levels.iter().map(|l| (l.users, l.p95_ms)),
+            a.levels
+                .iter()
+                .filter(|l| l.p95_ms.is_finite())
+                .map(|l| (l.load, l.p95_ms)),
             c_p95.stroke_width(2),
         ))?
-        .label("p95 latency (right axis)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_p95.stroke_width(2)));
-    if let (true, Some(users), Some(rps)) = (
-        a.breaking.found,
-        a.breaking.users,
-        a.breaking.throughput_rps,
-    ) {
+        .label("p95 of successful requests (right axis)")
+        .legend(line(c_p95, 2));
+    if let Some(p) = &a.breaking.point {
+        let load = p.load;
         chart
             .draw_series(std::iter::once(PathElement::new(
-                vec![(users, 0.0), (users, y_max)],
+                vec![(load, 0.0), (load, y_max)],
                 BLACK.stroke_width(2),
             )))?
             .label(format!(
-                "breaking point: {users:.0} {}, {rps:.1} req/s",
+                "breaking point: {load:.0} {}",
                 a.source.load_unit()
             ))
             .legend(|(x, y)| {
                 PathElement::new(vec![(x + 9, y - 8), (x + 9, y + 8)], BLACK.stroke_width(2))
             });
+        let capacity = a.scaling.capacity_rps;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, capacity), (x_max, capacity)],
+                BLACK.mix(0.6).stroke_width(1),
+            )))?
+            .label(format!("capacity: {capacity:.1} req/s served successfully"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
     }
     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;

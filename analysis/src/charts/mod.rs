@@ -73,7 +73,7 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     )?;
     draw(
         "throughput_users.png",
-        "Throughput and active users over time",
+        "Offered, served and successful requests/s and requests in flight over time",
         &time::throughput_and_users,
     )?;
     if a.failures > 0 {

@@ -12,7 +12,7 @@ use crate::Analysis;
 pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let r = &a.resources;
-    let x_max = a.levels.iter().map(|l| l.users).fold(1.0, f64::max) * 1.1;
+    let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
     let title = match &r.constraint {
         Some((name, load, _)) => format!(
             "Resources against load — {name} saturates first, at {load:.0} {}",
@@ -28,7 +28,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
             .levels
             .iter()
             .zip(&s.per_level)
-            .filter_map(|(l, v)| Some((l.users, 100.0 * (*v)? / s.ceiling)))
+            .filter_map(|(l, v)| Some((l.load, 100.0 * (*v)? / s.ceiling)))
             .collect();
         if points.is_empty() {
             continue;
@@ -59,7 +59,10 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
     let dark = RGBColor(40, 40, 40);
     chart
         .draw_secondary_series(DashedLineSeries::new(
-            a.levels.iter().map(|l| (l.users, l.p95_ms)),
+            a.levels
+                .iter()
+                .filter(|l| l.p95_ms.is_finite())
+                .map(|l| (l.load, l.p95_ms)),
             8,
             6,
             dark.stroke_width(2),

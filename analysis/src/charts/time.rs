@@ -83,25 +83,34 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
     Ok(())
 }
 
-/// Requests/s (all and successful) and active users on twin axes.
+/// Offered, served and successful requests per second (served and succeeded by completion
+/// time) on the left; requests in flight (exact) and, for a closed model, active users on the
+/// right. A target that queues shows served flat under offered and in flight climbing.
 pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let t_max = a.duration_s.max(1.0);
     let rps_max = a
         .windows
         .iter()
-        .map(|w| w.throughput_rps)
+        .flat_map(|w| [w.offered_rps(), w.served_rps()])
         .fold(1.0, f64::max)
         * 1.15;
-    let users_max = a.windows.iter().map(|w| w.users).fold(1.0, f64::max) * 1.15;
+    let closed = !a.source.open_model;
+    let count_max = a
+        .windows
+        .iter()
+        .flat_map(|w| [w.in_flight_mean, if closed { w.load } else { 0.0 }])
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max)
+        * 1.15;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Throughput and active users over time", (FONT, 28))
+        .caption("Throughput and requests in flight over time", (FONT, 28))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .right_y_label_area_size(80)
         .build_cartesian_2d(0f64..t_max, 0f64..rps_max)?
-        .set_secondary_coord(0f64..t_max, 0f64..users_max);
+        .set_secondary_coord(0f64..t_max, 0f64..count_max);
     chart
         .configure_mesh()
         .x_desc("time into run (s)")
@@ -111,33 +120,67 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         .draw()?;
     chart
         .configure_secondary_axes()
-        .y_desc("active users")
+        .y_desc(if closed {
+            "requests in flight, active users"
+        } else {
+            "requests in flight"
+        })
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()?;
     let mid = |s: f64| s + a.window_s / 2.0;
-    let (c_all, c_ok, c_users) = (color(0), color(2), color(1));
+    let (c_offered, c_served, c_ok, c_flight, c_users) =
+        (color(7), color(0), color(2), color(3), color(1));
     chart
         .draw_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.throughput_rps)),
-            c_all.stroke_width(3),
+            a.windows.iter().map(|w| (mid(w.start_s), w.offered_rps())),
+            c_offered.stroke_width(2),
         ))?
-        .label("requests/s (all)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_all.stroke_width(3)));
+        .label("offered (arrivals/s)")
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], c_offered.stroke_width(2))
+        });
     chart
         .draw_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.ok_rps)),
+            a.windows.iter().map(|w| (mid(w.start_s), w.served_rps())),
+            c_served.stroke_width(3),
+        ))?
+        .label("served (completions/s)")
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], c_served.stroke_width(3))
+        });
+    chart
+        .draw_series(LineSeries::new(
+            a.windows
+                .iter()
+                .map(|w| (mid(w.start_s), w.succeeded_rps())),
             c_ok.stroke_width(2),
         ))?
-        .label("requests/s (succeeded)")
+        .label("succeeded/s")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_ok.stroke_width(2)));
     chart
         .draw_secondary_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.users)),
-            c_users.stroke_width(2),
+            a.windows.iter().map(|w| (mid(w.start_s), w.in_flight_mean)),
+            c_flight.stroke_width(2),
         ))?
-        .label("active users (right axis)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_users.stroke_width(2)));
+        .label("requests in flight (right axis)")
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], c_flight.stroke_width(2))
+        });
+    if closed {
+        chart
+            .draw_secondary_series(LineSeries::new(
+                a.windows
+                    .iter()
+                    .filter(|w| w.load.is_finite())
+                    .map(|w| (mid(w.start_s), w.load)),
+                c_users.stroke_width(2),
+            ))?
+            .label("active users (right axis)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c_users.stroke_width(2))
+            });
+    }
     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())

@@ -8,6 +8,7 @@ use crate::Analysis;
 use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
 use crate::insights::pct;
+use crate::judge::Judgement;
 
 pub(super) fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
     if let Some(c) = charts.iter().find(|c| c.file == file) {
@@ -32,11 +33,16 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     let _ = writeln!(o, "**{headline}**\n");
     let _ = writeln!(
         o,
-        "{} requests over {:.0} s ({:.1} req/s), {} failed ({}), against {}; {} Parquet file(s). Scheduling lateness p99 {:.1} ms.\n",
+        "{} requests sent over {:.0} s ({:.1} req/s), {} failed{}: error rate {}; against {}; {} Parquet file(s). Scheduling lateness p99 {:.1} ms.\n",
         a.requests,
         a.duration_s,
         a.throughput_rps,
         a.failures,
+        if a.dropped > 0 {
+            format!(" and {} arrivals dropped unsent", a.dropped)
+        } else {
+            String::new()
+        },
         pct(a.error_rate),
         if a.source.hosts.is_empty() {
             "(unknown host)".into()
@@ -46,6 +52,25 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         a.source.files.len(),
         a.lateness_p99_ms
     );
+    let _ = writeln!(
+        o,
+        "| target | observed | limit | verdict |\n|---|---:|---|---|"
+    );
+    for c in &a.checks {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.observed,
+            c.limit,
+            match &c.judgement {
+                Judgement::Pass => "✅ pass".to_string(),
+                Judgement::Fail => "❌ fail".to_string(),
+                Judgement::NotJudged(why) => format!("– not judged: {why}"),
+            }
+        );
+    }
+    let _ = writeln!(o);
     if let Some(trace) = a.source.trace_line() {
         let _ = writeln!(
             o,
@@ -56,33 +81,34 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     let _ = writeln!(o, "## Endpoints\n");
     let _ = writeln!(
         o,
-        "Latency in ms; percentiles by nearest rank from every request; target judged on p{}; Apdex with the target as T (failures frustrated).\n",
+        "Latency in ms of **successful** responses; percentiles by nearest rank from every one; target judged on p{}; Apdex with the target as T over every arrival (failures and dropped frustrated). req/s: requests sent per second over the run; goodput: successful responses within target per second.\n",
         t.percentile
     );
     let _ = writeln!(
         o,
-        "| endpoint | requests | failures | error rate | req/s | mean | p50 | p90 | p95 | p99 | p99.9 | max | target | meets | Apdex |"
+        "| endpoint | requests | failures | error rate | req/s | goodput/s | mean | p50 | p90 | p95 | p99 | p99.9 | max | target | meets | Apdex |"
     );
     let _ = writeln!(
         o,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
     );
     for e in &a.endpoints {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             e.name,
             e.requests,
-            e.failures,
+            e.failures + e.dropped,
             pct(e.error_rate),
             e.throughput_rps,
-            e.mean_ms,
-            e.p50_ms,
-            e.p90_ms,
-            e.p95_ms,
-            e.p99_ms,
-            e.p999_ms,
-            e.max_ms,
+            e.goodput_rps,
+            opt_ms(e.mean_ms),
+            opt_ms(e.p50_ms),
+            opt_ms(e.p90_ms),
+            opt_ms(e.p95_ms),
+            opt_ms(e.p99_ms),
+            opt_ms(e.p999_ms),
+            opt_ms(e.max_ms),
             opt_ms(e.target_ms),
             match e.meets_target {
                 Some(true) => "✅",
@@ -92,10 +118,35 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             e.apdex.map_or("–".into(), |v| format!("{v:.2}"))
         );
     }
+    let failing: Vec<_> = a
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e, e.failure_latency.as_ref()?)))
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nFailed requests, apart from the latencies above (fast failures pull percentiles down exactly when a target is overloaded, so they are never mixed in):\n"
+        );
+        let _ = writeln!(
+            o,
+            "| endpoint | failed | timeouts | other failures | dropped unsent | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (e, f) in failing {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                e.name, e.failures, f.timeouts, f.other, e.dropped, f.p50_ms, f.p95_ms, f.max_ms
+            );
+        }
+    }
     let co: Vec<_> = a
         .endpoints
         .iter()
-        .filter(|e| e.corrected_p99_ms > e.p99_ms * 1.1 + 1.0)
+        .filter(|e| match (e.corrected_p99_ms, e.p99_ms) {
+            (Some(c), Some(p)) => c > p * 1.1 + 1.0,
+            _ => false,
+        })
         .collect();
     if !co.is_empty() {
         let _ = writeln!(
@@ -105,8 +156,12 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         for e in co {
             let _ = writeln!(
                 o,
-                "- {}: p95 {:.0} ms (raw {:.0}), p99 {:.0} ms (raw {:.0})",
-                e.name, e.corrected_p95_ms, e.p95_ms, e.corrected_p99_ms, e.p99_ms
+                "- {}: p95 {} ms (raw {}), p99 {} ms (raw {})",
+                e.name,
+                opt_ms(e.corrected_p95_ms),
+                opt_ms(e.p95_ms),
+                opt_ms(e.corrected_p99_ms),
+                opt_ms(e.p99_ms)
             );
         }
     }
@@ -187,16 +242,22 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     if !a.breaking.standing.is_empty() {
         let _ = writeln!(o);
     }
+    let unit = a.source.load_unit();
     if !a.breaking.signals.is_empty() {
         let _ = writeln!(
             o,
-            "| signal | users | successful req/s | at s | detail |\n|---|---:|---:|---:|---|"
+            "| signal | load ({unit}) | offered req/s | served successfully req/s | at s | detail |\n|---|---:|---:|---:|---:|---|"
         );
         for s in &a.breaking.signals {
             let _ = writeln!(
                 o,
-                "| {} | {:.0} | {:.1} | {:.0} | {} |",
-                s.signal, s.users, s.throughput_rps, s.at_s, s.detail
+                "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} |",
+                s.signal.name(),
+                s.load,
+                s.offered_rps,
+                s.succeeded_rps,
+                s.at_s,
+                s.detail
             );
         }
     }
@@ -213,25 +274,36 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     }
     let _ = writeln!(
         o,
-        "\n| users | seconds | req/s | succeeded req/s | error rate | mean ms | p95 ms | in flight | Little's law | lateness p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
+        "\nPer load level. *Offered*: arrivals per second (dropped ones included). *Served*: completions per second in the level's own time, by completion time (send + latency), so a target that queues serves its capacity here however much is sent; *succeeded* and *goodput* (succeeded within target) likewise. *In flight*: requests sent and not yet completed, time-averaged and exact from the rows; *Δ in flight*: how many more there were at the level's end than at its start (sent − completed): a queue that grows. p95 of successful requests sent at the level. Little's law checks the generator's own in-flight count against served × latency. Levels with fewer than {:.0} arrivals are shown but not judged.\n",
+        crate::levels::MIN_LEVEL_REQUESTS
+    );
+    let _ = writeln!(
+        o,
+        "| load ({unit}) | seconds | offered req/s | served req/s | succeeded req/s | goodput req/s | error rate | in flight | Δ in flight | p95 ms | Little's law | lateness p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
     );
     for l in &a.levels {
         let little = a
             .little
             .iter()
-            .find(|x| x.users == l.users)
+            .find(|x| x.load == l.load)
             .map_or("–", |x| if x.holds { "holds" } else { "fails" });
         let _ = writeln!(
             o,
-            "| {:.0} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.0} | {:.1} | {} | {:.1} |",
-            l.users,
+            "| {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:+.0} | {} | {} | {:.1} |",
+            l.load,
             l.seconds,
-            l.throughput_rps,
-            l.ok_rps,
+            l.offered_rps,
+            l.served_rps,
+            l.succeeded_rps,
+            l.goodput_rps,
             pct(l.error_rate),
-            l.mean_latency_ms,
-            l.p95_ms,
             l.in_flight,
+            l.in_flight_change,
+            if l.p95_ms.is_finite() {
+                format!("{:.0}", l.p95_ms)
+            } else {
+                "–".to_string()
+            },
             little,
             l.lateness_p99_ms
         );
@@ -242,13 +314,14 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     let _ = writeln!(o, "## Scaling thresholds\n");
     let _ = writeln!(
         o,
-        "One instance {} **{:.1} req/s**; with {:.0}% headroom, **scale out at {:.1} req/s per instance** (≈ {:.1} requests in flight, by Little's law).\n",
+        "One instance {} **{:.1} req/s** successfully ({}); with {:.0}% headroom, **scale out at {:.1} req/s or {:.1} requests in flight per instance** (in flight measured at the load levels around that rate: the value `aurax_inprogress` would show).\n",
         if s.capacity_is_lower_bound {
-            "sustained at least (no breaking point reached, so this is a lower bound)"
+            "served at least"
         } else {
-            "breaks at"
+            "serves at most"
         },
         s.capacity_rps,
+        s.capacity_basis,
         s.headroom * 100.0,
         s.scale_out_at_rps,
         s.scale_out_at_in_flight
@@ -257,8 +330,8 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         o,
         "| seed tier | req/s | instances at that trigger |\n|---|---:|---:|"
     );
-    for (tier, rps, n) in &s.instances {
-        let _ = writeln!(o, "| {tier} | {rps:.0} | {n} |");
+    for t in &s.instances {
+        let _ = writeln!(o, "| {} | {:.0} | {} |", t.tier, t.rps, t.instances);
     }
     let _ = writeln!(
         o,
@@ -337,7 +410,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     }
     let _ = writeln!(
         o,
-        "\n---\nMethod: percentiles by nearest rank (the value at index ⌈q·n⌉−1 of the sorted latencies; DuckDB `quantile_disc`, HdrHistogram), never averaged; time windows of {:.0} s; load levels by active users; error rate target tier `{}`. Generated by aurax-tool {}.",
+        "\n---\nMethod: latency of successful responses; percentiles by nearest rank (the value at index ⌈q·n⌉−1 of the sorted latencies; DuckDB `quantile_disc`, HdrHistogram), never averaged; served throughput by completion time; time windows of {:.0} s; load levels by offered load; error rate target tier `{}`. Definitions: docs/analysis.md of aurax-tool. Generated by aurax-tool {}.",
         a.window_s,
         t.error_rate.tier,
         env!("CARGO_PKG_VERSION")

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::baseline::EndpointChange;
 use crate::charts::{self, ChartFile};
 use crate::insights::pct;
+use crate::judge::Judgement;
 use crate::{Analysis, AnalysisError, summary};
 
 mod markdown;
@@ -20,7 +21,8 @@ pub struct ReportFiles {
     pub charts: Vec<ChartFile>,
 }
 
-/// The headline: pass or fail on the run's targets, and why, in one line.
+/// The headline: pass or fail on the run's targets (the one judge's checks), and why, in one
+/// line.
 pub fn verdict(a: &Analysis) -> (bool, String) {
     let judged: Vec<_> = a
         .endpoints
@@ -33,8 +35,6 @@ pub fn verdict(a: &Analysis) -> (bool, String) {
         .map(|e| e.name.as_str())
         .collect();
     let t = &a.source.targets;
-    let errors_ok = a.error_rate < t.error_rate.max_error_rate;
-    let pass = missed.is_empty() && errors_ok;
     let latency = if missed.is_empty() {
         format!(
             "all {} endpoints meet their p{} targets",
@@ -56,11 +56,22 @@ pub fn verdict(a: &Analysis) -> (bool, String) {
         t.error_rate.tier,
         pct(t.error_rate.max_error_rate)
     );
+    let throughput: Vec<String> = a
+        .checks
+        .iter()
+        .filter(|c| c.what.starts_with("throughput") && c.judgement == Judgement::Fail)
+        .map(|c| format!("{} {} (target {})", c.what, c.observed, c.limit))
+        .collect();
+    let throughput = if throughput.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", throughput.join(", "))
+    };
     (
-        pass,
+        a.pass,
         format!(
-            "{}: {latency}; {errors}; {}.",
-            if pass { "PASS" } else { "FAIL" },
+            "{}: {latency}; {errors}{throughput}; {}.",
+            if a.pass { "PASS" } else { "FAIL" },
             a.breaking.verdict
         ),
     )

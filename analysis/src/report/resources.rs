@@ -41,7 +41,7 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
     let _ = writeln!(o);
     let _ = writeln!(o, "|---:|---:|{}", "---:|".repeat(r.series.len()));
     for (i, l) in a.levels.iter().enumerate() {
-        let _ = write!(o, "| {:.0} | {:.0} |", l.users, l.p95_ms);
+        let _ = write!(o, "| {:.0} | {:.0} |", l.load, l.p95_ms);
         for s in &r.series {
             let cell = s.per_level[i].map_or("–".to_string(), |v| format!("{v:.2}"));
             let _ = write!(o, " {cell} |");

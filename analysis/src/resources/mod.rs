@@ -16,8 +16,10 @@ use std::path::PathBuf;
 use aurax_schema::{metrics, sources};
 use serde::Serialize;
 
+use crate::breaking::Signal;
 use crate::error::AnalysisError;
-use crate::windows::{LoadLevel, Window};
+use crate::levels::LoadLevel;
+use crate::windows::Window;
 use samples::{increase, rates, read};
 use saturation::{SATURATED, judge};
 
@@ -89,7 +91,7 @@ pub fn analyse(
     window_levels: &[f64],
     levels: &[LoadLevel],
     load_unit: &str,
-    breaking_found: bool,
+    breaking: Option<&Signal>,
 ) -> Result<ResourceFindings, AnalysisError> {
     let mut findings = ResourceFindings::default();
     if files.is_empty() {
@@ -160,7 +162,7 @@ pub fn analyse(
             let Some(level) = level_of_window.get(&win) else {
                 continue;
             };
-            if let Some(i) = levels.iter().position(|l| l.users == *level) {
+            if let Some(i) = levels.iter().position(|l| l.load == *level) {
                 let e = sums.entry(i).or_default();
                 e.0 += v;
                 e.1 += 1.0;
@@ -194,6 +196,6 @@ pub fn analyse(
             generator,
         });
     }
-    judge(&mut findings, levels, load_unit, breaking_found);
+    judge(&mut findings, levels, load_unit, breaking);
     Ok(findings)
 }

@@ -15,7 +15,8 @@ pub(super) struct Sample {
 }
 
 /// Per (source, metric), samples in time order: unlabelled ones, and the served-requests
-/// counter summed over its labels.
+/// counter and the requests in progress summed over their labels (the published backend
+/// labels `aurax_inprogress` by handler and method), the `/metrics` handler left out.
 pub(super) type Raw = BTreeMap<(String, String), Vec<Sample>>;
 
 pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
@@ -56,7 +57,8 @@ pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
             .filter(
                 is_wanted
                     .and(col("labels").eq(lit("")))
-                    .or(col("metric").eq(lit(metrics::SERVED_REQUESTS))),
+                    .or(col("metric").eq(lit(metrics::SERVED_REQUESTS)))
+                    .or(col("metric").eq(lit(metrics::IN_PROGRESS))),
             )
             .sort(["t"], SortMultipleOptions::default())
             .collect()?;
@@ -73,8 +75,8 @@ pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
             continue;
         };
         let samples = raw.entry((s.to_string(), m.to_string())).or_default();
-        if m == metrics::SERVED_REQUESTS {
-            // One series per (method, handler, status): their sum at each scrape.
+        if m == metrics::SERVED_REQUESTS || m == metrics::IN_PROGRESS {
+            // One series per label set (method, handler, status): their sum at each scrape.
             if labels
                 .get(i)
                 .is_some_and(|l| l.contains(metrics::METRICS_HANDLER_LABEL))
@@ -106,14 +108,66 @@ pub(super) fn increase(samples: &[Sample]) -> f64 {
         .sum()
 }
 
-/// A counter's rate between consecutive samples, placed at the later one; resets skipped.
+/// A counter's rate between samples, placed at the later one; resets skipped. Samples that
+/// come less than half the usual interval after the previous one (a sampler starved of CPU
+/// takes several at once) are merged into the next interval: a rate over almost no time is
+/// noise, and reads 0 cores on a saturated machine.
 pub(super) fn rates(samples: &[Sample]) -> Vec<(i64, f64)> {
-    samples
+    let mut gaps: Vec<i64> = samples
         .windows(2)
-        .filter_map(|w| {
-            let dt = (w[1].time_us - w[0].time_us) as f64 / 1e6;
-            let dv = w[1].value - w[0].value;
-            (dt > 0.0 && dv >= 0.0).then_some((w[1].time_us, dv / dt))
-        })
-        .collect()
+        .map(|w| w[1].time_us - w[0].time_us)
+        .collect();
+    gaps.sort_unstable();
+    let min_gap = gaps.get(gaps.len() / 2).map_or(0, |median| median / 2);
+    let mut out = Vec::new();
+    let Some(mut anchor) = samples.first() else {
+        return out;
+    };
+    for s in &samples[1..] {
+        let dt_us = s.time_us - anchor.time_us;
+        if dt_us <= 0 || dt_us < min_gap {
+            continue;
+        }
+        let dv = s.value - anchor.value;
+        if dv >= 0.0 {
+            out.push((s.time_us, dv / (dt_us as f64 / 1e6)));
+        }
+        anchor = s;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(points: &[(f64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|(t, v)| Sample {
+                time_us: (t * 1e6) as i64,
+                value: *v,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn samples_taken_at_once_by_a_starved_sampler_are_no_zero_rate() {
+        // One core busy throughout; the sampler stalled from 5 s to 8 s, then sampled three
+        // times in a row.
+        let s = counter(&[
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (3.0, 3.0),
+            (4.0, 4.0),
+            (5.0, 5.0),
+            (8.0, 8.0),
+            (8.001, 8.0),
+            (8.002, 8.0),
+            (9.0, 9.0),
+        ]);
+        let r = rates(&s);
+        assert!(r.iter().all(|(_, v)| (v - 1.0).abs() < 0.01), "{r:?}");
+        assert_eq!(r.len(), 6);
+    }
 }

@@ -1,7 +1,8 @@
 //! Which resource saturated first, the scaling trigger on it, and a saturated generator.
 
 use super::{ResourceFindings, ResourceSeries};
-use crate::windows::LoadLevel;
+use crate::breaking::Signal;
+use crate::levels::LoadLevel;
 
 /// Share of its ceiling at which a resource counts as saturated.
 pub(super) const SATURATED: f64 = 0.9;
@@ -39,9 +40,9 @@ fn saturation_level(
             .iter()
             .zip(&s.per_level)
             .skip(i + 1)
-            .filter_map(|(l, x)| Some((l.users, (*x)?)))
+            .filter_map(|(l, x)| Some((l.load, (*x)?)))
             .collect();
-        later.iter().any(|(load, _)| *load >= 1.1 * levels[i].users)
+        later.iter().any(|(load, _)| *load >= 1.1 * levels[i].load)
             && later.iter().all(|(_, x)| *x <= 1.1 * v)
     })
 }
@@ -51,8 +52,9 @@ pub(super) fn judge(
     f: &mut ResourceFindings,
     levels: &[LoadLevel],
     load_unit: &str,
-    breaking_found: bool,
+    breaking: Option<&Signal>,
 ) {
+    let breaking_found = breaking.is_some();
     let mut first: Option<(usize, &ResourceSeries)> = None;
     let judged = |s: &&ResourceSeries| s.judged();
     for s in f.series.iter().filter(judged) {
@@ -64,10 +66,33 @@ pub(super) fn judge(
             first = Some((at, s));
         }
     }
+    let queue = breaking.and_then(|b| {
+        f.series
+            .iter()
+            .filter(judged)
+            .filter(|s| s.unit == super::REQUESTS)
+            .find_map(|s| queue_level(s, levels, b).map(|at| (at, s)))
+    });
     if let Some((at, s)) = first {
         let value = s.per_level[at].unwrap_or(0.0);
-        f.constraint = Some((s.name.clone(), levels[at].users, value));
+        f.constraint = Some((s.name.clone(), levels[at].load, value));
         f.trigger = trigger(s, levels, load_unit);
+    } else if let (Some((at, s)), Some(b)) = (queue, breaking) {
+        let value = s.per_level[at].unwrap_or(0.0);
+        f.constraint = Some((format!("{} (a queue)", s.name), levels[at].load, value));
+        let at_trigger = TRIGGER * b.load;
+        f.trigger = Some(match value_at(s, levels, at_trigger) {
+            Some(v) => format!(
+                "scale out when {} passes {} per instance: its level at ~{at_trigger:.0} {load_unit}, {:.0}% of the breaking load (past it, it grows without bound)",
+                s.name,
+                amount(v),
+                TRIGGER * 100.0
+            ),
+            None => format!(
+                "scale out on {} before it grows: no sample below the breaking load to set the level",
+                s.name
+            ),
+        });
     } else if !breaking_found {
         f.notes.push("The load found no breaking point, so no resource is named as the constraint: only a CPU at its cores' limit would be, and none was.".into());
     } else if let Some(s) = f
@@ -80,7 +105,7 @@ pub(super) fn judge(
         f.notes.push(format!(
             "{} was highest at the last load level ({:.0} {load_unit}): whether it saturated there cannot be told without a level beyond it, so it is not named the constraint. Run past the breaking point (a looser --stop-on, or --rate-stages ramping further).",
             s.name,
-            levels.last().map_or(0.0, |l| l.users)
+            levels.last().map_or(0.0, |l| l.load)
         ));
     } else {
         f.notes.push(format!(
@@ -101,9 +126,38 @@ pub(super) fn judge(
             "The load generator's CPU reached {:.2} of its {:.0} cores at {:.0} {load_unit}: from there the client, not the target, limited the load.",
             g.per_level[at].unwrap_or(0.0),
             g.ceiling,
-            levels[at].users
+            levels[at].load
         ));
     }
+}
+
+/// Where requests in progress start to grow without bound, the queue of a target that waits
+/// instead of refusing: from the breaking level on, every level at least holds (within 10%)
+/// and the last is at least three times the level below the breaking point (and 5 more).
+fn queue_level(s: &ResourceSeries, levels: &[LoadLevel], breaking: &Signal) -> Option<usize> {
+    let b = levels.iter().position(|l| l.load >= breaking.load)?;
+    let before = (0..b).rev().find_map(|i| s.per_level[i])?;
+    let after: Vec<f64> = s.per_level[b..].iter().flatten().copied().collect();
+    let last = *after.last()?;
+    let holds = after.windows(2).all(|w| w[1] >= 0.9 * w[0]);
+    (after.len() >= 2 && holds && last >= 3.0 * before && last - before >= 5.0).then_some(b)
+}
+
+/// The series' value at a load, interpolated between levels.
+fn value_at(s: &ResourceSeries, levels: &[LoadLevel], load: f64) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = levels
+        .iter()
+        .zip(&s.per_level)
+        .filter_map(|(l, v)| Some((l.load, (*v)?)))
+        .collect();
+    let first = pts.first()?;
+    if load <= first.0 {
+        return Some(first.1);
+    }
+    pts.windows(2).find_map(|w| {
+        let ((l0, v0), (l1, v1)) = (w[0], w[1]);
+        (load >= l0 && load <= l1).then(|| v0 + (load - l0) / (l1 - l0).max(1e-12) * (v1 - v0))
+    })
 }
 
 /// Whether the series first reaches 90% of its highest value at its last level with data.
@@ -124,7 +178,7 @@ fn trigger(s: &ResourceSeries, levels: &[LoadLevel], load_unit: &str) -> Option<
     let points: Vec<(f64, f64)> = levels
         .iter()
         .zip(&s.per_level)
-        .filter_map(|(l, v)| Some((l.users, (*v)?)))
+        .filter_map(|(l, v)| Some((l.load, (*v)?)))
         .collect();
     let crossing = points.windows(2).find_map(|w| {
         let ((l0, v0), (l1, v1)) = (w[0], w[1]);

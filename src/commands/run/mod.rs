@@ -22,7 +22,7 @@ use crate::runner::{self, LiveLine, LoadShape, Pace, Shared, StopReason, Target}
 use crate::simulator::{self, SimulatorConfig};
 use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
 use crate::stats::RunStats;
-use crate::summary;
+use aurax_analysis::judge;
 
 pub use plan::{ResolvedRun, resolve};
 
@@ -119,8 +119,17 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             .to_string(),
         ),
     ]);
-    if let Some(r) = &run.replay {
-        metadata.insert(meta::TRACE.to_string(), r.record.to_string());
+    match &run.replay {
+        Some(r) => {
+            metadata.insert(meta::TRACE.to_string(), r.record.to_string());
+        }
+        None if run.offered_rps.is_finite() => {
+            metadata.insert(
+                meta::OFFERED_CEILING_RPS.to_string(),
+                run.offered_rps.to_string(),
+            );
+        }
+        None => {}
     }
     let mut manifest = Manifest {
         run_id: run.run_id.clone(),
@@ -132,6 +141,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         target_host: host.clone(),
         simulated_target: simulated,
         requests: 0,
+        dropped: 0,
         failures: 0,
         segments: 0,
         request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
@@ -200,7 +210,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         Some(r) => (Some(r.feed), Some(r.counters)),
         None => (None, None),
     };
-    let report = runner::drive(shared.clone(), &run.plan, stats.clone(), stop_rx, feed).await;
+    let report = runner::drive(shared.clone(), &run.plan, stop_rx, feed).await;
     live.abort();
     let _ = live.await;
     watcher.abort();
@@ -213,8 +223,9 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         .map_err(|_| fail(ExitCode::Failure, "statistics lock poisoned"))?;
     manifest.finished_at =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-    manifest.requests = stats.total.requests;
-    manifest.failures = stats.total.failures;
+    manifest.requests = stats.total.arrivals - stats.total.dropped;
+    manifest.dropped = stats.total.dropped;
+    manifest.failures = stats.total.failures - stats.total.dropped;
     manifest.status = match (&sink_report, &report.stopped_early) {
         (Err(_), _) => RunStatus::Failed,
         (Ok(_), Some(StopReason::Condition(_))) => RunStatus::StoppedByCondition,
@@ -228,31 +239,37 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     manifest.write(&run.out_dir).map_err(out_err)?;
     let sink_report = sink_report.or_exit(ExitCode::Output)?;
 
-    println!("\n{}", summary::table(&stats));
-    // A replay offers what its trace holds: judged on the rate the schedule actually had.
-    let offered_rps = match (&counters, &run.plan.shape) {
-        (
-            Some(_),
-            LoadShape::Replay {
-                pace: Pace::AsFastAsPossible { .. },
-            },
-        ) => f64::INFINITY,
-        (Some(c), _) => c.offered_rps(),
-        (None, _) => run.offered_rps,
+    let late_p99_ms = stats.lateness.value_at_quantile(0.99) as f64 / 1000.0;
+    drop(stats);
+    // The table and the verdict come from the run's own files, exact, through the same judge
+    // as `analyze`: the same run gets the same figures and exit code from both.
+    let analysis = if sink_report.rows > 0 {
+        match aurax_analysis::analyze(std::slice::from_ref(&run.out_dir)) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("cannot analyse the run's files, so nothing is judged: {e}");
+                None
+            }
+        }
+    } else {
+        None
     };
-    let checks = summary::judge(&stats, &run.targets, offered_rps);
-    println!(
-        "targets (response times judged on p{}):\n{}",
-        run.targets.percentile,
-        summary::checks_text(&checks)
-    );
+    match &analysis {
+        Some(a) => {
+            println!("\n{}", judge::endpoint_table(&a.endpoints));
+            println!(
+                "{}",
+                judge::checks_section(a.source.targets.percentile, &a.checks)
+            );
+        }
+        None => println!("\nno request was recorded: nothing to judge, so the run cannot pass"),
+    }
     println!(
         "{} requests recorded in {} Parquet file(s) under {}",
         sink_report.rows,
         sink_report.segments,
         run.out_dir.display()
     );
-    let late_p99_ms = stats.lateness.value_at_quantile(0.99) as f64 / 1000.0;
     println!(
         "scheduling lateness p99 {late_p99_ms:.2} ms (how late requests went out against their schedule)"
     );
@@ -290,18 +307,17 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             report.cancelled
         );
     }
-    drop(stats);
-    if args.report && sink_report.rows > 0 {
+    if args.report {
         let dir = args
             .report_dir
             .clone()
             .unwrap_or_else(|| super::analyze::default_report_dir(&run.out_dir));
-        match aurax_analysis::analyze(std::slice::from_ref(&run.out_dir)) {
-            Ok(analysis) => {
+        match &analysis {
+            Some(a) => {
                 println!();
-                super::analyze::write_and_print(&analysis, None, &dir)?;
+                super::analyze::write_and_print(a, None, &dir, false)?;
             }
-            Err(e) => eprintln!("--report: {e}"),
+            None => eprintln!("--report: no report, as no request was recorded to analyse"),
         }
     }
     if let Some(StopReason::BadTrace(why)) = &report.stopped_early {
@@ -322,7 +338,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         eprintln!("interrupted: the files hold every request finished before the stop");
         return Ok(ExitCode::Interrupted);
     }
-    if !summary::all_pass(&checks) && !args.no_thresholds {
+    if !analysis.as_ref().is_some_and(|a| a.pass) && !args.no_thresholds {
         eprintln!(
             "some targets failed (exit {}; --no-thresholds to exit 0)",
             ExitCode::TargetsFailed as i32

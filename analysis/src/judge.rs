@@ -1,0 +1,185 @@
+//! The one judge: the figures a run is judged on and the rules that judge them. `run`'s
+//! end-of-run verdict and `analyze` both come from here, on the same files, so the same run
+//! gets the same figures and the same exit code from either.
+//!
+//! - Response time: the run's target percentile (p95 by default) of the endpoint's
+//!   **successful** responses, exact (nearest rank), strictly under the target. An endpoint
+//!   with a target and no successful response fails it.
+//! - Throughput tiers: the most requests per second served successfully at a load level,
+//!   at least the tier; a tier above what the configured load could offer is not judged.
+//! - Error rate: failed arrivals (dropped ones included) over all arrivals, strictly under the
+//!   run's tier.
+
+use std::fmt::Write;
+
+use aurax_schema::Targets;
+use serde::Serialize;
+
+use crate::endpoints::EndpointSummary;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    Pass,
+    Fail,
+    /// Not judged, and why (e.g. the configured load could not offer that throughput).
+    NotJudged(String),
+}
+
+/// One judged target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub what: String,
+    pub observed: String,
+    pub limit: String,
+    pub judgement: Judgement,
+}
+
+/// The run-wide figures the judge needs besides the endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFigures {
+    /// The most requests per second served successfully at a trusted load level.
+    pub served_rps: f64,
+    /// The most requests per second the load could offer (configured, or measured).
+    pub offered_ceiling_rps: f64,
+    pub error_rate: f64,
+}
+
+pub fn judge(
+    endpoints: &[EndpointSummary],
+    run: RunFigures,
+    targets: &Targets,
+) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    for e in endpoints {
+        let Some(target_ms) = e.target_ms else {
+            continue;
+        };
+        checks.push(TargetCheck {
+            what: format!("{} p{}", e.name, targets.percentile),
+            observed: e.judged_ms.map_or("no success".to_string(), format_ms),
+            limit: format!("< {}", format_ms(target_ms)),
+            judgement: match e.judged_ms {
+                Some(j) if j < target_ms => Judgement::Pass,
+                _ => Judgement::Fail,
+            },
+        });
+    }
+    let t = &targets.throughput;
+    for (tier, rps) in [
+        ("minimum", t.minimum_rps),
+        ("target", t.target_rps),
+        ("peak", t.peak_rps),
+    ] {
+        let judgement = if run.offered_ceiling_rps + 1e-9 < rps {
+            Judgement::NotJudged(format!(
+                "load offers at most {:.1} req/s",
+                run.offered_ceiling_rps
+            ))
+        } else if run.served_rps >= rps {
+            Judgement::Pass
+        } else {
+            Judgement::Fail
+        };
+        checks.push(TargetCheck {
+            what: format!("throughput ({tier})"),
+            observed: format!("{:.1} req/s", run.served_rps),
+            limit: format!(">= {rps} req/s"),
+            judgement,
+        });
+    }
+    let e = &targets.error_rate;
+    checks.push(TargetCheck {
+        what: format!("error rate ({})", e.tier),
+        observed: format!("{:.2}%", run.error_rate * 100.0),
+        limit: format!("< {}%", e.max_error_rate * 100.0),
+        judgement: if run.error_rate < e.max_error_rate {
+            Judgement::Pass
+        } else {
+            Judgement::Fail
+        },
+    });
+    checks
+}
+
+pub fn all_pass(checks: &[TargetCheck]) -> bool {
+    checks.iter().all(|c| c.judgement != Judgement::Fail)
+}
+
+/// The checks under their header, as `run` and `analyze` print them.
+pub fn checks_section(percentile: f64, checks: &[TargetCheck]) -> String {
+    format!(
+        "targets (response times judged on p{percentile} of successful responses):\n{}",
+        checks_text(checks)
+    )
+}
+
+/// The checks as aligned text lines, for a terminal.
+pub fn checks_text(checks: &[TargetCheck]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let mark = match &c.judgement {
+            Judgement::Pass => "PASS".to_string(),
+            Judgement::Fail => "FAIL".to_string(),
+            Judgement::NotJudged(why) => format!("n/a ({why})"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>14}  target {:<14} {mark}",
+            c.what, c.observed, c.limit
+        );
+    }
+    out
+}
+
+pub fn format_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// A Locust-style table per endpoint: requests, failures, then the latency of the
+/// successful responses, and the completions per second.
+pub fn endpoint_table(endpoints: &[EndpointSummary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<18} {:>8} {:>13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "endpoint",
+        "requests",
+        "failures",
+        "dropped",
+        "avg ms",
+        "min ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "req/s"
+    );
+    let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
+    for e in endpoints {
+        let _ = writeln!(
+            out,
+            "{:<18} {:>8} {:>13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8.2}",
+            e.name,
+            e.requests,
+            format!("{} ({:.1}%)", e.failures + e.dropped, e.error_rate * 100.0),
+            e.dropped,
+            ms(e.mean_ms),
+            ms(e.min_ms),
+            ms(e.p50_ms),
+            ms(e.p95_ms),
+            ms(e.p99_ms),
+            ms(e.max_ms),
+            e.throughput_rps,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "latency of successful responses (exact, nearest rank); failures include dropped arrivals"
+    );
+    out
+}

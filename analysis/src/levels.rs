@@ -1,0 +1,269 @@
+//! Load levels: the spans of time in which the offered load (users, or arrivals per second)
+//! was at one level, and what the target did there. The served rate counts completions in the
+//! level's own windows (flow balance): a target that keeps up serves what is offered, one that
+//! queues serves its capacity while the requests in flight grow by the difference.
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::frame::{CollectStreaming, f64s, quantile_of, strs};
+use crate::windows::Window;
+
+/// A level needs this many arrivals before its rates, p95 or error rate are trusted.
+pub const MIN_LEVEL_REQUESTS: f64 = 20.0;
+
+/// One level of offered load, over every window spent at it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadLevel {
+    /// Users active (closed model) or arrivals per second targeted (open model).
+    pub load: f64,
+    pub seconds: f64,
+    /// When the level was first reached, seconds into the run.
+    pub first_s: f64,
+    pub arrivals: f64,
+    pub dropped: f64,
+    /// Arrivals that failed (dropped included), by send time.
+    pub failures: f64,
+    /// Completions (any outcome), successful completions and those within target, by
+    /// completion time, in the level's windows.
+    pub completions: f64,
+    pub succeeded: f64,
+    pub good: f64,
+    /// Arrivals per second.
+    pub offered_rps: f64,
+    /// Completions per second: what the target answered.
+    pub served_rps: f64,
+    /// Successful completions per second.
+    pub succeeded_rps: f64,
+    /// Successful completions within their endpoint's target per second.
+    pub goodput_rps: f64,
+    /// failures / arrivals.
+    pub error_rate: f64,
+    /// Requests in flight on average over the level (time-weighted, exact).
+    pub in_flight: f64,
+    /// Requests in flight when the level began (its first window).
+    pub in_flight_start: f64,
+    /// How many more requests were in flight at the level's end than at its start: a queue
+    /// that grows (sent − completed over the level).
+    pub in_flight_change: f64,
+    /// The generator's own in-flight count at its sends (mean, the new request included).
+    pub seen_in_flight: f64,
+    /// Mean latency of the requests sent at this level (any outcome), for Little's law.
+    pub mean_latency_ms: f64,
+    /// p95 of the successful requests sent at this level (NaN without any).
+    pub p95_ms: f64,
+    pub lateness_p99_ms: f64,
+}
+
+impl LoadLevel {
+    /// Enough arrivals to trust its rates and percentiles.
+    pub fn trusted(&self) -> bool {
+        self.load > 0.0 && self.arrivals >= MIN_LEVEL_REQUESTS
+    }
+
+    /// served / offered: 1 while the target keeps up.
+    pub fn served_share(&self) -> f64 {
+        if self.offered_rps > 0.0 {
+            self.served_rps / self.offered_rps
+        } else {
+            1.0
+        }
+    }
+}
+
+#[cfg(test)]
+impl LoadLevel {
+    /// A level of 10 s that keeps up (served = offered) with consistent numbers, for tests of
+    /// what is computed from levels.
+    pub fn for_test(load: f64, succeeded_rps: f64, error_rate: f64) -> LoadLevel {
+        let served = succeeded_rps / (1.0 - error_rate).max(1e-9);
+        LoadLevel {
+            load,
+            seconds: 10.0,
+            first_s: load,
+            arrivals: served * 10.0,
+            dropped: 0.0,
+            failures: served * 10.0 * error_rate,
+            completions: served * 10.0,
+            succeeded: succeeded_rps * 10.0,
+            good: succeeded_rps * 10.0,
+            offered_rps: served,
+            served_rps: served,
+            succeeded_rps,
+            goodput_rps: succeeded_rps,
+            error_rate,
+            in_flight: served * 0.1,
+            in_flight_start: served * 0.1,
+            in_flight_change: 0.0,
+            seen_in_flight: served * 0.1 + 1.0,
+            mean_latency_ms: 100.0,
+            p95_ms: 200.0,
+            lateness_p99_ms: 1.0,
+        }
+    }
+}
+
+/// p95 of the successful requests of one endpoint at one load level.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelEndpoint {
+    pub load: f64,
+    pub endpoint: String,
+    pub p95_ms: f64,
+    /// Successful requests behind the p95.
+    pub successes: f64,
+}
+
+/// The load level of each window: its offered load, binned to at most `max_levels` levels so
+/// a long ramp still gives levels with enough requests each.
+pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
+    let max_load = windows
+        .iter()
+        .map(|w| w.load)
+        .filter(|l| l.is_finite())
+        .fold(0.0, f64::max);
+    let step = (max_load / max_levels as f64).ceil().max(1.0);
+    windows
+        .iter()
+        .map(|w| ((w.load / step).round() * step).max(w.load.min(step)))
+        .collect()
+}
+
+/// Which load level each window belongs to, as a frame to join the rows with.
+pub fn level_map(windows: &[Window], levels: &[f64]) -> PolarsResult<DataFrame> {
+    let win_index: Vec<i64> = windows.iter().map(|w| w.index).collect();
+    DataFrame::new_infer_height(vec![
+        Column::new("win".into(), win_index),
+        Column::new("level".into(), levels.to_vec()),
+    ])
+}
+
+/// The levels, lowest load first: flows summed over their windows, percentiles from the rows.
+pub fn load_levels(
+    lf: &LazyFrame,
+    map: &DataFrame,
+    windows: &[Window],
+    window_levels: &[f64],
+) -> PolarsResult<Vec<LoadLevel>> {
+    let df = lf
+        .clone()
+        .join(
+            map.clone().lazy(),
+            [col("win")],
+            [col("win")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("level")])
+        .agg([
+            col("latency_us")
+                .filter(col("sent"))
+                .cast(DataType::Float64)
+                .mean()
+                .alias("mean_us"),
+            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
+            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
+        ])
+        .sort(["level"], SortMultipleOptions::default())
+        .collect_streaming()?;
+    let (level, mean, p95, late) = (
+        f64s(&df, "level")?,
+        f64s(&df, "mean_us")?,
+        f64s(&df, "p95")?,
+        f64s(&df, "late99")?,
+    );
+    Ok((0..df.height())
+        .filter(|&i| level[i].is_finite())
+        .map(|i| {
+            let mine: Vec<&Window> = windows
+                .iter()
+                .zip(window_levels)
+                .filter(|(_, l)| **l == level[i])
+                .map(|(w, _)| w)
+                .collect();
+            let sum = |f: &dyn Fn(&Window) -> f64| mine.iter().map(|w| f(w)).sum::<f64>();
+            let seconds = sum(&|w| w.seconds);
+            let arrivals = sum(&|w| w.arrivals);
+            let (completions, succeeded, good) = (
+                sum(&|w| w.completions),
+                sum(&|w| w.succeeded),
+                sum(&|w| w.good),
+            );
+            let failures = sum(&|w| w.failures);
+            let sent = sum(&|w| w.sent());
+            let seen_weight = sum(&|w| {
+                if w.seen_in_flight.is_nan() {
+                    0.0
+                } else {
+                    w.sent()
+                }
+            });
+            LoadLevel {
+                load: level[i],
+                seconds,
+                first_s: mine.first().map_or(0.0, |w| w.start_s),
+                arrivals,
+                dropped: sum(&|w| w.dropped),
+                failures,
+                completions,
+                succeeded,
+                good,
+                offered_rps: arrivals / seconds,
+                served_rps: completions / seconds,
+                succeeded_rps: succeeded / seconds,
+                goodput_rps: good / seconds,
+                error_rate: if arrivals > 0.0 {
+                    failures / arrivals
+                } else {
+                    0.0
+                },
+                in_flight: sum(&|w| w.in_flight_mean * w.seconds) / seconds,
+                in_flight_start: mine.first().map_or(0.0, |w| w.in_flight_start),
+                in_flight_change: sent - completions,
+                seen_in_flight: if seen_weight > 0.0 {
+                    sum(&|w| {
+                        if w.seen_in_flight.is_nan() {
+                            0.0
+                        } else {
+                            w.seen_in_flight * w.sent()
+                        }
+                    }) / seen_weight
+                } else {
+                    0.0
+                },
+                mean_latency_ms: mean[i] / 1000.0,
+                p95_ms: p95[i] / 1000.0,
+                lateness_p99_ms: late[i] / 1000.0,
+            }
+        })
+        .collect())
+}
+
+/// p95 of the successful requests per load level and endpoint, for "p95 crossed its target"
+/// and degradation.
+pub fn level_endpoints(lf: &LazyFrame, map: &DataFrame) -> PolarsResult<Vec<LevelEndpoint>> {
+    let df = lf
+        .clone()
+        .filter(col("ok"))
+        .join(
+            map.clone().lazy(),
+            [col("win")],
+            [col("win")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("level"), col("endpoint")])
+        .agg([
+            quantile_of(col("latency_us"), 0.95).alias("p95"),
+            len().cast(DataType::Float64).alias("n"),
+        ])
+        .sort(["level", "endpoint"], SortMultipleOptions::default())
+        .collect_streaming()?;
+    let names = strs(&df, "endpoint")?;
+    let (level, p95, n) = (f64s(&df, "level")?, f64s(&df, "p95")?, f64s(&df, "n")?);
+    Ok((0..df.height())
+        .map(|i| LevelEndpoint {
+            load: level[i],
+            endpoint: names[i].clone().unwrap_or_default(),
+            p95_ms: p95[i] / 1000.0,
+            successes: n[i],
+        })
+        .collect())
+}

@@ -174,7 +174,11 @@ fn live_exporter_counts_match_the_parquet_rows_and_the_dashboard_queries_exist()
             panic!("a histogram")
         };
         let endpoint = s.labels.get("endpoint").expect("endpoint");
-        let n = rows.iter().filter(|r| r.endpoint == endpoint).count() as f64;
+        // Successful responses only, as every latency figure.
+        let n = rows
+            .iter()
+            .filter(|r| r.endpoint == endpoint && r.outcome == "ok")
+            .count() as f64;
         let inf = buckets
             .iter()
             .find(|b| b.less_than.is_infinite())

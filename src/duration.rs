@@ -40,11 +40,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn seconds(secs: f64, text: &str) -> Result<Duration, String> {
-    if secs.is_finite() && secs >= 0.0 {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err(format!("`{text}` is not a positive duration"))
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(format!("`{text}` is not a positive duration"));
     }
+    if secs > crate::limits::MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "`{text}` is over the ceiling of 30 days for any duration"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -62,5 +66,10 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("-3").is_err());
+        // Past the ceiling, never a panic converting to a Duration.
+        assert!(parse_duration("99999999999999999h").is_err());
+        assert!(parse_duration("1e308").is_err());
+        assert!(parse_duration("31d").is_err());
+        assert_eq!(secs("720h"), Ok(2_592_000.0));
     }
 }

@@ -26,6 +26,8 @@ pub struct EndpointStats {
     /// Arrivals that failed, dropped ones included.
     pub failures: u64,
     pub dropped: u64,
+    /// Sent and cut off unanswered when the run stopped.
+    pub cancelled: u64,
     /// Latency of successful responses from the actual send (µs).
     pub latency: Histogram<u64>,
 }
@@ -36,6 +38,7 @@ impl Default for EndpointStats {
             arrivals: 0,
             failures: 0,
             dropped: 0,
+            cancelled: 0,
             latency: new_histogram(),
         }
     }
@@ -49,6 +52,8 @@ impl EndpointStats {
         }
         if o.outcome == Outcome::Dropped {
             self.dropped += 1;
+        } else if o.outcome == Outcome::Cancelled {
+            self.cancelled += 1;
         } else if o.outcome == Outcome::Ok {
             self.latency.saturating_record(o.latency_us.max(1) as u64);
         }

@@ -57,6 +57,8 @@ pub struct EndpointSummary {
 pub struct FailureLatency {
     /// Failures that ended with the client's timeout.
     pub timeouts: u64,
+    /// Requests cut off unanswered when the run stopped (latency: how long they waited).
+    pub cancelled: u64,
     /// Every other failure (refused, failed check, reset, HTTP error).
     pub other: u64,
     pub p50_ms: f64,
@@ -91,6 +93,7 @@ pub fn per_endpoint(
                     .and(col("outcome").eq(lit(Outcome::Timeout.as_str()))),
             )
             .alias("timeouts"),
+            count(col("outcome").eq(lit(Outcome::Cancelled.as_str()))).alias("cancelled"),
             lat().filter(ok.clone()).mean().alias("mean_us"),
             lat().filter(col("sent")).sum().alias("sum_us"),
             ok_lat(0.50).alias("p50"),
@@ -118,6 +121,7 @@ pub fn per_endpoint(
         .collect_streaming()?;
     let names = strs(&df, "endpoint")?;
     let col = |n: &str| f64s(&df, n);
+    let cancelled = col("cancelled")?;
     let (requests, failures, dropped, successes, good, timeouts) = (
         col("requests")?,
         col("failures")?,
@@ -195,7 +199,8 @@ pub fn per_endpoint(
                 },
                 failure_latency: (failed > 0).then(|| FailureLatency {
                     timeouts: timeouts[i] as u64,
-                    other: failed - timeouts[i] as u64,
+                    cancelled: cancelled[i] as u64,
+                    other: failed - timeouts[i] as u64 - cancelled[i] as u64,
                     p50_ms: f50[i] / 1000.0,
                     p95_ms: f95[i] / 1000.0,
                     max_ms: fmax[i] / 1000.0,

@@ -20,10 +20,24 @@ pub fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
-/// A column as strings (nulls as None).
+/// A column as strings (nulls as None), each [`clean`]ed: text a target sent (an error
+/// message, a model name) reaches terminals and reports only through here.
 pub fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+    Ok(c.str()?.iter().map(|v| v.map(clean)).collect())
+}
+
+/// Text from a target or a file made safe to print: line breaks and tabs become spaces,
+/// every other control character (ESC, BEL, the C1 range, DEL) is dropped, so nothing a
+/// server sends can move a terminal's cursor or split a report's table row.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// A column as i64 values (nulls as None).

@@ -105,11 +105,14 @@ pub struct Analysis {
     pub resources: resources::ResourceFindings,
     /// What this run cannot tell, said plainly.
     pub notes: Vec<String>,
+    /// What must be said beside the verdict: a run that ended early.
+    pub warnings: Vec<String>,
 }
 
 /// Analyses the request files under `inputs` (run directories or files), merged.
 pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let source = source::discover(inputs)?;
+    source::check_rows(&source)?;
     let base = source::scan(&source)?;
     let count = |e: Expr| e.cast(DataType::Float64).sum();
     let totals = base
@@ -234,6 +237,17 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     )?;
 
     let mut notes = Vec::new();
+    let warnings: Vec<String> = source
+        .ended_early
+        .iter()
+        .map(|why| {
+            format!(
+                "{why}; the files hold {:.0} s of load and {requests:.0} requests: judge them as a partial run",
+                (last_send_us - start_us) as f64 / 1e6
+            )
+        })
+        .collect();
+    notes.extend(warnings.iter().cloned());
     if requests < 1000.0 {
         notes.push(format!(
             "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
@@ -299,5 +313,6 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         percentile_curves,
         resources,
         notes,
+        warnings,
     })
 }

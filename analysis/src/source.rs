@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use aurax_schema::{Column, Outcome, SCHEMA_VERSION, Targets, files, meta};
+use aurax_schema::{Column, Outcome, RunStatus, SCHEMA_VERSION, Targets, files, meta};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use polars::prelude::*;
 
 use crate::error::AnalysisError;
+use crate::frame::clean;
 
 /// What the files say about the run(s) they hold.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Source {
     pub trace: Option<serde_json::Value>,
     /// Resource sample files of the run directories (`resources.parquet` and sealed segments).
     pub resource_files: Vec<PathBuf>,
+    /// Per run directory whose `run.json` says it did not run to its end: why, in words.
+    pub ended_early: Vec<String>,
     /// The most requests per second the configured load could offer (`aurax.offered_ceiling_rps`),
     /// summed over merged runs; None when a file does not say (a replay, an older run).
     pub offered_ceiling_rps: Option<f64>,
@@ -39,7 +42,8 @@ impl Source {
         let sources: Vec<String> = t["sources"]
             .as_array()?
             .iter()
-            .filter_map(|s| s.as_str().map(|s| format!("`{s}`")))
+            // Each name in a Markdown code span, so no backtick of its own may end it.
+            .filter_map(|s| s.as_str().map(|s| format!("`{}`", s.replace('`', "'"))))
             .collect();
         let how = if t["as_fast_as_possible"].as_bool() == Some(true) {
             "as fast as possible".to_string()
@@ -75,8 +79,12 @@ impl Source {
 pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut found = Vec::new();
     let mut resource_files = Vec::new();
+    let mut ended_early = Vec::new();
     for input in inputs {
         if input.is_dir() {
+            if let Some(why) = manifest_status(input).and_then(RunStatus::ended_early) {
+                ended_early.push(format!("{}: {why}", clean(&input.display().to_string())));
+            }
             let mut here: Vec<PathBuf> = std::fs::read_dir(input)
                 .map_err(|_| AnalysisError::Missing(input.clone()))?
                 .flatten()
@@ -115,7 +123,12 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut ceilings: std::collections::BTreeMap<String, Option<f64>> = Default::default();
     for path in &found {
         let kv = check_file(path)?;
-        let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        // Metadata is text from a file: cleaned before it reaches a terminal or a report.
+        let get = |k: &str| {
+            kv.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| crate::frame::clean(v))
+        };
         let ceiling = get(meta::OFFERED_CEILING_RPS).and_then(|v| v.parse::<f64>().ok());
         ceilings.insert(get(meta::RUN_ID).unwrap_or_default(), ceiling);
         run_ids.extend(get(meta::RUN_ID));
@@ -141,8 +154,19 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         open_model,
         trace,
         resource_files,
+        ended_early,
         offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
     })
+}
+
+/// The `status` a run directory's `run.json` records (None without a readable one).
+fn manifest_status(dir: &Path) -> Option<RunStatus> {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        status: RunStatus,
+    }
+    let text = std::fs::read_to_string(dir.join(files::MANIFEST)).ok()?;
+    serde_json::from_str::<Status>(&text).ok().map(|s| s.status)
 }
 
 fn is_segment(p: &Path) -> bool {
@@ -206,6 +230,55 @@ fn check_file(path: &Path) -> Result<Vec<(String, String)>, AnalysisError> {
         return Err(wrong(format!("missing column(s) {}", missing.join(", "))));
     }
     Ok(kv)
+}
+
+/// Refuses files whose rows break the contract where the schema cannot say it: a latency that
+/// is null or negative. The error names the file and the row (0-based) and what is wrong.
+pub fn check_rows(source: &Source) -> Result<(), AnalysisError> {
+    let latency = Column::LatencyUs.name();
+    let bad = || col(latency).is_null().or(col(latency).lt(lit(0i64)));
+    let scan = |paths: Vec<PlRefPath>| {
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
+    };
+    let all: Vec<PlRefPath> = source
+        .files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p))
+        .collect::<PolarsResult<_>>()?;
+    let any = scan(all)?
+        .select([bad().cast(DataType::UInt32).sum().alias("n")])
+        .collect()?;
+    if crate::frame::f64s(&any, "n")?
+        .first()
+        .copied()
+        .unwrap_or(0.0)
+        == 0.0
+    {
+        return Ok(());
+    }
+    // Rare: find the first such row, file by file.
+    for path in &source.files {
+        let df = scan(vec![PlRefPath::try_from_path(path)?])?
+            .select([col(latency)])
+            .with_row_index("row", None)
+            .filter(bad())
+            .limit(1)
+            .collect()?;
+        if df.height() > 0 {
+            let row = crate::frame::f64s(&df, "row")?[0];
+            let value = crate::frame::i64s(&df, latency)?[0];
+            return Err(AnalysisError::WrongSchema {
+                path: path.clone(),
+                reason: match value {
+                    None => format!("row {row:.0}: {latency} is null; every request has a latency"),
+                    Some(v) => format!(
+                        "row {row:.0}: {latency} is negative ({v}); latencies are 0 or more"
+                    ),
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The request rows as a lazy frame with the derived columns every question uses, each the

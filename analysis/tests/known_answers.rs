@@ -305,3 +305,43 @@ fn baseline_comparison_flags_a_real_slowdown_and_not_noise() {
     let changes = baseline::compare(&same, &old);
     assert!(!changes[0].regression, "{:?}", changes[0]);
 }
+
+#[test]
+fn a_negative_latency_is_refused_with_its_file_and_row() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut reqs: Vec<Req> = (0..10)
+        .map(|i| Req::ok("health", f64::from(i), 5.0, 1))
+        .collect();
+    reqs[7].latency_ms = -3.0;
+    write_run(&dir.path().join("run"), &reqs, "2");
+    let err = analyze(&[dir.path().join("run")]).expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        matches!(err, AnalysisError::WrongSchema { .. }) && text.contains("requests-00001.parquet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 7: latency_us is negative (-3000)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_run_that_ended_early_is_said_to_have() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let reqs: Vec<Req> = (0..50)
+        .map(|i| Req::ok("health", f64::from(i) / 10.0, 5.0, 1))
+        .collect();
+    write_run(&run, &reqs, "2");
+    std::fs::write(run.join("run.json"), r#"{"status": "running"}"#).expect("manifest");
+    let a = analyze(&[run.clone()]).expect("analyses");
+    assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+    assert!(
+        a.warnings[0].contains("still says `running`"),
+        "{:?}",
+        a.warnings
+    );
+    std::fs::write(run.join("run.json"), r#"{"status": "completed"}"#).expect("manifest");
+    assert!(analyze(&[run]).expect("analyses").warnings.is_empty());
+}

@@ -165,10 +165,13 @@ pub enum Outcome {
     Other,
     /// An open-model arrival that found the in-flight limit full and was not sent.
     Dropped,
+    /// Sent, but the run ended (its stop timeout, or a signal) before any complete answer:
+    /// the latency is how long it had waited.
+    Cancelled,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::HttpError,
         Outcome::AppError,
@@ -176,6 +179,7 @@ impl Outcome {
         Outcome::ConnectError,
         Outcome::Other,
         Outcome::Dropped,
+        Outcome::Cancelled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -187,6 +191,7 @@ impl Outcome {
             Outcome::ConnectError => "connect_error",
             Outcome::Other => "other",
             Outcome::Dropped => "dropped",
+            Outcome::Cancelled => "cancelled",
         }
     }
 

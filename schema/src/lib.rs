@@ -50,6 +50,40 @@ pub mod files {
     }
 }
 
+/// How a run ended, as `run.json` (the manifest) records it in `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Under way, or killed (SIGKILL, a crash): the last few seconds are not in the files.
+    Running,
+    Completed,
+    /// Stopped early by Ctrl-C or SIGTERM; every finished request is in the files.
+    Interrupted,
+    /// Stopped by a `--stop-on` condition (e.g. the exhaustion scenario's breaking step).
+    StoppedByCondition,
+    /// The files could not be written (a full disk) or a trace line was bad: the run stopped.
+    Failed,
+}
+
+impl RunStatus {
+    /// Why a run with this status did not run to its end, when it did not.
+    pub fn ended_early(self) -> Option<&'static str> {
+        match self {
+            RunStatus::Running => Some(
+                "run.json still says `running`: the run was killed or crashed (or is still going), so its last seconds are missing",
+            ),
+            RunStatus::Failed => Some(
+                "run.json says `failed`: the run stopped when its files could not be written or a trace line was bad",
+            ),
+            RunStatus::Interrupted => {
+                Some("run.json says `interrupted`: stopped by Ctrl-C or SIGTERM")
+            }
+            RunStatus::StoppedByCondition => None,
+            RunStatus::Completed => None,
+        }
+    }
+}
+
 /// Key-value metadata keys written into every request file's footer.
 pub mod meta {
     pub const SCHEMA_VERSION: &str = "aurax.schema_version";

@@ -55,6 +55,9 @@ pub fn write_and_print(
         );
         text += "\n";
     }
+    for w in &analysis.warnings {
+        text += &format!("  warning: {w}\n");
+    }
     if let Some(g) = &analysis.resources.generator_saturated {
         // Before the bottlenecks: with the client saturated they may be the client's own.
         text += &format!("  warning: {g}\n");

@@ -19,9 +19,7 @@ pub fn execute(cmd: TraceCommand) -> Result<ExitCode, Fail> {
 /// The replay options of `--trace`s and the selection flags, every value checked; the error
 /// is the one-line message for exit 3.
 pub fn replay_options(traces: &[String], sel: &TraceSelection) -> Result<ReplayOptions, String> {
-    if !(sel.speed > 0.0 && sel.speed.is_finite()) {
-        return Err("--speed must be a number above 0".into());
-    }
+    crate::limits::positive_at_most("--speed", sel.speed, crate::limits::MAX_SCALE)?;
     let traces = traces
         .iter()
         .map(|t| TraceSpec::parse(t))

@@ -89,13 +89,14 @@ pub async fn run(
             }
         }
         for url in &config.scrape {
-            let source: Arc<str> = Arc::from(format!("{}{url}", sources::SCRAPE_PREFIX));
+            let shown = crate::redact::url(url);
+            let source: Arc<str> = Arc::from(format!("{}{shown}", sources::SCRAPE_PREFIX));
             match scrape(client.as_ref(), url).await {
                 Ok(scraped) => push_scrape(&mut rows, now, &source, scraped),
                 Err(e) => warn(
                     url.clone(),
                     format!(
-                        "--scrape {url}: {e}; the target's resource samples are missing (the run goes on)"
+                        "--scrape {shown}: {e}; the target's resource samples are missing (the run goes on)"
                     ),
                     &mut report,
                 ),
@@ -186,12 +187,14 @@ async fn scrape(client: Option<&reqwest::Client>, url: &str) -> Result<Scrape, S
             response.status()
         ));
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| crate::runner::describe(&e))?;
+    let body = crate::runner::body_up_to(response, MAX_SCRAPE_BYTES).await?;
+    let text = String::from_utf8_lossy(&body);
     Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).map_err(|e| e.to_string())
 }
+
+/// The largest `/metrics` read; a larger one is skipped with a warning, never held whole
+/// (a Prometheus exposition of a real service is kilobytes).
+pub const MAX_SCRAPE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Every sample as exposed; histogram buckets as `<name>_bucket` with `le`, summary
 /// quantiles with `quantile`.

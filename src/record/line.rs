@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::redact;
 use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER, is_connection_header};
 
 #[derive(Debug, Serialize)]
@@ -43,22 +44,17 @@ fn rfc3339_micros<S: serde::Serializer>(
 /// Headers worth replaying, with secrets replaced by `<redacted>` unless `keep_secrets`.
 /// Connection-level headers and the load tool's own markers are left out.
 pub fn redact_headers(headers: &HeaderMap, keep_secrets: bool) -> BTreeMap<String, String> {
-    const SECRET: [&str; 4] = [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ];
     headers
         .iter()
         .filter(|(n, _)| {
             !is_connection_header(n.as_str()) && *n != ENDPOINT_HEADER && *n != PROBE_HEADER
         })
         .map(|(n, v)| {
-            let value = if !keep_secrets && SECRET.contains(&n.as_str()) {
-                "<redacted>".to_string()
+            let value = String::from_utf8_lossy(v.as_bytes());
+            let value = if keep_secrets {
+                value.into_owned()
             } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
+                redact::header_value(n.as_str(), &value).to_string()
             };
             (n.as_str().to_string(), value)
         })
@@ -75,10 +71,12 @@ mod tests {
         h.insert("authorization", "Bearer s3cret".parse().expect("value"));
         h.insert("cookie", "a=b".parse().expect("value"));
         h.insert("x-tenant", "t1".parse().expect("value"));
+        h.insert("x-api-key", "k3y".parse().expect("value"));
         h.insert(ENDPOINT_HEADER, "health".parse().expect("value"));
         let r = redact_headers(&h, false);
         assert_eq!(r["authorization"], "<redacted>");
         assert_eq!(r["cookie"], "<redacted>");
+        assert_eq!(r["x-api-key"], "<redacted>");
         assert_eq!(r["x-tenant"], "t1");
         assert!(!r.contains_key(ENDPOINT_HEADER));
         assert_eq!(redact_headers(&h, true)["authorization"], "Bearer s3cret");

@@ -189,23 +189,18 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         }
     }
     let result = upstream.send().await;
+    // The answer streams through as it comes: whatever its size, the proxy holds a chunk at a
+    // time, never the whole body (the trace records requests, not answers).
     let (status, headers, response_body) = match result {
-        Ok(r) => {
-            let status = r.status();
-            let headers = r.headers().clone();
-            match r.bytes().await {
-                Ok(b) => (status, headers, b),
-                Err(e) => (
-                    StatusCode::BAD_GATEWAY,
-                    HeaderMap::new(),
-                    Bytes::from(e.to_string()),
-                ),
-            }
-        }
+        Ok(r) => (
+            r.status(),
+            r.headers().clone(),
+            Body::from_stream(chunks(r)),
+        ),
         Err(e) => (
             StatusCode::BAD_GATEWAY,
             HeaderMap::new(),
-            Bytes::from(format!("upstream: {}", crate::runner::describe(&e))),
+            Body::from(format!("upstream: {}", crate::runner::describe(&e))),
         ),
     };
     let latency = arrived.elapsed();
@@ -221,7 +216,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         )
         .await;
     }
-    let mut response = Response::new(Body::from(response_body));
+    let mut response = Response::new(response_body);
     *response.status_mut() = status;
     for (name, value) in &headers {
         if !is_connection_header(name.as_str()) {
@@ -229,6 +224,20 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         }
     }
     response
+}
+
+/// The response body as a stream of its chunks; it ends after the first error.
+fn chunks(
+    response: reqwest::Response,
+) -> impl futures_util::Stream<Item = Result<Bytes, reqwest::Error>> {
+    futures_util::stream::unfold(Some(response), |state| async move {
+        let mut r = state?;
+        match r.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(r))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 async fn record(
@@ -259,7 +268,11 @@ async fn record(
         offset_ms: since.as_secs_f64() * 1000.0,
         endpoint,
         method: parts.method.as_str().to_string(),
-        path: path.to_string(),
+        path: if proxy.keep_secrets {
+            path.to_string()
+        } else {
+            crate::redact::url(path)
+        },
         headers: redact_headers(&parts.headers, proxy.keep_secrets),
         body: match (json, body.is_empty()) {
             (_, true) => None,

@@ -23,7 +23,7 @@ pub use clock::WallClock;
 pub use conditions::{StopCondition, watch_conditions};
 pub use live::LiveLine;
 pub use replay::{Pace, ReplayFeed};
-pub use request::{Target, TargetError, describe, install_tls_provider};
+pub use request::{Target, TargetError, body_up_to, describe, install_tls_provider};
 pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stages, target_at};
 pub use shared::REPLAY_CLASS;
 pub use shared::Shared;
@@ -59,7 +59,8 @@ pub enum StopReason {
 pub struct DriveReport {
     pub sent: u64,
     pub stopped_early: Option<StopReason>,
-    /// Requests still in flight after the stop timeout, cancelled and not recorded.
+    /// Requests still in flight after the stop timeout: cancelled, each recorded as a
+    /// `cancelled` row.
     pub cancelled: u64,
 }
 

@@ -120,7 +120,12 @@ impl Target {
     /// Sends the request and reads the response, measuring time to first byte and total.
     pub async fn exchange(&self, out: Outgoing<'_>) -> Exchange {
         let endpoint = out.endpoint;
-        let method = Method::from_bytes(out.method.as_bytes()).unwrap_or(Method::GET);
+        // Methods are checked where they are read (scenario, trace); one that still is no
+        // method fails here, never going out as another.
+        let Ok(method) = Method::from_bytes(out.method.as_bytes()) else {
+            let msg = format!("method {:?} is not an HTTP method", out.method);
+            return failed(0, None, None, Outcome::Other, msg, 0);
+        };
         let mut request = self
             .client
             .request(method, self.url(out.path))
@@ -281,6 +286,19 @@ pub fn describe(e: &reqwest::Error) -> String {
     } else {
         root
     }
+}
+
+/// A response body read up to `limit` bytes; a longer one is an error that says so, and is
+/// never read further (nothing a server sends can grow memory past the limit).
+pub async fn body_up_to(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("body over the {limit} byte limit, cut there"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// reqwest is built without a default TLS provider (no C build): ring is installed once per

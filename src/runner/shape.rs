@@ -75,14 +75,26 @@ impl LoadShape {
 
 /// Locust's `-u N -r R -t T`: a linear ramp to N users at R per second, then a hold.
 pub fn locust_ramp(users: u32, spawn_rate: f64, run_time: Duration) -> Vec<Stage> {
-    let ramp = Duration::from_secs_f64(f64::from(users) / spawn_rate).min(run_time);
+    // Users arrive at the spawn rate until all have come or the run ends: a ramp that cannot
+    // reach `users` within the run time stops where it got to, at the same rate (Locust's
+    // meaning), not squeezed into the run time.
+    // In seconds first: a tiny spawn rate makes a ramp longer than any Duration.
+    let full_s = f64::from(users) / spawn_rate;
+    let (ramp, reached) = if full_s <= run_time.as_secs_f64() {
+        (Duration::from_secs_f64(full_s), f64::from(users))
+    } else {
+        (
+            run_time,
+            (spawn_rate * run_time.as_secs_f64()).floor().max(1.0),
+        )
+    };
     vec![
         Stage {
-            target: f64::from(users),
+            target: reached,
             duration: ramp,
         },
         Stage {
-            target: f64::from(users),
+            target: reached,
             duration: run_time.saturating_sub(ramp),
         },
     ]

@@ -183,23 +183,30 @@ impl Shared {
         let (stage, stage_target) = self.stage();
         let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let actual = Instant::now();
-        let ex = self.target.exchange(out).await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut row = self.row(who, intended.min(actual), actual);
-        row.ttfb_us = ex.ttfb_us;
-        row.latency_us = ex.latency_us;
-        row.status = ex.status;
-        row.outcome = ex.outcome;
-        row.error = ex.error;
         row.bytes_sent = bytes_sent;
-        row.bytes_received = ex.bytes_received;
-        row.model_used = ex.model_used;
-        row.response_type = ex.response_type;
         row.max_tokens = max_tokens;
         row.users_active = users_active;
         row.in_flight = in_flight;
         row.stage = stage;
         row.stage_target = stage_target;
+        // Until the answer is in, the row is pending: a request cut off when the run ends
+        // (its stop timeout, a second Ctrl-C) is recorded as `cancelled`, never lost.
+        let pending = Pending {
+            shared: self,
+            row: Some(row),
+            sent: actual,
+        };
+        let ex = self.target.exchange(out).await;
+        let mut row = pending.answered();
+        row.ttfb_us = ex.ttfb_us;
+        row.latency_us = ex.latency_us;
+        row.status = ex.status;
+        row.outcome = ex.outcome;
+        row.error = ex.error;
+        row.bytes_received = ex.bytes_received;
+        row.model_used = ex.model_used;
+        row.response_type = ex.response_type;
         row
     }
 
@@ -250,6 +257,37 @@ impl Shared {
             stage,
             stage_target,
             trace: who.trace,
+        }
+    }
+}
+
+/// A request sent and not answered yet. Dropped unanswered (the request's task aborted when
+/// the run ends), it hands a `cancelled` row to the sink with how long the request waited.
+struct Pending<'a> {
+    shared: &'a Shared,
+    row: Option<RequestOutcome>,
+    sent: Instant,
+}
+
+impl Pending<'_> {
+    /// The answer came: the row, no longer pending.
+    fn answered(mut self) -> RequestOutcome {
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.row.take().expect("a pending request is answered once")
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(mut row) = self.row.take() {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            row.latency_us = self.sent.elapsed().as_micros() as i64;
+            row.outcome = Outcome::Cancelled;
+            row.error = Some(
+                "cancelled: no answer when the run stopped (--stop-timeout, or a second stop signal)"
+                    .to_string(),
+            );
+            self.shared.sender.send(row);
         }
     }
 }

@@ -89,11 +89,11 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
         let span = Some(def.span());
         let def = def.get_ref();
         let [lo, hi] = def.wait_s;
-        if !(lo >= 0.0 && hi >= lo && hi.is_finite()) {
+        if !(lo >= 0.0 && hi >= lo && hi <= crate::limits::MAX_DURATION.as_secs_f64()) {
             return Err((
                 span,
                 format!(
-                    "user class {name}: wait_s must be [low, high] seconds with 0 <= low <= high"
+                    "user class {name}: wait_s must be [low, high] seconds with 0 <= low <= high <= 30 days"
                 ),
             ));
         }
@@ -149,6 +149,24 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
         let def = def.get_ref();
         let run_time = parse_duration(&def.run_time)
             .map_err(|e| (span.clone(), format!("profile {name}: run_time: {e}")))?;
+        if def.user_classes.is_empty() {
+            return Err((
+                span,
+                format!("profile {name}: user_classes is empty: name at least one class"),
+            ));
+        }
+        if !(def.spawn_rate > 0.0 && def.spawn_rate <= crate::limits::MAX_SPAWN_RATE)
+            || f64::from(def.users) > crate::limits::MAX_USERS
+        {
+            return Err((
+                span,
+                format!(
+                    "profile {name}: users must be at most {} and spawn_rate above 0 and at most {}",
+                    crate::limits::MAX_USERS,
+                    crate::limits::MAX_SPAWN_RATE
+                ),
+            ));
+        }
         for class in &def.user_classes {
             if !user_classes.iter().any(|c| &c.name == class) {
                 return Err((

@@ -62,6 +62,11 @@ pub fn compile(name: &str, def: &LoadScenarioDef) -> Result<LoadScenario, String
             ));
         }
     };
+    if def.user_classes.is_empty() {
+        return Err(format!(
+            "scenario {name}: user_classes is empty: name at least one class"
+        ));
+    }
     let stages = match (&def.stages, &def.steps) {
         (Some(stages), None) => stages
             .iter()
@@ -76,8 +81,11 @@ pub fn compile(name: &str, def: &LoadScenarioDef) -> Result<LoadScenario, String
             .collect::<Result<Vec<_>, String>>()?,
         (None, Some(steps)) => {
             let every = parse_duration(&steps.every).map_err(|e| format!("scenario {name}: steps.every: {e}"))?;
-            if steps.step <= 0.0 || steps.start < 0.0 || steps.max < steps.start || every.is_zero() {
+            if !(steps.step > 0.0 && steps.start >= 0.0 && steps.max >= steps.start) || every.is_zero() {
                 return Err(format!("scenario {name}: steps need start >= 0, step > 0, max >= start and a duration"));
+            }
+            if (steps.max - steps.start) / steps.step > MAX_STEPS {
+                return Err(format!("scenario {name}: steps from {} to {} by {} make over {MAX_STEPS} steps", steps.start, steps.max, steps.step));
             }
             let mut out = Vec::new();
             let mut level = steps.start;
@@ -117,6 +125,9 @@ pub fn compile(name: &str, def: &LoadScenarioDef) -> Result<LoadScenario, String
         stop_on: def.stop_on.clone(),
     })
 }
+
+/// Most load steps a `steps` scenario may make (each a stage).
+const MAX_STEPS: f64 = 10_000.0;
 
 /// The `[scenarios.NAME]` section of a scenario file's text, for `scenario show NAME`.
 pub fn section<'a>(text: &'a str, name: &str) -> Option<&'a str> {

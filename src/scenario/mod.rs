@@ -263,3 +263,103 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod hostile_files {
+    use proptest::prelude::*;
+
+    use super::Scenario;
+
+    /// A TOML number or string as a file might hold it.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("0".to_string()),
+            Just("-1".to_string()),
+            Just("1e308".to_string()),
+            Just("-1e308".to_string()),
+            Just("inf".to_string()),
+            Just("nan".to_string()),
+            Just("4294967296".to_string()),
+            Just("1e-300".to_string()),
+            any::<i32>().prop_map(|n| n.to_string()),
+            any::<f64>()
+                .prop_filter("TOML floats", |f| f.is_finite())
+                .prop_map(|f| format!("{f:?}")),
+        ]
+    }
+
+    fn duration() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("\"0s\"".to_string()),
+            Just("\"99999999999999999h\"".to_string()),
+            Just("\"1e308\"".to_string()),
+            Just("\"\"".to_string()),
+            any::<u32>().prop_map(|n| format!("\"{n}s\"")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        /// Whatever numbers a scenario file holds, loading it is a scenario or a file:line
+        /// error, never a panic; a scenario that loads resolves into a run plan or an error.
+        #[test]
+        fn no_number_in_a_scenario_file_panics(
+            n in prop::collection::vec(value(), 12),
+            d in prop::collection::vec(duration(), 3),
+        ) {
+            let [wait_lo, wait_hi, users, spawn, target, lo, hi, start, step, max, stage_users, weight] =
+                [&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7], &n[8], &n[9], &n[10], &n[11]];
+            let [run_time, every, stage_len] = [&d[0], &d[1], &d[2]];
+            let text = format!(r#"
+[targets]
+percentile = 95
+[endpoints.e]
+method = "POST"
+path = "/generate"
+target_ms = {target}
+[endpoints.e.body]
+max_tokens = {{ "$int" = [{lo}, {hi}] }}
+t = {{ "$float" = [{lo}, {hi}] }}
+[user_classes.U]
+wait_s = [{wait_lo}, {wait_hi}]
+tasks = {{ e = {weight} }}
+[profiles.p]
+users = {users}
+spawn_rate = {spawn}
+run_time = {run_time}
+user_classes = ["U"]
+[scenarios.s]
+user_classes = ["U"]
+model = "open"
+steps = {{ start = {start}, step = {step}, every = {every}, max = {max} }}
+[scenarios.c]
+user_classes = ["U"]
+stages = [{{ users = {stage_users}, duration = {stage_len} }}]
+"#);
+            if let Ok(scenario) = Scenario::parse(&text, "hostile.toml") {
+                let dir = std::env::temp_dir().join(format!("aurax-prop-{}", std::process::id()));
+                let _ = std::fs::create_dir_all(&dir);
+                let path = dir.join("s.toml");
+                if std::fs::write(&path, &text).is_ok() {
+                    for extra in [["--profile", "p"], ["--scenario", "s"], ["--scenario", "c"]] {
+                        let argv = ["aurax-tool", "run", "--scenario-file", path.to_str().unwrap_or(""), extra[0], extra[1]];
+                        if let Ok(crate::cli::Cli { command: crate::cli::Command::Run(args) }) =
+                            <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
+                        {
+                            let _ = crate::commands::run::resolve(&args);
+                        }
+                    }
+                }
+                // A body renders whatever ranges it holds.
+                use rand::SeedableRng;
+                let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+                for e in &scenario.endpoints {
+                    if let Some(b) = &e.body {
+                        let _ = b.render(&mut rng);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -5,17 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Completed,
-    /// Stopped early by Ctrl-C or SIGTERM; every finished request is in the files.
-    Interrupted,
-    /// Stopped by a `--stop-on` condition (e.g. the exhaustion scenario's breaking step).
-    StoppedByCondition,
-    Failed,
-}
+pub use aurax_schema::RunStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -32,9 +22,16 @@ pub struct Manifest {
     pub requests: u64,
     /// Arrivals never sent (`--max-in-flight`).
     pub dropped: u64,
+    /// Requests sent and cut off unanswered when the run stopped (among `requests` and
+    /// `failures`).
+    pub cancelled: u64,
     /// Sent requests that did not succeed.
     pub failures: u64,
     pub segments: u32,
+    /// Files left half-written (`*.partial`) that could not be removed when the run ended
+    /// (after a full disk, say): not valid files, named so nobody mistakes them for data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial_files: Vec<String>,
     /// Glob of the request files, relative to the run directory.
     pub request_files: String,
     pub config: serde_json::Value,

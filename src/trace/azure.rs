@@ -78,10 +78,17 @@ fn parse_row(text: &str) -> Result<(i64, u32, u32), String> {
         .timestamp_nanos_opt()
         .ok_or_else(|| format!("TIMESTAMP {ts:?} is out of range"))?;
     let count = |field: &str, what: &str| {
-        field
+        let n = field
             .trim()
             .parse::<u32>()
-            .map_err(|_| format!("{what} {field:?} is not a whole number"))
+            .map_err(|_| format!("{what} {field:?} is not a whole number"))?;
+        if u64::from(n) > crate::limits::MAX_TRACE_TOKENS {
+            return Err(format!(
+                "{what} {n} is over the ceiling of {} tokens (the largest context windows)",
+                crate::limits::MAX_TRACE_TOKENS
+            ));
+        }
+        Ok(n)
     };
     Ok((
         time_ns,

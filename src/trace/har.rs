@@ -100,7 +100,8 @@ impl Entries {
         let method = request
             .get("method")
             .and_then(Value::as_str)
-            .ok_or("no request.method")?;
+            .ok_or("no request.method")
+            .map(super::http_method)??;
         let url = request
             .get("url")
             .and_then(Value::as_str)
@@ -110,7 +111,7 @@ impl Entries {
         let json: Option<Value> = text.and_then(|t| serde_json::from_str(t).ok());
         let endpoint = match self.fixed {
             Some(id) => id,
-            None => self.resolver.resolve(None, method, &path, json.as_ref())?,
+            None => self.resolver.resolve(None, &method, &path, json.as_ref())?,
         };
         let headers = request
             .get("headers")
@@ -128,7 +129,7 @@ impl Entries {
             time_ns,
             request: TraceRequest {
                 endpoint,
-                method: Some(method.to_string()),
+                method: Some(method),
                 path: Some(path),
                 headers,
                 body: text.map(|t| Bytes::from(t.to_string())),

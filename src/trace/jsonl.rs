@@ -91,6 +91,7 @@ fn parse(
                 })?
         }
     };
+    let method = line.method.as_deref().map(super::http_method).transpose()?;
     let endpoint = match (fixed, &line.endpoint) {
         (Some(id), None) => id,
         _ => {
@@ -99,7 +100,7 @@ fn parse(
             }
             resolver.resolve(
                 line.endpoint.as_deref(),
-                line.method.as_deref().unwrap_or("GET"),
+                method.as_deref().unwrap_or("GET"),
                 line.path.as_deref().unwrap_or(""),
                 line.body.as_ref(),
             )?
@@ -116,7 +117,7 @@ fn parse(
         time_ns,
         request: TraceRequest {
             endpoint,
-            method: line.method,
+            method,
             path: line.path,
             headers: line.headers.into_iter().collect(),
             body,

@@ -2,10 +2,13 @@
 //! line numbers, blank lines skipped, and read errors naming the file and line.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::TraceError;
+
+/// The longest line read (a recorded request body is at most 64 MiB).
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 pub struct NumberedLines {
     reader: BufReader<File>,
@@ -36,8 +39,28 @@ impl NumberedLines {
         loop {
             self.buf.clear();
             self.number += 1;
-            match self.reader.read_line(&mut self.buf) {
+            match (&mut self.reader)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_line(&mut self.buf)
+            {
                 Ok(0) => return None,
+                Ok(n) if n > MAX_LINE_BYTES => {
+                    // Never held whole: the rest of the line is skipped unread.
+                    if let Err(e) = self.reader.skip_until(b'\n') {
+                        self.failed = true;
+                        return Some(Err(TraceError::File {
+                            file: self.name.clone(),
+                            reason: format!("reading line {}: {e}", self.number),
+                        }));
+                    }
+                    return Some(Err(self.bad(
+                        self.number,
+                        format!(
+                            "over the ceiling of {} MiB for a line",
+                            MAX_LINE_BYTES >> 20
+                        ),
+                    )));
+                }
                 Ok(_) if self.buf.trim().is_empty() => continue,
                 Ok(_) => return Some(Ok((self.number, self.buf.trim()))),
                 Err(e) => {

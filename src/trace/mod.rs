@@ -171,6 +171,16 @@ pub fn open(
 }
 
 /// The `max_tokens` of a JSON body, which the Parquet rows carry.
+/// A recorded HTTP method as it goes on the wire: upper case (`post` is `POST`; most servers
+/// answer 405 to the lower-case one), and a valid token or an error saying why.
+pub fn http_method(text: &str) -> Result<String, String> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if text.is_empty() || text.len() > 32 || !text.chars().all(tchar) {
+        return Err(format!("method {text:?} is not an HTTP method"));
+    }
+    Ok(text.to_ascii_uppercase())
+}
+
 pub fn max_tokens_of(body: &serde_json::Value) -> Option<u32> {
     body.get("max_tokens")
         .and_then(serde_json::Value::as_u64)
@@ -179,6 +189,15 @@ pub fn max_tokens_of(body: &serde_json::Value) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn methods_go_out_in_upper_case_and_bad_ones_are_refused() {
+        assert_eq!(super::http_method("post"), Ok("POST".to_string()));
+        assert_eq!(super::http_method("GET"), Ok("GET".to_string()));
+        assert!(super::http_method("PO ST").is_err());
+        assert!(super::http_method("").is_err());
+        assert!(super::http_method("GET\r\nX: y").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -143,16 +143,18 @@ impl Rows {
         let seq = b.seq.as_primitive::<UInt64Type>().value(i);
         let text = |a: &ArrayRef| a.as_string::<i32>().value(i).to_string();
         let endpoint_name = text(&b.endpoint);
-        let endpoint = match self.fixed {
-            Some(id) => Ok(id),
-            None => self.resolver.by_name(&endpoint_name),
-        }
-        .map_err(|reason| TraceError::Line {
+        let bad = |reason: String| TraceError::Line {
             file: self.dir.clone(),
             unit: "seq",
             line: seq,
             reason,
-        })?;
+        };
+        let endpoint = match self.fixed {
+            Some(id) => Ok(id),
+            None => self.resolver.by_name(&endpoint_name),
+        }
+        .map_err(bad)?;
+        let method = super::http_method(&text(&b.method)).map_err(bad)?;
         let max_tokens = b.max_tokens.as_primitive::<UInt32Type>();
         let max_tokens = (!max_tokens.is_null(i)).then(|| max_tokens.value(i));
         let ep = &self.resolver.scenario().endpoints[endpoint];
@@ -169,7 +171,7 @@ impl Rows {
             time_ns: b.intended.as_primitive::<Int64Type>().value(i) * 1000,
             request: TraceRequest {
                 endpoint,
-                method: Some(text(&b.method)),
+                method: Some(method),
                 path: Some(text(&b.path)),
                 headers: Vec::new(),
                 body,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::verdict;
+use super::{md, verdict};
 use crate::Analysis;
 use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
@@ -27,10 +27,10 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     let runs = if a.source.run_ids.is_empty() {
         "(no run id)".to_string()
     } else {
-        a.source.run_ids.join(", ")
+        md(&a.source.run_ids.join(", "))
     };
     let _ = writeln!(o, "# Load test report: {runs}\n");
-    let _ = writeln!(o, "**{headline}**\n");
+    let _ = writeln!(o, "**{}**\n", md(&headline));
     let _ = writeln!(
         o,
         "{} requests sent over {:.0} s ({:.1} req/s), {} failed{}: error rate {}; against {}; {} Parquet file(s). Scheduling lateness p99 {:.1} ms.\n",
@@ -47,7 +47,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         if a.source.hosts.is_empty() {
             "(unknown host)".into()
         } else {
-            a.source.hosts.join(", ")
+            md(&a.source.hosts.join(", "))
         },
         a.source.files.len(),
         a.lateness_p99_ms
@@ -60,7 +60,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} |",
-            c.what,
+            md(&c.what),
             c.observed,
             c.limit,
             match &c.judgement {
@@ -74,7 +74,8 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     if let Some(trace) = a.source.trace_line() {
         let _ = writeln!(
             o,
-            "The load was {trace}: requests sent at their recorded times (each row's `trace_source` and `trace_line` say where it came from).\n"
+            "The load was {}: requests sent at their recorded times (each row's `trace_source` and `trace_line` say where it came from).\n",
+            trace
         );
     }
 
@@ -96,7 +97,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            e.name,
+            md(&e.name),
             e.requests,
             e.failures + e.dropped,
             pct(e.error_rate),
@@ -130,7 +131,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         );
         let _ = writeln!(
             o,
-            "| endpoint | failed | timeouts | other failures | dropped unsent | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+            "| endpoint | failed | timeouts | cancelled at the end | other failures | dropped unsent | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for (e, f) in failing {
             let _ = writeln!(
@@ -157,7 +158,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             let _ = writeln!(
                 o,
                 "- {}: p95 {} ms (raw {}), p99 {} ms (raw {})",
-                e.name,
+                md(&e.name),
                 opt_ms(e.corrected_p95_ms),
                 opt_ms(e.p95_ms),
                 opt_ms(e.corrected_p99_ms),
@@ -171,7 +172,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
 
     let _ = writeln!(o, "## Bottlenecks\n");
     for (i, b) in a.bottlenecks.iter().enumerate() {
-        let _ = writeln!(o, "{}. **{}**: {}", i + 1, b.name, b.reason);
+        let _ = writeln!(o, "{}. **{}**: {}", i + 1, md(&b.name), md(&b.reason));
     }
     chart(&mut o, charts, "bottlenecks.png");
 
@@ -196,10 +197,10 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
-                e.endpoint,
-                e.outcome,
+                md(&e.endpoint),
+                md(&e.outcome),
                 e.status.map_or("–".into(), |s| s.to_string()),
-                e.message.replace('|', "\\|"),
+                md(&e.message),
                 e.count,
                 pct(e.share),
                 e.first_s,
@@ -235,9 +236,13 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     }
 
     let _ = writeln!(o, "## Breaking point\n");
-    let _ = writeln!(o, "{}\n", capitalise(&a.breaking.verdict));
+    let _ = writeln!(o, "{}\n", md(&capitalise(&a.breaking.verdict)));
     for s in &a.breaking.standing {
-        let _ = writeln!(o, "- Not a breaking point, but a standing problem: {s}.");
+        let _ = writeln!(
+            o,
+            "- Not a breaking point, but a standing problem: {}.",
+            md(s)
+        );
     }
     if !a.breaking.standing.is_empty() {
         let _ = writeln!(o);
@@ -257,7 +262,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
                 s.offered_rps,
                 s.succeeded_rps,
                 s.at_s,
-                s.detail
+                md(&s.detail)
             );
         }
     }
@@ -354,7 +359,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {:.0} | {:.0} |",
-                m.model,
+                md(&m.model),
                 m.requests,
                 pct(m.share),
                 m.p50_ms,
@@ -368,7 +373,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
 
     let _ = writeln!(o, "## Optimisation targets\n");
     for (i, t) in a.optimisation.iter().enumerate() {
-        let _ = writeln!(o, "{}. {t}", i + 1);
+        let _ = writeln!(o, "{}. {}", i + 1, md(t));
     }
 
     if let Some(changes) = baseline {
@@ -385,7 +390,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             let _ = writeln!(
                 o,
                 "| {} | {:.0} → {:.0} | {:.0} → {:.0} | {:.0} → {:.0} | {} → {} | {:.1} → {:.1} | {}{} |",
-                c.name,
+                md(&c.name),
                 c.p50_ms.0,
                 c.p50_ms.1,
                 c.p95_ms.0,
@@ -397,7 +402,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
                 c.throughput_rps.0,
                 c.throughput_rps.1,
                 if c.regression { "❌ " } else { "" },
-                c.verdict
+                md(&c.verdict)
             );
         }
     }
@@ -405,7 +410,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     if !a.notes.is_empty() {
         let _ = writeln!(o, "\n## What this run cannot tell\n");
         for n in &a.notes {
-            let _ = writeln!(o, "- {n}");
+            let _ = writeln!(o, "- {}", md(n));
         }
     }
     let _ = writeln!(

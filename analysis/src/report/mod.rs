@@ -14,6 +14,31 @@ mod resources;
 
 pub use markdown::markdown;
 
+/// Text from a target or a file as Markdown that shows it, never runs it: the characters
+/// Markdown and HTML act on are escaped, so a server's `<script>` or `|` is text in a table
+/// cell (control characters were dropped when the text was read, see `frame::clean`).
+pub(crate) fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for inside a Markdown code span: backticks (which would end it) become quotes.
+pub(crate) fn code(text: &str) -> String {
+    text.replace('`', "'")
+}
+
 /// What was written.
 #[derive(Debug)]
 pub struct ReportFiles {
@@ -98,4 +123,22 @@ pub fn write(
         dir: dir.to_path_buf(),
         charts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::clean;
+
+    #[test]
+    fn hostile_text_is_shown_never_run() {
+        let server = "boom\n| x | <script>alert(1)</script> **bold** \u{1b}[31mred\u{7}";
+        let shown = md(&clean(server));
+        assert_eq!(
+            shown,
+            "boom \\| x \\| &lt;script&gt;alert(1)&lt;/script&gt; \\*\\*bold\\*\\* \\[31mred"
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\u{1b}'));
+        assert_eq!(code("a`b"), "a'b");
+    }
 }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use aurax_schema::metrics;
 
 use super::markdown::chart;
+use super::{code, md};
 use crate::Analysis;
 use crate::charts::ChartFile;
 
@@ -30,13 +31,13 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
         "Sampled from {}; CPU as cores used (a counter's rate), memory resident, disk I/O as MiB/s read and written (shown, not judged), means per load level.\n",
         sources
             .iter()
-            .map(|s| format!("`{s}`"))
+            .map(|s| format!("`{}`", code(s)))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let _ = write!(o, "| load ({}) | p95 ms |", a.source.load_unit());
     for s in &r.series {
-        let _ = write!(o, " {} ({}) |", s.name, s.unit);
+        let _ = write!(o, " {} ({}) |", md(&s.name), s.unit);
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "|---:|---:|{}", "---:|".repeat(r.series.len()));
@@ -54,7 +55,8 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
         let gap = (answered - recorded) / recorded.max(1.0);
         let _ = writeln!(
             o,
-            "`{source}` counted {answered:.0} requests answered while it was sampled (`{}`, its scrapes left out); the load generator recorded {recorded:.0} responses{}.\n",
+            "`{}` counted {answered:.0} requests answered while it was sampled (`{}`, its scrapes left out); the load generator recorded {recorded:.0} responses{}.\n",
+            code(source),
             metrics::SERVED_REQUESTS,
             if gap.abs() > 0.05 {
                 format!(
@@ -70,9 +72,10 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
         Some((name, load, value)) => {
             let _ = writeln!(
                 o,
-                "**Constraint: {name} saturates first, at {load:.0} {} ({value:.2}); {}.**\n",
+                "**Constraint: {} saturates first, at {load:.0} {} ({value:.2}); {}.**\n",
+                md(name),
                 a.source.load_unit(),
-                a.breaking.verdict.trim_end_matches('.')
+                md(a.breaking.verdict.trim_end_matches('.'))
             );
         }
         None => {
@@ -83,14 +86,14 @@ pub(super) fn resources_section(o: &mut String, a: &Analysis, charts: &[ChartFil
         }
     }
     if let Some(t) = &r.trigger {
-        let _ = writeln!(o, "**Scaling trigger:** {t}.\n");
+        let _ = writeln!(o, "**Scaling trigger:** {}.\n", md(t));
     }
     match (
         &r.generator_saturated,
         r.series.iter().find(|s| s.generator && s.is_cpu()),
     ) {
         (Some(g), _) => {
-            let _ = writeln!(o, "**The load generator was the bottleneck.** {g}\n");
+            let _ = writeln!(o, "**The load generator was the bottleneck.** {}\n", md(g));
         }
         (None, Some(g)) => {
             let peak = g

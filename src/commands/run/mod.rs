@@ -31,9 +31,18 @@ const LATENESS_WARNING_MS: f64 = 5.0;
 
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     let run = resolve(&args)?;
+    for note in &run.notes {
+        eprintln!("note: {note}");
+    }
     out_dir::prepare(&run.out_dir)?;
+    let dir = run.out_dir.clone();
     let rt = super::runtime()?;
-    rt.block_on(run_async(args, run))
+    let result = rt.block_on(run_async(args, run));
+    if result.is_err() {
+        // Failed before the run began (an unreachable host): give the directory back.
+        out_dir::release(&dir);
+    }
+    result
 }
 
 async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
@@ -61,10 +70,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             (sim.url(), true, Some(record), Some(AbortOnDrop(sim.task)))
         }
     };
+    // The host as every file and message shows it: its password redacted.
+    let shown_host = crate::redact::url(&host);
     if !(host.starts_with("http://") || host.starts_with("https://")) {
         return Err(fail(
             ExitCode::BadInput,
-            format!("--host {host}: expected a URL such as http://localhost:8000"),
+            format!("--host {shown_host}: expected a URL such as http://localhost:8000"),
         ));
     }
     let max_conn = match &run.plan.shape {
@@ -90,7 +101,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         return Err(fail(
             ExitCode::Unreachable,
             format!(
-                "cannot reach {host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
+                "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
             ),
         ));
     }
@@ -106,7 +117,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         ),
         (meta::RUN_ID.to_string(), run.run_id.clone()),
         (meta::RUN_CONFIG.to_string(), config.to_string()),
-        (meta::TARGET_HOST.to_string(), host.clone()),
+        (meta::TARGET_HOST.to_string(), shown_host.clone()),
         (meta::START_TIME.to_string(), started.clone()),
         (meta::TARGETS.to_string(), targets_json),
         (
@@ -138,10 +149,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         status: RunStatus::Running,
         started_at: started,
         finished_at: None,
-        target_host: host.clone(),
+        target_host: shown_host.clone(),
         simulated_target: simulated,
         requests: 0,
         dropped: 0,
+        cancelled: 0,
+        partial_files: Vec::new(),
         failures: 0,
         segments: 0,
         request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
@@ -202,7 +215,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         ),
     };
     eprintln!(
-        "running {what} against {host}; writing {}",
+        "running {what} against {shown_host}; writing {}",
         run.out_dir.display()
     );
 
@@ -225,6 +238,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     manifest.requests = stats.total.arrivals - stats.total.dropped;
     manifest.dropped = stats.total.dropped;
+    manifest.cancelled = stats.total.cancelled;
     manifest.failures = stats.total.failures - stats.total.dropped;
     manifest.status = match (&sink_report, &report.stopped_early) {
         (Err(_), _) => RunStatus::Failed,
@@ -236,6 +250,8 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     if let Ok(r) = &sink_report {
         manifest.segments = r.segments;
     }
+    // A segment cut short (a full disk) is no valid file: removed, or named when it cannot be.
+    manifest.partial_files = out_dir::remove_partial_files(&run.out_dir);
     manifest.write(&run.out_dir).map_err(out_err)?;
     let sink_report = sink_report.or_exit(ExitCode::Output)?;
 
@@ -262,7 +278,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
                 judge::checks_section(a.source.targets.percentile, &a.checks)
             );
         }
-        None => println!("\nno request was recorded: nothing to judge, so the run cannot pass"),
+        None if sink_report.rows == 0 => {
+            println!("\nno request was recorded: nothing to judge, so the run cannot pass")
+        }
+        None => println!(
+            "\nthe run's files could not be analysed (above): nothing judged, so the run cannot pass"
+        ),
     }
     println!(
         "{} requests recorded in {} Parquet file(s) under {}",
@@ -303,7 +324,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     }
     if report.cancelled > 0 {
         eprintln!(
-            "{} request(s) still in flight after --stop-timeout were cancelled and not recorded",
+            "{} request(s) still in flight after --stop-timeout were cancelled: recorded as `cancelled` (failures, with how long they had waited)",
             report.cancelled
         );
     }

@@ -77,7 +77,8 @@ pub fn prepare(args: &RunArgs, run_time: Duration) -> Result<MonitorPlan, Fail> 
     for url in &args.scrape {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(bad(format!(
-                "--scrape {url}: expected a URL such as http://localhost:8000/metrics"
+                "--scrape {}: expected a URL such as http://localhost:8000/metrics",
+                crate::redact::url(url)
             )));
         }
     }

@@ -11,6 +11,11 @@ use serde_json::{Value, json};
 use crate::cli::{DEFAULT_PROFILE, RunArgs};
 use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
+use crate::limits::{
+    MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_IN_FLIGHT, MAX_RATE, MAX_SCALE, MAX_SPAWN_RATE, MAX_USERS,
+    count_at_most, positive_at_most,
+};
+use crate::redact;
 use crate::runner::{
     Arrivals, LoadPlan, LoadShape, Stage, StopCondition, locust_ramp, parse_rate, parse_stages,
 };
@@ -34,6 +39,18 @@ pub struct ResolvedRun {
     pub replay: Option<Replay>,
     /// Checked monitoring flags, the exporter's port bound; taken when the run starts.
     pub monitor: Option<MonitorPlan>,
+    /// What the user should know about how the flags were read, one line each.
+    pub notes: Vec<String>,
+}
+
+/// `4s`, `2m 30s`: a duration as the user would write it.
+fn humantime(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{:.0} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
+    }
 }
 
 /// Run time of a replay without -t: until the trace ends (about 31 years).
@@ -78,6 +95,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             ));
         }
     };
+    let mut notes = Vec::new();
     let load_scenario = match &args.scenario {
         Some(name) => Some(scenario.load_scenarios.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = scenario.load_scenarios.keys().map(String::as_str).collect();
@@ -136,8 +154,20 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         }
         None => None,
     };
-    if !(args.scale > 0.0 && args.duration_scale > 0.0) {
-        return Err(bad("--scale and --duration-scale must be above 0".into()));
+    positive_at_most("--scale", args.scale, MAX_SCALE).map_err(bad)?;
+    positive_at_most("--duration-scale", args.duration_scale, MAX_SCALE).map_err(bad)?;
+    if let Some(n) = args.connections {
+        count_at_most("--connections", n, MAX_CONNECTIONS).map_err(bad)?;
+    }
+    if let Some(n) = args.max_in_flight {
+        count_at_most("--max-in-flight", n, MAX_IN_FLIGHT).map_err(bad)?;
+    }
+    count_at_most("--max-body-bytes", args.max_body_bytes, MAX_BODY_BYTES).map_err(bad)?;
+    if classes.is_empty() {
+        return Err(bad(
+            "no user class to run: name one with --user-class (the profile or scenario lists none)"
+                .into(),
+        ));
     }
     let arrivals = match args.arrivals.as_deref() {
         None => None,
@@ -204,15 +234,42 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         if users == 0 {
             return Err(bad("--users must be at least 1".into()));
         }
-        if !(spawn_rate > 0.0 && spawn_rate.is_finite()) {
-            return Err(bad("--spawn-rate must be above 0 users per second".into()));
+        positive_at_most("--users", f64::from(users), MAX_USERS).map_err(bad)?;
+        positive_at_most("--spawn-rate", spawn_rate, MAX_SPAWN_RATE).map_err(bad)?;
+        let length = run_time_flag.unwrap_or(profile.run_time);
+        let stages = locust_ramp(users, spawn_rate, length);
+        let reached = stages.first().map_or(0.0, |s| s.target);
+        if reached < f64::from(users) {
+            notes.push(format!(
+                "at --spawn-rate {spawn_rate}/s the run reaches {reached:.0} of {users} users in its {}: users arrive at the spawn rate, as in Locust (a longer -t or a higher -r reaches them all)",
+                humantime(length)
+            ));
         }
-        LoadShape::Closed {
-            stages: locust_ramp(users, spawn_rate, run_time_flag.unwrap_or(profile.run_time)),
-        }
+        LoadShape::Closed { stages }
     };
     if shape.peak() <= 0.0 && replay.is_none() {
         return Err(bad("the load never rises above 0".into()));
+    }
+    if replay.is_none() {
+        let (what, max) = if shape.is_open() {
+            ("arrivals per second", MAX_RATE)
+        } else {
+            ("users", MAX_USERS)
+        };
+        // NaN is no load either: only a number up to the ceiling passes.
+        if shape.peak().partial_cmp(&max) == Some(std::cmp::Ordering::Greater)
+            || shape.peak().is_nan()
+        {
+            return Err(bad(format!(
+                "the load peaks at {} {what}, over the ceiling of {max}",
+                shape.peak()
+            )));
+        }
+        if shape.duration() > crate::limits::MAX_DURATION {
+            return Err(bad(
+                "the load's stages last over the ceiling of 30 days".into()
+            ));
+        }
     }
     // -t caps a shape with stages; otherwise the stages (or the trace) say how long it runs.
     let run_time = match &replay {
@@ -238,6 +295,15 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
                 format!("--header `{h}`: expected 'Name: value'"),
             )
         })?;
+        if crate::trace::is_connection_header(k.trim()) {
+            return Err(fail(
+                ExitCode::BadInput,
+                format!(
+                    "--header `{}`: the client sets this header itself, per request (framing and connection headers cannot be given)",
+                    k.trim()
+                ),
+            ));
+        }
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
     let class_refs: Vec<_> = classes
@@ -264,11 +330,16 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         })
         .sum();
     let now = chrono::Utc::now();
-    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    // Unique per run, even for two started in the same millisecond with the same seed: the
+    // process id and the clock's nanoseconds pick the suffix.
+    let suffix = (u64::from(std::process::id()) << 32 ^ u64::from(now.timestamp_subsec_nanos()))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        >> 48;
+    let run_id = format!("{}-{suffix:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"));
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&stamp));
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
     let seed = args.seed.unwrap_or_else(|| now.timestamp_micros() as u64);
     Ok(ResolvedRun {
         scenario,
@@ -290,9 +361,10 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         timeout,
         targets,
         out_dir,
-        run_id: format!("{stamp}-{:04x}", seed & 0xffff),
+        run_id,
         replay,
         monitor,
+        notes,
     })
 }
 
@@ -309,12 +381,17 @@ impl ResolvedRun {
         let headers: serde_json::Map<String, Value> = self
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), Value::String(redact(k, v))))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Value::String(redact::header_value(k, v).to_string()),
+                )
+            })
             .collect();
         json!({
             "profile": args.profile,
             "scenario": self.scenario_source,
-            "host": host,
+            "host": redact::url(host),
             "load_model": if self.plan.shape.is_open() { "open" } else { "closed" },
             "load_scenario": args.scenario,
             "peak_load": self.plan.shape.peak(),
@@ -334,34 +411,124 @@ impl ResolvedRun {
     }
 }
 
-fn redact(name: &str, value: &str) -> String {
-    let n = name.to_ascii_lowercase();
-    let secret = [
-        "authorization",
-        "cookie",
-        "token",
-        "secret",
-        "key",
-        "password",
-        "auth",
-    ]
-    .iter()
-    .any(|s| n.contains(s));
-    if secret {
-        "<redacted>".to_string()
-    } else {
-        value.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use clap::Parser;
+    use proptest::prelude::*;
 
+    use super::resolve;
+    use crate::cli::{Cli, Command};
+
+    /// Numbers as users type them, and as attackers do.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("0".to_string()),
+            Just("-1".to_string()),
+            Just("1e308".to_string()),
+            Just("-1e308".to_string()),
+            Just("inf".to_string()),
+            Just("NaN".to_string()),
+            Just("18446744073709551616".to_string()),
+            Just("99999999999999999h".to_string()),
+            Just("".to_string()),
+            Just("abc".to_string()),
+            Just("1e-300".to_string()),
+            Just("0.000001".to_string()),
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            (
+                any::<u32>(),
+                prop::sample::select(vec!["h", "m", "s", "ms", "/s", "/m"])
+            )
+                .prop_map(|(n, u)| format!("{n}{u}")),
+        ]
+    }
+
+    const FLAGS: [&str; 14] = [
+        "-u",
+        "-r",
+        "-t",
+        "--timeout",
+        "--stop-timeout",
+        "--scale",
+        "--duration-scale",
+        "--rate",
+        "--rate-stages",
+        "--stages",
+        "--connections",
+        "--max-in-flight",
+        "--max-body-bytes",
+        "--target-percentile",
+    ];
+
+    /// Every edge value on every flag, deterministically (the random pairs below add mixes).
     #[test]
-    fn secrets_are_redacted() {
-        assert_eq!(redact("Authorization", "Bearer abc"), "<redacted>");
-        assert_eq!(redact("X-API-Key", "k"), "<redacted>");
-        assert_eq!(redact("Accept", "application/json"), "application/json");
+    fn no_edge_value_of_a_flag_panics() {
+        let edges = [
+            "0",
+            "-1",
+            "1e308",
+            "-1e308",
+            "inf",
+            "NaN",
+            "18446744073709551616",
+            "99999999999999999h",
+            "",
+            "abc",
+            "1e-300",
+            "0.000001",
+            "4294967296",
+            "1e9/s",
+        ];
+        for base in [
+            "--profile=light",
+            "--scenario=exhaustion",
+            "--scenario=ramp",
+        ] {
+            for flag in FLAGS {
+                for v in edges {
+                    let v = if flag.ends_with("stages") {
+                        format!("{v}:{v}")
+                    } else {
+                        v.to_string()
+                    };
+                    let argv = ["aurax-tool", "run", base, flag, &v];
+                    if let Ok(Cli {
+                        command: Command::Run(args),
+                    }) = Cli::try_parse_from(argv)
+                    {
+                        let _ = resolve(&args);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any value of any numeric flag (and of two at once) is a usage error or a plan, never a
+        /// panic: the run would stop with exit 2 or 3, or run within the ceilings.
+        #[test]
+        fn no_numeric_flag_value_panics(
+            base in prop::sample::select(vec!["--profile=light", "--scenario=exhaustion", "--scenario=ramp"]),
+            a in prop::sample::select(FLAGS.to_vec()),
+            x in number(),
+            b in prop::sample::select(FLAGS.to_vec()),
+            y in number(),
+        ) {
+            let stage = |v: &str| format!("{v}:{v}");
+            let value = |flag: &str, v: &str| if flag.ends_with("stages") { stage(v) } else { v.to_string() };
+            let argv = vec![
+                "aurax-tool".to_string(), "run".to_string(), base.to_string(),
+                a.to_string(), value(a, &x), b.to_string(), value(b, &y),
+            ];
+            if let Ok(Cli { command: Command::Run(args) }) = Cli::try_parse_from(&argv)
+                && let Ok(run) = resolve(&args)
+            {
+                prop_assert!(run.plan.shape.peak() <= crate::limits::MAX_RATE.max(crate::limits::MAX_USERS));
+                prop_assert!(run.plan.run_time <= crate::limits::MAX_DURATION);
+            }
+        }
     }
 }

@@ -2,8 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
 
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::flags::{self, Header, StageList};
+use crate::limits;
+use crate::runner::StopCondition;
+use crate::shape::Arrivals;
 use crate::simulator::{Backend, MetricsFlavour, Overload};
 
 /// The profile `run` uses when none is named.
@@ -36,15 +43,22 @@ pub enum Command {
     /// Look into traces before replaying them.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Print a shell completion script: `aurax-tool completions bash > /etc/bash_completion.d/aurax-tool`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `aurax-tool man > aurax-tool.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// Address to listen on (port 0 picks a free one; the URL is printed on the first line).
-    #[arg(long, default_value = "127.0.0.1:8001")]
-    pub listen: String,
+    #[arg(long, default_value = "127.0.0.1:8001", value_parser = flags::socket_address)]
+    pub listen: SocketAddr,
     /// The AURAX to forward to, e.g. http://localhost:8000.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::url)]
     pub upstream: String,
     /// The JSONL trace to write (replay it with `run --trace`).
     #[arg(long)]
@@ -53,8 +67,8 @@ pub struct RecordArgs {
     #[arg(long = "keep-secrets")]
     pub keep_secrets: bool,
     /// Timeout of one forwarded request.
-    #[arg(long, default_value = "120s")]
-    pub timeout: String,
+    #[arg(long, default_value = "120s", value_parser = flags::positive_duration)]
+    pub timeout: Duration,
     /// Scenario file whose endpoints name the recorded requests [default: built-in].
     #[arg(long = "scenario-file", value_name = "PATH")]
     pub scenario_file: Option<PathBuf>,
@@ -71,11 +85,11 @@ pub struct TraceSelection {
     #[arg(long = "trace-endpoint", value_name = "ENDPOINT")]
     pub trace_endpoint: Option<String>,
     /// Replay speed: recorded gaps are divided by this (20: twenty times faster).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value = "1", value_parser = flags::scale)]
     pub speed: f64,
     /// Only the part of the trace between these offsets from its start, e.g. 10m..20m.
-    #[arg(long, value_name = "FROM..TO")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "FROM..TO", value_parser = flags::window)]
+    pub window: Option<(Duration, Option<Duration>)>,
     /// Skip bad trace lines (counted in the summary) instead of stopping at the first.
     #[arg(long)]
     pub lenient: bool,
@@ -122,22 +136,30 @@ pub struct AnalyzeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("load_shape")
+        .args(["scenario", "stages", "rate", "rate_stages", "trace"])
+        .multiple(false)
+))]
 pub struct RunArgs {
     /// Base URL of AURAX, e.g. http://localhost:8000. Absent: start the built-in simulator on 127.0.0.1.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::url)]
     pub host: Option<String>,
     /// One of the seed's recommended configurations: light, medium, heavy, burst, peak.
     #[arg(long, default_value = DEFAULT_PROFILE)]
     pub profile: String,
-    /// Peak number of concurrent users (overrides the profile).
-    #[arg(short = 'u', long)]
+    /// Peak number of concurrent users (overrides the profile; with --trace, the users of
+    /// --as-fast-as-possible).
+    #[arg(short = 'u', long, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_USERS)),
+          conflicts_with_all = ["scenario", "stages", "rate", "rate_stages"])]
     pub users: Option<u32>,
     /// Users started per second (overrides the profile).
-    #[arg(short = 'r', long = "spawn-rate")]
+    #[arg(short = 'r', long = "spawn-rate", value_parser = flags::spawn_rate,
+          conflicts_with = "load_shape")]
     pub spawn_rate: Option<f64>,
-    /// How long to run: 90s, 5m, 1h30m (overrides the profile).
-    #[arg(short = 't', long = "run-time")]
-    pub run_time: Option<String>,
+    /// How long to run: 90s, 5m, 1h30m (overrides the profile; caps stages and replays).
+    #[arg(short = 't', long = "run-time", value_parser = flags::positive_duration)]
+    pub run_time: Option<Duration>,
     /// User class to run, NAME or NAME:WEIGHT; repeat for several (overrides the profile).
     #[arg(long = "user-class", value_name = "NAME[:WEIGHT]")]
     pub user_class: Vec<String>,
@@ -145,29 +167,32 @@ pub struct RunArgs {
     #[arg(long)]
     pub scenario: Option<String>,
     /// Multiply the load scenario's users or rates.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value = "1", value_parser = flags::scale, requires = "scenario")]
     pub scale: f64,
     /// Multiply the load scenario's stage durations (0.1: ten times shorter).
-    #[arg(long = "duration-scale", default_value_t = 1.0)]
+    #[arg(long = "duration-scale", default_value = "1", value_parser = flags::scale,
+          requires = "scenario")]
     pub duration_scale: f64,
     /// Closed model in stages, k6-style USERS:DURATION,... e.g. '0:10s,50:1m,50:3m,0:30s'.
-    #[arg(long)]
-    pub stages: Option<String>,
+    #[arg(long, value_parser = flags::user_stages)]
+    pub stages: Option<StageList>,
     /// Open model: arrivals per second, e.g. 50/s, independent of response times.
-    #[arg(long)]
-    pub rate: Option<String>,
+    #[arg(long, value_parser = flags::rate)]
+    pub rate: Option<f64>,
     /// Open model in stages, RATE:DURATION,... e.g. '10/s:1m,200/s:5m'.
-    #[arg(long = "rate-stages")]
-    pub rate_stages: Option<String>,
-    /// Open-model arrival spacing: constant or poisson [default: constant, or the scenario's].
-    #[arg(long)]
-    pub arrivals: Option<String>,
+    #[arg(long = "rate-stages", value_parser = flags::rate_stages)]
+    pub rate_stages: Option<StageList>,
+    /// Open-model arrival spacing [default: constant, or the scenario's].
+    #[arg(long, value_enum, conflicts_with_all = ["stages", "trace"])]
+    pub arrivals: Option<Arrivals>,
     /// Open model: client connections; an arrival waits for a free one (lateness recorded).
-    #[arg(long)]
-    pub connections: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=limits::MAX_CONNECTIONS),
+          conflicts_with = "stages")]
+    pub connections: Option<u64>,
     /// Open model: arrivals that find this many requests in flight are recorded as `dropped`.
-    #[arg(long = "max-in-flight")]
-    pub max_in_flight: Option<usize>,
+    #[arg(long = "max-in-flight", value_parser = clap::value_parser!(u64).range(1..=limits::MAX_IN_FLIGHT),
+          conflicts_with = "stages")]
+    pub max_in_flight: Option<u64>,
     /// Replay a recorded mix: JSONL, Azure LLM CSV, HAR or a run directory; PATH:ENDPOINT sets
     /// the endpoint of a trace without endpoint names. Repeat to merge traces.
     #[arg(long = "trace", value_name = "PATH[:ENDPOINT]")]
@@ -178,31 +203,31 @@ pub struct RunArgs {
     #[arg(long = "loop", value_name = "N", num_args = 0..=1, default_missing_value = "0")]
     pub loops: Option<u64>,
     /// Replay at most this many requests per second (50/s); later ones are pushed back.
-    #[arg(long = "max-rate", value_name = "RATE")]
-    pub max_rate: Option<String>,
+    #[arg(long = "max-rate", value_name = "RATE", value_parser = flags::rate, requires = "trace")]
+    pub max_rate: Option<f64>,
     /// Replay the trace's requests back to back with -u users, ignoring its timing.
     #[arg(long = "as-fast-as-possible")]
     pub as_fast_as_possible: bool,
     /// Serve the run's live metrics in Prometheus format at http://ADDR/metrics (port 0 picks one).
-    #[arg(long = "metrics-listen", value_name = "ADDR")]
-    pub metrics_listen: Option<String>,
+    #[arg(long = "metrics-listen", value_name = "ADDR", value_parser = flags::socket_address)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Keep --metrics-listen serving this long after the load ends, for a last scrape.
-    #[arg(long = "metrics-hold", default_value = "0s")]
-    pub metrics_hold: String,
+    #[arg(long = "metrics-hold", default_value = "0s", value_parser = flags::duration)]
+    pub metrics_hold: Duration,
     /// Sample the target's Prometheus /metrics into resources.parquet; repeatable.
     /// [default without --host: the built-in simulator's]
-    #[arg(long = "scrape", value_name = "URL")]
+    #[arg(long = "scrape", value_name = "URL", value_parser = flags::url)]
     pub scrape: Vec<String>,
     /// Sample a local process's CPU, memory and disk I/O into resources.parquet; repeatable.
     #[arg(long = "watch-pid", value_name = "PID")]
     pub watch_pid: Vec<u32>,
     /// How often resources are sampled (the generator's own CPU and memory always are).
     /// Default: 5s; a run planned shorter than 150 s is sampled 30 times (at least every 1s).
-    #[arg(long = "sample-interval", value_name = "DURATION")]
-    pub sample_interval: Option<String>,
+    #[arg(long = "sample-interval", value_name = "DURATION", value_parser = flags::sample_interval)]
+    pub sample_interval: Option<Duration>,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
-    #[arg(long = "stop-on", value_name = "CONDITION")]
-    pub stop_on: Vec<String>,
+    #[arg(long = "stop-on", value_name = "CONDITION", value_parser = flags::stop_condition)]
+    pub stop_on: Vec<StopCondition>,
     /// Scenario file (TOML) instead of the built-in one; see `aurax-tool scenario show`.
     #[arg(long = "scenario-file", value_name = "PATH")]
     pub scenario_file: Option<PathBuf>,
@@ -213,19 +238,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Extra request header, 'Name: value'; repeatable (e.g. Authorization).
-    #[arg(long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = flags::header)]
+    pub headers: Vec<Header>,
     /// Timeout of one request, from send to the end of the body.
-    #[arg(long, default_value = "60s")]
-    pub timeout: String,
+    #[arg(long, default_value = "60s", value_parser = flags::positive_duration)]
+    pub timeout: Duration,
     /// Largest response body read; a larger one is recorded as outcome `other`.
-    #[arg(long = "max-body-bytes", default_value_t = 10 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    #[arg(long = "max-body-bytes", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=limits::MAX_BODY_BYTES))]
+    pub max_body_bytes: u64,
     /// How long requests still in flight at the end may take to finish.
-    #[arg(long = "stop-timeout", default_value = "30s")]
-    pub stop_timeout: String,
+    #[arg(long = "stop-timeout", default_value = "30s", value_parser = flags::duration)]
+    pub stop_timeout: Duration,
     /// Percentile the response-time targets are judged on [default: the scenario's, 95].
-    #[arg(long = "target-percentile")]
+    #[arg(long = "target-percentile", value_parser = flags::percentile)]
     pub target_percentile: Option<f64>,
     /// Report target failures but exit 0 anyway.
     #[arg(long = "no-thresholds")]
@@ -256,7 +282,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SimArgs {
     /// Multiplies every service time; 1.0 is real-world speed (an image takes ~8 s).
-    #[arg(long = "time-scale", default_value_t = 0.1)]
+    #[arg(long = "time-scale", default_value = "0.1", value_parser = flags::time_scale)]
     pub time_scale: f64,
     /// Concurrent generations of the text model (mistral:7b-instruct-q4_K_M); text and
     /// burst_request take 2 s each at real-world speed, so capacity is slots / (2 s x time scale).
@@ -287,29 +313,29 @@ pub struct SimArgs {
     #[arg(long, value_enum)]
     pub metrics: Option<MetricsFlavour>,
     /// Share of generations answered HTTP 200 with "success": false (route/status: HTTP 500).
-    #[arg(long = "error-rate", default_value_t = 0.0)]
+    #[arg(long = "error-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub error_rate: f64,
     /// Share of requests answered 503.
-    #[arg(long = "http-error-rate", default_value_t = 0.0)]
+    #[arg(long = "http-error-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub http_error_rate: f64,
     /// Share of requests delayed by --slow.
-    #[arg(long = "slow-rate", default_value_t = 0.0)]
+    #[arg(long = "slow-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub slow_rate: f64,
     /// Extra delay of a slow response.
-    #[arg(long = "slow", default_value = "2s")]
-    pub slow: String,
+    #[arg(long = "slow", default_value = "2s", value_parser = flags::duration)]
+    pub slow: Duration,
     /// Share of connections cut in the middle of the response.
-    #[arg(long = "reset-rate", default_value_t = 0.0)]
+    #[arg(long = "reset-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub reset_rate: f64,
     /// Share of responses that are not JSON.
-    #[arg(long = "garbage-rate", default_value_t = 0.0)]
+    #[arg(long = "garbage-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub garbage_rate: f64,
     /// Share of responses with a 64 MiB body.
-    #[arg(long = "huge-body-rate", default_value_t = 0.0)]
+    #[arg(long = "huge-body-rate", default_value_t = 0.0, value_parser = flags::share)]
     pub huge_body_rate: f64,
     /// Stall every request arriving in a window, AT+FOR after start, e.g. 5s+2s.
-    #[arg(long, value_name = "AT+FOR")]
-    pub stall: Option<String>,
+    #[arg(long, value_name = "AT+FOR", value_parser = flags::stall)]
+    pub stall: Option<(Duration, Duration)>,
     /// Seed of the simulator's random choices.
     #[arg(long = "sim-seed", default_value_t = 0)]
     pub sim_seed: u64,

@@ -35,11 +35,3 @@ pub struct RequestOutcome {
     /// Trace replay: the trace file and the line (entry, row) the request came from.
     pub trace: Option<(Arc<str>, u64)>,
 }
-
-impl RequestOutcome {
-    /// Latency measured from the intended send time: what a user waiting on the schedule
-    /// saw, including any time the generator itself was late (coordinated omission).
-    pub fn corrected_latency_us(&self) -> i64 {
-        self.latency_us + (self.actual_send_us - self.intended_send_us).max(0)
-    }
-}

@@ -11,8 +11,8 @@ use hdrhistogram::Histogram;
 
 use aurax_schema::Outcome;
 
-use crate::monitor::PromCounters;
 use crate::outcome::RequestOutcome;
+use crate::prom::PromCounters;
 
 /// 1 µs to 1 hour at 3 significant digits.
 fn new_histogram() -> Histogram<u64> {
@@ -92,9 +92,6 @@ pub struct RunStats {
     pub stages: BTreeMap<u32, StageStats>,
     pub endpoints: BTreeMap<Arc<str>, EndpointStats>,
     pub total: EndpointStats,
-    /// First actual send and last completion seen (µs since the epoch).
-    pub first_send_us: Option<i64>,
-    pub last_end_us: Option<i64>,
     /// How late requests went out against their schedule (µs): the generator's own delay.
     pub lateness: Histogram<u64>,
     /// The same outcomes in Prometheus terms, for the live exporter.
@@ -108,8 +105,6 @@ impl Default for RunStats {
             stages: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             total: EndpointStats::default(),
-            first_send_us: None,
-            last_end_us: None,
             lateness: new_histogram(),
             prom: PromCounters::default(),
             window: EndpointStats::default(),
@@ -121,7 +116,6 @@ impl Default for RunStats {
 #[derive(Debug, Clone, Copy)]
 pub struct WindowSnapshot {
     pub requests: u64,
-    pub failures: u64,
     pub p95_ms: f64,
     pub total_requests: u64,
     pub total_failures: u64,
@@ -151,12 +145,6 @@ impl RunStats {
                 .last_send_us
                 .map_or(o.actual_send_us, |l| l.max(o.actual_send_us)),
         );
-        let end = o.actual_send_us + o.latency_us;
-        self.first_send_us = Some(
-            self.first_send_us
-                .map_or(o.actual_send_us, |f| f.min(o.actual_send_us)),
-        );
-        self.last_end_us = Some(self.last_end_us.map_or(end, |l| l.max(end)));
     }
 
     /// Returns the interval since the last call and starts a new one.
@@ -164,18 +152,9 @@ impl RunStats {
         let w = std::mem::take(&mut self.window);
         WindowSnapshot {
             requests: w.arrivals,
-            failures: w.failures,
             p95_ms: w.latency.value_at_quantile(0.95) as f64 / 1000.0,
             total_requests: self.total.arrivals,
             total_failures: self.total.failures,
-        }
-    }
-
-    /// Seconds from the first send to the last completion.
-    pub fn duration_s(&self) -> f64 {
-        match (self.first_send_us, self.last_end_us) {
-            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e6,
-            _ => 0.0,
         }
     }
 }

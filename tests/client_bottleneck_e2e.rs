@@ -2,6 +2,7 @@
 //! cores of a 2-core machine on purpose, so it is the only test of its binary (cargo runs
 //! test binaries one after another): timing-sensitive tests never run beside it.
 
+#[path = "e2e/common.rs"]
 mod common;
 
 use std::process::Stdio;
@@ -9,6 +10,7 @@ use std::process::Stdio;
 use common::{Simulator, allowed_cpus, bin, pin, summary, text};
 
 #[test]
+#[cfg(target_os = "linux")]
 fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
     // The generator on one core and the simulator on the others: 4,000 req/s is more than
     // one core of the client can send, and the report must blame the client, not AURAX.

@@ -217,6 +217,57 @@ mod tests {
         assert_eq!(names.len(), Column::ALL.len());
     }
 
+    /// The column table of docs/parquet.md names every column, with its type, once: the
+    /// contract and its documentation cannot drift apart.
+    #[test]
+    fn every_column_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/parquet.md"))
+                .expect("docs/parquet.md");
+        for c in Column::ALL {
+            let rows: Vec<&str> = doc
+                .lines()
+                .filter(|l| l.starts_with(&format!("| `{}` |", c.name())))
+                .collect();
+            assert_eq!(
+                rows.len(),
+                1,
+                "column {} in docs/parquet.md: {rows:?}",
+                c.name()
+            );
+            let (ty, nullable) = c.data_type();
+            let documented = rows[0];
+            let kind = match ty {
+                DataType::Dictionary(..) => "dict string",
+                DataType::Timestamp(..) => "timestamp",
+                DataType::UInt16 => "uint16",
+                DataType::UInt32 => "uint32",
+                DataType::UInt64 => "uint64",
+                DataType::Int64 => "int64",
+                DataType::Float64 => "float64",
+                other => panic!("undocumented type {other:?}"),
+            };
+            assert!(
+                documented.contains(kind),
+                "{}: {kind}: {documented}",
+                c.name()
+            );
+            assert_eq!(
+                documented.contains("null"),
+                nullable,
+                "{}: nullability: {documented}",
+                c.name()
+            );
+        }
+        for o in Outcome::ALL {
+            assert!(
+                doc.contains(&format!("`{}`", o.as_str())),
+                "outcome {}",
+                o.as_str()
+            );
+        }
+    }
+
     #[test]
     fn schema_carries_metadata_and_timestamp_units() {
         let meta = HashMap::from([("k".to_string(), "v".to_string())]);

@@ -25,7 +25,7 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
     let pass = write_and_print(&analysis, changes.as_deref(), &out, true)?;
     if let Some(changes) = &changes {
         for c in changes.iter().filter(|c| c.regression) {
-            println!("  regression: {}: {}", c.name, c.verdict);
+            say!("  regression: {}: {}", c.name, c.verdict);
         }
         if args.fail_on_regression && changes.iter().any(|c| c.regression) {
             return Ok(ExitCode::Regression);

@@ -1,6 +1,15 @@
 //! The subcommands, each a thin layer between the CLI and the library: they resolve flags,
 //! print, and map errors to exit codes.
 
+/// `println!` that a closed stdout (`aurax-tool … | head`) cannot panic: what is printed
+/// is best effort, the work is done and its exit code stands either way.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod analyze;
 pub mod record;
 pub mod run;

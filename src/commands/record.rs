@@ -5,26 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::cli::RecordArgs;
-use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::record::{self, RecordError, RecorderConfig};
 use crate::scenario::Scenario;
 
 pub fn execute(args: RecordArgs) -> Result<ExitCode, Fail> {
-    let bad = |e: String| fail(ExitCode::BadInput, e);
-    let addr: SocketAddr = args.listen.parse().map_err(|_| {
-        bad(format!(
-            "--listen {}: not a socket address such as 127.0.0.1:8001",
-            args.listen
-        ))
-    })?;
-    if !(args.upstream.starts_with("http://") || args.upstream.starts_with("https://")) {
-        return Err(bad(format!(
-            "--upstream {}: expected a URL such as http://localhost:8000",
-            args.upstream
-        )));
-    }
-    let timeout = parse_duration(&args.timeout).map_err(|e| bad(format!("--timeout: {e}")))?;
+    let addr: SocketAddr = args.listen;
+    let timeout = args.timeout;
     let scenario = Arc::new(match &args.scenario_file {
         Some(p) => Scenario::from_path(p).or_exit(ExitCode::BadInput)?,
         None => Scenario::builtin().or_exit(ExitCode::Failure)?,
@@ -37,7 +24,7 @@ pub fn execute(args: RecordArgs) -> Result<ExitCode, Fail> {
     };
     let rt = super::runtime()?;
     rt.block_on(async {
-        crate::runner::install_tls_provider();
+        crate::http::install_tls_provider();
         let recorder = record::start(addr, scenario, config)
             .await
             .map_err(|e| match e {

@@ -8,7 +8,7 @@ pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
     match cmd {
         ScenarioCommand::Show { name: None } => print!("{BUILTIN_TOML}"),
         ScenarioCommand::Show { name: Some(name) } => match section(BUILTIN_TOML, &name) {
-            Some(text) => println!("{text}"),
+            Some(text) => say!("{text}"),
             None => {
                 let s = Scenario::builtin().or_exit(ExitCode::Failure)?;
                 let known: Vec<&str> = s.load_scenarios.keys().map(String::as_str).collect();
@@ -20,14 +20,14 @@ pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
         },
         ScenarioCommand::Check { path } => {
             let s = Scenario::from_path(&path).or_exit(ExitCode::BadInput)?;
-            println!("{}: scenario `{}` is valid", path.display(), s.name);
+            say!("{}: scenario `{}` is valid", path.display(), s.name);
             let endpoints: Vec<&str> = s.endpoints.iter().map(|e| e.name.as_str()).collect();
-            println!("  endpoints:    {}", endpoints.join(", "));
-            println!("  user classes: {}", s.class_names().join(", "));
+            say!("  endpoints:    {}", endpoints.join(", "));
+            say!("  user classes: {}", s.class_names().join(", "));
             let profiles: Vec<&str> = s.profiles.keys().map(String::as_str).collect();
-            println!("  profiles:     {}", profiles.join(", "));
+            say!("  profiles:     {}", profiles.join(", "));
             let scenarios: Vec<&str> = s.load_scenarios.keys().map(String::as_str).collect();
-            println!("  scenarios:    {}", scenarios.join(", "));
+            say!("  scenarios:    {}", scenarios.join(", "));
         }
     }
     Ok(ExitCode::Success)

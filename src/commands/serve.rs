@@ -4,7 +4,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use crate::cli::{ServeArgs, SimArgs};
-use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::simulator::{self, Backend, FaultConfig, MetricsFlavour, Overload, SimulatorConfig};
 
@@ -45,44 +44,16 @@ pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
 }
 
 pub fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
-    let share = |name: &str, v: f64| {
-        if (0.0..=1.0).contains(&v) {
-            Ok(v)
-        } else {
-            Err(fail(
-                ExitCode::BadInput,
-                format!("--{name} {v}: must be a share between 0 and 1"),
-            ))
-        }
-    };
-    if !(a.time_scale >= 0.0 && a.time_scale.is_finite()) {
-        return Err(fail(ExitCode::BadInput, "--time-scale must be 0 or more"));
-    }
+    // Every value arrives typed and checked (crate::flags).
     let faults = FaultConfig {
-        error_rate: share("error-rate", a.error_rate)?,
-        http_error_rate: share("http-error-rate", a.http_error_rate)?,
-        slow_rate: share("slow-rate", a.slow_rate)?,
-        slow_extra: parse_duration(&a.slow)
-            .map_err(|e| fail(ExitCode::BadInput, format!("--slow: {e}")))?,
-        reset_rate: share("reset-rate", a.reset_rate)?,
-        garbage_rate: share("garbage-rate", a.garbage_rate)?,
-        huge_body_rate: share("huge-body-rate", a.huge_body_rate)?,
-        stall: match &a.stall {
-            None => None,
-            Some(text) => {
-                let bad = |e: String| {
-                    fail(
-                        ExitCode::BadInput,
-                        format!("--stall {text}: {e} (expected AT+FOR, e.g. 5s+2s)"),
-                    )
-                };
-                let (at, length) = text.split_once('+').ok_or_else(|| bad("no `+`".into()))?;
-                Some((
-                    parse_duration(at).map_err(bad)?,
-                    parse_duration(length).map_err(bad)?,
-                ))
-            }
-        },
+        error_rate: a.error_rate,
+        http_error_rate: a.http_error_rate,
+        slow_rate: a.slow_rate,
+        slow_extra: a.slow,
+        reset_rate: a.reset_rate,
+        garbage_rate: a.garbage_rate,
+        huge_body_rate: a.huge_body_rate,
+        stall: a.stall,
     };
     Ok(SimulatorConfig {
         time_scale: a.time_scale,

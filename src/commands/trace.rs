@@ -6,9 +6,7 @@ use std::time::Duration;
 use crate::cli::{TraceCommand, TraceSelection, TraceStatsArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::scenario::Scenario;
-use crate::trace::{
-    Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, TraceStats, parse_window,
-};
+use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, TraceStats};
 
 pub fn execute(cmd: TraceCommand) -> Result<ExitCode, Fail> {
     match cmd {
@@ -19,7 +17,6 @@ pub fn execute(cmd: TraceCommand) -> Result<ExitCode, Fail> {
 /// The replay options of `--trace`s and the selection flags, every value checked; the error
 /// is the one-line message for exit 3.
 pub fn replay_options(traces: &[String], sel: &TraceSelection) -> Result<ReplayOptions, String> {
-    crate::limits::positive_at_most("--speed", sel.speed, crate::limits::MAX_SCALE)?;
     let traces = traces
         .iter()
         .map(|t| TraceSpec::parse(t))
@@ -28,10 +25,7 @@ pub fn replay_options(traces: &[String], sel: &TraceSelection) -> Result<ReplayO
         format: sel.trace_format.as_deref().map(Format::parse).transpose()?,
         default_endpoint: sel.trace_endpoint.clone(),
         speed: sel.speed,
-        window: match &sel.window {
-            Some(w) => parse_window(w).map_err(|e| format!("--window {w}: {e}"))?,
-            None => (Duration::ZERO, None),
-        },
+        window: sel.window.unwrap_or((Duration::ZERO, None)),
         lenient: sel.lenient,
         ..ReplayOptions::new(traces)
     })
@@ -58,14 +52,14 @@ fn stats(args: TraceStatsArgs) -> Result<ExitCode, Fail> {
     if args.json {
         let mut v = stats.to_json(&scenario);
         v["skipped_lines"] = skipped.into();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&v).or_exit(ExitCode::Failure)?
         );
     } else {
         print!("{}", stats.to_text(&scenario));
         if let Some(note) = counters.skipped_note() {
-            println!("{note}");
+            say!("{note}");
         }
     }
     Ok(ExitCode::Success)

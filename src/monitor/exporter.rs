@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::procfs;
-use super::prom::{family, gauge};
+use crate::prom::{family, gauge};
 use crate::runner::Shared;
 use crate::stats::RunStats;
 

@@ -4,8 +4,6 @@
 
 pub mod exporter;
 pub mod procfs;
-pub mod prom;
 pub mod sampler;
 
-pub use prom::PromCounters;
 pub use sampler::{SamplerConfig, SamplerReport};

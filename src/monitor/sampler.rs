@@ -47,7 +47,7 @@ pub async fn run(
     writer: ResourceWriter,
     mut stop: watch::Receiver<bool>,
 ) -> SamplerReport {
-    crate::runner::install_tls_provider();
+    crate::http::install_tls_provider();
     let client = reqwest::Client::builder()
         .timeout(
             config
@@ -180,14 +180,14 @@ async fn scrape(client: Option<&reqwest::Client>, url: &str) -> Result<Scrape, S
         .get(url)
         .send()
         .await
-        .map_err(|e| crate::runner::describe(&e))?;
+        .map_err(|e| crate::http::describe(&e))?;
     if !response.status().is_success() {
         return Err(format!(
             "HTTP {} (does the target expose /metrics?)",
             response.status()
         ));
     }
-    let body = crate::runner::body_up_to(response, MAX_SCRAPE_BYTES).await?;
+    let body = crate::http::body_up_to(response, MAX_SCRAPE_BYTES).await?;
     let text = String::from_utf8_lossy(&body);
     Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).map_err(|e| e.to_string())
 }
@@ -292,7 +292,22 @@ mod tests {
         };
         let (stop, stopped) = watch::channel(false);
         let sampler = tokio::spawn(run(config, writer, stopped));
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Until two segments are sealed (however slow a busy machine makes the sampler),
+        // then a little more for the newest file.
+        let sealed = |dir: &std::path::Path| {
+            std::fs::read_dir(dir).map_or(0, |d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("resources-0"))
+                    .count()
+            })
+        };
+        for _ in 0..600 {
+            if sealed(dir.path()) >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
         stop.send(true).expect("sampler listens");
         let report = sampler.await.expect("sampler ends");
 

@@ -200,7 +200,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         Err(e) => (
             StatusCode::BAD_GATEWAY,
             HeaderMap::new(),
-            Body::from(format!("upstream: {}", crate::runner::describe(&e))),
+            Body::from(format!("upstream: {}", crate::http::describe(&e))),
         ),
     };
     let latency = arrived.elapsed();

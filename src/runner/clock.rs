@@ -28,8 +28,4 @@ impl WallClock {
             self.origin_us - self.origin.duration_since(t).as_micros() as i64
         }
     }
-
-    pub fn now_micros(&self) -> i64 {
-        self.micros_at(Instant::now())
-    }
 }

@@ -28,7 +28,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(TICK);
     let stopped = loop {
         let t = start.elapsed();
-        if t >= plan.run_time {
+        if t >= plan.synthetic_end() {
             break None;
         }
         let (index, want) = plan.shape.at(t);

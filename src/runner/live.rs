@@ -13,16 +13,16 @@ use crate::stats::RunStats;
 pub struct LiveLine {
     bar: Option<ProgressBar>,
     started: Instant,
-    total: Duration,
+    /// None: a replay that runs until its trace ends, no length to show.
+    total: Option<Duration>,
 }
 
 impl LiveLine {
-    pub fn new(total: Duration, quiet: bool) -> LiveLine {
-        // A replay without -t runs until its trace ends: no length to show.
-        let known = total < Duration::from_secs(1 << 29);
+    pub fn new(total: Option<Duration>, quiet: bool) -> LiveLine {
+        let known = total.is_some();
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(
-                known.then(|| total.as_secs().max(1)),
+                total.map(|t| t.as_secs().max(1)),
                 ProgressDrawTarget::stderr(),
             );
             let template = if known {
@@ -72,15 +72,17 @@ impl LiveLine {
             );
             match &self.bar {
                 Some(bar) => {
-                    bar.set_position(elapsed.as_secs().min(self.total.as_secs()));
+                    bar.set_position(
+                        elapsed
+                            .as_secs()
+                            .min(self.total.map_or(u64::MAX, |t| t.as_secs())),
+                    );
                     bar.set_message(msg);
                 }
                 None if !quiet && ticks.is_multiple_of(plain_every) => {
-                    let of = if self.total < Duration::from_secs(1 << 29) {
-                        format!("/{:.0}s", self.total.as_secs_f64())
-                    } else {
-                        String::new()
-                    };
+                    let of = self
+                        .total
+                        .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
                     eprintln!("[{:>6.0}s{of}] {msg}", elapsed.as_secs_f64());
                 }
                 None => {}

@@ -9,7 +9,6 @@ mod live;
 mod open;
 mod replay;
 mod request;
-mod shape;
 mod shared;
 mod users;
 
@@ -22,25 +21,32 @@ use tokio::task::JoinSet;
 pub use clock::WallClock;
 pub use conditions::{StopCondition, watch_conditions};
 pub use live::LiveLine;
-pub use replay::{Pace, ReplayFeed};
-pub use request::{Target, TargetError, body_up_to, describe, install_tls_provider};
-pub use shape::{Arrivals, LoadShape, Stage, locust_ramp, parse_rate, parse_stages, target_at};
-pub use shared::REPLAY_CLASS;
+pub use replay::ReplayFeed;
+pub use request::Target;
 pub use shared::Shared;
-pub use users::assign_classes;
+
+use crate::shape::LoadShape;
 
 /// How much load, of which shape, for how long, from which classes.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
     pub shape: LoadShape,
     /// The run ends at this time even if stages remain (`-t`); normally the stages' length.
-    pub run_time: Duration,
+    /// None only for a replay without `-t`: it runs until its trace ends.
+    pub run_time: Option<Duration>,
     /// Indexes into the scenario's user classes, with Locust-style weights.
     pub classes: Vec<(usize, u32)>,
     pub seed: u64,
     /// How long requests still in flight at the end may take to finish.
     pub stop_timeout: Duration,
     pub stop_on: Vec<StopCondition>,
+}
+
+impl LoadPlan {
+    /// When a synthetic load ends: the run time, else the end of its stages.
+    pub fn synthetic_end(&self) -> Duration {
+        self.run_time.unwrap_or_else(|| self.shape.duration())
+    }
 }
 
 /// Why a run stopped before its run time was up.
@@ -57,7 +63,6 @@ pub enum StopReason {
 /// What the engine reports when it is done.
 #[derive(Debug, Clone)]
 pub struct DriveReport {
-    pub sent: u64,
     pub stopped_early: Option<StopReason>,
     /// Requests still in flight after the stop timeout: cancelled, each recorded as a
     /// `cancelled` row.
@@ -95,7 +100,6 @@ pub async fn drive(
         while tasks.join_next().await.is_some() {}
     }
     DriveReport {
-        sent: shared.requests_sent(),
         stopped_early,
         cancelled,
     }

@@ -14,7 +14,8 @@ use tokio::task::JoinSet;
 
 use super::shared::Who;
 use super::users::splitmix;
-use super::{Arrivals, LoadPlan, LoadShape, Shared, StopReason, wait_stop};
+use super::{LoadPlan, Shared, StopReason, wait_stop};
+use crate::shape::{Arrivals, LoadShape};
 
 pub async fn run(
     shared: &Arc<Shared>,
@@ -39,7 +40,7 @@ pub async fn run(
     let mut n: u64 = 0;
     loop {
         // None: the run time is over.
-        let t = schedule.next_arrival(&plan.shape, plan.run_time, &mut gaps)?;
+        let t = schedule.next_arrival(&plan.shape, plan.synthetic_end(), &mut gaps)?;
         let intended = start + t;
         tokio::select! {
             _ = tokio::time::sleep_until(intended.into()) => {}
@@ -173,7 +174,7 @@ impl Arrival {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Stage;
+    use crate::shape::Stage;
 
     fn count(shape: &LoadShape, arrivals: Arrivals, secs: u64) -> usize {
         let mut rng = StdRng::seed_from_u64(1);

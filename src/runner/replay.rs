@@ -13,19 +13,8 @@ use tokio::task::JoinSet;
 
 use super::shared::Who;
 use super::{LoadPlan, Shared, StopReason, wait_stop};
+use crate::shape::Pace;
 use crate::trace::{ReplaySchedule, Scheduled, TraceError};
-
-/// How replayed requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pace {
-    /// At the trace's times (divided by `--speed`).
-    Recorded {
-        connections: Option<usize>,
-        max_in_flight: usize,
-    },
-    /// `--as-fast-as-possible`: this many users send the trace's requests back to back.
-    AsFastAsPossible { users: u32 },
-}
 
 /// The trace to replay: its first request (read before any load, to fail early on an empty
 /// or broken trace) and the rest of the schedule.
@@ -97,7 +86,7 @@ async fn recorded(
             Ok(s) => s,
             Err(e) => return Some(StopReason::BadTrace(e.to_string())),
         };
-        if scheduled.at >= plan.run_time {
+        if plan.run_time.is_some_and(|end| scheduled.at >= end) {
             return None;
         }
         let intended = start + scheduled.at;
@@ -187,7 +176,12 @@ async fn fastest(
     }
     let reason = tokio::select! {
         _ = all_done.notified() => None,
-        _ = tokio::time::sleep(plan.run_time) => None,
+        _ = async {
+            match plan.run_time {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        } => None,
         reason = wait_stop(stop) => Some(reason),
     };
     halt.store(true, Ordering::Relaxed);

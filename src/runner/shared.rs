@@ -87,10 +87,6 @@ impl Shared {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    pub fn requests_sent(&self) -> u64 {
-        self.seq.load(Ordering::Relaxed)
-    }
-
     /// The stage now under way and its target (users or arrivals per second).
     pub fn stage(&self) -> (u32, f64) {
         (

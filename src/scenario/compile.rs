@@ -156,7 +156,7 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
             ));
         }
         if !(def.spawn_rate > 0.0 && def.spawn_rate <= crate::limits::MAX_SPAWN_RATE)
-            || f64::from(def.users) > crate::limits::MAX_USERS
+            || def.users > crate::limits::MAX_USERS
         {
             return Err((
                 span,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::file::LoadScenarioDef;
 use crate::duration::parse_duration;
-use crate::runner::{Arrivals, LoadShape, Stage};
+use crate::shape::{Arrivals, LoadShape, Stage};
 
 /// Arrivals beyond this many in flight are dropped unless a scenario or flag says otherwise.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
@@ -98,14 +98,12 @@ pub fn compile(name: &str, def: &LoadScenarioDef) -> Result<LoadScenario, String
         }
         _ => return Err(format!("scenario {name}: give either `stages` or `steps`")),
     };
+    // One reading of an arrivals name, the flag's (`--arrivals`).
     let arrivals = match def.arrivals.as_deref() {
-        None | Some("constant") => Arrivals::Constant,
-        Some("poisson") => Arrivals::Poisson,
-        Some(other) => {
-            return Err(format!(
-                "scenario {name}: arrivals `{other}` is neither constant nor poisson"
-            ));
-        }
+        None => Arrivals::Constant,
+        Some(text) => <Arrivals as clap::ValueEnum>::from_str(text, false).map_err(|_| {
+            format!("scenario {name}: arrivals `{text}` is neither constant nor poisson")
+        })?,
     };
     let shape = if open {
         LoadShape::Open {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use faults::FaultConfig;
-pub use models::{CODE_MODEL, IMAGE_MODEL, TEXT_MODEL, generation_seconds};
+pub use models::{CODE_MODEL, IMAGE_MODEL, TEXT_MODEL};
 
 use faults::FaultInjector;
 use metrics::Metrics;

@@ -3,18 +3,12 @@
 
 use std::fmt::Write;
 
-use super::{md, verdict};
+use super::{chart, md, verdict};
 use crate::Analysis;
 use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
 use crate::insights::pct;
 use crate::judge::Judgement;
-
-pub(super) fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
-    if let Some(c) = charts.iter().find(|c| c.file == file) {
-        let _ = writeln!(out, "\n![{}]({})\n", c.title, c.file);
-    }
-}
 
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.0}"))

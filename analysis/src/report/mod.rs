@@ -14,6 +14,13 @@ mod resources;
 
 pub use markdown::markdown;
 
+/// A chart by relative link, when it was drawn.
+fn chart(out: &mut String, charts: &[ChartFile], file: &str) {
+    if let Some(c) = charts.iter().find(|c| c.file == file) {
+        let _ = std::fmt::Write::write_fmt(out, format_args!("\n![{}]({})\n\n", c.title, c.file));
+    }
+}
+
 /// Text from a target or a file as Markdown that shows it, never runs it: the characters
 /// Markdown and HTML act on are escaped, so a server's `<script>` or `|` is text in a table
 /// cell (control characters were dropped when the text was read, see `frame::clean`).

@@ -5,8 +5,7 @@ use std::fmt::Write;
 
 use aurax_schema::metrics;
 
-use super::markdown::chart;
-use super::{code, md};
+use super::{chart, code, md};
 use crate::Analysis;
 use crate::charts::ChartFile;
 

@@ -18,7 +18,8 @@ use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::runner::{self, LiveLine, LoadShape, Pace, Shared, StopReason, Target};
+use crate::runner::{self, LiveLine, Shared, StopReason, Target};
+use crate::shape::{LoadShape, Pace};
 use crate::simulator::{self, SimulatorConfig};
 use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
 use crate::stats::RunStats;
@@ -46,7 +47,7 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
 }
 
 async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
-    crate::runner::install_tls_provider();
+    crate::http::install_tls_provider();
     let (host, simulated, sim_record, _sim) = match &args.host {
         Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
         None => {
@@ -93,7 +94,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         &run.scenario.base_path,
         &run.headers,
         run.timeout,
-        args.max_body_bytes,
+        args.max_body_bytes as usize,
         max_conn,
     )
     .or_exit(ExitCode::BadInput)?;
@@ -204,14 +205,14 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
             run.plan.shape.peak(),
             run.plan.shape.stages().len(),
-            run.plan.run_time
+            run.plan.synthetic_end()
         ),
         LoadShape::Replay { pace } => replay::describe(&args, pace, run.plan.run_time),
         closed => format!(
             "up to {} users (closed model) in {} stage(s) for {:?}",
             closed.peak(),
             closed.stages().len(),
-            run.plan.run_time
+            run.plan.synthetic_end()
         ),
     };
     eprintln!(
@@ -272,26 +273,26 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     };
     match &analysis {
         Some(a) => {
-            println!("\n{}", judge::endpoint_table(&a.endpoints));
-            println!(
+            say!("\n{}", judge::endpoint_table(&a.endpoints));
+            say!(
                 "{}",
                 judge::checks_section(a.source.targets.percentile, &a.checks)
             );
         }
         None if sink_report.rows == 0 => {
-            println!("\nno request was recorded: nothing to judge, so the run cannot pass")
+            say!("\nno request was recorded: nothing to judge, so the run cannot pass")
         }
-        None => println!(
+        None => say!(
             "\nthe run's files could not be analysed (above): nothing judged, so the run cannot pass"
         ),
     }
-    println!(
+    say!(
         "{} requests recorded in {} Parquet file(s) under {}",
         sink_report.rows,
         sink_report.segments,
         run.out_dir.display()
     );
-    println!(
+    say!(
         "scheduling lateness p99 {late_p99_ms:.2} ms (how late requests went out against their schedule)"
     );
     if late_p99_ms > LATENESS_WARNING_MS {
@@ -305,7 +306,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             );
         }
     }
-    println!(
+    say!(
         "{} resource sample(s) in {}{}{}",
         resources.samples,
         aurax_schema::files::RESOURCES,
@@ -335,7 +336,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             .unwrap_or_else(|| super::analyze::default_report_dir(&run.out_dir));
         match &analysis {
             Some(a) => {
-                println!();
+                say!();
                 super::analyze::write_and_print(a, None, &dir, false)?;
             }
             None => eprintln!("--report: no report, as no request was recorded to analyse"),

@@ -2,7 +2,6 @@
 //! started before the load and stopped after it.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,6 @@ use aurax_schema::{SCHEMA_VERSION, meta, resource_schema};
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
-use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, fail};
 use crate::monitor::exporter::{self, Exporter};
 use crate::monitor::{SamplerConfig, SamplerReport, sampler};
@@ -46,42 +44,19 @@ fn default_interval(run_time: Duration) -> Duration {
 
 /// Checks the monitoring flags and binds `--metrics-listen`, before any load or file.
 /// `run_time` is the run's planned length (it sets the default sample interval).
-pub fn prepare(args: &RunArgs, run_time: Duration) -> Result<MonitorPlan, Fail> {
+pub fn prepare(args: &RunArgs, run_time: Option<Duration>) -> Result<MonitorPlan, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
-    let listener = match &args.metrics_listen {
+    let listener = match args.metrics_listen {
         None => None,
-        Some(a) => {
-            let addr = a.parse::<SocketAddr>().map_err(|_| {
-                bad(format!(
-                    "--metrics-listen {a}: not a socket address such as 127.0.0.1:9646"
-                ))
-            })?;
-            Some(
-                std::net::TcpListener::bind(addr)
-                    .map_err(|e| bad(format!("--metrics-listen {addr}: cannot listen: {e}")))?,
-            )
-        }
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| bad(format!("--metrics-listen {addr}: cannot listen: {e}")))?,
+        ),
     };
-    let hold =
-        parse_duration(&args.metrics_hold).map_err(|e| bad(format!("--metrics-hold: {e}")))?;
-    let interval = match &args.sample_interval {
-        Some(text) => {
-            let i = parse_duration(text).map_err(|e| bad(format!("--sample-interval: {e}")))?;
-            if i < Duration::from_millis(100) {
-                return Err(bad("--sample-interval must be at least 100ms".into()));
-            }
-            i
-        }
-        None => default_interval(run_time),
-    };
-    for url in &args.scrape {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad(format!(
-                "--scrape {}: expected a URL such as http://localhost:8000/metrics",
-                crate::redact::url(url)
-            )));
-        }
-    }
+    let hold = args.metrics_hold;
+    let interval = args
+        .sample_interval
+        .unwrap_or_else(|| run_time.map_or(Duration::from_secs(5), default_interval));
     Ok(MonitorPlan {
         listener,
         hold,

@@ -9,18 +9,14 @@ use aurax_schema::Targets;
 use serde_json::{Value, json};
 
 use crate::cli::{DEFAULT_PROFILE, RunArgs};
-use crate::duration::parse_duration;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::limits::{
-    MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_IN_FLIGHT, MAX_RATE, MAX_SCALE, MAX_SPAWN_RATE, MAX_USERS,
-    count_at_most, positive_at_most,
-};
+use crate::flags::StageList;
+use crate::limits::{MAX_RATE, MAX_USERS};
 use crate::redact;
-use crate::runner::{
-    Arrivals, LoadPlan, LoadShape, Stage, StopCondition, locust_ramp, parse_rate, parse_stages,
-};
+use crate::runner::{LoadPlan, StopCondition};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{Profile, Scenario};
+use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
 
 use super::monitoring::MonitorPlan;
 use super::replay::{Replay, resolve_replay};
@@ -52,9 +48,6 @@ fn humantime(d: Duration) -> String {
         format!("{:.0} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
     }
 }
-
-/// Run time of a replay without -t: until the trace ends (about 31 years).
-pub const UNTIL_THE_TRACE_ENDS: Duration = Duration::from_secs(1 << 30);
 
 pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     let (scenario, scenario_source) = match &args.scenario_file {
@@ -140,61 +133,33 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             })?;
         classes.push((index, weight.unwrap_or(scenario.user_classes[index].weight)));
     }
-    let duration = |flag: &str, text: &str| {
-        parse_duration(text).map_err(|e| fail(ExitCode::BadInput, format!("{flag}: {e}")))
-    };
     let bad = |e: String| fail(ExitCode::BadInput, e);
-    let run_time_flag = match &args.run_time {
-        Some(t) => {
-            let d = duration("--run-time", t)?;
-            if d.is_zero() {
-                return Err(bad("--run-time must be above 0".into()));
-            }
-            Some(d)
-        }
-        None => None,
-    };
-    positive_at_most("--scale", args.scale, MAX_SCALE).map_err(bad)?;
-    positive_at_most("--duration-scale", args.duration_scale, MAX_SCALE).map_err(bad)?;
-    if let Some(n) = args.connections {
-        count_at_most("--connections", n, MAX_CONNECTIONS).map_err(bad)?;
-    }
-    if let Some(n) = args.max_in_flight {
-        count_at_most("--max-in-flight", n, MAX_IN_FLIGHT).map_err(bad)?;
-    }
-    count_at_most("--max-body-bytes", args.max_body_bytes, MAX_BODY_BYTES).map_err(bad)?;
+    // Flag values arrive typed and within their ceilings (crate::flags): what is left to
+    // check here needs the scenario file.
+    let run_time_flag = args.run_time;
     if classes.is_empty() {
         return Err(bad(
             "no user class to run: name one with --user-class (the profile or scenario lists none)"
                 .into(),
         ));
     }
-    let arrivals = match args.arrivals.as_deref() {
-        None => None,
-        Some("constant") => Some(Arrivals::Constant),
-        Some("poisson") => Some(Arrivals::Poisson),
-        Some(other) => {
-            return Err(bad(format!(
-                "--arrivals `{other}`: use constant or poisson"
-            )));
-        }
-    };
+    let connections = args.connections.map(|n| n as usize);
+    let max_in_flight = args.max_in_flight.map(|n| n as usize);
     let open = |stages: Vec<Stage>,
                 default_arrivals: Arrivals,
                 default_max: usize,
                 default_conn: Option<usize>| LoadShape::Open {
         stages,
-        arrivals: arrivals.unwrap_or(default_arrivals),
-        connections: args.connections.or(default_conn),
-        max_in_flight: args.max_in_flight.unwrap_or(default_max),
+        arrivals: args.arrivals.unwrap_or(default_arrivals),
+        connections: connections.or(default_conn),
+        max_in_flight: max_in_flight.unwrap_or(default_max),
     };
     let profile = profile.clone();
     let scenario = Arc::new(scenario);
     let replay = resolve_replay(args, &scenario)?;
     let shape = if let Some(r) = &replay {
         r.shape.clone()
-    } else if let Some(rate) = &args.rate {
-        let rate = parse_rate(rate).map_err(|e| bad(format!("--rate: {e}")))?;
+    } else if let Some(rate) = args.rate {
         let length = run_time_flag.unwrap_or(profile.run_time);
         open(
             vec![
@@ -211,12 +176,16 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             DEFAULT_MAX_IN_FLIGHT,
             None,
         )
-    } else if let Some(stages) = &args.rate_stages {
-        let stages = parse_stages(stages, true).map_err(|e| bad(format!("--rate-stages: {e}")))?;
-        open(stages, Arrivals::Constant, DEFAULT_MAX_IN_FLIGHT, None)
-    } else if let Some(stages) = &args.stages {
+    } else if let Some(StageList(stages)) = &args.rate_stages {
+        open(
+            stages.clone(),
+            Arrivals::Constant,
+            DEFAULT_MAX_IN_FLIGHT,
+            None,
+        )
+    } else if let Some(StageList(stages)) = &args.stages {
         LoadShape::Closed {
-            stages: parse_stages(stages, false).map_err(|e| bad(format!("--stages: {e}")))?,
+            stages: stages.clone(),
         }
     } else if let Some(l) = &load_scenario {
         match l.scaled(args.scale, args.duration_scale) {
@@ -232,10 +201,8 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         let users = args.users.unwrap_or(profile.users);
         let spawn_rate = args.spawn_rate.unwrap_or(profile.spawn_rate);
         if users == 0 {
-            return Err(bad("--users must be at least 1".into()));
+            return Err(bad("the profile's users must be at least 1".into()));
         }
-        positive_at_most("--users", f64::from(users), MAX_USERS).map_err(bad)?;
-        positive_at_most("--spawn-rate", spawn_rate, MAX_SPAWN_RATE).map_err(bad)?;
         let length = run_time_flag.unwrap_or(profile.run_time);
         let stages = locust_ramp(users, spawn_rate, length);
         let reached = stages.first().map_or(0.0, |s| s.target);
@@ -254,7 +221,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         let (what, max) = if shape.is_open() {
             ("arrivals per second", MAX_RATE)
         } else {
-            ("users", MAX_USERS)
+            ("users", f64::from(MAX_USERS))
         };
         // NaN is no load either: only a number up to the ceiling passes.
         if shape.peak().partial_cmp(&max) == Some(std::cmp::Ordering::Greater)
@@ -273,51 +240,32 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     }
     // -t caps a shape with stages; otherwise the stages (or the trace) say how long it runs.
     let run_time = match &replay {
-        Some(_) => run_time_flag.unwrap_or(UNTIL_THE_TRACE_ENDS),
-        None => run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration())),
+        // Without -t a replay runs until its trace ends.
+        Some(_) => run_time_flag,
+        None => Some(run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration()))),
     };
     let monitor = Some(super::monitoring::prepare(args, run_time)?);
+    // The scenario's stop conditions are text of a file (exit 3 when bad); the flag's are
+    // parsed already.
     let mut stop_on = Vec::new();
-    for text in load_scenario
-        .iter()
-        .flat_map(|l| l.stop_on.iter())
-        .chain(args.stop_on.iter())
-    {
+    for text in load_scenario.iter().flat_map(|l| l.stop_on.iter()) {
         stop_on.push(StopCondition::parse(text).map_err(bad)?);
     }
-    let timeout = duration("--timeout", &args.timeout)?;
-    let stop_timeout = duration("--stop-timeout", &args.stop_timeout)?;
+    stop_on.extend(args.stop_on.iter().cloned());
+    let timeout = args.timeout;
+    let stop_timeout = args.stop_timeout;
     let mut headers = scenario.headers.clone();
-    for h in &args.headers {
-        let (k, v) = h.split_once(':').ok_or_else(|| {
-            fail(
-                ExitCode::BadInput,
-                format!("--header `{h}`: expected 'Name: value'"),
-            )
-        })?;
-        if crate::trace::is_connection_header(k.trim()) {
-            return Err(fail(
-                ExitCode::BadInput,
-                format!(
-                    "--header `{}`: the client sets this header itself, per request (framing and connection headers cannot be given)",
-                    k.trim()
-                ),
-            ));
-        }
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    headers.extend(
+        args.headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone())),
+    );
     let class_refs: Vec<_> = classes
         .iter()
         .map(|(i, _)| &scenario.user_classes[*i])
         .collect();
     let mut targets = scenario.targets_for(&class_refs);
     if let Some(p) = args.target_percentile {
-        if !(p > 0.0 && p <= 100.0) {
-            return Err(fail(
-                ExitCode::BadInput,
-                "--target-percentile must be in (0, 100]",
-            ));
-        }
         targets.percentile = p;
     }
     let total_weight: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
@@ -397,7 +345,7 @@ impl ResolvedRun {
             "peak_load": self.plan.shape.peak(),
             "stages": self.plan.shape.stages().iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
             "stop_on": self.plan.stop_on.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
-            "run_time_s": self.plan.run_time.as_secs_f64(),
+            "run_time_s": self.plan.run_time.map(|t| t.as_secs_f64()),
             "user_classes": classes,
             "seed": self.plan.seed,
             "headers": headers,
@@ -526,8 +474,8 @@ mod tests {
             if let Ok(Cli { command: Command::Run(args) }) = Cli::try_parse_from(&argv)
                 && let Ok(run) = resolve(&args)
             {
-                prop_assert!(run.plan.shape.peak() <= crate::limits::MAX_RATE.max(crate::limits::MAX_USERS));
-                prop_assert!(run.plan.run_time <= crate::limits::MAX_DURATION);
+                prop_assert!(run.plan.shape.peak() <= crate::limits::MAX_RATE.max(f64::from(crate::limits::MAX_USERS)));
+                prop_assert!(run.plan.run_time.is_none_or(|t| t <= crate::limits::MAX_DURATION));
             }
         }
     }

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, fail};
-use crate::runner::{LoadShape, Pace, ReplayFeed, parse_rate};
+use crate::runner::ReplayFeed;
 use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
+use crate::shape::{LoadShape, Pace};
 
-use super::plan::UNTIL_THE_TRACE_ENDS;
 use crate::commands::trace::replay_options;
 use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec};
 
@@ -26,17 +26,9 @@ pub struct Replay {
 
 /// Flags of synthetic load that make no sense with a trace.
 fn conflicts(args: &RunArgs) -> Option<&'static str> {
-    [
-        (args.rate.is_some(), "--rate"),
-        (args.rate_stages.is_some(), "--rate-stages"),
-        (args.stages.is_some(), "--stages"),
-        (args.scenario.is_some(), "--scenario"),
-        (args.spawn_rate.is_some(), "--spawn-rate"),
-        (!args.user_class.is_empty(), "--user-class"),
-        (args.arrivals.is_some(), "--arrivals"),
-    ]
-    .into_iter()
-    .find_map(|(set, flag)| set.then_some(flag))
+    [(!args.user_class.is_empty(), "--user-class")]
+        .into_iter()
+        .find_map(|(set, flag)| set.then_some(flag))
 }
 
 pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option<Replay>, Fail> {
@@ -64,21 +56,11 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
             "{flag} shapes synthetic load; a --trace replay keeps the trace's own timing (use --speed, --window, --max-rate)"
         )));
     }
-    let max_rate = match &args.max_rate {
-        None => None,
-        Some(r) => Some(parse_rate(r).ok().filter(|r| *r > 0.0).ok_or_else(|| {
-            bad(format!(
-                "--max-rate {r}: expected a rate above 0 such as 50/s"
-            ))
-        })?),
-    };
+    let max_rate = args.max_rate;
     let pace = if args.as_fast_as_possible {
         let users = args.users.ok_or_else(|| {
             bad("--as-fast-as-possible needs -u N: how many users send back to back".into())
         })?;
-        if users == 0 {
-            return Err(bad("-u must be at least 1".into()));
-        }
         Pace::AsFastAsPossible { users }
     } else {
         if args.users.is_some() {
@@ -87,8 +69,10 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
             ));
         }
         Pace::Recorded {
-            connections: args.connections,
-            max_in_flight: args.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            connections: args.connections.map(|n| n as usize),
+            max_in_flight: args
+                .max_in_flight
+                .map_or(DEFAULT_MAX_IN_FLIGHT, |n| n as usize),
         }
     };
     let options = ReplayOptions {
@@ -134,24 +118,22 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
 }
 
 /// What a replay does, for the line printed before the load starts.
-pub fn describe(args: &RunArgs, pace: &Pace, run_time: Duration) -> String {
+pub fn describe(args: &RunArgs, pace: &Pace, run_time: Option<Duration>) -> String {
     let how = match pace {
         Pace::Recorded { .. } => format!("at {}x the recorded speed", args.selection.speed),
         Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
     };
-    let until = if run_time >= UNTIL_THE_TRACE_ENDS && args.loops == Some(0) {
-        "in a loop until Ctrl-C".to_string()
-    } else if run_time >= UNTIL_THE_TRACE_ENDS {
-        "until the trace ends".to_string()
-    } else {
-        format!("for at most {run_time:?}")
+    let until = match run_time {
+        None if args.loops == Some(0) => "in a loop until Ctrl-C".to_string(),
+        None => "until the trace ends".to_string(),
+        Some(t) => format!("for at most {t:?}"),
     };
     format!("a replay of {} {how} {until}", args.trace.join(" + "))
 }
 
 /// After the run: how many requests of which traces were sent, and what --lenient skipped.
 pub fn print_summary(args: &RunArgs, counters: &ReplayCounters, rows: u64) {
-    println!("replayed {rows} request(s) of {}", args.trace.join(", "));
+    say!("replayed {rows} request(s) of {}", args.trace.join(", "));
     if let Some(note) = counters.skipped_note() {
         eprintln!("{note}");
     }

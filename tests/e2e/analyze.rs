@@ -1,8 +1,6 @@
 //! `aurax-tool run --report` and `aurax-tool analyze` end to end against the simulator.
 
-mod common;
-
-use common::{Simulator, aurax, summary, text};
+use crate::common::{Simulator, aurax, summary, text};
 
 #[test]
 fn light_run_with_report_writes_markdown_charts_and_summary() {
@@ -53,7 +51,7 @@ fn light_run_with_report_writes_markdown_charts_and_summary() {
     ] {
         assert!(s.get(key).is_some(), "summary.json lacks {key}");
     }
-    let rows = common::read_rows(&run);
+    let rows = crate::common::read_rows(&run);
     assert_eq!(s["run"]["requests"].as_u64(), Some(rows.len() as u64));
     // Five users far below the simulator's capacity: no breaking point may be invented.
     assert_eq!(

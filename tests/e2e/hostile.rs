@@ -3,15 +3,13 @@
 //! its targets rather than passing, memory stays bounded, and what a server says is shown,
 //! never run.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{aurax, bin, manifest, read_rows, summary, text};
+use crate::common::{aurax, bin, manifest, read_rows, summary, text};
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
@@ -210,6 +208,7 @@ fn requests_cut_off_at_the_end_are_rows_and_the_run_fails() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_sigterm_records_what_was_still_waiting() {
     let host = hostile(Mode::Stall);
     let dir = tempfile::tempdir().expect("tmp");

@@ -2,15 +2,13 @@
 //! text parser, its counts against the Parquet rows; the Grafana dashboard's queries against
 //! what is really exported. Resource analysis is in `resources_e2e.rs`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Simulator, aurax, bin, http_get, read_rows, text};
+use crate::common::{Simulator, aurax, bin, http_get, read_rows, text};
 use prometheus_parse::{Scrape, Value};
 
 fn parse(body: &str) -> Scrape {

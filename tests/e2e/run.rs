@@ -1,12 +1,10 @@
 //! `aurax-tool run` end to end: the real binary against the simulator on 127.0.0.1, the
 //! Parquet files read back.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 
-use common::{
+use crate::common::{
     Simulator, aurax, manifest, read_rows, reported_requests, resource_sample_times, text,
 };
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -52,7 +50,7 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
             .all(|r| r.outcome == "ok" && r.status == Some(200))
     );
 
-    let first = common::segment_files(&out)
+    let first = crate::common::segment_files(&out)
         .into_iter()
         .next()
         .expect("a segment");
@@ -142,7 +140,7 @@ fn seeded_load_test_user_keeps_the_seed_mix_and_wait_times() {
         assert!((got - want).abs() <= 3.0, "{names:?}: {got:.1}% vs {want}%");
     }
     // Each user's gaps: from the end of one request to the send of the next, 1-3 s.
-    let mut by_user: BTreeMap<u32, Vec<&common::Row>> = BTreeMap::new();
+    let mut by_user: BTreeMap<u32, Vec<&crate::common::Row>> = BTreeMap::new();
     for r in &rows {
         by_user.entry(r.user_id).or_default().push(r);
     }

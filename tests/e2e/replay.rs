@@ -2,14 +2,14 @@
 //! made through `aurax-tool record`, a previous run directory and a HAR file against the
 //! simulator on 127.0.0.1, and the Parquet rows are read back.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-use common::{Row, Simulator, aurax, bin, fixture, read_rows, replay, reported_requests, text};
+use crate::common::{
+    Row, Simulator, aurax, bin, fixture, read_rows, replay, reported_requests, text,
+};
 
 /// Offsets (ns) of the Azure CSV's rows from the first, by line number, read independently
 /// of the tool: `YYYY-MM-DD HH:MM:SS.fffffff`.

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use super::replay::Pace;
 use crate::duration::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,13 +13,25 @@ pub struct Stage {
     pub duration: Duration,
 }
 
-/// How open-model arrivals are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How open-model arrivals are spaced (`--arrivals`, a scenario's `arrivals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Arrivals {
     /// Exactly 1/rate apart.
     Constant,
     /// Exponential gaps with mean 1/rate: independent arrivals, as real traffic.
     Poisson,
+}
+
+/// How replayed requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// At the trace's times (divided by `--speed`).
+    Recorded {
+        connections: Option<usize>,
+        max_in_flight: usize,
+    },
+    /// `--as-fast-as-possible`: this many users send the trace's requests back to back.
+    AsFastAsPossible { users: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,7 @@
 //! Resource analysis on synthetic runs and samples whose answers are known.
 
-mod common;
-
+use crate::common::{png_facts, saturating_ramp, write_resources, write_run};
 use aurax_analysis::analyze;
-use common::{png_facts, saturating_ramp, write_resources, write_run};
 
 #[test]
 fn a_saturated_generator_is_named_and_a_saturating_target_cpu_is_the_constraint() {

@@ -2,9 +2,7 @@
 //! when it saturates. The saturated client is in `client_bottleneck_e2e.rs`: it takes both
 //! cores on purpose, so it runs in a test binary of its own, never beside this one.
 
-mod common;
-
-use common::{Simulator, aurax, summary, text};
+use crate::common::{Simulator, aurax, summary, text};
 
 #[test]
 fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {

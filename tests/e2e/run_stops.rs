@@ -1,12 +1,10 @@
 //! Stopping a run early (Ctrl-C, SIGTERM, SIGKILL) loses nothing that was measured, and bad
 //! input fails fast with one line and a distinct exit code.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{aurax, bin, manifest, read_rows, reported_requests, text};
+use crate::common::{aurax, bin, manifest, read_rows, reported_requests, text};
 
 fn signal(pid: u32, sig: &str) {
     let status = std::process::Command::new("kill")
@@ -80,7 +78,7 @@ fn sigkill_loses_at_most_the_open_segment() {
     signal(child.id(), "-KILL");
     let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
     // Segments close every 5 s: after 13 s at least two are closed and valid.
-    assert!(common::segment_files(&out).len() >= 2);
+    assert!(crate::common::segment_files(&out).len() >= 2);
     let rows = read_rows(&out);
     assert!(rows.len() > 50, "{} rows", rows.len());
     assert_eq!(manifest(&out)["status"], "running");
@@ -147,8 +145,10 @@ fn bad_names_and_files_get_one_line_and_exit_3() {
     assert!(err.contains(&format!("{}:7:", file.display())), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
+    // A bad flag value is clap's usage error, naming the flag.
     let o = aurax(&["run", "-t", "5x"]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("'--run-time <RUN_TIME>'"));
 }
 
 #[test]

@@ -1,12 +1,10 @@
 //! The seed's five load scenarios, the open model and coordinated omission, end to end:
 //! each run's shape is checked from the Parquet it leaves.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{Row, Simulator, aurax, manifest, read_rows, summary, text};
+use crate::common::{Row, Simulator, aurax, manifest, read_rows, summary, text};
 
 fn run_scenario(dir: &Path, args: &[&str]) -> (Vec<Row>, String, Option<i32>) {
     let out = dir.join("run");

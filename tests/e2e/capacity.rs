@@ -3,11 +3,9 @@
 //! target that queues past capacity (the real stack) and in one that refuses fast, under an
 //! open ramp and a closed ramp past it.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Simulator, aurax, read_rows, summary, text};
+use crate::common::{Simulator, aurax, read_rows, summary, text};
 use serde_json::Value;
 
 /// Text slots of the simulators here; text (and burst_request) take 2 s at real-world speed.

@@ -1,11 +1,9 @@
 //! The analysis on synthetic runs whose answers are known, checked through summary.json.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::{Req, png_facts, saturating_ramp, write_run};
 use aurax_analysis::{AnalysisError, analyze, baseline, report};
-use common::{Req, png_facts, saturating_ramp, write_run};
 use serde_json::Value;
 
 fn summary_of(run: &Path, out: &Path) -> Value {
@@ -106,7 +104,7 @@ fn linear_growth_says_no_breaking_point_up_to_the_top() {
             )
         })
         .collect();
-    common::write_resources(&dir.path().join("run"), "resources.parquet", &samples);
+    crate::common::write_resources(&dir.path().join("run"), "resources.parquet", &samples);
     let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
     assert!(s["resources"]["constraint"].is_null(), "{}", s["resources"]);
     assert!(s["resources"]["trigger"].is_null(), "{}", s["resources"]);

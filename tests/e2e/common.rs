@@ -60,7 +60,8 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// The CPUs this test process may run on, in order.
+/// The CPUs this test process may run on, in order (Linux: the affinity mask).
+#[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for this process.
     unsafe {
@@ -76,6 +77,7 @@ pub fn allowed_cpus() -> Vec<usize> {
 
 /// Runs the child on `cpus` only; inside it, the machine has that many cores (Rust's
 /// available_parallelism follows the affinity mask, as `nproc` does).
+#[cfg(target_os = "linux")]
 pub fn pin(cmd: &mut Command, cpus: &[usize]) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the set is built before the fork; the closure makes one system call.

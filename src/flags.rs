@@ -1,0 +1,199 @@
+//! Every flag value's type, parsed where clap reads it (its `value_parser`): a bad value is a
+//! usage error (exit 2) that names the flag and says why, before anything else happens. The
+//! ceilings are those of [`crate::limits`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+use crate::limits::{MAX_RATE, MAX_SCALE, MAX_SPAWN_RATE, MAX_USERS, positive_at_most};
+use crate::runner::StopCondition;
+use crate::shape::{Stage, parse_rate, parse_stages};
+
+/// Any duration up to the ceiling, 0 included: `90s`, `5m`, `1h30m`, `250ms`, seconds.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+/// A duration above 0.
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("must be above 0".into());
+    }
+    Ok(d)
+}
+
+/// A sample interval: at least 100 ms (sampling faster measures the sampler).
+pub fn sample_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < Duration::from_millis(100) {
+        return Err("must be at least 100ms".into());
+    }
+    Ok(d)
+}
+
+/// Arrivals per second: `50/s`, `3000/m`, `50`; above 0, at most the ceiling.
+pub fn rate(text: &str) -> Result<f64, String> {
+    positive_at_most("rate", parse_rate(text)?, MAX_RATE)
+}
+
+/// Users started per second.
+pub fn spawn_rate(text: &str) -> Result<f64, String> {
+    positive_at_most("spawn rate", number(text)?, MAX_SPAWN_RATE)
+}
+
+/// A multiplier: `--scale`, `--duration-scale`, `--speed`.
+pub fn scale(text: &str) -> Result<f64, String> {
+    positive_at_most("scale", number(text)?, MAX_SCALE)
+}
+
+/// A percentile in (0, 100].
+pub fn percentile(text: &str) -> Result<f64, String> {
+    let p = number(text)?;
+    if !(p > 0.0 && p <= 100.0) {
+        return Err(format!("{p} is not in (0, 100]"));
+    }
+    Ok(p)
+}
+
+fn number(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("`{text}` is not a number"))
+}
+
+/// Stages of a load, k6-style `TARGET:DURATION,...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageList(pub Vec<Stage>);
+
+/// `--stages`: users per stage, each at most the users' ceiling.
+pub fn user_stages(text: &str) -> Result<StageList, String> {
+    let stages = parse_stages(text, false)?;
+    if let Some(s) = stages.iter().find(|s| s.target > f64::from(MAX_USERS)) {
+        return Err(format!(
+            "{} users is over the ceiling of {MAX_USERS}",
+            s.target
+        ));
+    }
+    Ok(StageList(stages))
+}
+
+/// `--rate-stages`: arrival rates per stage, each at most the rates' ceiling.
+pub fn rate_stages(text: &str) -> Result<StageList, String> {
+    let stages = parse_stages(text, true)?;
+    if let Some(s) = stages.iter().find(|s| s.target > MAX_RATE) {
+        return Err(format!(
+            "{}/s is over the ceiling of {MAX_RATE}/s",
+            s.target
+        ));
+    }
+    Ok(StageList(stages))
+}
+
+/// A base URL of HTTP or HTTPS.
+pub fn url(text: &str) -> Result<String, String> {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err(format!(
+            "`{}` is no URL such as http://localhost:8000",
+            crate::redact::url(text)
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// An address to listen on, `127.0.0.1:9646` (port 0 picks one).
+pub fn socket_address(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is no socket address such as 127.0.0.1:9646"))
+}
+
+/// A request header given on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+/// `Name: value`; framing and connection headers (the client sets them per request) and
+/// names that are no header names are refused.
+pub fn header(text: &str) -> Result<Header, String> {
+    let (name, value) = text.split_once(':').ok_or("expected 'Name: value'")?;
+    let name = name.trim();
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("`{name}` is no header name"));
+    }
+    if reqwest::header::HeaderValue::from_str(value.trim()).is_err() {
+        return Err(format!("the value of `{name}` is no header value"));
+    }
+    if crate::trace::is_connection_header(name) {
+        return Err(format!(
+            "`{name}` is set by the client itself, per request (framing and connection headers cannot be given)"
+        ));
+    }
+    Ok(Header {
+        name: name.to_string(),
+        value: value.trim().to_string(),
+    })
+}
+
+/// `--stop-on error_rate>10%` or `p95>15s`.
+pub fn stop_condition(text: &str) -> Result<StopCondition, String> {
+    StopCondition::parse(text)
+}
+
+/// `--window FROM..TO`: offsets from the trace's start.
+pub fn window(text: &str) -> Result<(Duration, Option<Duration>), String> {
+    crate::trace::parse_window(text)
+}
+
+/// A share between 0 and 1.
+pub fn share(text: &str) -> Result<f64, String> {
+    let v = number(text)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{v} is not a share between 0 and 1"));
+    }
+    Ok(v)
+}
+
+/// The simulator's time scale: 0 or more, at most the scales' ceiling.
+pub fn time_scale(text: &str) -> Result<f64, String> {
+    let v = number(text)?;
+    if !(0.0..=MAX_SCALE).contains(&v) {
+        return Err(format!("{v} is not between 0 and {MAX_SCALE}"));
+    }
+    Ok(v)
+}
+
+/// `AT+FOR`, e.g. `5s+2s`: a stall starting AT after start, lasting FOR.
+pub fn stall(text: &str) -> Result<(Duration, Duration), String> {
+    let (at, length) = text.split_once('+').ok_or("expected AT+FOR, e.g. 5s+2s")?;
+    Ok((parse_duration(at)?, parse_duration(length)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_types_or_say_why() {
+        assert_eq!(rate("50/s"), Ok(50.0));
+        assert!(rate("0/s").is_err());
+        assert!(rate("1e9/s").unwrap_err().contains("over the ceiling"));
+        assert!(positive_duration("0s").is_err());
+        assert!(scale("1e308").is_err());
+        assert!(percentile("100.5").is_err());
+        assert_eq!(
+            header("X-Tenant: t1"),
+            Ok(Header {
+                name: "X-Tenant".into(),
+                value: "t1".into()
+            })
+        );
+        assert!(header("Content-Length: 5").is_err());
+        assert!(header("Bad Name: x").is_err());
+        assert!(url("localhost:8000").is_err());
+        assert_eq!(url("http://h:1/"), Ok("http://h:1".to_string()));
+        assert!(user_stages("200000:1m").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! The command line as a contract: every flag value typed (a bad one is clap's usage error,
+//! exit 2), every flag documented, completions and the man page generated from the same
+//! definition.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::common::{aurax, text};
+
+/// A bad value for every flag that takes a number, a duration, a rate, a URL or an enum:
+/// exit 2 with clap's message naming the flag, before anything runs or is written.
+#[test]
+fn every_typed_flag_refuses_a_bad_value_with_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run"], "-u"),
+        (&["run"], "--spawn-rate"),
+        (&["run"], "--run-time"),
+        (&["run", "--scenario", "ramp"], "--scale"),
+        (&["run", "--scenario", "ramp"], "--duration-scale"),
+        (&["run"], "--stages"),
+        (&["run"], "--rate"),
+        (&["run"], "--rate-stages"),
+        (&["run", "--rate", "5/s"], "--arrivals"),
+        (&["run", "--rate", "5/s"], "--connections"),
+        (&["run", "--rate", "5/s"], "--max-in-flight"),
+        (&["run", "--trace", "t.jsonl"], "--max-rate"),
+        (&["run"], "--speed"),
+        (&["run"], "--window"),
+        (&["run"], "--metrics-listen"),
+        (&["run"], "--metrics-hold"),
+        (&["run"], "--scrape"),
+        (&["run"], "--sample-interval"),
+        (&["run"], "--stop-on"),
+        (&["run"], "--seed"),
+        (&["run"], "--header"),
+        (&["run"], "--timeout"),
+        (&["run"], "--max-body-bytes"),
+        (&["run"], "--stop-timeout"),
+        (&["run"], "--target-percentile"),
+        (&["run"], "--host"),
+        (&["serve"], "--port"),
+        (&["serve"], "--time-scale"),
+        (&["serve"], "--text-slots"),
+        (&["serve"], "--queue"),
+        (&["serve"], "--overload"),
+        (&["serve"], "--model-timeout"),
+        (&["serve"], "--backend"),
+        (&["serve"], "--metrics"),
+        (&["serve"], "--error-rate"),
+        (&["serve"], "--slow"),
+        (&["serve"], "--stall"),
+        (&["record", "--out", "x.jsonl"], "--listen"),
+        (&["record", "--out", "x.jsonl"], "--upstream"),
+        (
+            &[
+                "record",
+                "--out",
+                "x.jsonl",
+                "--upstream",
+                "http://127.0.0.1:9",
+            ],
+            "--timeout",
+        ),
+        (&["completions"], "zsh2"),
+    ];
+    for (base, flag) in cases {
+        let mut argv: Vec<&str> = base.to_vec();
+        if flag.starts_with('-') {
+            argv.extend([flag, "nonsense"]);
+        } else {
+            argv.push(flag);
+        }
+        let o = aurax(&argv);
+        assert_eq!(o.status.code(), Some(2), "{argv:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("nonsense") || err.contains(flag),
+            "{argv:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{argv:?}: {err}");
+    }
+}
+
+/// Flags a `--help` lists: every `--long` name.
+fn flags_in_help(args: &[&str]) -> BTreeSet<String> {
+    let o = aurax(&[args, &["--help"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .split(|c: char| c.is_whitespace() || ",[='(".contains(c))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .filter(|w| w != "--help" && w != "--version")
+        .collect()
+}
+
+#[test]
+fn every_flag_in_help_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = std::fs::read_to_string(root.join("README.md")).expect("README");
+    for e in std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .flatten()
+    {
+        docs += &std::fs::read_to_string(e.path()).expect("doc");
+    }
+    let mut missing = Vec::new();
+    for cmd in [
+        &["run"][..],
+        &["serve"],
+        &["analyze"],
+        &["record"],
+        &["trace", "stats"],
+        &["scenario", "check"],
+    ] {
+        let flags = flags_in_help(cmd);
+        assert!(
+            flags.len() >= 3 || cmd[0] == "scenario",
+            "{cmd:?}: {flags:?}"
+        );
+        for f in flags {
+            if !docs.contains(&f) {
+                missing.push(format!("{} {f}", cmd.join(" ")));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "flags in --help but in no doc: {missing:?}"
+    );
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definition() {
+    let o = aurax(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0));
+    let script = String::from_utf8_lossy(&o.stdout);
+    for f in [
+        "--rate-stages",
+        "--max-in-flight",
+        "--overload",
+        "--fail-on-targets",
+    ] {
+        assert!(script.contains(f), "{f} missing from the bash completion");
+    }
+    let o = aurax(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH aurax-tool 1"),
+        "{page}"
+    );
+}

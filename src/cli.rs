@@ -133,6 +133,20 @@ pub struct AnalyzeArgs {
     /// Exit 99 when a response-time or error-rate target is missed.
     #[arg(long = "fail-on-targets")]
     pub fail_on_targets: bool,
+    #[command(flatten)]
+    pub exports: Exports,
+}
+
+/// Outputs for other tools, from `run` and from `analyze`.
+#[derive(Debug, Args, Clone)]
+pub struct Exports {
+    /// Also write Locust's CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv,
+    /// PREFIX_failures.csv (Locust's columns, aurax-tool's definitions).
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Also write a JUnit XML report: one test case per judged target.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +279,8 @@ pub struct RunArgs {
     /// Where --report writes [default: reports/<name of the run directory>].
     #[arg(long = "report-dir")]
     pub report_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub exports: Exports,
 }
 
 #[derive(Debug, Args)]

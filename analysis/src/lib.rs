@@ -13,6 +13,7 @@ pub mod charts;
 pub mod endpoints;
 pub mod error;
 pub mod errors;
+pub mod export;
 mod frame;
 pub mod insights;
 pub mod judge;
@@ -60,6 +61,8 @@ const CURVE_QUANTILES: [f64; 10] = [0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub source: Source,
+    /// The first send of the run, µs since the Unix epoch: second 0 of every time axis.
+    pub start_us: i64,
     pub window_s: f64,
     /// Requests sent (dropped arrivals are not).
     pub requests: u64,
@@ -282,6 +285,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     Ok(Analysis {
         lateness_p99_ms: one("late99")? / 1000.0,
         source,
+        start_us,
         window_s,
         requests: requests as u64,
         dropped: dropped as u64,

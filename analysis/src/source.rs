@@ -302,6 +302,7 @@ pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
         // turned into strings, which keeps memory small on runs of millions of rows.
         .select([
             col("endpoint"),
+            col("method"),
             col("outcome"),
             col("error"),
             col("model_used"),
@@ -313,6 +314,7 @@ pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
                 .cast(DataType::Int64)
                 .alias("intended_us"),
             col("latency_us").cast(DataType::Int64),
+            col("bytes_received").cast(DataType::Float64),
             col("users_active").cast(DataType::Int64),
             col("in_flight").cast(DataType::Int64),
             col("stage").cast(DataType::Int64),

@@ -5,98 +5,68 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
-/// Every column of a request file, in file order. The README documents each one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    RunId,
-    WorkerId,
-    Seq,
-    UserClass,
-    UserId,
-    Endpoint,
-    Method,
-    Path,
-    IntendedSendTime,
-    ActualSendTime,
-    TtfbUs,
-    LatencyUs,
-    Status,
-    Outcome,
-    Error,
-    BytesSent,
-    BytesReceived,
-    ModelUsed,
-    ResponseType,
-    MaxTokens,
-    UsersActive,
-    InFlight,
-    Stage,
-    StageTarget,
-    TraceSource,
-    TraceLine,
+/// Defines [`Column`] from one list: each variant's name in the files and its description,
+/// which is the variant's documentation, [`Column::description`], and the text of the
+/// column table in docs/parquet.md (a test holds the table to it).
+macro_rules! columns {
+    ($($variant:ident = $name:literal: $doc:literal,)*) => {
+        /// Every column of a request file, in file order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Column {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Column {
+            /// Every column, in file order.
+            pub const ALL: [Column; [$(Column::$variant),*].len()] = [$(Column::$variant),*];
+
+            /// The column's name in the files.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Column::$variant => $name,)*
+                }
+            }
+
+            /// What the column holds, as docs/parquet.md says it.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(Column::$variant => $doc,)*
+                }
+            }
+        }
+    };
+}
+
+columns! {
+    RunId = "run_id": "the run: `<UTC start to the ms>-<4 hex digits unique to the process>`",
+    WorkerId = "worker_id": "load-generator process (0 for a single process)",
+    Seq = "seq": "sequence number of the request within the worker",
+    UserClass = "user_class": "the virtual user's class",
+    UserId = "user_id": "the virtual user (0-based spawn order)",
+    Endpoint = "endpoint": "endpoint name (`generate_text`, `health`, …)",
+    Method = "method": "HTTP method",
+    Path = "path": "request path (without the host)",
+    IntendedSendTime = "intended_send_time": "when the schedule meant to send it (previous end + wait)",
+    ActualSendTime = "actual_send_time": "when it was sent",
+    TtfbUs = "ttfb_us": "time to the response headers; null without a response",
+    LatencyUs = "latency_us": "from the actual send to the end of the body (or the error)",
+    Status = "status": "HTTP status; null without a response",
+    Outcome = "outcome": "`ok`, `http_error` (4xx/5xx), `app_error` (2xx whose body failed a check), `timeout`, `connect_error`, `other` (reset, body too large, …), `dropped` (an open-model arrival not sent: `--max-in-flight` was reached; latency 0, in no latency figure), `cancelled` (sent, unanswered when the run stopped; latency = how long it waited)",
+    Error = "error": "the server's message or the client's reason",
+    BytesSent = "bytes_sent": "request body bytes",
+    BytesReceived = "bytes_received": "response body bytes",
+    ModelUsed = "model_used": "`metadata.model_used` of the response",
+    ResponseType = "response_type": "`response_type` of the response",
+    MaxTokens = "max_tokens": "`max_tokens` requested",
+    UsersActive = "users_active": "virtual users running when it was sent (0 in the open model)",
+    InFlight = "in_flight": "requests in flight when it was sent, itself included",
+    Stage = "stage": "load stage index (with `-u/-r`: 0 the spawn ramp, 1 the hold)",
+    StageTarget = "stage_target": "the load targeted: the stage's users (closed model), or the arrival rate the schedule targeted when the request was sent (open model: a ramp's rows climb with it; a replay: the trace's rate over the last 5 s)",
+    TraceSource = "trace_source": "replay: the trace file the request came from; null for synthetic load (since version 2)",
+    TraceLine = "trace_line": "replay: its line (JSONL, CSV), entry (HAR) or `seq` (run directory) (since version 2)",
 }
 
 impl Column {
-    pub const ALL: [Column; 26] = [
-        Column::RunId,
-        Column::WorkerId,
-        Column::Seq,
-        Column::UserClass,
-        Column::UserId,
-        Column::Endpoint,
-        Column::Method,
-        Column::Path,
-        Column::IntendedSendTime,
-        Column::ActualSendTime,
-        Column::TtfbUs,
-        Column::LatencyUs,
-        Column::Status,
-        Column::Outcome,
-        Column::Error,
-        Column::BytesSent,
-        Column::BytesReceived,
-        Column::ModelUsed,
-        Column::ResponseType,
-        Column::MaxTokens,
-        Column::UsersActive,
-        Column::InFlight,
-        Column::Stage,
-        Column::StageTarget,
-        Column::TraceSource,
-        Column::TraceLine,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Column::RunId => "run_id",
-            Column::WorkerId => "worker_id",
-            Column::Seq => "seq",
-            Column::UserClass => "user_class",
-            Column::UserId => "user_id",
-            Column::Endpoint => "endpoint",
-            Column::Method => "method",
-            Column::Path => "path",
-            Column::IntendedSendTime => "intended_send_time",
-            Column::ActualSendTime => "actual_send_time",
-            Column::TtfbUs => "ttfb_us",
-            Column::LatencyUs => "latency_us",
-            Column::Status => "status",
-            Column::Outcome => "outcome",
-            Column::Error => "error",
-            Column::BytesSent => "bytes_sent",
-            Column::BytesReceived => "bytes_received",
-            Column::ModelUsed => "model_used",
-            Column::ResponseType => "response_type",
-            Column::MaxTokens => "max_tokens",
-            Column::UsersActive => "users_active",
-            Column::InFlight => "in_flight",
-            Column::Stage => "stage",
-            Column::StageTarget => "stage_target",
-            Column::TraceSource => "trace_source",
-            Column::TraceLine => "trace_line",
-        }
-    }
-
     /// The schema version that added the column: a file of an older version lacks it.
     pub const fn since(self) -> u32 {
         match self {
@@ -171,6 +141,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome.
     pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::HttpError,
@@ -182,6 +153,7 @@ impl Outcome {
         Outcome::Cancelled,
     ];
 
+    /// The outcome as the `outcome` column holds it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -195,6 +167,7 @@ impl Outcome {
         }
     }
 
+    /// Anything but `ok`: failed sent requests, and dropped arrivals.
     pub fn is_failure(self) -> bool {
         self != Outcome::Ok
     }

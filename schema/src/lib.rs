@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The Parquet contract between the runner (`aurax-tool run`) and the analysis crate.
 //!
 //! Everything a reader needs to interpret a run's files is defined here and nowhere else:
@@ -56,6 +57,7 @@ pub mod files {
 pub enum RunStatus {
     /// Under way, or killed (SIGKILL, a crash): the last few seconds are not in the files.
     Running,
+    /// Ran to its end.
     Completed,
     /// Stopped early by Ctrl-C or SIGTERM; every finished request is in the files.
     Interrupted,
@@ -86,11 +88,15 @@ impl RunStatus {
 
 /// Key-value metadata keys written into every request file's footer.
 pub mod meta {
+    /// The file's schema version ([`crate::SCHEMA_VERSION`] when written).
     pub const SCHEMA_VERSION: &str = "aurax.schema_version";
+    /// The aurax-tool version that wrote the file.
     pub const TOOL_VERSION: &str = "aurax.tool_version";
+    /// The run's id (also the `run_id` column).
     pub const RUN_ID: &str = "aurax.run_id";
     /// The run configuration as JSON, with secret header values redacted.
     pub const RUN_CONFIG: &str = "aurax.run_config";
+    /// The target's base URL, its password redacted.
     pub const TARGET_HOST: &str = "aurax.target_host";
     /// RFC 3339 UTC time the run started.
     pub const START_TIME: &str = "aurax.start_time";

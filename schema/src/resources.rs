@@ -25,6 +25,7 @@ pub enum ResourceColumn {
 }
 
 impl ResourceColumn {
+    /// Every column, in file order.
     pub const ALL: [ResourceColumn; 5] = [
         ResourceColumn::Time,
         ResourceColumn::Source,
@@ -33,6 +34,7 @@ impl ResourceColumn {
         ResourceColumn::Value,
     ];
 
+    /// The column's name in the file.
     pub const fn name(self) -> &'static str {
         match self {
             ResourceColumn::Time => "time",
@@ -43,6 +45,7 @@ impl ResourceColumn {
         }
     }
 
+    /// The column's Arrow type.
     pub fn data_type(self) -> DataType {
         match self {
             ResourceColumn::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -77,6 +80,7 @@ pub mod metrics {
     pub const SIMULATED_CORES: &str = "aurax_simulated_cpu_cores";
     /// Counters: bytes a local process read from and wrote to storage.
     pub const IO_READ_BYTES: &str = "process_io_read_bytes_total";
+    /// Bytes a process wrote to storage (from /proc/PID/io).
     pub const IO_WRITE_BYTES: &str = "process_io_write_bytes_total";
     /// Counter, labelled by method, handler and status_code: requests the AURAX backend
     /// answered (prometheus-fastapi-instrumentator). The analysis sums it over its labels,
@@ -88,7 +92,10 @@ pub mod metrics {
 
 /// Source names.
 pub mod sources {
+    /// The load generator itself.
     pub const GENERATOR: &str = "generator";
+    /// A local process watched with `--watch-pid`: `pid:<N>`.
     pub const PID_PREFIX: &str = "pid:";
+    /// A target's `/metrics` sampled with `--scrape`: `scrape:<URL>`.
     pub const SCRAPE_PREFIX: &str = "scrape:";
 }

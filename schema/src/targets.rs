@@ -8,14 +8,18 @@ use serde::{Deserialize, Serialize};
 pub struct Targets {
     /// Which latency percentile the response-time targets are judged on (the seed: p95).
     pub percentile: f64,
+    /// Response-time targets, per endpoint.
     pub endpoints: Vec<EndpointTarget>,
+    /// The seed's throughput tiers.
     pub throughput: ThroughputTiers,
     /// The error-rate tier that applies to this run and its limit (a share, 0.01 = 1%).
     pub error_rate: ErrorRateTier,
 }
 
+/// One endpoint's response-time target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointTarget {
+    /// The endpoint's name.
     pub endpoint: String,
     /// Response-time target in milliseconds.
     pub target_ms: f64,
@@ -24,19 +28,25 @@ pub struct EndpointTarget {
 /// The seed's throughput tiers in requests per second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThroughputTiers {
+    /// The minimum (the seed: 10 req/s).
     pub minimum_rps: f64,
+    /// The target (the seed: 50 req/s).
     pub target_rps: f64,
+    /// Peak (the seed: 100+ req/s).
     pub peak_rps: f64,
 }
 
+/// The error-rate target of a run: the loosest tier among the classes run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorRateTier {
     /// `normal`, `peak` or `burst` in the seed's terms.
     pub tier: String,
+    /// The error rate must stay under this share (0.01 = 1%).
     pub max_error_rate: f64,
 }
 
 impl Targets {
+    /// An endpoint's response-time target in milliseconds, when it has one.
     pub fn endpoint_target_ms(&self, endpoint: &str) -> Option<f64> {
         self.endpoints
             .iter()

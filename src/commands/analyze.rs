@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use aurax_analysis::{baseline, report};
 
-use crate::cli::AnalyzeArgs;
+use crate::cli::{AnalyzeArgs, Exports};
 use crate::exit::{ExitCode, Fail};
 
 pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
@@ -23,6 +23,7 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         (analysis, changes)
     };
     let pass = write_and_print(&analysis, changes.as_deref(), &out, true)?;
+    export(&analysis, &args.exports)?;
     if let Some(changes) = &changes {
         for c in changes.iter().filter(|c| c.regression) {
             say!("  regression: {}: {}", c.name, c.verdict);
@@ -80,6 +81,24 @@ pub fn write_and_print(
     // A closed pipe (`| head`) is no reason to fail: the report is already written.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     Ok(pass)
+}
+
+/// Writes what `--csv` and `--junit` ask for.
+pub fn export(analysis: &aurax_analysis::Analysis, exports: &Exports) -> Result<(), Fail> {
+    if let Some(prefix) = &exports.csv {
+        let files = aurax_analysis::export::write_locust_csv(analysis, prefix)?;
+        say!(
+            "Locust CSV: {}, {}, {}",
+            files.stats.display(),
+            files.history.display(),
+            files.failures.display()
+        );
+    }
+    if let Some(path) = &exports.junit {
+        aurax_analysis::export::write_junit(analysis, path)?;
+        say!("JUnit: {}", path.display());
+    }
+    Ok(())
 }
 
 /// `reports/<name of the run directory>`.

@@ -142,3 +142,88 @@ fn analyze_bad_input_is_one_line_with_its_own_exit_code() {
     let o = aurax(&["analyze", bogus.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(11), "{}", text(&o));
 }
+
+#[test]
+fn locust_csv_and_junit_for_other_tools() {
+    let sim = Simulator::start(&["--time-scale", "0.01"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let prefix = dir.path().join("csv/run");
+    let junit = dir.path().join("targets.xml");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &sim.url,
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "4s",
+        "--seed",
+        "2",
+        "--quiet",
+        "--no-thresholds",
+        "--csv",
+        prefix.to_str().expect("utf8"),
+        "--junit",
+        junit.to_str().expect("utf8"),
+        "--out",
+        run.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = crate::common::read_rows(&run);
+    let stats = std::fs::read_to_string(dir.path().join("csv/run_stats.csv")).expect("stats");
+    let mut lines = stats.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "\"Type\",\"Name\",\"Request Count\",\"Failure Count\",\"Median Response Time\",\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average Content Size\",\"Requests/s\",\"Failures/s\",\"50%\",\"66%\",\"75%\",\"80%\",\"90%\",\"95%\",\"98%\",\"99%\",\"99.9%\",\"99.99%\",\"100%\""
+        )
+    );
+    let aggregated = stats
+        .lines()
+        .find(|l| l.starts_with("\"\",\"Aggregated\""))
+        .expect("Aggregated row");
+    let count: usize = aggregated
+        .split(',')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("count");
+    assert_eq!(count, rows.len(), "{aggregated}");
+    let endpoints: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.endpoint.as_str()).collect();
+    assert_eq!(stats.lines().count(), endpoints.len() + 2, "{stats}");
+    let history =
+        std::fs::read_to_string(dir.path().join("csv/run_stats_history.csv")).expect("history");
+    assert!(
+        history.starts_with("\"Timestamp\",\"User Count\""),
+        "{history}"
+    );
+    let last = history.lines().last().expect("a row");
+    let total: usize = last
+        .split(',')
+        .nth(17)
+        .and_then(|n| n.parse().ok())
+        .expect("total");
+    assert_eq!(total, rows.len(), "the last total is every request: {last}");
+    assert!(dir.path().join("csv/run_failures.csv").is_file());
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    let s = summary_of_run(&run, dir.path());
+    let checks = s["checks"].as_array().expect("checks").len();
+    assert_eq!(xml.matches("<testcase ").count(), checks, "{xml}");
+    assert!(xml.contains("<testsuites name=\"aurax-tool\""), "{xml}");
+}
+
+/// `analyze RUN --out DIR/rep` and its summary.json.
+fn summary_of_run(run: &std::path::Path, dir: &std::path::Path) -> serde_json::Value {
+    let rep = dir.join("rep");
+    let o = aurax(&[
+        "analyze",
+        run.to_str().expect("utf8"),
+        "--out",
+        rep.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    summary(&rep)
+}

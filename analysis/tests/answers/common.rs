@@ -184,7 +184,8 @@ pub fn write_resources(dir: &Path, file: &str, samples: &[(f64, &str, &str, f64)
     use arrow::array::{Float64Array, TimestampMicrosecondArray};
     use aurax_schema::{ResourceColumn, resource_schema};
     let schema = resource_schema(HashMap::new());
-    let dict = |f: &dyn Fn(&(f64, &str, &str, f64)) -> String| -> ArrayRef {
+    type Field<'a> = dyn Fn(&(f64, &str, &str, f64)) -> String + 'a;
+    let dict = |f: &Field| -> ArrayRef {
         let mut b = StringDictionaryBuilder::<Int32Type>::new();
         samples.iter().for_each(|s| b.append_value(f(s)));
         Arc::new(b.finish())

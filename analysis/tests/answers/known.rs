@@ -333,7 +333,7 @@ fn a_run_that_ended_early_is_said_to_have() {
         .collect();
     write_run(&run, &reqs, "2");
     std::fs::write(run.join("run.json"), r#"{"status": "running"}"#).expect("manifest");
-    let a = analyze(&[run.clone()]).expect("analyses");
+    let a = analyze(std::slice::from_ref(&run)).expect("analyses");
     assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
     assert!(
         a.warnings[0].contains("still says `running`"),

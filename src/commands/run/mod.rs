@@ -329,6 +329,9 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             report.cancelled
         );
     }
+    if let Some(a) = &analysis {
+        super::analyze::export(a, &args.exports)?;
+    }
     if args.report {
         let dir = args
             .report_dir

@@ -129,6 +129,35 @@ fn summaries(lf: &LazyFrame, by: Option<&str>) -> PolarsResult<DataFrame> {
     }
 }
 
+/// The columns of [`summaries`], read out.
+struct Columns {
+    requests: Vec<f64>,
+    failures: Vec<f64>,
+    mean: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+    size: Vec<f64>,
+    /// One column per Locust percentile.
+    p: Vec<Vec<f64>>,
+}
+
+impl Columns {
+    fn of(df: &DataFrame) -> PolarsResult<Columns> {
+        let c = |n: &str| f64s(df, n);
+        Ok(Columns {
+            requests: c("requests")?,
+            failures: c("failures")?,
+            mean: c("mean")?,
+            min: c("min")?,
+            max: c("max")?,
+            size: c("size")?,
+            p: (0..PERCENTILES.len())
+                .map(|i| c(&format!("p{i}")))
+                .collect::<PolarsResult<_>>()?,
+        })
+    }
+}
+
 fn stats_csv(
     a: &Analysis,
     lf: &LazyFrame,
@@ -143,18 +172,15 @@ fn stats_csv(
     out.push('\n');
     let secs = a.duration_s.max(1e-9);
     let mut rows = |df: &DataFrame, names: Vec<(String, String)>| -> PolarsResult<()> {
-        let c = |n: &str| f64s(df, n);
-        let (requests, failures, mean, min, max, size) = (
-            c("requests")?,
-            c("failures")?,
-            c("mean")?,
-            c("min")?,
-            c("max")?,
-            c("size")?,
-        );
-        let p: Vec<Vec<f64>> = (0..PERCENTILES.len())
-            .map(|i| c(&format!("p{i}")))
-            .collect::<PolarsResult<_>>()?;
+        let Columns {
+            requests,
+            failures,
+            mean,
+            min,
+            max,
+            size,
+            p,
+        } = Columns::of(df)?;
         for (i, (kind, name)) in names.iter().enumerate() {
             let _ = write!(
                 out,
@@ -202,19 +228,16 @@ fn history_csv(a: &Analysis, lf: &LazyFrame) -> Result<String, AnalysisError> {
     }
     out.push_str(",\"Total Request Count\",\"Total Failure Count\",\"Total Median Response Time\",\"Total Average Response Time\",\"Total Min Response Time\",\"Total Max Response Time\",\"Total Average Content Size\"\n");
     let per = summaries(lf, Some("win"))?;
-    let c = |n: &str| f64s(&per, n);
-    let (win, requests, failures, mean, min, max, size) = (
-        c("win")?,
-        c("requests")?,
-        c("failures")?,
-        c("mean")?,
-        c("min")?,
-        c("max")?,
-        c("size")?,
-    );
-    let p: Vec<Vec<f64>> = (0..PERCENTILES.len())
-        .map(|i| c(&format!("p{i}")))
-        .collect::<PolarsResult<_>>()?;
+    let win = f64s(&per, "win")?;
+    let Columns {
+        requests,
+        failures,
+        mean,
+        min,
+        max,
+        size,
+        p,
+    } = Columns::of(&per)?;
     // The totals up to each window, exact: counts and sums add up, min and max fold, and the
     // median of everything so far comes from one ordered pass over the successful latencies.
     let ok = lf

@@ -239,6 +239,26 @@ pub struct RunArgs {
     /// Default: 5s; a run planned shorter than 150 s is sampled 30 times (at least every 1s).
     #[arg(long = "sample-interval", value_name = "DURATION", value_parser = flags::sample_interval)]
     pub sample_interval: Option<Duration>,
+    /// Search for the highest arrival rate of the request mix at which every target holds:
+    /// open-model steps, doubled until one fails, then bisected (docs/run.md).
+    #[arg(long = "find-capacity",
+          conflicts_with_all = ["scenario", "stages", "rate", "rate_stages", "users", "spawn_rate", "run_time", "stop_on", "as_fast_as_possible", "loops", "max_rate", "speed"])]
+    pub find_capacity: bool,
+    /// --find-capacity: the time the whole search may take, drains included.
+    #[arg(long, default_value = "10m", value_parser = flags::positive_duration, requires = "find_capacity")]
+    pub budget: Duration,
+    /// --find-capacity: stop when the highest passing and lowest failing rates are this close.
+    #[arg(long, default_value = "5%", value_parser = flags::precision, requires = "find_capacity")]
+    pub precision: f64,
+    /// --find-capacity: a step's minimum hold; one that has not settled is held up to 3 times as long.
+    #[arg(long = "step-time", default_value = "30s", value_parser = flags::positive_duration, requires = "find_capacity")]
+    pub step_time: Duration,
+    /// --find-capacity: the rate of the first step (arrivals per second of the mix).
+    #[arg(long = "start-rate", default_value = "1/s", value_parser = flags::rate, requires = "find_capacity")]
+    pub start_rate: f64,
+    /// Replace a target: 'generate_text:p95<3s' or 'error_rate<1%'; repeatable.
+    #[arg(long = "slo", value_name = "OBJECTIVE", value_parser = flags::slo)]
+    pub slo: Vec<flags::Slo>,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
     #[arg(long = "stop-on", value_name = "CONDITION", value_parser = flags::stop_condition)]
     pub stop_on: Vec<StopCondition>,

@@ -142,6 +142,68 @@ pub fn stop_condition(text: &str) -> Result<StopCondition, String> {
     StopCondition::parse(text)
 }
 
+/// A service-level objective that replaces a target of the run: an endpoint's response time
+/// (`generate_text:p95<3s`) or the error rate (`error_rate<1%`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slo {
+    Latency {
+        endpoint: String,
+        percentile: f64,
+        limit: Duration,
+    },
+    /// A share (0.01 = 1%).
+    ErrorRate(f64),
+}
+
+/// `--slo`: `ENDPOINT:pNN<DURATION` or `error_rate<N%`.
+pub fn slo(text: &str) -> Result<Slo, String> {
+    let (what, limit) = text.split_once('<').ok_or(
+        "expected ENDPOINT:pNN<DURATION (generate_text:p95<3s) or error_rate<N% (error_rate<1%)",
+    )?;
+    let (what, limit) = (what.trim(), limit.trim());
+    if what == "error_rate" {
+        let pct = limit
+            .strip_suffix('%')
+            .ok_or("an error rate is a percentage, e.g. error_rate<1%")?;
+        let share = number(pct)? / 100.0;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(format!("{pct}% is not a percentage in (0, 100]"));
+        }
+        return Ok(Slo::ErrorRate(share));
+    }
+    let (endpoint, p) = what
+        .split_once(':')
+        .ok_or("expected ENDPOINT:pNN<DURATION, e.g. generate_text:p95<3s")?;
+    let p = p
+        .trim()
+        .strip_prefix('p')
+        .ok_or_else(|| format!("`{p}` is no percentile: write it pNN, e.g. p95"))?;
+    let percentile = percentile(p)?;
+    let limit = positive_duration(limit)?;
+    if endpoint.trim().is_empty() {
+        return Err("the endpoint name is missing, e.g. generate_text:p95<3s".into());
+    }
+    Ok(Slo::Latency {
+        endpoint: endpoint.trim().to_string(),
+        percentile,
+        limit,
+    })
+}
+
+/// A share written as a percentage (`5%`) or a fraction (`0.05`), in (0, 1).
+pub fn precision(text: &str) -> Result<f64, String> {
+    let v = match text.trim().strip_suffix('%') {
+        Some(pct) => number(pct)? / 100.0,
+        None => number(text)?,
+    };
+    if !(v > 0.0 && v < 1.0) {
+        return Err(format!(
+            "{v} is not a share between 0 and 1 (e.g. 5% or 0.05)"
+        ));
+    }
+    Ok(v)
+}
+
 /// `--window FROM..TO`: offsets from the trace's start.
 pub fn window(text: &str) -> Result<(Duration, Option<Duration>), String> {
     crate::trace::parse_window(text)
@@ -195,5 +257,20 @@ mod tests {
         assert!(url("localhost:8000").is_err());
         assert_eq!(url("http://h:1/"), Ok("http://h:1".to_string()));
         assert!(user_stages("200000:1m").is_err());
+        assert_eq!(
+            slo("generate_text:p95<3s"),
+            Ok(Slo::Latency {
+                endpoint: "generate_text".into(),
+                percentile: 95.0,
+                limit: Duration::from_secs(3)
+            })
+        );
+        assert_eq!(slo("error_rate<1%"), Ok(Slo::ErrorRate(0.01)));
+        assert!(slo("error_rate<1").is_err());
+        assert!(slo("generate_text:95<3s").is_err());
+        assert!(slo("generate_text:p95>3s").is_err());
+        assert_eq!(precision("5%"), Ok(0.05));
+        assert_eq!(precision("0.1"), Ok(0.1));
+        assert!(precision("0%").is_err());
     }
 }

@@ -65,12 +65,7 @@ pub fn judge(
             },
         });
     }
-    let t = &targets.throughput;
-    for (tier, rps) in [
-        ("minimum", t.minimum_rps),
-        ("target", t.target_rps),
-        ("peak", t.peak_rps),
-    ] {
+    for (tier, rps) in tiers(targets) {
         let judgement = if run.offered_ceiling_rps + 1e-9 < rps {
             Judgement::NotJudged(format!(
                 "load offers at most {:.1} req/s",
@@ -100,6 +95,59 @@ pub fn judge(
         },
     });
     checks
+}
+
+/// A capacity search fails steps on purpose, so its whole-run response times and error rate
+/// are not judged (each step judged them); the throughput tiers are judged on the capacity it
+/// found, and a search that found none fails.
+pub fn search_checks(
+    checks: Vec<TargetCheck>,
+    answer: &crate::capacity::CapacityAnswer,
+    targets: &Targets,
+) -> Vec<TargetCheck> {
+    let capacity = answer.capacity_rps;
+    let observed = capacity.map_or("none".to_string(), |c| format!("{c:.1} req/s"));
+    let mut out = vec![TargetCheck {
+        what: "capacity search".into(),
+        observed: observed.clone(),
+        limit: "a passing step".into(),
+        judgement: if capacity.is_some() {
+            Judgement::Pass
+        } else {
+            Judgement::Fail
+        },
+    }];
+    for (tier, rps) in tiers(targets) {
+        out.push(TargetCheck {
+            what: format!("throughput ({tier})"),
+            observed: observed.clone(),
+            limit: format!(">= {rps} req/s"),
+            judgement: match capacity {
+                Some(c) if c >= rps => Judgement::Pass,
+                _ => Judgement::Fail,
+            },
+        });
+    }
+    out.extend(
+        checks
+            .into_iter()
+            .filter(|c| !c.what.starts_with("throughput"))
+            .map(|c| TargetCheck {
+                judgement: Judgement::NotJudged("judged per step by the search".into()),
+                ..c
+            }),
+    );
+    out
+}
+
+/// The seed's throughput tiers, named.
+fn tiers(targets: &Targets) -> [(&'static str, f64); 3] {
+    let t = &targets.throughput;
+    [
+        ("minimum", t.minimum_rps),
+        ("target", t.target_rps),
+        ("peak", t.peak_rps),
+    ]
 }
 
 pub fn all_pass(checks: &[TargetCheck]) -> bool {

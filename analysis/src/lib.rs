@@ -9,6 +9,7 @@
 
 pub mod baseline;
 pub mod breaking;
+pub mod capacity;
 pub mod charts;
 pub mod endpoints;
 pub mod error;
@@ -99,6 +100,8 @@ pub struct Analysis {
     pub models: Vec<ModelUsage>,
     pub bottlenecks: Vec<Bottleneck>,
     pub scaling: Scaling,
+    /// `run --find-capacity`: the search's steps and answer, re-derived from the files.
+    pub capacity: Option<capacity::CapacityAnswer>,
     /// Every target judged (the one judge, shared with `run`), and whether all passed.
     pub checks: Vec<TargetCheck>,
     pub pass: bool,
@@ -195,7 +198,16 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         ("target", t.target_rps),
         ("peak", t.peak_rps),
     ];
-    let scaling = scaling::scaling(&levels, &breaking, &tiers);
+    let capacity = match &source.capacity_search {
+        Some(search) => Some(capacity::from_frame(&base, targets, search)?),
+        None => None,
+    };
+    let level_scaling = scaling::scaling(&levels, &breaking, &tiers);
+    // A search's capacity is its answer; the levels' reading only where it found none.
+    let scaling = capacity
+        .as_ref()
+        .and_then(|c| scaling::for_search(c, level_scaling.max_throughput_rps, &tiers))
+        .unwrap_or(level_scaling);
     // Judged on the most served successfully at a trusted level; a run too short to have
     // one is judged on its whole length.
     let trusted_offered = levels
@@ -219,6 +231,10 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         error_rate,
     };
     let checks = judge::judge(&endpoints, run_figures, targets);
+    let checks = match &capacity {
+        Some(c) => judge::search_checks(checks, c, targets),
+        None => checks,
+    };
     let pass = judge::all_pass(&checks);
     let hidden_app_errors = one("hidden")? as u64;
     let optimisation = insights::optimisation_targets(
@@ -311,6 +327,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         models,
         bottlenecks,
         scaling,
+        capacity,
         checks,
         pass,
         optimisation,

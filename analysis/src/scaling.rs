@@ -111,6 +111,53 @@ pub fn scaling(levels: &[LoadLevel], breaking: &Breaking, tiers: &[(&str, f64)])
             0.0
         }
     });
+    build(max_ok, capacity, lower_bound, basis, in_flight, tiers)
+}
+
+/// Capacity found by a capacity search (`run --find-capacity`): the highest passing step's
+/// rate; requests in flight at the trigger interpolated over the passing steps.
+pub fn for_search(
+    answer: &crate::capacity::CapacityAnswer,
+    max_ok: f64,
+    tiers: &[(&str, f64)],
+) -> Option<Scaling> {
+    let capacity = answer.capacity_rps?;
+    let trigger = capacity * (1.0 - HEADROOM);
+    let mut pts: Vec<(f64, f64)> = answer
+        .steps
+        .iter()
+        .filter(|s| s.passed())
+        .map(|s| (s.served_rps, s.mean_in_flight))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let in_flight = interpolate(&pts, trigger).unwrap_or(0.0);
+    let basis = if answer.converged {
+        format!(
+            "the capacity search: the highest rate of the mix at which every target held, within {:.0}%",
+            answer.precision * 100.0
+        )
+    } else {
+        "the capacity search's highest passing rate: it stopped before its precision, so a lower bound".to_string()
+    };
+    Some(build(
+        max_ok.max(capacity),
+        capacity,
+        !answer.converged,
+        basis,
+        in_flight,
+        tiers,
+    ))
+}
+
+fn build(
+    max_ok: f64,
+    capacity: f64,
+    lower_bound: bool,
+    basis: String,
+    in_flight: f64,
+    tiers: &[(&str, f64)],
+) -> Scaling {
+    let trigger = capacity * (1.0 - HEADROOM);
     let instances: Vec<TierInstances> = tiers
         .iter()
         .map(|(name, rps)| TierInstances {
@@ -160,6 +207,16 @@ fn in_flight_at(levels: &[&LoadLevel], rate: f64) -> Option<f64> {
         .map(|l| (l.succeeded_rps, l.in_flight))
         .collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    interpolate(&pts, rate)
+}
+
+/// `y` at `rate` between points sorted by rate; outside them, proportional to the nearest.
+fn interpolate(pts: &[(f64, f64)], rate: f64) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = pts
+        .iter()
+        .copied()
+        .filter(|p| p.0 > 0.0 && p.1.is_finite())
+        .collect();
     let (first, last) = (pts.first()?, pts.last()?);
     if rate <= first.0 {
         return Some(first.1 * rate / first.0);

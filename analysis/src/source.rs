@@ -33,6 +33,9 @@ pub struct Source {
     /// The most requests per second the configured load could offer (`aurax.offered_ceiling_rps`),
     /// summed over merged runs; None when a file does not say (a replay, an older run).
     pub offered_ceiling_rps: Option<f64>,
+    /// `run --find-capacity`: the search's settings (`aurax.capacity_search`); its steps are
+    /// the stages.
+    pub capacity_search: Option<aurax_schema::CapacitySearch>,
 }
 
 impl Source {
@@ -120,6 +123,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut config = None;
     let mut open_model = false;
     let mut trace = None;
+    let mut capacity_search = None;
     let mut ceilings: std::collections::BTreeMap<String, Option<f64>> = Default::default();
     for path in &found {
         let kv = check_file(path)?;
@@ -140,10 +144,15 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         if config.is_none() {
             config = get(meta::RUN_CONFIG).and_then(|c| serde_json::from_str(&c).ok());
         }
+        if capacity_search.is_none() {
+            capacity_search =
+                get(meta::CAPACITY_SEARCH).and_then(|c| serde_json::from_str(&c).ok());
+        }
         if trace.is_none() {
             trace = get(meta::TRACE).and_then(|c| serde_json::from_str(&c).ok());
         }
     }
+    let one_run = run_ids.len() == 1;
     Ok(Source {
         files: found,
         run_ids: run_ids.into_iter().collect(),
@@ -156,6 +165,8 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         resource_files,
         ended_early,
         offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
+        // Several runs merged are no one search: their steps would share stage numbers.
+        capacity_search: capacity_search.filter(|_| one_run),
     })
 }
 

@@ -28,6 +28,8 @@ pub struct Summary<'a> {
     pub checks: &'a [TargetCheck],
     pub usl: Option<&'a UslFit>,
     pub scaling: ScalingJson<'a>,
+    /// `run --find-capacity`: the answer, the limiting endpoint and signal, every step.
+    pub capacity: Option<&'a crate::capacity::CapacityAnswer>,
     pub models: &'a [crate::models::ModelUsage],
     pub optimisation_targets: &'a [String],
     pub notes: &'a [String],
@@ -209,6 +211,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         levels: &a.levels,
         checks: &a.checks,
         usl: a.usl.as_ref(),
+        capacity: a.capacity.as_ref(),
         scaling: ScalingJson {
             max_throughput_rps: a.scaling.max_throughput_rps,
             capacity_rps: a.scaling.capacity_rps,

@@ -60,7 +60,7 @@ columns! {
     MaxTokens = "max_tokens": "`max_tokens` requested",
     UsersActive = "users_active": "virtual users running when it was sent (0 in the open model)",
     InFlight = "in_flight": "requests in flight when it was sent, itself included",
-    Stage = "stage": "load stage index (with `-u/-r`: 0 the spawn ramp, 1 the hold)",
+    Stage = "stage": "load stage index (with `-u/-r`: 0 the spawn ramp, 1 the hold; `--find-capacity`: the step)",
     StageTarget = "stage_target": "the load targeted: the stage's users (closed model), or the arrival rate the schedule targeted when the request was sent (open model: a ramp's rows climb with it; a replay: the trace's rate over the last 5 s)",
     TraceSource = "trace_source": "replay: the trace file the request came from; null for synthetic load (since version 2)",
     TraceLine = "trace_line": "replay: its line (JSONL, CSV), entry (HAR) or `seq` (run directory) (since version 2)",

@@ -15,10 +15,12 @@
 
 mod columns;
 mod resources;
+mod search;
 mod targets;
 
 pub use columns::{Column, Outcome, request_schema};
 pub use resources::{ResourceColumn, metrics, resource_schema, sources};
+pub use search::CapacitySearch;
 pub use targets::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
 
 /// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
@@ -112,4 +114,8 @@ pub mod meta {
     /// mean wait; open model: the peak arrival rate), as a decimal number. Throughput targets
     /// above it are not judged. Absent when unknown in advance (a replay).
     pub const OFFERED_CEILING_RPS: &str = "aurax.offered_ceiling_rps";
+    /// `run --find-capacity`: the search's settings, [`crate::CapacitySearch`] as JSON. Each
+    /// step of the search is one `stage` (its index), at the arrival rate in `stage_target`.
+    /// Absent for other runs.
+    pub const CAPACITY_SEARCH: &str = "aurax.capacity_search";
 }

@@ -26,6 +26,7 @@ pub use request::Target;
 pub use shared::Shared;
 
 use crate::shape::LoadShape;
+use crate::trace::TraceRequest;
 
 /// How much load, of which shape, for how long, from which classes.
 #[derive(Debug, Clone)]
@@ -40,6 +41,14 @@ pub struct LoadPlan {
     /// How long requests still in flight at the end may take to finish.
     pub stop_timeout: Duration,
     pub stop_on: Vec<StopCondition>,
+    /// A capacity search's step: the rows' `stage` is the step's number, not the index of the
+    /// shape's stage (open model).
+    pub step: Option<u32>,
+    /// Open model: how each arrival takes its class and task from the mix.
+    pub mix_draw: MixDraw,
+    /// Open model: arrivals send these recorded requests in turn (a trace's mix, at the
+    /// plan's rate) instead of drawing from the user classes.
+    pub recorded_mix: Option<Arc<[TraceRequest]>>,
 }
 
 impl LoadPlan {
@@ -49,11 +58,25 @@ impl LoadPlan {
     }
 }
 
+/// How an open-model arrival takes its class and task from the mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixDraw {
+    /// Each arrival draws at random, by the weights (Locust's way).
+    Random,
+    /// Arrival n takes the n-th point of a low-discrepancy (golden-ratio) sequence through
+    /// the weights: every span of time offers the mix's proportions to within a request or
+    /// two. A capacity search's steps are judged on the mix they offer, so they draw this way.
+    Exact,
+}
+
 /// Why a run stopped before its run time was up.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StopReason {
     Interrupted,
     SinkFailed,
+    /// A capacity search ended this step (it settled, or its queue plainly grew): the
+    /// search goes on with the next.
+    StepOver,
     /// A `--stop-on` condition fired; the text says which, where and what was measured.
     Condition(String),
     /// The trace being replayed has a bad line (file, line, reason) and `--lenient` is off.

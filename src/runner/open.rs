@@ -14,8 +14,13 @@ use tokio::task::JoinSet;
 
 use super::shared::Who;
 use super::users::splitmix;
-use super::{LoadPlan, Shared, StopReason, wait_stop};
+use super::{LoadPlan, MixDraw, Shared, StopReason, wait_stop};
+
+/// The golden ratio's fractional part: the additive sequence n·φ mod 1 spreads any number of
+/// consecutive points most evenly over [0, 1).
+const GOLDEN: f64 = 0.618_033_988_749_894_9;
 use crate::shape::{Arrivals, LoadShape};
+use crate::trace::TraceRequest;
 
 pub async fn run(
     shared: &Arc<Shared>,
@@ -49,13 +54,15 @@ pub async fn run(
         let (index, rate) = plan.shape.at(t);
         // The rate targeted now, not the stage's end: a ramp's rows climb with it, so the
         // analysis sees every level of a ramp (a step's rate is its target either way).
-        shared.set_stage(index, rate);
+        shared.set_stage(plan.step.unwrap_or(index), rate);
         let arrival = Arrival {
             shared: shared.clone(),
             id: n,
             intended,
             seed: plan.seed,
             classes: plan.classes.clone(),
+            recorded_mix: plan.recorded_mix.clone(),
+            mix_draw: plan.mix_draw,
             pending: pending.clone(),
             max_in_flight: *max_in_flight,
             connections: connections.clone(),
@@ -124,6 +131,8 @@ struct Arrival {
     intended: Instant,
     seed: u64,
     classes: Vec<(usize, u32)>,
+    recorded_mix: Option<Arc<[TraceRequest]>>,
+    mix_draw: MixDraw,
     pending: Arc<AtomicUsize>,
     max_in_flight: usize,
     connections: Option<Arc<Semaphore>>,
@@ -131,31 +140,83 @@ struct Arrival {
 
 impl Arrival {
     async fn run(self) {
+        if let Some(mix) = self.recorded_mix.clone() {
+            return self.run_recorded(mix).await;
+        }
         // Each arrival draws from its own stream: the same seed makes the same requests.
         let mut rng = StdRng::seed_from_u64(splitmix(self.seed ^ splitmix(self.id)));
         let total: u32 = self.classes.iter().map(|(_, w)| *w).sum();
-        let mut x = rng.random_range(0..total.max(1));
-        let class = self
-            .classes
-            .iter()
-            .find(|(_, w)| {
-                let hit = x < *w;
-                x = x.saturating_sub(*w);
-                hit
-            })
-            .map_or(0, |(c, _)| *c);
-        let endpoint = self.shared.scenario.user_classes[class]
-            .tasks
-            .pick(&mut rng);
-        let user_id = (self.id % u64::from(u32::MAX)) as u32;
+        let total = total.max(1);
+        // Where the arrival falls in the classes' weights laid end to end, in [0, 1).
+        let u = match self.mix_draw {
+            MixDraw::Random => rng.random::<f64>(),
+            MixDraw::Exact => {
+                let start = (splitmix(self.seed) >> 11) as f64 / (1u64 << 53) as f64;
+                (start + self.id as f64 * GOLDEN).fract()
+            }
+        };
+        let mut x = u * f64::from(total);
+        let mut chosen = (0, 0.0);
+        for (c, w) in &self.classes {
+            let w = f64::from(*w);
+            chosen = (*c, x / w);
+            if x < w {
+                break;
+            }
+            x -= w;
+        }
+        let (class, within) = chosen;
+        let tasks = &self.shared.scenario.user_classes[class].tasks;
+        // The place within the class picks its task: one sequence stratifies class and task.
+        let endpoint = match self.mix_draw {
+            MixDraw::Random => tasks.pick(&mut rng),
+            MixDraw::Exact => tasks.pick_at(within.clamp(0.0, 1.0 - f64::EPSILON)),
+        };
+        let who = Who {
+            user_id: self.user_id(),
+            class: self.shared.class_name(class),
+            endpoint,
+            trace: None,
+        };
+        let (shared, intended, user_id) = (self.shared.clone(), self.intended, self.user_id());
+        self.admit(who, async move {
+            shared
+                .send(user_id, class, endpoint, &mut rng, intended)
+                .await
+        })
+        .await;
+    }
+
+    /// An arrival of a recorded mix: the mix's next request, as recorded.
+    async fn run_recorded(self, mix: Arc<[TraceRequest]>) {
+        let Some(request) = mix
+            .get((self.id % mix.len().max(1) as u64) as usize)
+            .cloned()
+        else {
+            return;
+        };
+        let who = Who {
+            user_id: self.user_id(),
+            class: self.shared.replay_class(),
+            endpoint: request.endpoint,
+            trace: Some((request.source.clone(), request.line)),
+        };
+        let (shared, intended, user_id) = (self.shared.clone(), self.intended, self.user_id());
+        self.admit(who, async move {
+            shared.send_recorded(user_id, request, intended).await
+        })
+        .await;
+    }
+
+    fn user_id(&self) -> u32 {
+        (self.id % u64::from(u32::MAX)) as u32
+    }
+
+    /// Sends (`send`) unless `--max-in-flight` requests are in flight already, in which case the
+    /// arrival is recorded as dropped; waits for a connection first when they are limited.
+    async fn admit(&self, who: Who, send: impl Future<Output = ()>) {
         if self.pending.fetch_add(1, Ordering::SeqCst) >= self.max_in_flight {
             self.pending.fetch_sub(1, Ordering::SeqCst);
-            let who = Who {
-                user_id,
-                class: self.shared.class_name(class),
-                endpoint,
-                trace: None,
-            };
             self.shared
                 .record_dropped(who, self.intended, self.max_in_flight);
             return;
@@ -164,9 +225,7 @@ impl Arrival {
             Some(c) => c.clone().acquire_owned().await.ok(),
             None => None,
         };
-        self.shared
-            .send(user_id, class, endpoint, &mut rng, self.intended)
-            .await;
+        send.await;
         self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }

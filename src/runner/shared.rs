@@ -1,10 +1,11 @@
 //! State shared by every virtual user or arrival of a run, and the one place a request is
 //! sent and its outcome handed to the sink.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use aurax_analysis::capacity::StepRequest;
 use aurax_schema::Outcome;
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -36,6 +37,9 @@ pub struct Shared {
     names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
     /// Per endpoint, its name as the `x-aurax-endpoint` header value.
     markers: Vec<Option<HeaderValue>>,
+    /// A capacity search keeps each step's arrivals in memory to judge the step (the files
+    /// hold them too; the judge is the same).
+    step_log: Option<Mutex<Vec<StepRequest>>>,
 }
 
 impl Shared {
@@ -76,7 +80,38 @@ impl Shared {
             class_names,
             replay_class: Arc::from(REPLAY_CLASS),
             names,
+            step_log: None,
         }
+    }
+
+    /// Keeps every arrival's figures for [`Shared::take_step_log`] (a capacity search).
+    pub fn with_step_log(mut self) -> Shared {
+        self.step_log = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The arrivals recorded since the last call.
+    pub fn take_step_log(&self) -> Vec<StepRequest> {
+        self.step_log
+            .as_ref()
+            .map(|log| std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    /// Hands a finished row to the sink (and the step log, in a capacity search).
+    fn deliver(&self, row: RequestOutcome) {
+        if let Some(log) = &self.step_log {
+            log.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(StepRequest {
+                    endpoint: row.endpoint.clone(),
+                    intended_us: row.intended_send_us,
+                    sent_us: (row.outcome != Outcome::Dropped).then_some(row.actual_send_us),
+                    latency_us: row.latency_us,
+                    ok: row.outcome == Outcome::Ok,
+                });
+        }
+        self.sender.send(row);
     }
 
     pub fn users_active(&self) -> u32 {
@@ -130,7 +165,7 @@ impl Shared {
                 intended,
             )
             .await;
-        self.sender.send(row);
+        self.deliver(row);
     }
 
     /// Sends a request a trace recorded, as recorded, and hands its outcome to the sink.
@@ -164,7 +199,7 @@ impl Shared {
         if let Some(m) = &request.method {
             row.method = Arc::from(m.to_ascii_uppercase().as_str());
         }
-        self.sender.send(row);
+        self.deliver(row);
     }
 
     async fn exchange(
@@ -213,7 +248,7 @@ impl Shared {
         row.error = Some(format!(
             "not sent: {limit} requests already in flight (--max-in-flight)"
         ));
-        self.sender.send(row);
+        self.deliver(row);
     }
 
     /// The user class rows of a synthetic user carry.
@@ -283,7 +318,7 @@ impl Drop for Pending<'_> {
                 "cancelled: no answer when the run stopped (--stop-timeout, or a second stop signal)"
                     .to_string(),
             );
-            self.shared.sender.send(row);
+            self.shared.deliver(row);
         }
     }
 }

@@ -77,6 +77,14 @@ impl WeightedTasks {
         self.cumulative[i].1
     }
 
+    /// The task at `u` in [0, 1) of the weights laid end to end: the inverse of their
+    /// cumulative distribution (a low-discrepancy `u` gives exact proportions).
+    pub fn pick_at(&self, u: f64) -> EndpointId {
+        let x = ((u.clamp(0.0, 1.0) * self.total as f64) as u64).min(self.total.saturating_sub(1));
+        let i = self.cumulative.partition_point(|(upto, _)| *upto <= x);
+        self.cumulative[i.min(self.cumulative.len() - 1)].1
+    }
+
     /// The share of picks that go to `endpoint` (0 when it is not a task).
     pub fn share(&self, endpoint: EndpointId) -> f64 {
         let mut prev = 0;

@@ -376,3 +376,19 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json exists");
     serde_json::from_str(&text).expect("run.json is JSON")
 }
+
+/// Decodes a PNG: (width, height, share of pixels that are not white).
+pub fn png_facts(path: &Path) -> (u32, u32, f64) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).expect("png exists"));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    let bytes = &buf[..info.buffer_size()];
+    let channels = info.color_type.samples();
+    let total = f64::from(info.width * info.height);
+    let ink = bytes
+        .chunks(channels)
+        .filter(|p| p.iter().take(3).any(|v| *v < 245))
+        .count() as f64;
+    (info.width, info.height, ink / total)
+}

@@ -7,6 +7,7 @@
 mod analyze;
 mod bad_input;
 mod capacity;
+mod capacity_search;
 mod cli;
 mod common;
 mod hostile;

@@ -16,6 +16,7 @@ macro_rules! draw_legend {
 }
 
 mod bars;
+mod capacity;
 mod load;
 mod resources;
 mod time;
@@ -81,6 +82,13 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
             "errors_over_time.png",
             "Failures over time by outcome (error bursts shaded)",
             &time::errors_over_time,
+        )?;
+    }
+    if a.capacity.is_some() {
+        draw(
+            "capacity.png",
+            "Capacity search: offered and served per step, each endpoint's judged percentile against its target, the boundary shaded",
+            &capacity::capacity_steps,
         )?;
     }
     draw(

@@ -73,6 +73,11 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         );
     }
 
+    if let Some(c) = &a.capacity {
+        capacity_section(&mut o, c, t.percentile);
+        chart(&mut o, charts, "capacity.png");
+    }
+
     let _ = writeln!(o, "## Endpoints\n");
     let _ = writeln!(
         o,
@@ -415,6 +420,69 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         env!("CARGO_PKG_VERSION")
     );
     o
+}
+
+/// The search: its answer, the goodput at capacity and every step.
+fn capacity_section(o: &mut String, c: &crate::capacity::CapacityAnswer, percentile: f64) {
+    use crate::capacity::StepOutcome;
+    let _ = writeln!(o, "## Capacity search\n");
+    let _ = writeln!(o, "**{}.**\n", md(&c.sentence));
+    let _ = writeln!(
+        o,
+        "Each step offered one arrival rate of the run's mix and was judged on the second half of its arrivals: served at least 97% of offered (requests in flight not growing), every endpoint's p{percentile} of successful responses under its target, the error rate under the tier. The search doubled the rate until a step failed, then bisected to {:.0}%.\n",
+        c.precision * 100.0
+    );
+    if !c.goodput.is_empty() {
+        let _ = writeln!(
+            o,
+            "| endpoint at capacity | offered req/s | goodput req/s | p{percentile} ms | target ms |\n|---|---:|---:|---:|---:|"
+        );
+        for e in &c.goodput {
+            let _ = writeln!(
+                o,
+                "| {} | {:.2} | {:.2} | {} | {} |",
+                md(&e.endpoint),
+                e.offered_rps,
+                e.goodput_rps,
+                opt_ms(e.judged_ms),
+                opt_ms(e.target_ms)
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(
+        o,
+        "| step | rate req/s | held s | offered req/s | served req/s | in flight | growth /s | errors | verdict |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    let mut steps: Vec<_> = c.steps.iter().collect();
+    steps.sort_by_key(|s| s.step);
+    for s in steps {
+        let verdict = match &s.outcome {
+            StepOutcome::Pass => "✅ pass".to_string(),
+            StepOutcome::Fail(f) => format!(
+                "❌ {}",
+                md(&f
+                    .iter()
+                    .map(|f| f.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            ),
+            StepOutcome::NotJudged(why) => format!("– {}", md(why)),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.1} | {:.2} | {} | {verdict} |",
+            s.step,
+            s.rate_rps,
+            s.held_s,
+            s.offered_rps,
+            s.served_rps,
+            s.mean_in_flight,
+            s.growth_rps,
+            pct(s.error_rate)
+        );
+    }
+    let _ = writeln!(o);
 }
 
 fn capitalise(s: &str) -> String {

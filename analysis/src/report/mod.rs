@@ -56,6 +56,17 @@ pub struct ReportFiles {
 /// The headline: pass or fail on the run's targets (the one judge's checks), and why, in one
 /// line.
 pub fn verdict(a: &Analysis) -> (bool, String) {
+    // A search's headline is its answer: its steps failed on purpose.
+    if let Some(c) = &a.capacity {
+        return (
+            a.pass,
+            format!(
+                "{}: {}.",
+                if a.pass { "PASS" } else { "FAIL" },
+                capitalise_first(&c.sentence)
+            ),
+        );
+    }
     let judged: Vec<_> = a
         .endpoints
         .iter()
@@ -107,6 +118,14 @@ pub fn verdict(a: &Analysis) -> (bool, String) {
             a.breaking.verdict
         ),
     )
+}
+
+fn capitalise_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 pub fn write(

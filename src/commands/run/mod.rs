@@ -1,6 +1,7 @@
 //! `aurax-tool run`: resolve the plan, prepare the run directory, find or start the target,
 //! drive the load, close the files, print the table and the verdict.
 
+mod capacity;
 mod monitoring;
 mod out_dir;
 mod plan;
@@ -135,6 +136,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         Some(r) => {
             metadata.insert(meta::TRACE.to_string(), r.record.to_string());
         }
+        None if run.search.is_some() => {}
         None if run.offered_rps.is_finite() => {
             metadata.insert(
                 meta::OFFERED_CEILING_RPS.to_string(),
@@ -142,6 +144,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             );
         }
         None => {}
+    }
+    if let Some(search) = &run.search {
+        metadata.insert(
+            meta::CAPACITY_SEARCH.to_string(),
+            serde_json::to_string(search).or_exit(ExitCode::Failure)?,
+        );
     }
     let mut manifest = Manifest {
         run_id: run.run_id.clone(),
@@ -176,7 +184,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         sink_failed.clone(),
     )
     .map_err(out_err)?;
-    let shared = Arc::new(Shared::new(run.scenario.clone(), target, sender));
+    let shared = Shared::new(run.scenario.clone(), target, sender);
+    let shared = Arc::new(if run.search.is_some() {
+        shared.with_step_log()
+    } else {
+        shared
+    });
     let monitor = run
         .monitor
         .take()
@@ -201,6 +214,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         args.quiet,
     ));
     let what = match &run.plan.shape {
+        _ if run.search.is_some() => format!(
+            "a capacity search from {} req/s (open-model steps, doubled then bisected to {:.0}%) within {:?}",
+            args.start_rate,
+            args.precision * 100.0,
+            args.budget
+        ),
         LoadShape::Open { .. } => format!(
             "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
             run.plan.shape.peak(),
@@ -224,7 +243,21 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         Some(r) => (Some(r.feed), Some(r.counters)),
         None => (None, None),
     };
-    let report = runner::drive(shared.clone(), &run.plan, stop_rx, feed).await;
+    let report = match &run.search {
+        Some(search) => {
+            capacity::search(
+                shared.clone(),
+                &run.plan,
+                search,
+                &run.targets,
+                run.timeout.max(run.plan.stop_timeout),
+                stop_rx,
+                args.quiet,
+            )
+            .await
+        }
+        None => runner::drive(shared.clone(), &run.plan, stop_rx, feed).await,
+    };
     live.abort();
     let _ = live.await;
     watcher.abort();
@@ -274,6 +307,13 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     match &analysis {
         Some(a) => {
             say!("\n{}", judge::endpoint_table(&a.endpoints));
+            if let Some(c) = &a.capacity {
+                say!(
+                    "capacity search (each step judged on the second half of its arrivals):\n{}",
+                    aurax_analysis::capacity::step_table(&c.steps, a.source.targets.percentile)
+                );
+                say!("{}\n", c.sentence);
+            }
             say!(
                 "{}",
                 judge::checks_section(a.source.targets.percentile, &a.checks)

@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aurax_schema::Targets;
+use aurax_schema::{CapacitySearch, EndpointTarget, Targets};
 use serde_json::{Value, json};
 
 use crate::cli::{DEFAULT_PROFILE, RunArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::flags::StageList;
+use crate::flags::{Slo, StageList};
 use crate::limits::{MAX_RATE, MAX_USERS};
 use crate::redact;
-use crate::runner::{LoadPlan, StopCondition};
+use crate::runner::{LoadPlan, MixDraw, StopCondition};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{Profile, Scenario};
 use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
@@ -37,6 +37,9 @@ pub struct ResolvedRun {
     pub monitor: Option<MonitorPlan>,
     /// What the user should know about how the flags were read, one line each.
     pub notes: Vec<String>,
+    /// `--find-capacity`: how the search holds and judges its steps. The plan's shape is then
+    /// the first step's; the search sets each step's rate.
+    pub search: Option<CapacitySearch>,
 }
 
 /// `4s`, `2m 30s`: a duration as the user would write it.
@@ -156,9 +159,44 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     };
     let profile = profile.clone();
     let scenario = Arc::new(scenario);
-    let replay = resolve_replay(args, &scenario)?;
+    // A search with --trace sends the trace's mix at each step's rate: no replay.
+    let (replay, recorded_mix) = if args.find_capacity && !args.trace.is_empty() {
+        (None, Some(super::replay::recorded_mix(args, &scenario)?))
+    } else {
+        (resolve_replay(args, &scenario)?, None)
+    };
+    let search = args.find_capacity.then_some(CapacitySearch {
+        precision: args.precision,
+        step_min_s: args.step_time.as_secs_f64(),
+        step_max_s: args.step_time.as_secs_f64() * STEP_MAX_HOLDS,
+        budget_s: args.budget.as_secs_f64(),
+        start_rps: args.start_rate,
+    });
+    if search.is_some() && args.step_time > args.budget {
+        return Err(bad(format!(
+            "--step-time {:?} is longer than --budget {:?}: not one step fits (lower --step-time or raise --budget)",
+            args.step_time, args.budget
+        )));
+    }
     let shape = if let Some(r) = &replay {
         r.shape.clone()
+    } else if search.is_some() {
+        // The first step; the search sets each step's rate and hold.
+        open(
+            vec![
+                Stage {
+                    target: args.start_rate,
+                    duration: Duration::ZERO,
+                },
+                Stage {
+                    target: args.start_rate,
+                    duration: args.budget,
+                },
+            ],
+            Arrivals::Constant,
+            DEFAULT_MAX_IN_FLIGHT,
+            None,
+        )
     } else if let Some(rate) = args.rate {
         let length = run_time_flag.unwrap_or(profile.run_time);
         open(
@@ -268,6 +306,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     if let Some(p) = args.target_percentile {
         targets.percentile = p;
     }
+    apply_slos(&mut targets, &args.slo, args.target_percentile, &scenario)?;
     let total_weight: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
     let per_user_rps: f64 = classes
         .iter()
@@ -292,7 +331,10 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     Ok(ResolvedRun {
         scenario,
         scenario_source,
-        offered_rps: if shape.is_open() {
+        // A search offers what its steps find; the throughput tiers are judged on what was served.
+        offered_rps: if search.is_some() {
+            f64::INFINITY
+        } else if shape.is_open() {
             shape.peak()
         } else {
             per_user_rps * shape.peak()
@@ -304,6 +346,9 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             seed,
             stop_timeout,
             stop_on,
+            step: None,
+            recorded_mix,
+            mix_draw: MixDraw::Random,
         },
         headers,
         timeout,
@@ -313,7 +358,70 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         replay,
         monitor,
         notes,
+        search,
     })
+}
+
+/// A step not settled after its minimum hold is held up to this many times as long.
+const STEP_MAX_HOLDS: f64 = 3.0;
+
+/// `--slo` objectives replace the targets they name: an endpoint's response-time target (the
+/// run judges one percentile, so every objective must name the same one) or the error rate.
+fn apply_slos(
+    targets: &mut Targets,
+    slos: &[Slo],
+    percentile_flag: Option<f64>,
+    scenario: &Scenario,
+) -> Result<(), Fail> {
+    let mut percentile = percentile_flag;
+    for slo in slos {
+        match slo {
+            Slo::ErrorRate(share) => {
+                targets.error_rate.tier = "--slo".into();
+                targets.error_rate.max_error_rate = *share;
+            }
+            Slo::Latency {
+                endpoint,
+                percentile: p,
+                limit,
+            } => {
+                if scenario.endpoints.iter().all(|e| &e.name != endpoint) {
+                    let known: Vec<&str> =
+                        scenario.endpoints.iter().map(|e| e.name.as_str()).collect();
+                    return Err(fail(
+                        ExitCode::BadInput,
+                        format!(
+                            "--slo {endpoint}:p{p}<…: no endpoint `{endpoint}` (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                if let Some(q) = percentile.filter(|q| q != p) {
+                    return Err(fail(
+                        ExitCode::BadInput,
+                        format!(
+                            "--slo {endpoint}:p{p}<…: the run judges one percentile and another objective (or --target-percentile) says p{q}"
+                        ),
+                    ));
+                }
+                percentile = Some(*p);
+                targets.percentile = *p;
+                let target_ms = limit.as_secs_f64() * 1000.0;
+                match targets
+                    .endpoints
+                    .iter_mut()
+                    .find(|t| &t.endpoint == endpoint)
+                {
+                    Some(t) => t.target_ms = target_ms,
+                    None => targets.endpoints.push(EndpointTarget {
+                        endpoint: endpoint.clone(),
+                        target_ms,
+                    }),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ResolvedRun {
@@ -355,6 +463,8 @@ impl ResolvedRun {
             "offered_rps": self.offered_rps,
             "simulator": simulator,
             "trace": self.replay.as_ref().map(|r| r.record.clone()),
+            "capacity_search": self.search,
+            "recorded_mix": self.plan.recorded_mix.as_ref().map(|m| json!({"traces": args.trace, "requests": m.len()})),
         })
     }
 }

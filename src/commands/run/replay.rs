@@ -13,7 +13,9 @@ use crate::scenario::{DEFAULT_MAX_IN_FLIGHT, Scenario};
 use crate::shape::{LoadShape, Pace};
 
 use crate::commands::trace::replay_options;
-use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec};
+use crate::trace::{
+    Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceRequest, TraceSpec,
+};
 
 /// A replay ready to drive.
 pub struct Replay {
@@ -115,6 +117,38 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
         counters,
         record,
     }))
+}
+
+/// At most this many requests of a trace make the recorded mix a capacity search sends.
+const MAX_MIX: usize = 100_000;
+
+/// `--find-capacity --trace`: the trace's requests (its first 100,000 in the selection) as
+/// the mix each step sends in turn, at the step's rate; the recorded timing is not kept.
+pub fn recorded_mix(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Arc<[TraceRequest]>, Fail> {
+    let bad = |e: String| fail(ExitCode::BadInput, e);
+    if let Some(flag) = conflicts(args) {
+        return Err(bad(format!(
+            "{flag} shapes synthetic load; with --trace the search sends the trace's mix"
+        )));
+    }
+    let options = ReplayOptions {
+        passes: Some(1),
+        ..replay_options(&args.trace, &args.selection).map_err(bad)?
+    };
+    let counters = Arc::new(ReplayCounters::default());
+    let schedule =
+        ReplaySchedule::new(options, scenario.clone(), counters).map_err(|e| bad(e.to_string()))?;
+    let mut mix = Vec::new();
+    for item in schedule.take(MAX_MIX) {
+        mix.push(item.map_err(|e| bad(e.to_string()))?.request);
+    }
+    if mix.is_empty() {
+        return Err(bad(format!(
+            "--trace {}: no requests to search with (an empty trace, or a --window past its end)",
+            args.trace.join(", ")
+        )));
+    }
+    Ok(mix.into())
 }
 
 /// What a replay does, for the line printed before the load starts.

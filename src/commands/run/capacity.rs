@@ -1,0 +1,209 @@
+//! `run --find-capacity`: the search loop. Each step is an open-model plan of its own at one
+//! arrival rate of the mix, numbered by its step (its rows' `stage`). The runner drives it
+//! until the step may end (it settled, its queue plainly grew, or its maximum hold), then
+//! drains it; the step's arrivals, kept in memory, are judged by the judge the analysis
+//! applies to the files (`aurax_analysis::capacity`), and the next rate follows from the
+//! verdicts so far. Ctrl-C ends the search with the steps judged so far.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aurax_analysis::capacity::{self, NextStep, StepVerdict, judge_step, next_step, step_may_end};
+use aurax_schema::{CapacitySearch, Targets};
+use tokio::sync::watch;
+
+use crate::runner::{self, DriveReport, LoadPlan, MixDraw, Shared, StopReason};
+use crate::shape::{LoadShape, Stage};
+
+/// In flight is sampled this often while a step is held.
+const SAMPLE: Duration = Duration::from_millis(100);
+
+/// Runs the search; returns what the engine reports over all steps.
+pub async fn search(
+    shared: Arc<Shared>,
+    plan: &LoadPlan,
+    search: &CapacitySearch,
+    targets: &Targets,
+    drain_limit: Duration,
+    mut user_stop: watch::Receiver<Option<StopReason>>,
+    quiet: bool,
+) -> DriveReport {
+    let started = Instant::now();
+    let budget = Duration::from_secs_f64(search.budget_s);
+    let step_min = Duration::from_secs_f64(search.step_min_s);
+    let step_max = Duration::from_secs_f64(search.step_max_s);
+    let mut steps: Vec<StepVerdict> = Vec::new();
+    let mut cancelled = 0;
+    let stopped_early = loop {
+        let rate = match next_step(&steps, search) {
+            NextStep::Rate(r) => r,
+            NextStep::Converged | NextStep::FailsAtLowest => break None,
+        };
+        let left = budget.saturating_sub(started.elapsed());
+        if left < step_min {
+            eprintln!(
+                "the budget is spent ({} left, a step needs {}): the search stops with the bracket it proved",
+                secs(left),
+                secs(step_min)
+            );
+            break None;
+        }
+        let index = steps.len() as u32;
+        let hold = step_max.min(left);
+        let step_plan = LoadPlan {
+            shape: match &plan.shape {
+                LoadShape::Open {
+                    arrivals,
+                    connections,
+                    max_in_flight,
+                    ..
+                } => LoadShape::Open {
+                    stages: vec![
+                        Stage {
+                            target: rate,
+                            duration: Duration::ZERO,
+                        },
+                        Stage {
+                            target: rate,
+                            duration: hold,
+                        },
+                    ],
+                    arrivals: *arrivals,
+                    connections: *connections,
+                    max_in_flight: *max_in_flight,
+                },
+                other => other.clone(),
+            },
+            run_time: Some(hold),
+            stop_on: Vec::new(),
+            stop_timeout: drain_limit,
+            step: Some(index),
+            mix_draw: MixDraw::Exact,
+            ..plan.clone()
+        };
+        if !quiet {
+            eprintln!(
+                "step {index}: {rate:.2} req/s, held {}..{} ({} of the {} budget left)",
+                secs(step_min),
+                secs(hold),
+                secs(left),
+                secs(budget)
+            );
+        }
+        let (step_tx, step_rx) = watch::channel(None);
+        let control = hold_step(
+            &shared,
+            &step_tx,
+            &mut user_stop,
+            rate,
+            search,
+            Instant::now(),
+        );
+        let report = tokio::select! {
+            r = runner::drive(shared.clone(), &step_plan, step_rx, None) => r,
+            // The control never ends on its own; it only sends.
+            _ = control => unreachable_control(),
+        };
+        cancelled += report.cancelled;
+        let requests = shared.take_step_log();
+        let verdict = judge_step(index, rate, &requests, targets, search);
+        if !quiet {
+            eprintln!("        {}", describe(&verdict));
+        }
+        steps.push(verdict);
+        match report.stopped_early {
+            None | Some(StopReason::StepOver) => {}
+            Some(reason) => break Some(reason),
+        }
+    };
+    let (pass, fail) = capacity::bracket(&steps);
+    if !quiet {
+        eprintln!(
+            "search over after {} step(s) in {}: {}",
+            steps.len(),
+            secs(started.elapsed()),
+            match (pass, fail) {
+                (Some(p), Some(f)) => format!("passes at {p:.2} req/s, fails at {f:.2} req/s"),
+                (Some(p), None) => format!("passes at {p:.2} req/s, no step failed"),
+                (None, Some(f)) => format!("fails even at {f:.2} req/s"),
+                (None, None) => "no step judged".to_string(),
+            }
+        );
+    }
+    DriveReport {
+        stopped_early,
+        cancelled,
+    }
+}
+
+fn unreachable_control() -> DriveReport {
+    DriveReport {
+        stopped_early: Some(StopReason::Interrupted),
+        cancelled: 0,
+    }
+}
+
+/// Holds a step: samples in flight, ends the step when it may end, and passes the user's stop
+/// requests on (a first one ends the step and the search; a second cuts the drain short).
+async fn hold_step(
+    shared: &Shared,
+    step: &watch::Sender<Option<StopReason>>,
+    user_stop: &mut watch::Receiver<Option<StopReason>>,
+    rate: f64,
+    search: &CapacitySearch,
+    began: Instant,
+) {
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut ended = false;
+    let mut ticker = tokio::time::interval(SAMPLE);
+    loop {
+        tokio::select! {
+            _ = ticker.tick(), if !ended => {
+                let held = began.elapsed().as_secs_f64();
+                samples.push((held, f64::from(shared.in_flight())));
+                if step_may_end(held, &samples, rate, search) {
+                    ended = true;
+                    let _ = step.send(Some(StopReason::StepOver));
+                }
+            }
+            changed = user_stop.changed() => {
+                if changed.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                let reason = user_stop.borrow_and_update().clone();
+                if reason.is_some() {
+                    let _ = step.send(reason);
+                }
+            }
+        }
+    }
+}
+
+/// One step's verdict in a line.
+fn describe(v: &StepVerdict) -> String {
+    let worst = v.worst_endpoint().map_or(String::new(), |e| {
+        format!(
+            ", {} p {} ms",
+            e.endpoint,
+            e.judged_ms.map_or("–".to_string(), |ms| format!("{ms:.0}"))
+        )
+    });
+    let figures = format!(
+        "held {:.1} s: served {:.2} of {:.2} req/s, {:.1} in flight, errors {:.1}%{worst}",
+        v.held_s,
+        v.served_rps,
+        v.offered_rps,
+        v.mean_in_flight,
+        v.error_rate * 100.0
+    );
+    format!("{figures}: {}", v.outcome.text())
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
+    if s < 120 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
+    }
+}

@@ -266,9 +266,14 @@ pub fn judge_step(
     for r in &judged {
         by_endpoint.entry(&r.endpoint).or_default().push(r);
     }
+    let endpoint_samples: Vec<Vec<(f64, f64)>> = by_endpoint
+        .keys()
+        .map(|name| in_flight_samples(requests.iter().filter(|r| &*r.endpoint == *name), mid, last))
+        .collect();
     let endpoints: Vec<StepEndpoint> = by_endpoint
         .iter()
-        .map(|(name, rows)| {
+        .zip(&endpoint_samples)
+        .map(|((name, rows), own)| {
             let target_ms = targets.endpoint_target_ms(name);
             let mut ok: Vec<i64> = rows.iter().filter(|r| r.ok).map(|r| r.latency_us).collect();
             ok.sort_unstable();
@@ -276,15 +281,13 @@ pub fn judge_step(
                 Some(t) => ok.iter().filter(|l| (**l as f64) < t * 1000.0).count(),
                 None => ok.len(),
             };
-            let own =
-                in_flight_samples(requests.iter().filter(|r| &*r.endpoint == *name), mid, last);
             StepEndpoint {
                 endpoint: name.to_string(),
                 offered_rps: rows.len() as f64 / judged_s,
                 goodput_rps: within as f64 / judged_s,
                 judged_ms: nearest_rank(&ok, targets.percentile).map(|us| us as f64 / 1000.0),
                 target_ms,
-                growth_rps: slope(&own),
+                growth_rps: slope(own),
             }
         })
         .collect();
@@ -296,9 +299,36 @@ pub fn judge_step(
         ))
     } else {
         let mut failures = Vec::new();
-        if is_queue(&samples, offered_rps, QUEUE_SHARE) {
+        // Every endpoint must keep up with its own arrivals (a model that serves a tenth of
+        // the mix can queue while the total hardly grows), and so must the whole.
+        let queued = endpoints
+            .iter()
+            .zip(&endpoint_samples)
+            .filter(|(e, own)| is_queue(own, e.offered_rps, QUEUE_SHARE))
+            .map(|(e, _)| e)
+            .max_by(|a, b| {
+                (a.growth_rps / a.offered_rps.max(1e-9))
+                    .total_cmp(&(b.growth_rps / b.offered_rps.max(1e-9)))
+            });
+        if let Some(e) = queued {
+            let served = (e.offered_rps - e.growth_rps).max(0.0);
+            failures.push(StepFailure {
+                signal: StepSignal::Queue,
+                endpoint: Some(e.endpoint.clone()),
+                text: format!(
+                    "{} served {served:.1} of {:.1} req/s offered ({:.0}%): its requests in flight grew {:.1}/s",
+                    e.endpoint,
+                    e.offered_rps,
+                    100.0 * served / e.offered_rps.max(1e-9),
+                    e.growth_rps
+                ),
+            });
+        } else if is_queue(&samples, offered_rps, QUEUE_SHARE) {
+            // The whole queues though no endpoint alone passed the noise floor: name the one
+            // whose requests in flight grew most against its arrivals.
             let endpoint = endpoints
                 .iter()
+                .filter(|e| e.growth_rps > 0.0)
                 .max_by(|a, b| {
                     (a.growth_rps / a.offered_rps.max(1e-9))
                         .total_cmp(&(b.growth_rps / b.offered_rps.max(1e-9)))
@@ -387,28 +417,35 @@ fn format_ms(ms: f64) -> String {
     }
 }
 
-/// While a step is held: whether it may end now. Past the minimum hold a step ends when its
-/// requests in flight have settled over the second half of the hold, or when they grow so
-/// plainly that waiting longer only builds a queue to drain; at the maximum hold it ends as it
-/// is (a queue still growing there fails the step).
-pub fn step_may_end(
-    held_s: f64,
-    samples: &[(f64, f64)],
-    rate_rps: f64,
-    search: &CapacitySearch,
-) -> bool {
+/// One series watched while a step is held (the total, or one endpoint): at each sample,
+/// seconds into the step, requests in flight and requests sent so far.
+pub type LiveSeries = Vec<(f64, f64, f64)>;
+
+/// While a step is held: whether it may end now. Past the minimum hold a step ends when no
+/// series (the total, each endpoint) grows like a queue over the second half of the hold (it
+/// settled), or when one grows so plainly that waiting longer only builds a queue to drain; at
+/// the maximum hold it ends as it is (a queue still growing there fails the step).
+pub fn step_may_end(held_s: f64, series: &[LiveSeries], search: &CapacitySearch) -> bool {
     if held_s >= search.step_max_s {
         return true;
     }
     if held_s < search.step_min_s {
         return false;
     }
-    let half: Vec<(f64, f64)> = samples
-        .iter()
-        .filter(|s| s.0 >= held_s / 2.0)
-        .copied()
-        .collect();
-    !is_queue(&half, rate_rps, QUEUE_SHARE) || is_queue(&half, rate_rps, CLEAR_QUEUE_SHARE)
+    let mut settled = true;
+    for s in series {
+        let half: Vec<&(f64, f64, f64)> = s.iter().filter(|p| p.0 >= held_s / 2.0).collect();
+        let (Some(first), Some(last)) = (half.first(), half.last()) else {
+            continue;
+        };
+        let offered = (last.2 - first.2) / (last.0 - first.0).max(1e-9);
+        let points: Vec<(f64, f64)> = half.iter().map(|p| (p.0, p.1)).collect();
+        if is_queue(&points, offered, CLEAR_QUEUE_SHARE) {
+            return true;
+        }
+        settled &= !is_queue(&points, offered, QUEUE_SHARE);
+    }
+    settled
 }
 
 /// What the search does next, from the steps judged so far.
@@ -694,6 +731,31 @@ mod tests {
     }
 
     #[test]
+    fn a_small_endpoint_that_queues_fails_the_step_the_total_would_pass() {
+        // 36 req/s of text on 8 slots x 80 ms (100/s) and 4 req/s of images on 1 slot x 0.3 s
+        // (3.3/s): the images queue at 0.7/s, under 2% of the 40 req/s offered in all.
+        let mut requests = queueing_step(36.0, 20.0, 8, 0.08);
+        let image: Arc<str> = Arc::from("generate_image");
+        requests.extend(
+            queueing_step(4.0, 20.0, 1, 0.3)
+                .into_iter()
+                .map(|r| StepRequest {
+                    endpoint: image.clone(),
+                    ..r
+                }),
+        );
+        let v = judge_step(0, 40.0, &requests, &targets(5000.0), &search());
+        let f = v.first_failure().expect("fails");
+        assert_eq!(f.signal, StepSignal::Queue, "{v:?}");
+        assert_eq!(f.endpoint.as_deref(), Some("generate_image"), "{}", f.text);
+        assert!(
+            f.text.starts_with("generate_image served 3.3 of 4.0"),
+            "{}",
+            f.text
+        );
+    }
+
+    #[test]
     fn latency_and_errors_fail_a_step_that_keeps_up() {
         // Keeps up (no queue) but every request takes 80 ms against a 50 ms objective.
         let slow = judge_step(
@@ -776,22 +838,46 @@ mod tests {
     #[test]
     fn settling_ends_a_step_early_and_a_queue_holds_it() {
         let s = search();
-        let flat: Vec<(f64, f64)> = (0..100).map(|i| (f64::from(i) * 0.1, 4.0)).collect();
+        // 40 req/s sent; in flight per sample as given.
+        let series = |in_flight: &dyn Fn(f64) -> f64| -> LiveSeries {
+            (0..100)
+                .map(|i| {
+                    let t = f64::from(i) * 0.1;
+                    (t, in_flight(t), 40.0 * t)
+                })
+                .collect()
+        };
+        let flat = series(&|_| 4.0);
         assert!(
-            !step_may_end(5.0, &flat[..50], 40.0, &s),
+            !step_may_end(5.0, &[flat[..50].to_vec()], &s),
             "before the minimum hold"
         );
-        assert!(step_may_end(10.0, &flat, 40.0, &s));
+        assert!(step_may_end(10.0, std::slice::from_ref(&flat), &s));
         // Growing 1.6/s at 40 req/s: 4%, a queue but not a plain one: held on.
-        let slow: Vec<(f64, f64)> = (0..100)
-            .map(|i| (f64::from(i) * 0.1, f64::from(i) * 0.16))
-            .collect();
-        assert!(!step_may_end(10.0, &slow, 40.0, &s));
+        let slow = series(&|t| 1.6 * t);
+        assert!(!step_may_end(10.0, std::slice::from_ref(&slow), &s));
+        // One endpoint of a tenth of the arrivals (4 req/s) growing 0.3/s (7.5%) holds a
+        // step whose total (0.3/s of 40, under 1%) would have settled.
+        let long = CapacitySearch {
+            step_max_s: 90.0,
+            ..search()
+        };
+        let thirty = |f: &dyn Fn(f64) -> (f64, f64)| -> LiveSeries {
+            (0..300)
+                .map(|i| {
+                    let t = f64::from(i) * 0.1;
+                    let (n, rate) = f(t);
+                    (t, n, rate * t)
+                })
+                .collect()
+        };
+        let total = thirty(&|t| (4.0 + 0.3 * t, 40.0));
+        let small = thirty(&|t| (0.3 * t, 4.0));
+        assert!(step_may_end(30.0, std::slice::from_ref(&total), &long));
+        assert!(!step_may_end(30.0, &[total, small], &long));
         // Growing 8/s at 40 req/s: plain, ends at the minimum hold.
-        let fast: Vec<(f64, f64)> = (0..100)
-            .map(|i| (f64::from(i) * 0.1, f64::from(i) * 0.8))
-            .collect();
-        assert!(step_may_end(10.0, &fast, 40.0, &s));
-        assert!(step_may_end(30.0, &slow, 40.0, &s), "the maximum hold");
+        let fast = series(&|t| 8.0 * t);
+        assert!(step_may_end(10.0, &[fast], &s));
+        assert!(step_may_end(30.0, &[slow], &s), "the maximum hold");
     }
 }

@@ -30,6 +30,9 @@ pub struct Shared {
     seq: AtomicU64,
     pub(super) users_active: AtomicU32,
     pub(super) in_flight: AtomicU32,
+    /// Per endpoint: requests in flight and requests sent so far (a capacity search watches
+    /// every endpoint's queue, not only the total's).
+    by_endpoint: Vec<(AtomicU32, AtomicU64)>,
     stage: AtomicU32,
     stage_target_bits: AtomicU64,
     class_names: Vec<Arc<str>>,
@@ -49,7 +52,7 @@ impl Shared {
             .iter()
             .map(|c| Arc::from(c.name.as_str()))
             .collect();
-        let names = scenario
+        let names: Vec<(Arc<str>, Arc<str>, Arc<str>)> = scenario
             .endpoints
             .iter()
             .map(|e| {
@@ -74,6 +77,10 @@ impl Shared {
             seq: AtomicU64::new(0),
             users_active: AtomicU32::new(0),
             in_flight: AtomicU32::new(0),
+            by_endpoint: names
+                .iter()
+                .map(|_| (AtomicU32::new(0), AtomicU64::new(0)))
+                .collect(),
             stage: AtomicU32::new(0),
             stage_target_bits: AtomicU64::new(0),
             markers,
@@ -120,6 +127,38 @@ impl Shared {
 
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Per endpoint (by id): its name, requests in flight now and requests sent so far.
+    pub fn endpoint_load(&self) -> Vec<(Arc<str>, u32, u64)> {
+        self.by_endpoint
+            .iter()
+            .zip(&self.names)
+            .map(|((in_flight, sent), (name, _, _))| {
+                (
+                    name.clone(),
+                    in_flight.load(Ordering::Relaxed),
+                    sent.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// A request of `endpoint` went out.
+    fn started(&self, endpoint: EndpointId) -> u32 {
+        if let Some((in_flight, sent)) = self.by_endpoint.get(endpoint) {
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A request of `endpoint` is over (answered, failed or cancelled).
+    fn ended(&self, endpoint: EndpointId) {
+        if let Some((in_flight, _)) = self.by_endpoint.get(endpoint) {
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The stage now under way and its target (users or arrivals per second).
@@ -212,7 +251,8 @@ impl Shared {
         let bytes_sent = out.body.as_ref().map_or(0, |b| b.len() as u64);
         let users_active = self.users_active();
         let (stage, stage_target) = self.stage();
-        let in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let endpoint = who.endpoint;
+        let in_flight = self.started(endpoint);
         let actual = Instant::now();
         let mut row = self.row(who, intended.min(actual), actual);
         row.bytes_sent = bytes_sent;
@@ -227,6 +267,7 @@ impl Shared {
             shared: self,
             row: Some(row),
             sent: actual,
+            endpoint,
         };
         let ex = self.target.exchange(out).await;
         let mut row = pending.answered();
@@ -298,12 +339,13 @@ struct Pending<'a> {
     shared: &'a Shared,
     row: Option<RequestOutcome>,
     sent: Instant,
+    endpoint: EndpointId,
 }
 
 impl Pending<'_> {
     /// The answer came: the row, no longer pending.
     fn answered(mut self) -> RequestOutcome {
-        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.shared.ended(self.endpoint);
         self.row.take().expect("a pending request is answered once")
     }
 }
@@ -311,7 +353,7 @@ impl Pending<'_> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if let Some(mut row) = self.row.take() {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.shared.ended(self.endpoint);
             row.latency_us = self.sent.elapsed().as_micros() as i64;
             row.outcome = Outcome::Cancelled;
             row.error = Some(

@@ -67,25 +67,112 @@ pub struct SinkReport {
     pub segments: u32,
 }
 
+/// A consumer of the outcomes, fed in batches on the sink thread (ripgrep's `Sink` idea): the
+/// live statistics are one (read by the live line, `--stop-on` and the exporter). Every
+/// observer sees a batch before the Parquet segments, which keep the rows, take it. Nothing an
+/// observer does can slow the load: it runs behind the bounded channel, off the request path.
+pub trait Observer: Send {
+    /// A batch of outcomes, in the order they were handed over.
+    fn observe(&mut self, batch: &[RequestOutcome]);
+    /// Called at least every [`TICK`], outcomes or not (a segment closes on age).
+    fn tick(&mut self) {}
+}
+
+/// How often observers are ticked.
+pub const TICK: Duration = Duration::from_millis(500);
+
+/// The live statistics (the live line, `--stop-on`, the exporter) observe every outcome.
+impl Observer for Arc<Mutex<RunStats>> {
+    fn observe(&mut self, batch: &[RequestOutcome]) {
+        if let Ok(mut s) = self.lock() {
+            batch.iter().for_each(|o| s.record(o));
+        }
+    }
+}
+
+/// The rolling Parquet segments: buffered rows written when a segment is old or full.
+struct Segments {
+    writer: SegmentWriter,
+    buffer: Vec<RequestOutcome>,
+    rows: u64,
+    opened: Instant,
+    policy: SegmentPolicy,
+    failed: Arc<AtomicBool>,
+    first_error: Option<SegmentError>,
+}
+
+impl Segments {
+    fn flush(&mut self) {
+        if !self.buffer.is_empty() && self.first_error.is_none() {
+            match self.writer.write(&self.buffer) {
+                Ok(_) => self.rows += self.buffer.len() as u64,
+                Err(e) => {
+                    // The run stops: there is no point measuring what cannot be kept.
+                    self.failed.store(true, Ordering::SeqCst);
+                    self.first_error = Some(e);
+                }
+            }
+        }
+        self.buffer.clear();
+        self.opened = Instant::now();
+    }
+
+    fn finish(mut self) -> Result<SinkReport, SegmentError> {
+        self.flush();
+        match self.first_error {
+            Some(e) => Err(e),
+            None => Ok(SinkReport {
+                rows: self.rows,
+                segments: self.writer.segments_written(),
+            }),
+        }
+    }
+}
+
+impl Segments {
+    /// The rows' owner takes them last, after every observer has seen them: no copy.
+    fn take(&mut self, batch: &mut Vec<RequestOutcome>) {
+        self.buffer.append(batch);
+        if self.buffer.len() >= self.policy.max_rows {
+            self.flush();
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.opened.elapsed() >= self.policy.max_age {
+            self.flush();
+        }
+    }
+}
+
 pub struct Sink {
     handle: JoinHandle<Result<SinkReport, SegmentError>>,
 }
 
 impl Sink {
-    /// Starts the sink thread; `failed` is raised if a segment cannot be written, so the
-    /// runner can stop instead of measuring what it cannot keep.
+    /// Starts the sink thread: every outcome goes to the Parquet segments in `dir` and to
+    /// each of `observers`; `failed` is raised if a segment cannot be written, so the runner
+    /// can stop instead of measuring what it cannot keep.
     pub fn start(
         dir: &Path,
         schema: Arc<Schema>,
-        stats: Arc<Mutex<RunStats>>,
+        observers: Vec<Box<dyn Observer>>,
         policy: SegmentPolicy,
         failed: Arc<AtomicBool>,
     ) -> std::io::Result<(OutcomeSender, Sink)> {
         let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
-        let writer = SegmentWriter::new(dir, schema);
+        let segments = Segments {
+            writer: SegmentWriter::new(dir, schema),
+            buffer: Vec::with_capacity(4096),
+            rows: 0,
+            opened: Instant::now(),
+            policy,
+            failed,
+            first_error: None,
+        };
         let handle = std::thread::Builder::new()
             .name("aurax-sink".into())
-            .spawn(move || drain(rx, writer, stats, policy, failed))?;
+            .spawn(move || drain(rx, segments, observers))?;
         Ok((OutcomeSender { tx }, Sink { handle }))
     }
 
@@ -102,63 +189,33 @@ impl Sink {
 
 fn drain(
     rx: Receiver<RequestOutcome>,
-    mut writer: SegmentWriter,
-    stats: Arc<Mutex<RunStats>>,
-    policy: SegmentPolicy,
-    failed: Arc<AtomicBool>,
+    mut segments: Segments,
+    mut observers: Vec<Box<dyn Observer>>,
 ) -> Result<SinkReport, SegmentError> {
-    let mut buffer: Vec<RequestOutcome> = Vec::with_capacity(4096);
-    let mut rows = 0u64;
-    let mut opened = Instant::now();
-    let mut first_error: Option<SegmentError> = None;
-    let mut flush = |buffer: &mut Vec<RequestOutcome>, first_error: &mut Option<SegmentError>| {
-        if buffer.is_empty() || first_error.is_some() {
-            buffer.clear();
-            return;
-        }
-        match writer.write(buffer) {
-            Ok(_) => rows += buffer.len() as u64,
-            Err(e) => {
-                failed.store(true, Ordering::SeqCst);
-                *first_error = Some(e);
-            }
-        }
-        buffer.clear();
-    };
+    let mut batch: Vec<RequestOutcome> = Vec::with_capacity(4096);
+    let mut ticked = Instant::now();
     loop {
-        let wait = policy.max_age.saturating_sub(opened.elapsed());
-        match rx.recv_timeout(wait) {
+        let done = match rx.recv_timeout(TICK.saturating_sub(ticked.elapsed())) {
             Ok(first) => {
-                let mut batch = vec![first];
+                batch.push(first);
                 batch.extend(rx.try_iter().take(4095));
-                if let Ok(mut s) = stats.lock() {
-                    batch.iter().for_each(|o| s.record(o));
+                for o in observers.iter_mut() {
+                    o.observe(&batch);
                 }
-                buffer.extend(batch);
-                if buffer.len() >= policy.max_rows {
-                    flush(&mut buffer, &mut first_error);
-                    opened = Instant::now();
-                }
+                segments.take(&mut batch);
+                false
             }
-            Err(RecvTimeoutError::Timeout) => {
-                flush(&mut buffer, &mut first_error);
-                opened = Instant::now();
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                flush(&mut buffer, &mut first_error);
-                break;
-            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if done {
+            break;
         }
-        if opened.elapsed() >= policy.max_age {
-            flush(&mut buffer, &mut first_error);
-            opened = Instant::now();
+        if ticked.elapsed() >= TICK {
+            observers.iter_mut().for_each(|o| o.tick());
+            segments.tick();
+            ticked = Instant::now();
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(SinkReport {
-            rows,
-            segments: writer.segments_written(),
-        }),
-    }
+    segments.finish()
 }

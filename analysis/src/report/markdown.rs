@@ -429,7 +429,7 @@ fn capacity_section(o: &mut String, c: &crate::capacity::CapacityAnswer, percent
     let _ = writeln!(o, "**{}.**\n", md(&c.sentence));
     let _ = writeln!(
         o,
-        "Each step offered one arrival rate of the run's mix and was judged on the second half of its arrivals: served at least 97% of offered (requests in flight not growing), every endpoint's p{percentile} of successful responses under its target, the error rate under the tier. The search doubled the rate until a step failed, then bisected to {:.0}%.\n",
+        "Each step offered one arrival rate of the run's mix and was judged on the second half of its arrivals: every endpoint served at least 97% of what it was offered (its requests in flight not growing), every endpoint's p{percentile} of successful responses under its target, the error rate under the tier. The search doubled the rate until a step failed, then bisected to {:.0}%.\n",
         c.precision * 100.0
     );
     if !c.goodput.is_empty() {

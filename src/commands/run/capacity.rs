@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aurax_analysis::capacity::{self, NextStep, StepVerdict, judge_step, next_step, step_may_end};
+use aurax_analysis::capacity::{
+    self, LiveSeries, NextStep, StepVerdict, judge_step, next_step, step_may_end,
+};
 use aurax_schema::{CapacitySearch, Targets};
 use tokio::sync::watch;
 
@@ -91,14 +93,7 @@ pub async fn search(
             );
         }
         let (step_tx, step_rx) = watch::channel(None);
-        let control = hold_step(
-            &shared,
-            &step_tx,
-            &mut user_stop,
-            rate,
-            search,
-            Instant::now(),
-        );
+        let control = hold_step(&shared, &step_tx, &mut user_stop, search, Instant::now());
         let report = tokio::select! {
             r = runner::drive(shared.clone(), &step_plan, step_rx, None) => r,
             // The control never ends on its own; it only sends.
@@ -149,19 +144,26 @@ async fn hold_step(
     shared: &Shared,
     step: &watch::Sender<Option<StopReason>>,
     user_stop: &mut watch::Receiver<Option<StopReason>>,
-    rate: f64,
     search: &CapacitySearch,
     began: Instant,
 ) {
-    let mut samples: Vec<(f64, f64)> = Vec::new();
+    // The total first, then each endpoint: in flight and sent so far, from the step's start.
+    let base = shared.endpoint_load();
+    let sent_before: f64 = base.iter().map(|e| e.2 as f64).sum();
+    let mut series: Vec<LiveSeries> = vec![Vec::new(); base.len() + 1];
     let mut ended = false;
     let mut ticker = tokio::time::interval(SAMPLE);
     loop {
         tokio::select! {
             _ = ticker.tick(), if !ended => {
                 let held = began.elapsed().as_secs_f64();
-                samples.push((held, f64::from(shared.in_flight())));
-                if step_may_end(held, &samples, rate, search) {
+                let load = shared.endpoint_load();
+                let sent: f64 = load.iter().map(|e| e.2 as f64).sum();
+                series[0].push((held, f64::from(shared.in_flight()), sent - sent_before));
+                for (i, ((_, in_flight, sent), (_, _, before))) in load.iter().zip(&base).enumerate() {
+                    series[i + 1].push((held, f64::from(*in_flight), (sent - before) as f64));
+                }
+                if step_may_end(held, &series, search) {
                     ended = true;
                     let _ = step.send(Some(StopReason::StepOver));
                 }

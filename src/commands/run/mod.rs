@@ -179,7 +179,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     let (sender, sink) = Sink::start(
         &run.out_dir,
         request_schema(metadata),
-        stats.clone(),
+        vec![Box::new(stats.clone())],
         SegmentPolicy::default(),
         sink_failed.clone(),
     )

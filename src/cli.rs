@@ -22,11 +22,14 @@ pub const DEFAULT_PROFILE: &str = "light";
     version,
     about = "Load testing for the AURAX AI platform API: run, simulate, analyze"
 )]
+/// The command line: one subcommand.
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drive AURAX (or the built-in simulator when --host is absent) and record every request.
@@ -45,6 +48,7 @@ pub enum Command {
     Trace(TraceCommand),
     /// Print a shell completion script: `aurax-tool completions bash > /etc/bash_completion.d/aurax-tool`.
     Completions {
+        /// The shell to complete in.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -52,6 +56,7 @@ pub enum Command {
     Man,
 }
 
+/// `record` flags.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// Address to listen on (port 0 picks a free one; the URL is printed on the first line).
@@ -95,17 +100,20 @@ pub struct TraceSelection {
     pub lenient: bool,
 }
 
+/// `trace` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
     /// Arrivals per second, gaps, endpoint mix and sizes of what a replay would send.
     Stats(TraceStatsArgs),
 }
 
+/// `trace stats` flags.
 #[derive(Debug, Args)]
 pub struct TraceStatsArgs {
     /// Traces, PATH or PATH:ENDPOINT; several are merged as a replay merges them.
     #[arg(required = true, value_name = "PATH[:ENDPOINT]")]
     pub traces: Vec<String>,
+    /// Which part of the traces, read how.
     #[command(flatten)]
     pub selection: TraceSelection,
     /// Print JSON instead of a table.
@@ -116,6 +124,7 @@ pub struct TraceStatsArgs {
     pub scenario_file: Option<PathBuf>,
 }
 
+/// `analyze` flags.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Run directories (or request files); several are merged into one analysis.
@@ -133,6 +142,7 @@ pub struct AnalyzeArgs {
     /// Exit 99 when a response-time or error-rate target is missed.
     #[arg(long = "fail-on-targets")]
     pub fail_on_targets: bool,
+    /// Files for other tools.
     #[command(flatten)]
     pub exports: Exports,
 }
@@ -155,6 +165,7 @@ pub struct Exports {
         .args(["scenario", "stages", "rate", "rate_stages", "trace"])
         .multiple(false)
 ))]
+/// `run` flags.
 pub struct RunArgs {
     /// Base URL of AURAX, e.g. http://localhost:8000. Absent: start the built-in simulator on 127.0.0.1.
     #[arg(long, value_parser = flags::url)]
@@ -211,6 +222,7 @@ pub struct RunArgs {
     /// the endpoint of a trace without endpoint names. Repeat to merge traces.
     #[arg(long = "trace", value_name = "PATH[:ENDPOINT]")]
     pub trace: Vec<String>,
+    /// Which part of the traces, read how.
     #[command(flatten)]
     pub selection: TraceSelection,
     /// Replay the trace N times back to back; without N, until --run-time or Ctrl-C.
@@ -299,10 +311,12 @@ pub struct RunArgs {
     /// Where --report writes [default: reports/<name of the run directory>].
     #[arg(long = "report-dir")]
     pub report_dir: Option<PathBuf>,
+    /// Files for other tools.
     #[command(flatten)]
     pub exports: Exports,
 }
 
+/// `serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -311,10 +325,12 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one; the URL is printed on the first line).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    /// The simulator's settings.
     #[command(flatten)]
     pub sim: SimArgs,
 }
 
+/// The simulator's settings, shared by `serve` and tests.
 #[derive(Debug, Args, Clone)]
 pub struct SimArgs {
     /// Multiplies every service time; 1.0 is real-world speed (an image takes ~8 s).
@@ -377,10 +393,17 @@ pub struct SimArgs {
     pub sim_seed: u64,
 }
 
+/// `scenario` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
     /// Print the built-in scenario file as TOML, or one load scenario of it (ramp, spike, ...).
-    Show { name: Option<String> },
+    Show {
+        /// A load scenario's name; absent: the whole file.
+        name: Option<String>,
+    },
     /// Check a scenario file and list what it defines.
-    Check { path: PathBuf },
+    Check {
+        /// The scenario file (TOML).
+        path: PathBuf,
+    },
 }

@@ -38,7 +38,9 @@ pub enum ExitCode {
 /// An error with the exit code it ends the program with.
 #[derive(Debug)]
 pub struct Fail {
+    /// The exit code.
     pub code: ExitCode,
+    /// What went wrong, with its context.
     pub error: anyhow::Error,
 }
 
@@ -70,6 +72,7 @@ impl From<aurax_analysis::AnalysisError> for Fail {
 
 /// Attaches an exit code to any error.
 pub trait OrExit<T> {
+    /// The error with `code` as its exit code.
     fn or_exit(self, code: ExitCode) -> Result<T, Fail>;
 }
 
@@ -82,6 +85,7 @@ impl<T, E: Into<anyhow::Error>> OrExit<T> for Result<T, E> {
     }
 }
 
+/// A failure with an exit code and a message.
 pub fn fail(code: ExitCode, msg: impl fmt::Display) -> Fail {
     Fail {
         code,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! aurax-tool: load testing for the AURAX AI platform API.
 //!
 //! The data path of a run: [`scenario`] → [`runner`] (virtual users, HTTP client) →

@@ -1,7 +1,7 @@
 //! Peak memory of each analysis query on a run: `cargo run --release --example probe_memory -- RUN_DIR`.
 use std::path::PathBuf;
 
-use aurax_analysis::{endpoints, errors, models, source, windows};
+use aurax_analysis::probe as q;
 
 fn peak_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -22,9 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .ok_or("usage: probe_memory RUN_DIR")?,
     );
-    let src = source::discover(&[dir])?;
-    let base = source::scan(&src)?;
-    let lf = windows::with_window(&base, 1_800_000_000_000_000, 5.0);
+    let src = q::discover(&[dir])?;
+    let base = q::scan(&src)?;
+    let lf = q::with_window(&base, 1_800_000_000_000_000, 5.0);
     let step = |name: &str,
                 f: &dyn Fn() -> Result<(), Box<dyn std::error::Error>>|
      -> Result<(), Box<dyn std::error::Error>> {
@@ -39,11 +39,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     step("per_endpoint", &|| {
-        endpoints::per_endpoint(&lf, &src.targets, 5000.0)?;
+        q::per_endpoint(&lf, &src.targets, 5000.0)?;
         Ok(())
     })?;
     step("timeline", &|| {
-        windows::timeline(
+        q::timeline(
             &lf,
             1_800_000_000_000_000,
             5.0,
@@ -52,19 +52,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
     step("endpoint_windows", &|| {
-        windows::endpoint_windows(&lf, 5.0)?;
+        q::endpoint_windows(&lf, 5.0)?;
         Ok(())
     })?;
     step("errors", &|| {
-        errors::patterns(&lf, 0)?;
+        q::patterns(&lf, 0)?;
         Ok(())
     })?;
     step("models", &|| {
-        models::usage(&lf)?;
+        q::usage(&lf)?;
         Ok(())
     })?;
     step("percentile_curves", &|| {
-        endpoints::percentile_curves(&lf, &[0.5, 0.9, 0.99])?;
+        q::percentile_curves(&lf, &[0.5, 0.9, 0.99])?;
         Ok(())
     })?;
     Ok(())

@@ -6,19 +6,28 @@ use serde::Serialize;
 
 use crate::Analysis;
 
+/// One endpoint compared with the baseline run: each figure as (before, after).
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointChange {
+    /// The endpoint.
     pub name: String,
+    /// p50 of successful responses (ms), before and after.
     pub p50_ms: (f64, f64),
+    /// p95 of successful responses (ms), before and after.
     pub p95_ms: (f64, f64),
+    /// p99 of successful responses (ms), before and after.
     pub p99_ms: (f64, f64),
+    /// Error rate (a share), before and after.
     pub error_rate: (f64, f64),
+    /// Completions per second, before and after.
     pub throughput_rps: (f64, f64),
     /// Relative change of p95 (0.2 = 20% slower).
     pub p95_change: f64,
     /// Two-sided Mann-Whitney U p-value on per-window p95.
     pub p_value: Option<f64>,
+    /// Whether this is a regression (p95 ≥ 10% worse and significant, or the error rate up by more than a point).
     pub regression: bool,
+    /// The comparison in words.
     pub verdict: String,
 }
 

@@ -40,10 +40,15 @@ const GENERATOR_LATE_MS: f64 = 10.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
+    /// Served fell below 95% of offered, beyond the growth in flight a ramp explains.
     ServedBelowOffered,
+    /// Successful served throughput stopped growing with load (Kneedle, then a plateau).
     ThroughputKnee,
+    /// p95 of successful responses bent upwards (Kneedle on its running maximum).
     LatencyKnee,
+    /// An endpoint's p95 crossed its target.
     P95OverTarget,
+    /// The error rate crossed its tier.
     ErrorRateOverTarget,
 }
 
@@ -56,6 +61,7 @@ impl SignalKind {
         )
     }
 
+    /// The signal's name in reports and `summary.json`.
     pub fn name(self) -> &'static str {
         match self {
             SignalKind::ServedBelowOffered => "served_below_offered",
@@ -70,13 +76,17 @@ impl SignalKind {
 /// One signal that fired, at a load level.
 #[derive(Debug, Clone, Serialize)]
 pub struct Signal {
+    /// Which signal fired.
     pub signal: SignalKind,
     /// The level's load: users, or arrivals per second targeted.
     pub load: f64,
+    /// Arrivals per second at that level.
     pub offered_rps: f64,
     /// Successful completions per second at that level.
     pub succeeded_rps: f64,
+    /// Seconds into the run when the level began.
     pub at_s: f64,
+    /// What was measured, in words.
     pub detail: String,
 }
 

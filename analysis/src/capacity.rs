@@ -38,11 +38,13 @@ const SAMPLE_US: i64 = 100_000;
 /// One arrival of a step, as the judge needs it.
 #[derive(Debug, Clone)]
 pub struct StepRequest {
+    /// Its endpoint's name.
     pub endpoint: Arc<str>,
     /// When the schedule meant it to go (µs; any clock the step's requests share).
     pub intended_us: i64,
     /// When it went out; `None` for an arrival dropped unsent (`--max-in-flight`).
     pub sent_us: Option<i64>,
+    /// From the send to the end of the answer (µs); how long a cancelled request waited.
     pub latency_us: i64,
     /// Whether its outcome is `ok`.
     pub ok: bool,
@@ -51,6 +53,7 @@ pub struct StepRequest {
 /// Why a step failed: the signal, the endpoint it names, and what was measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepFailure {
+    /// The kind of failure.
     pub signal: StepSignal,
     /// The endpoint that failed (for the queue, the one whose requests in flight grew most
     /// against its arrivals; for errors, the one with the most failures).
@@ -59,6 +62,7 @@ pub struct StepFailure {
     pub text: String,
 }
 
+/// The kinds of step failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepSignal {
@@ -72,10 +76,13 @@ pub enum StepSignal {
     Errors,
 }
 
+/// A step's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict", content = "why")]
 pub enum StepOutcome {
+    /// Every rule held.
     Pass,
+    /// Some rule failed: each failure, in the order the answer names them.
     Fail(Vec<StepFailure>),
     /// Stopped before its minimum hold (Ctrl-C): no verdict.
     NotJudged(String),
@@ -101,13 +108,16 @@ impl StepOutcome {
 /// One endpoint within a step's judged part.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepEndpoint {
+    /// The endpoint.
     pub endpoint: String,
+    /// Its arrivals per second in the judged part.
     pub offered_rps: f64,
     /// Successful responses within the endpoint's target per second (all successes when it
     /// has none).
     pub goodput_rps: f64,
     /// The judged percentile of its successful responses (ms).
     pub judged_ms: Option<f64>,
+    /// Its response-time target (ms), when it has one.
     pub target_ms: Option<f64>,
     /// Growth of its requests in flight (per second).
     pub growth_rps: f64,
@@ -122,6 +132,7 @@ pub struct StepVerdict {
     pub rate_rps: f64,
     /// How long it was held (first to last arrival, plus one gap).
     pub held_s: f64,
+    /// The length of its judged part (seconds).
     pub judged_s: f64,
     /// Arrivals per second in the judged part.
     pub offered_rps: f64,
@@ -129,17 +140,23 @@ pub struct StepVerdict {
     pub served_rps: f64,
     /// Trend of requests in flight over the judged part (per second).
     pub growth_rps: f64,
+    /// Mean requests in flight over the judged part.
     pub mean_in_flight: f64,
+    /// (failed + dropped) / arrivals in the judged part.
     pub error_rate: f64,
+    /// Per endpoint, in name order.
     pub endpoints: Vec<StepEndpoint>,
+    /// The verdict.
     pub outcome: StepOutcome,
 }
 
 impl StepVerdict {
+    /// Whether the step passed.
     pub fn passed(&self) -> bool {
         self.outcome == StepOutcome::Pass
     }
 
+    /// Whether the step failed (a step not judged did neither).
     pub fn failed(&self) -> bool {
         matches!(self.outcome, StepOutcome::Fail(_))
     }
@@ -451,6 +468,7 @@ pub fn step_may_end(held_s: f64, series: &[LiveSeries], search: &CapacitySearch)
 /// What the search does next, from the steps judged so far.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NextStep {
+    /// Offer this rate (req/s of the mix) next.
     Rate(f64),
     /// The bracket is within the precision.
     Converged,
@@ -500,6 +518,7 @@ pub struct CapacityAnswer {
     /// Whether the bracket is within the precision; not when the budget or Ctrl-C stopped
     /// the search first.
     pub converged: bool,
+    /// The search's precision (a share).
     pub precision: f64,
     /// The failure at the lowest failing rate: the limiting endpoint and signal.
     pub limiting: Option<StepFailure>,
@@ -507,9 +526,11 @@ pub struct CapacityAnswer {
     pub goodput: Vec<StepEndpoint>,
     /// The answer in one sentence.
     pub sentence: String,
+    /// Every step, judged.
     pub steps: Vec<StepVerdict>,
 }
 
+/// The answer the judged steps give: the bracket, the limiting failure, the sentence.
 pub fn answer(steps: Vec<StepVerdict>, search: &CapacitySearch) -> CapacityAnswer {
     let (pass, fail) = bracket(&steps);
     let converged = matches!(next_step(&steps, search), NextStep::Converged);

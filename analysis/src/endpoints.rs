@@ -11,6 +11,7 @@ use crate::frame::{CollectStreaming, f64s, quantile, quantile_of, strs};
 /// are in no latency and no throughput, only in their own count and the error rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSummary {
+    /// The endpoint.
     pub name: String,
     /// Requests sent (dropped arrivals are not).
     pub requests: u64,
@@ -28,17 +29,27 @@ pub struct EndpointSummary {
     pub goodput_rps: f64,
     /// Successful responses: the latency figures below are theirs.
     pub successes: u64,
+    /// Mean latency of successful responses (ms).
     pub mean_ms: Option<f64>,
+    /// p50 of successful responses (ms).
     pub p50_ms: Option<f64>,
+    /// p90 of successful responses (ms).
     pub p90_ms: Option<f64>,
+    /// p95 of successful responses (ms).
     pub p95_ms: Option<f64>,
+    /// p99 of successful responses (ms).
     pub p99_ms: Option<f64>,
+    /// p99.9 of successful responses (ms).
     pub p999_ms: Option<f64>,
+    /// Fastest successful response (ms).
     pub min_ms: Option<f64>,
+    /// Slowest successful response (ms).
     pub max_ms: Option<f64>,
     /// p95 and p99 from the intended send time (coordinated omission corrected), successes.
     pub corrected_p95_ms: Option<f64>,
+    /// p99 of latency from the intended send time (coordinated omission corrected, ms).
     pub corrected_p99_ms: Option<f64>,
+    /// Its response-time target (ms), when it has one.
     pub target_ms: Option<f64>,
     /// The run's target percentile of successful responses (None without any).
     pub judged_ms: Option<f64>,
@@ -61,11 +72,15 @@ pub struct FailureLatency {
     pub cancelled: u64,
     /// Every other failure (refused, failed check, reset, HTTP error).
     pub other: u64,
+    /// p50 of the failures' latency (ms).
     pub p50_ms: f64,
+    /// p95 of the failures' latency (ms).
     pub p95_ms: f64,
+    /// The slowest failure (ms).
     pub max_ms: f64,
 }
 
+/// Every endpoint's summary: counts, latency of successful responses, error rate, Apdex.
 pub fn per_endpoint(
     lf: &LazyFrame,
     targets: &Targets,

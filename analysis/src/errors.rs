@@ -7,24 +7,37 @@ use serde::Serialize;
 use crate::frame::{CollectStreaming, f64s, i64s, strs};
 use crate::windows::Window;
 
+/// Failures that share an endpoint, an outcome, a status and a message (numbers masked).
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorPattern {
+    /// The endpoint.
     pub endpoint: String,
+    /// The outcome (`http_error`, `app_error`, `timeout`, …).
     pub outcome: String,
+    /// The HTTP status, when there was a response.
     pub status: Option<i64>,
+    /// The message, numbers masked so that variants group together.
     pub message: String,
+    /// How many failures share it.
     pub count: u64,
     /// Share of all failures.
     pub share: f64,
+    /// Seconds into the run of the first one.
     pub first_s: f64,
+    /// Seconds into the run of the last one.
     pub last_s: f64,
 }
 
+/// A stretch of windows whose error rate was well above the run's.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBurst {
+    /// Seconds into the run where it began.
     pub start_s: f64,
+    /// Seconds into the run where it ended.
     pub end_s: f64,
+    /// Failures in it.
     pub failures: f64,
+    /// The highest error rate of a window in it.
     pub peak_error_rate: f64,
 }
 
@@ -50,6 +63,7 @@ fn normalised_message() -> Expr {
         .replace_all(lit(r"\b\d+(\.\d+)?"), lit("<n>"), false)
 }
 
+/// Failures grouped into patterns, most frequent first.
 pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>> {
     let t_s = (col("sent_us") - lit(start_us)).cast(DataType::Float64) / lit(1e6);
     let df = lf

@@ -32,8 +32,11 @@ const PERCENTILES: [(f64, &str); 11] = [
 
 /// The files written.
 pub struct CsvFiles {
+    /// `PREFIX_stats.csv`.
     pub stats: PathBuf,
+    /// `PREFIX_stats_history.csv`.
     pub history: PathBuf,
+    /// `PREFIX_failures.csv`.
     pub failures: PathBuf,
 }
 

@@ -8,12 +8,16 @@ use crate::errors::ErrorPattern;
 use crate::levels::LevelEndpoint;
 use crate::scaling::Scaling;
 
+/// An endpoint ranked among the bottlenecks, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bottleneck {
+    /// The endpoint.
     pub name: String,
+    /// Why, in words (judged latency against target, its share of time, its growth with load).
     pub reason: String,
     /// Judged p95 over target (1.0 = exactly on target); None without a target.
     pub over_target: Option<f64>,
+    /// Its share of all time spent waiting for responses.
     pub time_share: f64,
     /// p95 at the highest load level over p95 at the lowest.
     pub degradation: Option<f64>,
@@ -151,6 +155,6 @@ pub fn optimisation_targets(
     out
 }
 
-pub fn pct(share: f64) -> String {
+pub(crate) fn pct(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }

@@ -17,10 +17,13 @@ use serde::Serialize;
 
 use crate::endpoints::EndpointSummary;
 
+/// A target's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Judgement {
+    /// Met.
     Pass,
+    /// Missed.
     Fail,
     /// Not judged, and why (e.g. the configured load could not offer that throughput).
     NotJudged(String),
@@ -29,9 +32,13 @@ pub enum Judgement {
 /// One judged target.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetCheck {
+    /// What was judged, e.g. `generate_text p95`.
     pub what: String,
+    /// The figure measured.
     pub observed: String,
+    /// The limit, e.g. `< 5.00 s`.
     pub limit: String,
+    /// The verdict.
     pub judgement: Judgement,
 }
 
@@ -42,9 +49,11 @@ pub struct RunFigures {
     pub served_rps: f64,
     /// The most requests per second the load could offer (configured, or measured).
     pub offered_ceiling_rps: f64,
+    /// (failed + dropped) / arrivals.
     pub error_rate: f64,
 }
 
+/// Every target of the run judged: response times per endpoint, throughput tiers, error rate.
 pub fn judge(
     endpoints: &[EndpointSummary],
     run: RunFigures,
@@ -150,6 +159,7 @@ fn tiers(targets: &Targets) -> [(&'static str, f64); 3] {
     ]
 }
 
+/// Whether no check failed (checks not judged do not fail).
 pub fn all_pass(checks: &[TargetCheck]) -> bool {
     checks.iter().all(|c| c.judgement != Judgement::Fail)
 }
@@ -180,6 +190,7 @@ pub fn checks_text(checks: &[TargetCheck]) -> String {
     out
 }
 
+/// Milliseconds as a terminal shows them: `850.0 ms`, `1.25 s`.
 pub fn format_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)

@@ -17,17 +17,22 @@ pub const MIN_LEVEL_REQUESTS: f64 = 20.0;
 pub struct LoadLevel {
     /// Users active (closed model) or arrivals per second targeted (open model).
     pub load: f64,
+    /// Seconds the load was at this level.
     pub seconds: f64,
     /// When the level was first reached, seconds into the run.
     pub first_s: f64,
+    /// Arrivals at this level.
     pub arrivals: f64,
+    /// Arrivals dropped unsent.
     pub dropped: f64,
     /// Arrivals that failed (dropped included), by send time.
     pub failures: f64,
     /// Completions (any outcome), successful completions and those within target, by
     /// completion time, in the level's windows.
     pub completions: f64,
+    /// Completions that succeeded.
     pub succeeded: f64,
+    /// Completions that succeeded within their endpoint's target.
     pub good: f64,
     /// Arrivals per second.
     pub offered_rps: f64,
@@ -52,6 +57,7 @@ pub struct LoadLevel {
     pub mean_latency_ms: f64,
     /// p95 of the successful requests sent at this level (NaN without any).
     pub p95_ms: f64,
+    /// p99 of how late requests went out against their schedule (ms).
     pub lateness_p99_ms: f64,
 }
 
@@ -106,8 +112,11 @@ impl LoadLevel {
 /// p95 of the successful requests of one endpoint at one load level.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelEndpoint {
+    /// The load level.
     pub load: f64,
+    /// The endpoint.
     pub endpoint: String,
+    /// p95 of its successful responses at that level (ms).
     pub p95_ms: f64,
     /// Successful requests behind the p95.
     pub successes: f64,

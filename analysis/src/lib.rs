@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Analysis of aurax-tool runs: polars lazy queries over the request files (the contract of
 //! `aurax-schema`, nothing else), answers to the post-test questions, plotters charts, and a
 //! report to attach to a review.
@@ -10,24 +11,35 @@
 pub mod baseline;
 pub mod breaking;
 pub mod capacity;
-pub mod charts;
+mod charts;
 pub mod endpoints;
-pub mod error;
+mod error;
 pub mod errors;
 pub mod export;
 mod frame;
 pub mod insights;
 pub mod judge;
 pub mod levels;
-pub mod little;
-pub mod models;
+mod little;
+mod models;
 pub mod report;
 pub mod resources;
 pub mod scaling;
 pub mod source;
-pub mod summary;
-pub mod usl;
-pub mod windows;
+mod summary;
+mod usl;
+mod windows;
+
+/// The queries one by one, for `examples/probe_memory.rs` (peak memory per query); not an
+/// API.
+#[doc(hidden)]
+pub mod probe {
+    pub use crate::endpoints::{per_endpoint, percentile_curves};
+    pub use crate::errors::patterns;
+    pub use crate::models::usage;
+    pub use crate::source::{discover, scan};
+    pub use crate::windows::{endpoint_windows, timeline, with_window};
+}
 
 use std::path::PathBuf;
 
@@ -41,7 +53,7 @@ use errors::{ErrorBurst, ErrorPattern};
 use frame::{CollectStreaming, f64s, quantile_of};
 use insights::Bottleneck;
 use judge::TargetCheck;
-use levels::{LevelEndpoint, LoadLevel};
+use levels::LoadLevel;
 use little::LittleCheck;
 use models::ModelUsage;
 use scaling::Scaling;
@@ -61,9 +73,11 @@ const CURVE_QUANTILES: [f64; 10] = [0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999
 /// *succeeded* when that outcome is `ok`.
 #[derive(Debug, Clone)]
 pub struct Analysis {
+    /// The files read and what their metadata says (targets, load model, hosts).
     pub source: Source,
     /// The first send of the run, µs since the Unix epoch: second 0 of every time axis.
     pub start_us: i64,
+    /// The width of a time window (seconds).
     pub window_s: f64,
     /// Requests sent (dropped arrivals are not).
     pub requests: u64,
@@ -73,6 +87,7 @@ pub struct Analysis {
     pub responses: u64,
     /// Sent requests that did not succeed.
     pub failures: u64,
+    /// Sent requests that succeeded.
     pub succeeded: u64,
     /// Requests that completed after the last send (the drain).
     pub drained: u64,
@@ -84,29 +99,36 @@ pub struct Analysis {
     pub error_rate: f64,
     /// p99 of how late requests went out against their schedule (ms).
     pub lateness_p99_ms: f64,
+    /// Per endpoint: counts, latency of successful responses, error rate, target and Apdex.
     pub endpoints: Vec<EndpointSummary>,
-    pub windows: Vec<Window>,
-    pub endpoint_windows: Vec<EndpointWindow>,
-    pub outcome_windows: Vec<OutcomeWindow>,
+    pub(crate) windows: Vec<Window>,
+    pub(crate) endpoint_windows: Vec<EndpointWindow>,
+    pub(crate) outcome_windows: Vec<OutcomeWindow>,
+    /// Every load level, lowest first.
     pub levels: Vec<LoadLevel>,
-    pub level_endpoints: Vec<LevelEndpoint>,
+    /// The breaking point and every saturation signal.
     pub breaking: Breaking,
-    pub usl: Option<UslFit>,
-    pub little: Vec<LittleCheck>,
+    pub(crate) usl: Option<UslFit>,
+    pub(crate) little: Vec<LittleCheck>,
+    /// Failures grouped by endpoint, outcome, status and message, most frequent first.
     pub errors: Vec<ErrorPattern>,
-    pub bursts: Vec<ErrorBurst>,
+    pub(crate) bursts: Vec<ErrorBurst>,
     /// Failures that came back as HTTP 200 (`success: false`): invisible to status codes.
     pub hidden_app_errors: u64,
-    pub models: Vec<ModelUsage>,
+    pub(crate) models: Vec<ModelUsage>,
+    /// The endpoints ranked as bottlenecks.
     pub bottlenecks: Vec<Bottleneck>,
+    /// Capacity per instance and when to scale out.
     pub scaling: Scaling,
     /// `run --find-capacity`: the search's steps and answer, re-derived from the files.
     pub capacity: Option<capacity::CapacityAnswer>,
     /// Every target judged (the one judge, shared with `run`), and whether all passed.
     pub checks: Vec<TargetCheck>,
+    /// Whether every judged target passed.
     pub pass: bool,
+    /// What to optimise first, in order.
     pub optimisation: Vec<String>,
-    pub percentile_curves: Vec<endpoints::PercentileCurve>,
+    pub(crate) percentile_curves: Vec<endpoints::PercentileCurve>,
     /// CPU, memory and in-flight of the target and the generator against load.
     pub resources: resources::ResourceFindings,
     /// What this run cannot tell, said plainly.
@@ -317,7 +339,6 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         endpoint_windows,
         outcome_windows,
         levels,
-        level_endpoints,
         breaking,
         usl,
         little,

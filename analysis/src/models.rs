@@ -14,6 +14,7 @@ pub struct ModelUsage {
     pub p95_ms: f64,
 }
 
+/// Per model (`metadata.model_used`): requests, share and latency of successful responses.
 pub fn usage(lf: &LazyFrame) -> PolarsResult<Vec<ModelUsage>> {
     let df = lf
         .clone()

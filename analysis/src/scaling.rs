@@ -11,6 +11,7 @@ use crate::levels::LoadLevel;
 /// Headroom between the scale-out trigger and the capacity.
 pub const HEADROOM: f64 = 0.3;
 
+/// Question 5: capacity per instance, the scale-out trigger and the instances per tier.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scaling {
     /// The most successful requests per second served at any trusted load level.
@@ -26,20 +27,28 @@ pub struct Scaling {
     /// The same trigger as requests in flight (in progress) per instance, measured at the
     /// load levels around the trigger rate.
     pub scale_out_at_in_flight: f64,
+    /// The headroom between the trigger and the capacity (a share).
     pub headroom: f64,
     /// Instances needed for the seed's throughput tiers at the trigger rate.
     pub instances: Vec<TierInstances>,
+    /// A Kubernetes HorizontalPodAutoscaler at the trigger.
     pub hpa_yaml: String,
+    /// A KEDA ScaledObject at the trigger.
     pub keda_yaml: String,
 }
 
+/// Instances needed for one of the seed's throughput tiers.
 #[derive(Debug, Clone, Serialize)]
 pub struct TierInstances {
+    /// The tier's name.
     pub tier: String,
+    /// Its requests per second.
     pub rps: f64,
+    /// Instances at the trigger rate.
     pub instances: u32,
 }
 
+/// Capacity and trigger read from the load levels and the breaking point.
 pub fn scaling(levels: &[LoadLevel], breaking: &Breaking, tiers: &[(&str, f64)]) -> Scaling {
     let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
     let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);

@@ -15,12 +15,17 @@ use crate::frame::clean;
 /// What the files say about the run(s) they hold.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The request files read.
     pub files: Vec<PathBuf>,
+    /// The run ids the files carry.
     pub run_ids: Vec<String>,
+    /// The targets' hosts (passwords redacted).
     pub hosts: Vec<String>,
+    /// The targets the run is judged by (its own, or the seed's).
     pub targets: Targets,
     /// True when the files carried their own targets (else the seed's are used).
     pub targets_recorded: bool,
+    /// The run configuration (`aurax.run_config`).
     pub config: Option<serde_json::Value>,
     /// An open-model run: load levels are offered arrival rates, not users.
     pub open_model: bool,

@@ -7,6 +7,7 @@ use aurax_analysis::{baseline, report};
 use crate::cli::{AnalyzeArgs, Exports};
 use crate::exit::{ExitCode, Fail};
 
+/// `aurax-tool analyze`.
 pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
     let out = args
         .out

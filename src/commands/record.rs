@@ -9,6 +9,7 @@ use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::record::{self, RecordError, RecorderConfig};
 use crate::scenario::Scenario;
 
+/// `aurax-tool record`.
 pub fn execute(args: RecordArgs) -> Result<ExitCode, Fail> {
     let addr: SocketAddr = args.listen;
     let timeout = args.timeout;

@@ -4,6 +4,7 @@ use crate::cli::ScenarioCommand;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::scenario::{BUILTIN_TOML, Scenario, section};
 
+/// `aurax-tool scenario show|check`.
 pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
     match cmd {
         ScenarioCommand::Show { name: None } => print!("{BUILTIN_TOML}"),
@@ -26,8 +27,10 @@ pub fn execute(cmd: ScenarioCommand) -> Result<ExitCode, Fail> {
             say!("  user classes: {}", s.class_names().join(", "));
             let profiles: Vec<&str> = s.profiles.keys().map(String::as_str).collect();
             say!("  profiles:     {}", profiles.join(", "));
-            let scenarios: Vec<&str> = s.load_scenarios.keys().map(String::as_str).collect();
-            say!("  scenarios:    {}", scenarios.join(", "));
+            say!("  scenarios:");
+            for l in s.load_scenarios.values() {
+                say!("    {:<12} {}", l.name, l.description);
+            }
         }
     }
     Ok(ExitCode::Success)

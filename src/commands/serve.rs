@@ -7,6 +7,7 @@ use crate::cli::{ServeArgs, SimArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::simulator::{self, Backend, FaultConfig, MetricsFlavour, Overload, SimulatorConfig};
 
+/// `aurax-tool serve`.
 pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
     let config = simulator_config(&args.sim)?;
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
@@ -43,7 +44,8 @@ pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
     })
 }
 
-pub fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
+/// The simulator's configuration from its flags.
+pub(crate) fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
     // Every value arrives typed and checked (crate::flags).
     let faults = FaultConfig {
         error_rate: a.error_rate,

@@ -8,6 +8,7 @@ use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::scenario::Scenario;
 use crate::trace::{Format, ReplayCounters, ReplayOptions, ReplaySchedule, TraceSpec, TraceStats};
 
+/// `aurax-tool trace stats`.
 pub fn execute(cmd: TraceCommand) -> Result<ExitCode, Fail> {
     match cmd {
         TraceCommand::Stats(args) => stats(args),

@@ -148,10 +148,12 @@ impl Scenario {
         compile::compile(raw).map_err(|(span, msg)| at(span, msg))
     }
 
+    #[cfg(test)]
     pub fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
         self.endpoints.iter().position(|e| e.name == name)
     }
 
+    #[cfg(test)]
     pub fn user_class(&self, name: &str) -> Option<&UserClass> {
         self.user_classes.iter().find(|c| c.name == name)
     }

@@ -53,13 +53,6 @@ pub struct ReplayCounters {
 }
 
 impl ReplayCounters {
-    /// The rate the schedule offered: requests over the time they spread across.
-    pub fn offered_rps(&self) -> f64 {
-        let n = self.scheduled.load(Ordering::Relaxed) as f64;
-        let span = self.last_at_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        if span > 0.0 { n / span } else { n }
-    }
-
     pub fn skipped_note(&self) -> Option<String> {
         let n = self.skipped.load(Ordering::Relaxed);
         (n > 0).then(|| {

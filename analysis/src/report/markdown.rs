@@ -14,6 +14,7 @@ fn opt_ms(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.0}"))
 }
 
+/// `report.md`: the verdict first, then every answer, charts linked by relative path.
 pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[ChartFile]) -> String {
     let mut o = String::new();
     let t = &a.source.targets;

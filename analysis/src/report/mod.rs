@@ -49,7 +49,9 @@ pub(crate) fn code(text: &str) -> String {
 /// What was written.
 #[derive(Debug)]
 pub struct ReportFiles {
+    /// The report folder.
     pub dir: PathBuf,
+    /// The charts written into it.
     pub charts: Vec<ChartFile>,
 }
 
@@ -128,6 +130,7 @@ fn capitalise_first(s: &str) -> String {
     }
 }
 
+/// Writes `report.md`, the charts and `summary.json` into `dir`.
 pub fn write(
     a: &Analysis,
     baseline: Option<&[EndpointChange]>,

@@ -33,14 +33,18 @@ const MIB_PER_S: &str = "MiB/s";
 const REQ_PER_S: &str = "req/s";
 const REQUESTS: &str = "requests";
 
+/// One resource measured over the run (a source's CPU, memory, in flight, …).
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceSeries {
     /// "target CPU", "generator memory", "pid:4242 CPU", ...
     pub name: String,
+    /// Where it was measured (`generator`, `pid:N`, `scrape:URL`).
     pub source: String,
+    /// Its unit.
     pub unit: &'static str,
     /// The value it cannot pass (cores for CPU when known); else the highest value seen.
     pub ceiling: f64,
+    /// Whether its ceiling is known (cores, a limit) rather than the highest value seen.
     pub ceiling_known: bool,
     /// Mean per load level, in the order of the analysis' levels (None: no sample there).
     pub per_level: Vec<Option<f64>>,
@@ -51,6 +55,7 @@ pub struct ResourceSeries {
 }
 
 impl ResourceSeries {
+    /// Whether it is a CPU series.
     pub fn is_cpu(&self) -> bool {
         self.unit == CORES
     }
@@ -68,8 +73,10 @@ impl ResourceSeries {
     }
 }
 
+/// What the resource samples say about the run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ResourceFindings {
+    /// Every series, with its mean per load level.
     pub series: Vec<ResourceSeries>,
     /// The resource that saturated first: its name, the load where it did, its value there.
     pub constraint: Option<(String, f64, f64)>,
@@ -80,6 +87,7 @@ pub struct ResourceFindings {
     /// Per scraped target: the requests it counted as answered while it was sampled
     /// (`fastapi_requests_total`, scrapes left out), to hold against the rows recorded.
     pub answered: Vec<(String, f64)>,
+    /// What the samples cannot tell, said plainly.
     pub notes: Vec<String>,
 }
 

@@ -26,11 +26,12 @@ use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
 use crate::stats::RunStats;
 use aurax_analysis::judge;
 
-pub use plan::{ResolvedRun, resolve};
+pub(crate) use plan::{ResolvedRun, resolve};
 
 /// Lateness p99 above this means the generator, not the target, shaped some of the numbers.
 const LATENESS_WARNING_MS: f64 = 5.0;
 
+/// `aurax-tool run`.
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     let run = resolve(&args)?;
     for note in &run.notes {

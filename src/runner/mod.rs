@@ -2,6 +2,7 @@
 //! between requests) or an open model (arrivals at a rate, independent of responses), every
 //! request's outcome handed to the sink.
 
+mod admission;
 mod clock;
 mod closed;
 mod conditions;

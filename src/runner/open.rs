@@ -4,23 +4,23 @@
 //! find the in-flight limit full are recorded as `dropped`, never silently skipped.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::admission::Admission;
 use super::shared::Who;
 use super::users::splitmix;
 use super::{LoadPlan, MixDraw, Shared, StopReason, wait_stop};
+use crate::shape::{Arrivals, LoadShape};
+use crate::trace::TraceRequest;
 
 /// The golden ratio's fractional part: the additive sequence n·φ mod 1 spreads any number of
 /// consecutive points most evenly over [0, 1).
 const GOLDEN: f64 = 0.618_033_988_749_894_9;
-use crate::shape::{Arrivals, LoadShape};
-use crate::trace::TraceRequest;
 
 pub async fn run(
     shared: &Arc<Shared>,
@@ -37,8 +37,7 @@ pub async fn run(
     else {
         return None;
     };
-    let connections = connections.map(|n| Arc::new(Semaphore::new(n.max(1))));
-    let pending = Arc::new(AtomicUsize::new(0));
+    let admission = Admission::new(*max_in_flight, *connections);
     let start = Instant::now();
     let mut gaps = StdRng::seed_from_u64(splitmix(plan.seed));
     let mut schedule = Schedule::new(*arrivals);
@@ -63,9 +62,7 @@ pub async fn run(
             classes: plan.classes.clone(),
             recorded_mix: plan.recorded_mix.clone(),
             mix_draw: plan.mix_draw,
-            pending: pending.clone(),
-            max_in_flight: *max_in_flight,
-            connections: connections.clone(),
+            admission: admission.clone(),
         };
         tasks.spawn(arrival.run());
         while tasks.try_join_next().is_some() {}
@@ -133,9 +130,7 @@ struct Arrival {
     classes: Vec<(usize, u32)>,
     recorded_mix: Option<Arc<[TraceRequest]>>,
     mix_draw: MixDraw,
-    pending: Arc<AtomicUsize>,
-    max_in_flight: usize,
-    connections: Option<Arc<Semaphore>>,
+    admission: Admission,
 }
 
 impl Arrival {
@@ -179,12 +174,13 @@ impl Arrival {
             trace: None,
         };
         let (shared, intended, user_id) = (self.shared.clone(), self.intended, self.user_id());
-        self.admit(who, async move {
-            shared
-                .send(user_id, class, endpoint, &mut rng, intended)
-                .await
-        })
-        .await;
+        self.admission
+            .send(&self.shared, who, intended, async move {
+                shared
+                    .send(user_id, class, endpoint, &mut rng, intended)
+                    .await
+            })
+            .await;
     }
 
     /// An arrival of a recorded mix: the mix's next request, as recorded.
@@ -202,31 +198,15 @@ impl Arrival {
             trace: Some((request.source.clone(), request.line)),
         };
         let (shared, intended, user_id) = (self.shared.clone(), self.intended, self.user_id());
-        self.admit(who, async move {
-            shared.send_recorded(user_id, request, intended).await
-        })
-        .await;
+        self.admission
+            .send(&self.shared, who, intended, async move {
+                shared.send_recorded(user_id, request, intended).await
+            })
+            .await;
     }
 
     fn user_id(&self) -> u32 {
         (self.id % u64::from(u32::MAX)) as u32
-    }
-
-    /// Sends (`send`) unless `--max-in-flight` requests are in flight already, in which case the
-    /// arrival is recorded as dropped; waits for a connection first when they are limited.
-    async fn admit(&self, who: Who, send: impl Future<Output = ()>) {
-        if self.pending.fetch_add(1, Ordering::SeqCst) >= self.max_in_flight {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            self.shared
-                .record_dropped(who, self.intended, self.max_in_flight);
-            return;
-        }
-        let _permit = match &self.connections {
-            Some(c) => c.clone().acquire_owned().await.ok(),
-            None => None,
-        };
-        send.await;
-        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

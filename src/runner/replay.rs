@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::admission::Admission;
 use super::shared::Who;
 use super::{LoadPlan, Shared, StopReason, wait_stop};
 use crate::shape::Pace;
@@ -72,8 +73,7 @@ async fn recorded(
     stop: &mut watch::Receiver<Option<StopReason>>,
     tasks: &mut JoinSet<()>,
 ) -> Option<StopReason> {
-    let connections = connections.map(|n| Arc::new(Semaphore::new(n.max(1))));
-    let pending = Arc::new(AtomicUsize::new(0));
+    let admission = Admission::new(max_in_flight, connections);
     let mut recent: VecDeque<Duration> = VecDeque::new();
     let start = Instant::now();
     let mut n: u64 = 0;
@@ -104,28 +104,22 @@ async fn recorded(
         let window = scheduled.at.min(RATE_WINDOW).as_secs_f64().max(1.0);
         shared.set_stage(scheduled.pass, (recent.len() as f64 / window).round());
         let shared = shared.clone();
-        let pending = pending.clone();
-        let connections = connections.clone();
+        let admission = admission.clone();
         let user_id = (n % u64::from(u32::MAX)) as u32;
         tasks.spawn(async move {
             let request = scheduled.request;
-            if pending.fetch_add(1, Ordering::SeqCst) >= max_in_flight {
-                pending.fetch_sub(1, Ordering::SeqCst);
-                let who = Who {
-                    user_id,
-                    class: shared.replay_class(),
-                    endpoint: request.endpoint,
-                    trace: Some((request.source, request.line)),
-                };
-                shared.record_dropped(who, intended, max_in_flight);
-                return;
-            }
-            let _permit = match &connections {
-                Some(c) => c.clone().acquire_owned().await.ok(),
-                None => None,
+            let who = Who {
+                user_id,
+                class: shared.replay_class(),
+                endpoint: request.endpoint,
+                trace: Some((request.source.clone(), request.line)),
             };
-            shared.send_recorded(user_id, request, intended).await;
-            pending.fetch_sub(1, Ordering::SeqCst);
+            let sender = shared.clone();
+            admission
+                .send(&shared, who, intended, async move {
+                    sender.send_recorded(user_id, request, intended).await
+                })
+                .await;
         });
         while tasks.try_join_next().is_some() {}
         n += 1;

@@ -342,14 +342,13 @@ pub fn judge_step(
             });
         } else if is_queue(&samples, offered_rps, QUEUE_SHARE) {
             // The whole queues though no endpoint alone passed the noise floor: name the one
-            // whose requests in flight grew most against its arrivals.
+            // whose requests in flight grew most. In requests, not against its arrivals: a
+            // small endpoint's ratio is mostly noise, while the endpoint at its limit is the
+            // one whose queue wanders and grows.
             let endpoint = endpoints
                 .iter()
                 .filter(|e| e.growth_rps > 0.0)
-                .max_by(|a, b| {
-                    (a.growth_rps / a.offered_rps.max(1e-9))
-                        .total_cmp(&(b.growth_rps / b.offered_rps.max(1e-9)))
-                })
+                .max_by(|a, b| a.growth_rps.total_cmp(&b.growth_rps))
                 .map(|e| e.endpoint.clone());
             failures.push(StepFailure {
                 signal: StepSignal::Queue,

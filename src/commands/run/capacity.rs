@@ -97,7 +97,7 @@ pub async fn search(
         let report = tokio::select! {
             r = runner::drive(shared.clone(), &step_plan, step_rx, None) => r,
             // The control never ends on its own; it only sends.
-            _ = control => unreachable_control(),
+            never = control => match never {},
         };
         cancelled += report.cancelled;
         let requests = shared.take_step_log();
@@ -131,13 +131,6 @@ pub async fn search(
     }
 }
 
-fn unreachable_control() -> DriveReport {
-    DriveReport {
-        stopped_early: Some(StopReason::Interrupted),
-        cancelled: 0,
-    }
-}
-
 /// Holds a step: samples in flight, ends the step when it may end, and passes the user's stop
 /// requests on (a first one ends the step and the search; a second cuts the drain short).
 async fn hold_step(
@@ -146,7 +139,7 @@ async fn hold_step(
     user_stop: &mut watch::Receiver<Option<StopReason>>,
     search: &CapacitySearch,
     began: Instant,
-) {
+) -> std::convert::Infallible {
     // The total first, then each endpoint: in flight and sent so far, from the step's start.
     let base = shared.endpoint_load();
     let sent_before: f64 = base.iter().map(|e| e.2 as f64).sum();

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Checks that a run's Parquet files read as they are in DuckDB and pyarrow (and pandas),
+# Checks that a run's Parquet files read as they are in DuckDB, pyarrow, pandas and polars,
 # with the row count of run.json. Installs what it needs from PyPI; load goes to 127.0.0.1.
 # Usage: bench/check-interop.sh [RUN_DIR]   (without RUN_DIR: a 20 s light run is made)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check duckdb pyarrow pandas
+python3 -m pip install --quiet --disable-pip-version-check duckdb pyarrow pandas polars
 run_dir="${1:-}"
 if [ -z "$run_dir" ]; then
   run_dir="$(mktemp -d)/run"

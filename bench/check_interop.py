@@ -1,9 +1,10 @@
-"""Reads an aurax-tool run directory with DuckDB, pyarrow and pandas and cross-checks them."""
+"""Reads an aurax-tool run directory with DuckDB, pyarrow, pandas and polars and cross-checks them."""
 import glob
 import json
 import sys
 
 import duckdb
+import polars as pl
 import pyarrow.parquet as pq
 
 run_dir = sys.argv[1]
@@ -36,9 +37,29 @@ print("duckdb per endpoint (p95 by quantile_disc, nearest rank):")
 for row in by_endpoint:
     print("  ", row)
 
-assert n_duck == table.num_rows == len(df) == manifest["requests"], (
-    n_duck, table.num_rows, len(df), manifest["requests"])
-print(f"OK: DuckDB, pyarrow and pandas read {n_duck} rows = run.json requests")
+frame = pl.read_parquet(files)
+assert frame.schema["actual_send_time"] == pl.Datetime("us", "UTC"), frame.schema
+assert frame["endpoint"].dtype in (pl.Categorical, pl.String), frame.schema
+polars_p95 = {
+    row["endpoint"]: row["p95"]
+    for row in frame.group_by("endpoint")
+    # Nearest rank, as aurax-tool and DuckDB's quantile_disc define it: the ceil(0.95 n)-th.
+    .agg(
+        pl.col("latency_us")
+        .sort()
+        .get((pl.len() * 0.95).ceil().cast(pl.Int64) - 1)
+        .alias("p95")
+    )
+    .iter_rows(named=True)
+}
+for endpoint, _, p95_ms, _ in by_endpoint:
+    assert abs(polars_p95[endpoint] / 1000.0 - p95_ms) < 1e-9, (endpoint, polars_p95, p95_ms)
+
+expected = manifest["requests"] + manifest.get("dropped", 0)
+assert n_duck == table.num_rows == len(df) == frame.height == expected, (
+    n_duck, table.num_rows, len(df), frame.height, expected)
+print(f"OK: DuckDB, pyarrow, pandas and polars read {n_duck} rows = run.json requests + dropped")
+print(f"OK: polars' p95 per endpoint (nearest rank) = DuckDB's quantile_disc")
 
 # Resource samples: resources.parquet and any sealed resources-NNNNN.parquet, as one table.
 resource_glob = f"{run_dir}/resources*.parquet"

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use aurax_schema::{Column, Outcome, RunStatus, SCHEMA_VERSION, Targets, files, meta};
+use aurax_schema::{
+    Column, MergedSegments, Outcome, RunStatus, SCHEMA_VERSION, Targets, files, meta,
+    segments_to_read,
+};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use polars::prelude::*;
 
@@ -103,7 +106,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
                 return Err(AnalysisError::NoParquet(input.clone()));
             }
             here.sort();
-            found.extend(here);
+            found.extend(without_merge_leftovers(here)?);
             let mut resources: Vec<PathBuf> = std::fs::read_dir(input)
                 .map_err(|_| AnalysisError::Missing(input.clone()))?
                 .flatten()
@@ -192,6 +195,40 @@ fn is_segment(p: &Path) -> bool {
         .unwrap_or_default();
     name.starts_with(files::REQUEST_SEGMENT_PREFIX)
         && name.ends_with(&format!(".{}", files::PARQUET_EXT))
+}
+
+/// A run directory's request files less the leftovers of an interrupted merge: segments a
+/// merged file beside them already holds (`aurax.merged_segments`, docs/parquet.md).
+fn without_merge_leftovers(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, AnalysisError> {
+    let mut indexed = Vec::new();
+    let mut other = Vec::new();
+    for path in paths {
+        let index = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(files::request_segment_index);
+        match index {
+            Some(index) => {
+                let merged = check_file(&path)?
+                    .into_iter()
+                    .find(|(k, _)| k == meta::MERGED_SEGMENTS)
+                    .and_then(|(_, v)| MergedSegments::parse(&v));
+                indexed.push((index, merged, path));
+            }
+            None => other.push(path),
+        }
+    }
+    let keys: Vec<(u32, Option<MergedSegments>)> =
+        indexed.iter().map(|(i, m, _)| (*i, *m)).collect();
+    let keep = segments_to_read(&keys);
+    other.extend(
+        indexed
+            .into_iter()
+            .filter(|(i, _, _)| keep.contains(i))
+            .map(|(_, _, p)| p),
+    );
+    other.sort();
+    Ok(other)
 }
 
 /// Reads a file's footer: it must be Parquet, of a schema version this crate reads, with

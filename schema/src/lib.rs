@@ -43,6 +43,21 @@ pub mod files {
     /// Prefix of the sealed resource segments.
     pub const RESOURCE_SEGMENT_PREFIX: &str = "resources-";
 
+    /// The name of request segment `index` (1-based): `requests-00001.parquet`.
+    pub fn request_segment(index: u32) -> String {
+        format!("{REQUEST_SEGMENT_PREFIX}{index:05}.{PARQUET_EXT}")
+    }
+
+    /// The index of a request segment's file name (`requests-00042.parquet` is 42); None
+    /// for any other name.
+    pub fn request_segment_index(name: &str) -> Option<u32> {
+        name.strip_prefix(REQUEST_SEGMENT_PREFIX)?
+            .strip_suffix(".parquet")
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))?
+            .parse()
+            .ok()
+    }
+
     /// Whether a file name in a run directory holds resource samples.
     pub fn is_resource_file(name: &str) -> bool {
         name == RESOURCES
@@ -118,4 +133,94 @@ pub mod meta {
     /// step of the search is one `stage` (its index), at the arrival rate in `stage_target`.
     /// Absent for other runs.
     pub const CAPACITY_SEARCH: &str = "aurax.capacity_search";
+    /// A merged request file: the segments whose rows it holds, `first-last` (indexes, e.g.
+    /// `1-24`); the file is named after the first. At the end of a run the 5-second segments
+    /// are merged into one file; a run killed during the merge can leave segments
+    /// `first+1..=last` beside it, holding the same rows: readers skip them
+    /// ([`crate::MergedSegments::covers`]). Absent on a segment that was not merged.
+    pub const MERGED_SEGMENTS: &str = "aurax.merged_segments";
+}
+
+/// The value of [`meta::MERGED_SEGMENTS`]: request segments `first..=last` merged into the
+/// file named after `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergedSegments {
+    /// The first segment merged, whose name the merged file takes.
+    pub first: u32,
+    /// The last segment merged.
+    pub last: u32,
+}
+
+impl MergedSegments {
+    /// Reads `first-last`; None for anything else.
+    pub fn parse(value: &str) -> Option<MergedSegments> {
+        let (first, last) = value.split_once('-')?;
+        let (first, last) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+        (first <= last).then_some(MergedSegments { first, last })
+    }
+
+    /// Whether segment `index` is one whose rows the merged file holds, other than the file
+    /// itself: such a segment, if still present, is a leftover of an interrupted merge.
+    pub fn covers(self, index: u32) -> bool {
+        index > self.first && index <= self.last
+    }
+}
+
+/// Of a run directory's request segments, given as their index and the range their metadata
+/// names as merged (if any), the indexes to read: every segment but those a merged file beside
+/// them already holds (the leftovers of a merge that was interrupted).
+pub fn segments_to_read(segments: &[(u32, Option<MergedSegments>)]) -> Vec<u32> {
+    segments
+        .iter()
+        .filter(|(index, _)| {
+            !segments
+                .iter()
+                .any(|(_, merged)| merged.is_some_and(|m| m.covers(*index)))
+        })
+        .map(|(index, _)| *index)
+        .collect()
+}
+
+impl std::fmt::Display for MergedSegments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_round_trip() {
+        assert_eq!(files::request_segment(7), "requests-00007.parquet");
+        assert_eq!(
+            files::request_segment_index("requests-00007.parquet"),
+            Some(7)
+        );
+        assert_eq!(
+            files::request_segment_index("requests-merged.parquet.partial"),
+            None
+        );
+        assert_eq!(files::request_segment_index("requests-.parquet"), None);
+        assert_eq!(
+            files::request_segment_index("resources-00001.parquet"),
+            None
+        );
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_merge_are_not_read() {
+        let merged = MergedSegments::parse("1-4");
+        assert_eq!(merged, Some(MergedSegments { first: 1, last: 4 }));
+        assert_eq!(merged.map(|m| m.to_string()).as_deref(), Some("1-4"));
+        assert_eq!(MergedSegments::parse("4-1"), None);
+        assert_eq!(MergedSegments::parse("x"), None);
+        // Killed after the rename, before every old segment was removed: 3 and 4 remain.
+        let dir = [(1, merged), (3, None), (4, None), (5, None)];
+        assert_eq!(segments_to_read(&dir), vec![1, 5]);
+        // No merge: every segment.
+        let dir = [(1, None), (2, None)];
+        assert_eq!(segments_to_read(&dir), vec![1, 2]);
+    }
 }

@@ -27,7 +27,9 @@ pub struct Manifest {
     pub cancelled: u64,
     /// Sent requests that did not succeed.
     pub failures: u64,
-    pub segments: u32,
+    /// Request files in the directory: 1 once the run's 5-second segments are merged at its
+    /// end; the segments themselves when a run was killed (or the merge failed).
+    pub request_file_count: u32,
     /// Files left half-written (`*.partial`) that could not be removed when the run ended
     /// (after a full disk, say): not valid files, named so nobody mistakes them for data.
     #[serde(skip_serializing_if = "Vec::is_empty")]

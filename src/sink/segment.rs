@@ -12,17 +12,21 @@ use arrow::array::{
 };
 use arrow::datatypes::{Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
+use aurax_schema::Column;
 use aurax_schema::files;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 
 use crate::outcome::RequestOutcome;
 
 pub struct SegmentWriter {
     dir: PathBuf,
+    /// The columns, without metadata (see [`bare`]).
     schema: Arc<Schema>,
+    run_id: String,
     props: WriterProperties,
     next_index: u32,
 }
@@ -46,27 +50,121 @@ pub enum SegmentError {
 /// How every Parquet file of a run is written: zstd, and the schema's metadata (version,
 /// run id, ...) in the footer's key-value metadata, where readers of the contract look.
 pub(super) fn writer_properties(schema: &Schema) -> WriterPropertiesBuilder {
-    let kv = schema
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(key_values(schema)))
+}
+
+fn key_values(schema: &Schema) -> Vec<KeyValue> {
+    let mut kv: Vec<KeyValue> = schema
         .metadata()
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
-    WriterProperties::builder()
+    // A stable order: the same run writes byte-identical footers.
+    kv.sort_by(|a, b| a.key.cmp(&b.key));
+    kv
+}
+
+/// How a request file is written, column by column (docs/parquet.md "Encodings"), for the
+/// fewest bytes a row that every Parquet reader still reads as is: strings and the columns of
+/// few distinct values (status, byte counts, stages) as dictionaries; counters and times as
+/// `DELTA_BINARY_PACKED` (send times are sorted in a merged file, so their deltas are the gaps
+/// between requests); statistics only on the two time columns, for readers that prune by
+/// time. `extra` is key-value metadata added to the schema's.
+pub(super) fn request_file_properties(
+    schema: &Schema,
+    extra: &[(&str, String)],
+    row_group_rows: usize,
+) -> WriterProperties {
+    let mut kv = key_values(schema);
+    kv.extend(
+        extra
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.to_string(), v.clone())),
+    );
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(kv))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::None);
+    for c in Column::ALL {
+        let path = ColumnPath::from(c.name());
+        props = match column_encoding(c) {
+            ColumnEncoding::Dictionary => props.set_column_dictionary_enabled(path, true),
+            ColumnEncoding::Delta => props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
+        };
+    }
+    for c in [Column::IntendedSendTime, Column::ActualSendTime] {
+        props = props.set_column_statistics_enabled(c.name().into(), EnabledStatistics::Chunk);
+    }
+    props.build()
+}
+
+enum ColumnEncoding {
+    /// Few distinct values: a dictionary and run lengths of its indexes.
+    Dictionary,
+    /// Many distinct values that move in small steps (or are sorted).
+    Delta,
+}
+
+fn column_encoding(c: Column) -> ColumnEncoding {
+    match c {
+        Column::Seq
+        | Column::UserId
+        | Column::IntendedSendTime
+        | Column::ActualSendTime
+        | Column::TtfbUs
+        | Column::LatencyUs
+        | Column::MaxTokens
+        | Column::UsersActive
+        | Column::InFlight
+        | Column::TraceLine => ColumnEncoding::Delta,
+        Column::RunId
+        | Column::WorkerId
+        | Column::UserClass
+        | Column::Endpoint
+        | Column::Method
+        | Column::Path
+        | Column::Status
+        | Column::Outcome
+        | Column::Error
+        | Column::BytesSent
+        | Column::BytesReceived
+        | Column::ModelUsed
+        | Column::ResponseType
+        | Column::Stage
+        | Column::StageTarget
+        | Column::TraceSource => ColumnEncoding::Dictionary,
+    }
+}
+
+/// The schema without its metadata: the embedded Arrow schema (`ARROW:schema`, which tells
+/// readers the dictionary and time-zone types) then carries the fields alone, and the
+/// metadata is written once, as the footer's key-value pairs.
+pub(super) fn bare(schema: &Schema) -> Arc<Schema> {
+    Arc::new(Schema::new(schema.fields().clone()))
 }
 
 impl SegmentWriter {
-    pub fn new(dir: &Path, schema: Arc<Schema>) -> SegmentWriter {
-        let props = writer_properties(&schema)
-            .set_max_row_group_row_count(Some(128 * 1024))
-            .build();
+    pub fn new(dir: &Path, schema: &Schema) -> SegmentWriter {
         SegmentWriter {
             dir: dir.to_path_buf(),
-            schema,
-            props,
+            schema: bare(schema),
+            run_id: schema
+                .metadata()
+                .get(aurax_schema::meta::RUN_ID)
+                .cloned()
+                .unwrap_or_default(),
+            props: request_file_properties(schema, &[], 128 * 1024),
             next_index: 1,
         }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn segments_written(&self) -> u32 {
@@ -75,13 +173,8 @@ impl SegmentWriter {
 
     /// Writes `rows` as the next segment file and returns its path.
     pub fn write(&mut self, rows: &[RequestOutcome]) -> Result<PathBuf, SegmentError> {
-        let batch = to_record_batch(rows, self.schema.clone())?;
-        let name = format!(
-            "{}{:05}.{}",
-            files::REQUEST_SEGMENT_PREFIX,
-            self.next_index,
-            files::PARQUET_EXT
-        );
+        let batch = to_record_batch(rows, &self.run_id, self.schema.clone())?;
+        let name = files::request_segment(self.next_index);
         let done = self.dir.join(&name);
         let partial = self.dir.join(format!("{name}.{}", files::PARTIAL_EXT));
         let file = File::create(&partial).map_err(|source| SegmentError::Io {
@@ -111,6 +204,7 @@ impl SegmentWriter {
 
 fn to_record_batch(
     rows: &[RequestOutcome],
+    run: &str,
     schema: Arc<Schema>,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = rows.len();
@@ -134,13 +228,8 @@ fn to_record_batch(
     let mut in_flight = UInt32Builder::with_capacity(n);
     let mut stage = UInt32Builder::with_capacity(n);
     let mut stage_target = Float64Builder::with_capacity(n);
-    let run = schema
-        .metadata()
-        .get(aurax_schema::meta::RUN_ID)
-        .cloned()
-        .unwrap_or_default();
     for r in rows {
-        run_id.append_value(&run);
+        run_id.append_value(run);
         worker.append_value(r.worker_id);
         seq.append_value(r.seq);
         class.append_value(&*r.user_class);

@@ -50,10 +50,16 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
             .all(|r| r.outcome == "ok" && r.status == Some(200))
     );
 
-    let first = crate::common::segment_files(&out)
-        .into_iter()
-        .next()
-        .expect("a segment");
+    // The 5-second segments (two in 6 s) were merged into one file when the run ended, rows
+    // sorted by send time, its footer naming what it holds.
+    let request_files = crate::common::segment_files(&out);
+    assert_eq!(request_files.len(), 1, "{request_files:?}");
+    assert_eq!(m["request_file_count"], 1);
+    assert!(
+        rows.windows(2).all(|w| w[0].actual_us <= w[1].actual_us),
+        "rows sorted by actual send time"
+    );
+    let first = request_files.into_iter().next().expect("a request file");
     let reader = SerializedFileReader::new(File::open(first).expect("open")).expect("parquet");
     let kv: HashMap<String, String> = reader
         .metadata()
@@ -66,6 +72,11 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
     assert_eq!(
         kv.get("aurax.schema_version").map(String::as_str),
         Some("2")
+    );
+    let merged = kv.get("aurax.merged_segments").map(String::as_str);
+    assert!(
+        matches!(merged, Some("1-2") | Some("1-3")),
+        "merged segments {merged:?}"
     );
     // Synthetic load: no trace metadata.
     assert!(!kv.contains_key("aurax.trace"));

@@ -166,7 +166,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         cancelled: 0,
         partial_files: Vec::new(),
         failures: 0,
-        segments: 0,
+        request_file_count: 0,
         request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
         config,
         targets: run.targets.clone(),
@@ -283,7 +283,13 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         (Ok(_), None) => RunStatus::Completed,
     };
     if let Ok(r) = &sink_report {
-        manifest.segments = r.segments;
+        manifest.request_file_count = r.files;
+        if let Some(e) = &r.merge_failed {
+            eprintln!(
+                "warning: the run's {} Parquet segments could not be merged into one file ({e}); they are kept as they are, every row in them",
+                r.files
+            );
+        }
     }
     // A segment cut short (a full disk) is no valid file: removed, or named when it cannot be.
     manifest.partial_files = out_dir::remove_partial_files(&run.out_dir);
@@ -330,7 +336,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     say!(
         "{} requests recorded in {} Parquet file(s) under {}",
         sink_report.rows,
-        sink_report.segments,
+        sink_report.files,
         run.out_dir.display()
     );
     say!(

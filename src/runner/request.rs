@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aurax_schema::Outcome;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method};
+use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
 use crate::http::describe;
@@ -47,13 +47,19 @@ impl<'a> Outgoing<'a> {
 
 /// The target and how to talk to it.
 pub struct Target {
+    /// Carries the run's `--header`s as its default headers: built once, not per request.
     client: Client,
     host: String,
     base_path: String,
     base_url: String,
-    headers: HeaderMap,
     timeout: Duration,
     max_body_bytes: usize,
+    /// URLs parsed once per path (a URL parse, with its IDNA host check, was 3% of the
+    /// runner's CPU when done per request); a recorded path seen for the first time is
+    /// parsed then.
+    urls: std::sync::RwLock<std::collections::HashMap<String, Url>>,
+    /// The names of the run's `--header`s: they win over an endpoint's or a trace's own.
+    run_header_names: Vec<String>,
 }
 
 /// What one exchange produced; the runner adds who sent it and when.
@@ -93,7 +99,12 @@ impl Target {
             let value = HeaderValue::from_str(v).map_err(|_| TargetError::BadHeader(k.clone()))?;
             map.insert(name, value);
         }
+        let run_header_names = headers
+            .iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect();
         let client = Client::builder()
+            .default_headers(map)
             .user_agent(concat!("aurax-tool/", env!("CARGO_PKG_VERSION")))
             .tcp_nodelay(true)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -104,9 +115,10 @@ impl Target {
             host: host.trim_end_matches('/').to_string(),
             base_path: base_path.to_string(),
             base_url: format!("{}{}", host.trim_end_matches('/'), base_path),
-            headers: map,
             timeout,
             max_body_bytes,
+            urls: Default::default(),
+            run_header_names,
         })
     }
 
@@ -118,6 +130,23 @@ impl Target {
         }
     }
 
+    /// The parsed URL of `path`, from the cache when it was seen before.
+    fn parsed_url(&self, path: &str) -> Result<Url, String> {
+        if let Ok(urls) = self.urls.read()
+            && let Some(url) = urls.get(path)
+        {
+            return Ok(url.clone());
+        }
+        let url = Url::parse(&self.url(path)).map_err(|e| format!("bad URL for {path}: {e}"))?;
+        if let Ok(mut urls) = self.urls.write() {
+            // Bounded: a replay of many distinct paths parses the rest each time.
+            if urls.len() < 4096 {
+                urls.insert(path.to_string(), url.clone());
+            }
+        }
+        Ok(url)
+    }
+
     /// Sends the request and reads the response, measuring time to first byte and total.
     pub async fn exchange(&self, out: Outgoing<'_>) -> Exchange {
         let endpoint = out.endpoint;
@@ -127,16 +156,20 @@ impl Target {
             let msg = format!("method {:?} is not an HTTP method", out.method);
             return failed(0, None, None, Outcome::Other, msg, 0);
         };
-        let mut request = self
-            .client
-            .request(method, self.url(out.path))
-            .headers(self.headers.clone())
-            .timeout(self.timeout);
+        let url = match self.parsed_url(out.path) {
+            Ok(url) => url,
+            Err(msg) => return failed(0, None, None, Outcome::Other, msg, 0),
+        };
+        let mut request = self.client.request(method, url).timeout(self.timeout);
         if let Some(marker) = out.marker {
             request = request.header(ENDPOINT_HEADER, marker);
         }
         for (k, v) in out.headers {
-            if v != "<redacted>" && !is_not_replayed(k) {
+            let overridden = self
+                .run_header_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(k));
+            if v != "<redacted>" && !is_not_replayed(k) && !overridden {
                 request = request.header(k, v);
             }
         }
@@ -232,11 +265,7 @@ impl Target {
 
     /// A quick reachability check before any load: any HTTP answer counts.
     pub async fn preflight(&self, path: &str) -> Result<u16, String> {
-        let request = self
-            .client
-            .get(self.url(path))
-            .headers(self.headers.clone())
-            .header(PROBE_HEADER, "1");
+        let request = self.client.get(self.url(path)).header(PROBE_HEADER, "1");
         match request.timeout(Duration::from_secs(5)).send().await {
             Ok(r) => Ok(r.status().as_u16()),
             Err(e) => Err(describe(&e)),

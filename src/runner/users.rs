@@ -56,6 +56,13 @@ impl VirtualUser {
             } else {
                 lo
             };
+            if wait.is_zero() {
+                // No timer for no wait (a timer per request is measurable at 30k req/s); a
+                // yield keeps a user whose requests fail at once from holding its thread.
+                intended = Instant::now();
+                tokio::task::yield_now().await;
+                continue;
+            }
             intended = Instant::now() + wait;
             tokio::select! {
                 _ = tokio::time::sleep_until(intended.into()) => {}

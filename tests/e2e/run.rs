@@ -298,3 +298,103 @@ fn hostile_server_is_recorded_as_outcomes_and_never_hangs() {
     );
     assert_eq!(rows.len() as u64, reported_requests(&text(&o)));
 }
+
+/// The run's `--header`s go out on every request, once, and win over an endpoint's own header
+/// of the same name (the command line overrides the file).
+#[test]
+fn run_headers_go_out_once_and_override_the_endpoints() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::{Arc, Mutex};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = format!("http://{}", listener.local_addr().expect("addr"));
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut stream = stream;
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => head.push_str(&line),
+                        }
+                    }
+                    seen.lock().expect("lock").push(head);
+                    let body = "{}";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("headers.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "headers"
+[defaults]
+headers = { Accept = "text/plain", X-Endpoint-Only = "kept" }
+[endpoints.ping]
+method = "GET"
+path = "/ping"
+check = { status = [200] }
+[user_classes.Pinger]
+wait_s = [0.1, 0.1]
+tasks = { ping = 1 }
+[profiles.p]
+users = 2
+spawn_rate = 10
+run_time = "2s"
+user_classes = ["Pinger"]
+"#,
+    )
+    .expect("write scenario");
+    let out = dir.path().join("run");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &host,
+        "--scenario-file",
+        scenario.to_str().expect("utf8"),
+        "--profile",
+        "p",
+        "--header",
+        "Accept: application/x-override",
+        "--header",
+        "X-Run: 1",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let heads = heads.lock().expect("lock").clone();
+    let pings: Vec<&String> = heads
+        .iter()
+        .filter(|h| h.starts_with("GET /ping "))
+        .collect();
+    assert!(pings.len() >= 10, "{} pings", pings.len());
+    for head in pings {
+        let values = |name: &str| -> Vec<String> {
+            head.lines()
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+                .collect()
+        };
+        assert_eq!(values("accept"), vec!["application/x-override"], "{head}");
+        assert_eq!(values("x-run"), vec!["1"], "{head}");
+        assert_eq!(values("x-endpoint-only"), vec!["kept"], "{head}");
+    }
+}

@@ -8,6 +8,7 @@ mod closed;
 mod conditions;
 mod live;
 mod open;
+mod plain;
 mod replay;
 mod request;
 mod shared;

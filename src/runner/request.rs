@@ -2,14 +2,19 @@
 //! request can go wrong ends here as an outcome: nothing a server does may crash or hang a
 //! run (the body read is bounded and the whole exchange has a timeout).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aurax_schema::Outcome;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use reqwest::header::{
+    CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION, USER_AGENT,
+};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
+use super::plain::{self, SendError};
 use crate::http::describe;
 use crate::scenario::{Endpoint, lookup};
 use crate::trace::{ENDPOINT_HEADER, PROBE_HEADER, is_not_replayed};
@@ -57,9 +62,25 @@ pub struct Target {
     /// URLs parsed once per path (a URL parse, with its IDNA host check, was 3% of the
     /// runner's CPU when done per request); a recorded path seen for the first time is
     /// parsed then.
-    urls: std::sync::RwLock<std::collections::HashMap<String, Url>>,
+    urls: std::sync::RwLock<std::collections::HashMap<String, Arc<Parsed>>>,
+    /// A plain-http target's own connection pool (`plain.rs`); None for https.
+    plain: Option<PlainTarget>,
     /// The names of the run's `--header`s: they win over an endpoint's or a trace's own.
     run_header_names: Vec<String>,
+}
+
+/// A path's URL, parsed once.
+struct Parsed {
+    url: Url,
+    /// Path and query, for a plain-http request line; None for https.
+    origin: Option<hyper::Uri>,
+}
+
+/// How a plain-http target is reached: its pool, and the headers every request carries (the
+/// run's `--header`s, `Host`, `User-Agent`).
+struct PlainTarget {
+    pool: plain::Pool,
+    headers: HeaderMap,
 }
 
 /// What one exchange produced; the runner adds who sent it and when.
@@ -103,9 +124,10 @@ impl Target {
             .iter()
             .map(|(k, _)| k.to_ascii_lowercase())
             .collect();
+        let plain = plain_target(host, &map, timeout, max_connections);
         let client = Client::builder()
             .default_headers(map)
-            .user_agent(concat!("aurax-tool/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT_VALUE)
             .tcp_nodelay(true)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(max_connections)
@@ -118,6 +140,7 @@ impl Target {
             timeout,
             max_body_bytes,
             urls: Default::default(),
+            plain,
             run_header_names,
         })
     }
@@ -131,45 +154,181 @@ impl Target {
     }
 
     /// The parsed URL of `path`, from the cache when it was seen before.
-    fn parsed_url(&self, path: &str) -> Result<Url, String> {
+    fn parsed_url(&self, path: &str) -> Result<Arc<Parsed>, String> {
         if let Ok(urls) = self.urls.read()
-            && let Some(url) = urls.get(path)
+            && let Some(parsed) = urls.get(path)
         {
-            return Ok(url.clone());
+            return Ok(parsed.clone());
         }
         let url = Url::parse(&self.url(path)).map_err(|e| format!("bad URL for {path}: {e}"))?;
+        // The request line of a plain-http request: path and query (origin form).
+        let origin = (url.scheme() == "http")
+            .then(|| {
+                let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+                format!("{}{query}", url.path()).parse::<hyper::Uri>().ok()
+            })
+            .flatten();
+        let parsed = Arc::new(Parsed { url, origin });
         if let Ok(mut urls) = self.urls.write() {
             // Bounded: a replay of many distinct paths parses the rest each time.
             if urls.len() < 4096 {
-                urls.insert(path.to_string(), url.clone());
+                urls.insert(path.to_string(), parsed.clone());
             }
         }
-        Ok(url)
+        Ok(parsed)
     }
 
     /// Sends the request and reads the response, measuring time to first byte and total.
     pub async fn exchange(&self, out: Outgoing<'_>) -> Exchange {
-        let endpoint = out.endpoint;
         // Methods are checked where they are read (scenario, trace); one that still is no
         // method fails here, never going out as another.
         let Ok(method) = Method::from_bytes(out.method.as_bytes()) else {
             let msg = format!("method {:?} is not an HTTP method", out.method);
             return failed(0, None, None, Outcome::Other, msg, 0);
         };
-        let url = match self.parsed_url(out.path) {
-            Ok(url) => url,
+        let parsed = match self.parsed_url(out.path) {
+            Ok(parsed) => parsed,
             Err(msg) => return failed(0, None, None, Outcome::Other, msg, 0),
         };
+        let start = Instant::now();
+        if let (Some(plain), Some(origin)) = (&self.plain, &parsed.origin) {
+            // None is a redirect: followed by reqwest (its policy), the first hop counted.
+            if let Some(done) = self
+                .exchange_plain(plain, &method, origin, &out, start)
+                .await
+            {
+                return done;
+            }
+        }
+        self.exchange_general(out, method, parsed.url.clone(), start)
+            .await
+    }
+
+    /// The request on a connection of the plain-http pool. None: the answer was a redirect.
+    async fn exchange_plain(
+        &self,
+        plain: &PlainTarget,
+        method: &Method,
+        origin: &hyper::Uri,
+        out: &Outgoing<'_>,
+        start: Instant,
+    ) -> Option<Exchange> {
+        let elapsed = || start.elapsed().as_micros() as i64;
+        let body = out.body.clone().unwrap_or_default();
+        let typed = out
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(CONTENT_TYPE.as_str()));
+        let make = || {
+            let mut request = hyper::Request::new(Full::new(body.clone()));
+            *request.method_mut() = method.clone();
+            *request.uri_mut() = origin.clone();
+            let headers = request.headers_mut();
+            *headers = plain.headers.clone();
+            if let Some(marker) = &out.marker {
+                headers.insert(ENDPOINT_HEADER, marker.clone());
+            }
+            for (k, v) in out.headers {
+                if self.sends_header(k, v)
+                    && let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(k.as_bytes()),
+                        HeaderValue::from_str(v),
+                    )
+                {
+                    headers.append(name, value);
+                }
+            }
+            if out.body.is_some() && !typed {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            request
+        };
+        let mut ttfb = None;
+        let mut status = None;
+        let mut received: Vec<u8> = Vec::new();
+        let limit = self.max_body_bytes;
+        let exchange = async {
+            let (response, conn) = plain.pool.send(make).await.map_err(|e| match e {
+                SendError::Connect(msg) => (Outcome::ConnectError, msg),
+                SendError::Exchange(msg) => (Outcome::Other, msg),
+            })?;
+            ttfb = Some(elapsed());
+            status = Some(response.status().as_u16());
+            if response.status().is_redirection() && response.headers().contains_key(LOCATION) {
+                return Ok(false);
+            }
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| {
+                    let msg = format!("reading the response body: {}", plain::root_cause(&e));
+                    (Outcome::Other, msg)
+                })?;
+                if let Ok(chunk) = frame.into_data() {
+                    if received.len() + chunk.len() > limit {
+                        received.resize(received.len() + chunk.len(), 0);
+                        let msg = format!("response body over the {limit} byte limit");
+                        return Err((Outcome::Other, msg));
+                    }
+                    received.extend_from_slice(&chunk);
+                }
+            }
+            plain.pool.give_back(conn);
+            Ok(true)
+        };
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err((
+                Outcome::Timeout,
+                format!("timed out after {:?} (--timeout)", self.timeout),
+            )),
+        };
+        match result {
+            Ok(true) => Some(judged(
+                out.endpoint,
+                ttfb,
+                elapsed(),
+                status.unwrap_or_default(),
+                received,
+            )),
+            Ok(false) => None,
+            Err((outcome, msg)) => Some(failed(
+                elapsed(),
+                ttfb,
+                status,
+                outcome,
+                msg,
+                received.len() as u64,
+            )),
+        }
+    }
+
+    /// Whether an endpoint's or a trace's header goes out: not a redacted value, not one a
+    /// replay must not repeat, and not one a run `--header` replaces.
+    fn sends_header(&self, name: &str, value: &str) -> bool {
+        value != "<redacted>"
+            && !is_not_replayed(name)
+            && !self
+                .run_header_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The request through reqwest: https targets, and redirects. `start` is when the
+    /// exchange began (before a first hop, for a redirect).
+    async fn exchange_general(
+        &self,
+        out: Outgoing<'_>,
+        method: Method,
+        url: Url,
+        start: Instant,
+    ) -> Exchange {
+        let endpoint = out.endpoint;
         let mut request = self.client.request(method, url).timeout(self.timeout);
         if let Some(marker) = out.marker {
             request = request.header(ENDPOINT_HEADER, marker);
         }
         for (k, v) in out.headers {
-            let overridden = self
-                .run_header_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(k));
-            if v != "<redacted>" && !is_not_replayed(k) && !overridden {
+            if self.sends_header(k, v) {
                 request = request.header(k, v);
             }
         }
@@ -184,7 +343,6 @@ impl Target {
             }
             request = request.body(body);
         }
-        let start = Instant::now();
         let elapsed = |t: Instant| t.duration_since(start).as_micros() as i64;
         let mut response = match request.send().await {
             Ok(r) => r,
@@ -239,28 +397,7 @@ impl Target {
                 }
             }
         }
-        let latency_us = elapsed(Instant::now());
-        let json: Option<Value> = match received.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') | Some(b'[') => serde_json::from_slice(&received).ok(),
-            _ => None,
-        };
-        let verdict = endpoint.check.judge(status, json.as_ref());
-        let field = |path: &str| {
-            json.as_ref()
-                .and_then(|j| lookup(j, path))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        Exchange {
-            ttfb_us: ttfb,
-            latency_us,
-            status: Some(status),
-            outcome: verdict.outcome,
-            error: verdict.error,
-            bytes_received: received.len() as u64,
-            model_used: field("metadata.model_used"),
-            response_type: field("response_type"),
-        }
+        judged(endpoint, ttfb, elapsed(Instant::now()), status, received)
     }
 
     /// A quick reachability check before any load: any HTTP answer counts.
@@ -270,6 +407,38 @@ impl Target {
             Ok(r) => Ok(r.status().as_u16()),
             Err(e) => Err(describe(&e)),
         }
+    }
+}
+
+/// A complete response, judged by the endpoint's checks (the body parsed once, as JSON when
+/// it looks like JSON).
+fn judged(
+    endpoint: &Endpoint,
+    ttfb_us: Option<i64>,
+    latency_us: i64,
+    status: u16,
+    received: Vec<u8>,
+) -> Exchange {
+    let json: Option<Value> = match received.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | Some(b'[') => serde_json::from_slice(&received).ok(),
+        _ => None,
+    };
+    let verdict = endpoint.check.judge(status, json.as_ref());
+    let field = |path: &str| {
+        json.as_ref()
+            .and_then(|j| lookup(j, path))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Exchange {
+        ttfb_us,
+        latency_us,
+        status: Some(status),
+        outcome: verdict.outcome,
+        error: verdict.error,
+        bytes_received: received.len() as u64,
+        model_used: field("metadata.model_used"),
+        response_type: field("response_type"),
     }
 }
 
@@ -291,6 +460,44 @@ fn failed(
         model_used: None,
         response_type: None,
     }
+}
+
+/// The user agent of every request.
+const USER_AGENT_VALUE: &str = concat!("aurax-tool/", env!("CARGO_PKG_VERSION"));
+
+/// A plain-http host's pool and headers; None for https (reqwest's TLS) or a host without a
+/// usable authority.
+fn plain_target(
+    host: &str,
+    run_headers: &HeaderMap,
+    timeout: Duration,
+    max_connections: usize,
+) -> Option<PlainTarget> {
+    let url = Url::parse(host).ok()?;
+    if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let name = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    let authority = match url.port() {
+        Some(p) => format!("{name}:{p}"),
+        None => name.to_string(),
+    };
+    let mut headers = run_headers.clone();
+    headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
+    headers
+        .entry(USER_AGENT)
+        .or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
+    // An IPv6 literal keeps its brackets in host_str, as connecting needs them.
+    let address = format!("{name}:{port}");
+    Some(PlainTarget {
+        pool: plain::Pool::new(
+            address,
+            max_connections,
+            timeout.min(Duration::from_secs(10)),
+        ),
+        headers,
+    })
 }
 
 fn classify(e: &reqwest::Error) -> Outcome {

@@ -299,16 +299,16 @@ fn hostile_server_is_recorded_as_outcomes_and_never_hangs() {
     assert_eq!(rows.len() as u64, reported_requests(&text(&o)));
 }
 
-/// The run's `--header`s go out on every request, once, and win over an endpoint's own header
-/// of the same name (the command line overrides the file).
-#[test]
-fn run_headers_go_out_once_and_override_the_endpoints() {
+/// A server on 127.0.0.1 that keeps every request head it reads and answers each with
+/// `answer(head)` (a whole HTTP/1.1 response). Returns its URL and the heads.
+fn capture_server(
+    answer: fn(&str) -> String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Write};
-    use std::sync::{Arc, Mutex};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let host = format!("http://{}", listener.local_addr().expect("addr"));
-    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let heads: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
     let seen = heads.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -326,41 +326,57 @@ fn run_headers_go_out_once_and_override_the_endpoints() {
                             Ok(_) => head.push_str(&line),
                         }
                     }
+                    let response = answer(&head);
                     seen.lock().expect("lock").push(head);
-                    let body = "{}";
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if stream.write_all(answer.as_bytes()).is_err() {
+                    if stream.write_all(response.as_bytes()).is_err() {
                         return;
                     }
                 }
             });
         }
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = dir.path().join("headers.toml");
+    (host, heads)
+}
+
+fn ok_json(_: &str) -> String {
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}".into()
+}
+
+/// A scenario of one GET endpoint at `path`, 2 users every 0.1 s for 2 s (profile `p`).
+fn one_get_scenario(dir: &std::path::Path, path: &str) -> std::path::PathBuf {
+    let scenario = dir.join("one.toml");
     std::fs::write(
         &scenario,
-        r#"name = "headers"
+        format!(
+            r#"name = "one"
 [defaults]
-headers = { Accept = "text/plain", X-Endpoint-Only = "kept" }
+headers = {{ Accept = "text/plain", X-Endpoint-Only = "kept" }}
 [endpoints.ping]
 method = "GET"
-path = "/ping"
-check = { status = [200] }
+path = "{path}"
+check = {{ status = [200] }}
 [user_classes.Pinger]
 wait_s = [0.1, 0.1]
-tasks = { ping = 1 }
+tasks = {{ ping = 1 }}
 [profiles.p]
 users = 2
 spawn_rate = 10
 run_time = "2s"
 user_classes = ["Pinger"]
-"#,
+"#
+        ),
     )
     .expect("write scenario");
+    scenario
+}
+
+/// The run's `--header`s go out on every request, once, and win over an endpoint's own header
+/// of the same name (the command line overrides the file).
+#[test]
+fn run_headers_go_out_once_and_override_the_endpoints() {
+    let (host, heads) = capture_server(ok_json);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = one_get_scenario(dir.path(), "/ping");
     let out = dir.path().join("run");
     let o = aurax(&[
         "run",
@@ -385,6 +401,7 @@ user_classes = ["Pinger"]
         .filter(|h| h.starts_with("GET /ping "))
         .collect();
     assert!(pings.len() >= 10, "{} pings", pings.len());
+    let host_port = host.trim_start_matches("http://");
     for head in pings {
         let values = |name: &str| -> Vec<String> {
             head.lines()
@@ -396,5 +413,54 @@ user_classes = ["Pinger"]
         assert_eq!(values("accept"), vec!["application/x-override"], "{head}");
         assert_eq!(values("x-run"), vec!["1"], "{head}");
         assert_eq!(values("x-endpoint-only"), vec!["kept"], "{head}");
+        assert_eq!(values("host"), vec![host_port.to_string()], "{head}");
+        assert_eq!(values("user-agent").len(), 1, "{head}");
     }
+}
+
+/// A redirect is followed (as Locust, k6 and oha do by default), and the request's latency
+/// counts both hops: `/old` answers 307 to `/ping`.
+#[test]
+fn a_redirect_is_followed_and_both_hops_are_timed() {
+    fn answer(head: &str) -> String {
+        if head.starts_with("GET /old ") {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: /ping\r\ncontent-length: 0\r\n\r\n".into()
+        } else {
+            ok_json(head)
+        }
+    }
+    let (host, heads) = capture_server(answer);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = one_get_scenario(dir.path(), "/old");
+    let out = dir.path().join("run");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &host,
+        "--scenario-file",
+        scenario.to_str().expect("utf8"),
+        "--profile",
+        "p",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = read_rows(&out);
+    assert!(rows.len() >= 10, "{} rows", rows.len());
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome == "ok" && r.status == Some(200)),
+        "{rows:?}"
+    );
+    // Both hops: the redirect's 30 ms is in every latency.
+    assert!(rows.iter().all(|r| r.latency_us >= 30_000), "{rows:?}");
+    let heads = heads.lock().expect("lock").clone();
+    let old = heads.iter().filter(|h| h.starts_with("GET /old ")).count();
+    let ping = heads.iter().filter(|h| h.starts_with("GET /ping ")).count();
+    assert!(
+        old >= rows.len() && ping >= rows.len(),
+        "{old} /old, {ping} /ping"
+    );
 }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# aurax-tool beside its peers, each measured in this same run on this machine, against the
+# built-in simulator (`aurax-tool serve --time-scale 0`, its own process, 127.0.0.1 only):
+#   1. /health at zero service time, C connections, S seconds: aurax-tool (every request
+#      checked and written to Parquet), oha and wrk (1 thread): req/s and CPU per request;
+#   2. the seed's AuraxBurstUser x 300 users: aurax-tool and Locust with bench/locustfile.py
+#      (the seed's classes, same payloads and checks): requests per CPU-second;
+#   3. open model at 5,000 req/s: aurax-tool's scheduling lateness p99;
+#   4. memory per virtual user: peak RSS with 10,000 users waiting 1-3 s against 100 users;
+#   5. Parquet bytes a row of the runs above.
+# Installs what it lacks (oha with cargo, wrk with apt, Locust with pip).
+# Usage: bench/peers.sh [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+conns="${2:-64}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v oha >/dev/null || cargo install oha --locked --quiet
+command -v locust >/dev/null || python3 -m pip install --quiet --disable-pip-version-check locust
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/aurax-tool"
+work="$(mktemp -d)"
+trap 'kill $sim_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+$bin serve --port 0 --time-scale 0 > "$work/sim.out" &
+sim_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
+url="$(head -1 "$work/sim.out" | awk '{print $NF}')"
+
+# CPU seconds (user + system) and peak RSS (KB) of a command run under /usr/bin/time -v.
+cpu_of() { awk '/User time/ {u=$4} /System time/ {s=$4} END {print u+s}' "$1"; }
+rss_of() { awk '/Maximum resident/ {print $6}' "$1"; }
+rows_of() { python3 -c "import json,sys;m=json.load(open(sys.argv[1]));print(m['requests']+m['dropped'])" "$1/run.json"; }
+bytes_of() { du -cb "$1"/requests-*.parquet | tail -1 | cut -f1; }
+
+echo "== 1. /health, zero service time, $conns connections, ${secs} s"
+/usr/bin/time -v $bin run --host "$url" --scenario-file bench/health.toml --profile bench \
+  -u "$conns" -t "${secs}s" --quiet --no-thresholds --out "$work/health" > /dev/null 2> "$work/health.time"
+/usr/bin/time -v oha -z "${secs}s" -c "$conns" --no-tui --output-format json "$url/health" \
+  > "$work/oha.json" 2> "$work/oha.time"
+/usr/bin/time -v wrk -t1 -c"$conns" -d"${secs}s" "$url/health" > "$work/wrk.out" 2> "$work/wrk.time"
+oha_reqs=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(sum(d['statusCodeDistribution'].values()))" "$work/oha.json")
+wrk_reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+
+echo "== 2. AuraxBurstUser x 300, ${secs} s after the spawn"
+/usr/bin/time -v $bin run --host "$url" --user-class AuraxBurstUser -u 300 -r 300 -t "$((secs + 1))s" \
+  --quiet --no-thresholds --out "$work/burst" > /dev/null 2> "$work/burst.time"
+/usr/bin/time -v locust -f bench/locustfile.py --headless --host "$url" -u 300 -r 300 \
+  -t "$((secs + 1))s" --csv "$work/locust" --only-summary AuraxBurstUser \
+  > "$work/locust.out" 2> "$work/locust.time" || true
+locust_reqs=$(python3 -c "
+import csv,sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r['Name']=='Aggregated': print(int(r['Request Count']))" "$work/locust_stats.csv")
+
+echo "== 3. open model, 5,000 req/s for ${secs} s"
+$bin run --host "$url" --scenario-file bench/health.toml --profile bench --rate 5000/s \
+  -t "${secs}s" --quiet --no-thresholds --out "$work/open" > "$work/open.out" 2>&1 || true
+lateness=$(awk '/scheduling lateness p99/ {print $4}' "$work/open.out")
+
+echo "== 4. memory: 10,000 users waiting 1-3 s, against 100"
+cat > "$work/idle.toml" <<'TOML'
+name = "idle-users"
+[endpoints.health]
+method = "GET"
+path = "/health"
+check = { status = [200] }
+[user_classes.Idle]
+wait_s = [1.0, 3.0]
+tasks = { health = 1 }
+[profiles.idle]
+users = 100
+spawn_rate = 10000
+run_time = "8s"
+user_classes = ["Idle"]
+TOML
+for users in 100 10000; do
+  /usr/bin/time -v $bin run --host "$url" --scenario-file "$work/idle.toml" --profile idle -u "$users" \
+    -t 8s --quiet --no-thresholds --out "$work/idle-$users" > /dev/null 2> "$work/idle-$users.time"
+done
+
+python3 - "$secs" "$work" "$(rows_of "$work/health")" "$(cpu_of "$work/health.time")" \
+  "$oha_reqs" "$(cpu_of "$work/oha.time")" "$wrk_reqs" "$(cpu_of "$work/wrk.time")" \
+  "$(rows_of "$work/burst")" "$(cpu_of "$work/burst.time")" "$locust_reqs" "$(cpu_of "$work/locust.time")" \
+  "$lateness" "$(rss_of "$work/idle-100.time")" "$(rss_of "$work/idle-10000.time")" \
+  "$(bytes_of "$work/health")" "$(bytes_of "$work/burst")" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
+import sys
+a = sys.argv[1:]
+secs = float(a[0])
+hr, hc, orq, oc, wr, wc = int(a[2]), float(a[3]), int(a[4]), float(a[5]), int(a[6]), float(a[7])
+br, bc, lr, lc = int(a[8]), float(a[9]), int(a[10]), float(a[11])
+late, rss100, rss10k = a[12], int(a[13]), int(a[14])
+hb, bb, ob, orows = int(a[15]), int(a[16]), int(a[17]), int(a[18])
+ms = lambda cpu, n: 1e6 * cpu / n
+print(f"\n{'tool':<34} {'requests':>9} {'req/s':>8} {'CPU s':>6} {'CPU ms/1k':>10}")
+for name, n, cpu in [("aurax-tool (Parquet, checks)", hr, hc), ("oha", orq, oc), ("wrk -t1", wr, wc)]:
+    print(f"{name:<34} {n:>9} {n/secs:>8.0f} {cpu:>6.2f} {ms(cpu, n):>10.1f}")
+print(f"aurax-tool / oha: throughput {hr/orq:.2f}x, CPU per request {(hc/hr)/(oc/orq):.2f}x")
+print(f"aurax-tool / wrk: throughput {hr/wr:.2f}x, CPU per request {(hc/hr)/(wc/wr):.2f}x")
+print(f"\nAuraxBurstUser x 300: aurax-tool {br} requests, {br/bc:.0f} per CPU-second; "
+      f"Locust {lr} requests, {lr/lc:.0f} per CPU-second: {(br/bc)/(lr/lc):.1f}x Locust's efficiency")
+print(f"open model at 5,000 req/s: scheduling lateness p99 {late} ms")
+print(f"memory: peak RSS {rss100/1024:.1f} MB with 100 users, {rss10k/1024:.1f} MB with 10,000: "
+      f"{(rss10k - rss100) / 9900:.1f} KB a user")
+print(f"Parquet: /health run {hb/hr:.1f} B/row ({hr} rows), burst run {bb/br:.1f} B/row ({br} rows), "
+      f"5,000 req/s run {ob/orows:.1f} B/row ({orows} rows)")
+PY

@@ -12,8 +12,10 @@ use common::{Simulator, allowed_cpus, bin, pin, summary, text};
 #[test]
 #[cfg(target_os = "linux")]
 fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
-    // The generator on one core and the simulator on the others: 4,000 req/s is more than
-    // one core of the client can send, and the report must blame the client, not AURAX.
+    // The generator on one core and the simulator on the others: 10,000 req/s is more than
+    // one core of the client can send (at 4,000 a debug build on the hyper request path came
+    // close to keeping up, and the test turned flaky),
+    // and the report must blame the client, not AURAX.
     let cpus = allowed_cpus();
     assert!(
         cpus.len() >= 2,
@@ -31,7 +33,7 @@ fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
             "--host",
             &sim.url,
             "--rate",
-            "4000/s",
+            "10000/s",
             "-t",
             "6s",
             "--connections",

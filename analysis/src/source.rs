@@ -96,17 +96,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             if let Some(why) = manifest_status(input).and_then(RunStatus::ended_early) {
                 ended_early.push(format!("{}: {why}", clean(&input.display().to_string())));
             }
-            let mut here: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(|_| AnalysisError::Missing(input.clone()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| is_segment(p))
-                .collect();
+            let here = run_files(input)?;
             if here.is_empty() {
                 return Err(AnalysisError::NoParquet(input.clone()));
             }
-            here.sort();
-            found.extend(without_merge_leftovers(here)?);
+            found.extend(here);
             let mut resources: Vec<PathBuf> = std::fs::read_dir(input)
                 .map_err(|_| AnalysisError::Missing(input.clone()))?
                 .flatten()
@@ -120,7 +114,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             resources.sort();
             resource_files.extend(resources);
         } else if input.is_file() {
-            found.push(input.clone());
+            found.push((input.clone(), check_file(input)?));
         } else {
             return Err(AnalysisError::Missing(input.clone()));
         }
@@ -133,8 +127,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut trace = None;
     let mut capacity_search = None;
     let mut ceilings: std::collections::BTreeMap<String, Option<f64>> = Default::default();
-    for path in &found {
-        let kv = check_file(path)?;
+    for (_, kv) in &found {
         // Metadata is text from a file: cleaned before it reaches a terminal or a report.
         let get = |k: &str| {
             kv.iter()
@@ -162,7 +155,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     }
     let one_run = run_ids.len() == 1;
     Ok(Source {
-        files: found,
+        files: found.into_iter().map(|(path, _)| path).collect(),
         run_ids: run_ids.into_iter().collect(),
         hosts: hosts.into_iter().collect(),
         targets_recorded: targets.is_some(),
@@ -197,38 +190,50 @@ fn is_segment(p: &Path) -> bool {
         && name.ends_with(&format!(".{}", files::PARQUET_EXT))
 }
 
-/// A run directory's request files less the leftovers of an interrupted merge: segments a
+/// A file footer's key-value metadata.
+type KeyValues = Vec<(String, String)>;
+
+/// A run directory's request files (`requests-*.parquet`), checked, with their footers'
+/// key-value metadata, in name order, less the leftovers of an interrupted merge: segments a
 /// merged file beside them already holds (`aurax.merged_segments`, docs/parquet.md).
-fn without_merge_leftovers(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, AnalysisError> {
-    let mut indexed = Vec::new();
-    let mut other = Vec::new();
-    for path in paths {
-        let index = path
-            .file_name()
+fn run_files(dir: &Path) -> Result<Vec<(PathBuf, KeyValues)>, AnalysisError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|_| AnalysisError::Missing(dir.to_path_buf()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_segment(p))
+        .collect();
+    paths.sort();
+    let checked: Vec<(PathBuf, KeyValues)> = paths
+        .into_iter()
+        .map(|p| check_file(&p).map(|kv| (p, kv)))
+        .collect::<Result<_, _>>()?;
+    let index = |p: &Path| {
+        p.file_name()
             .and_then(|n| n.to_str())
-            .and_then(files::request_segment_index);
-        match index {
-            Some(index) => {
-                let merged = check_file(&path)?
-                    .into_iter()
-                    .find(|(k, _)| k == meta::MERGED_SEGMENTS)
-                    .and_then(|(_, v)| MergedSegments::parse(&v));
-                indexed.push((index, merged, path));
-            }
-            None => other.push(path),
-        }
-    }
-    let keys: Vec<(u32, Option<MergedSegments>)> =
-        indexed.iter().map(|(i, m, _)| (*i, *m)).collect();
+            .and_then(files::request_segment_index)
+    };
+    let keys: Vec<(u32, Option<MergedSegments>)> = checked
+        .iter()
+        .filter_map(|(p, kv)| {
+            let merged = kv
+                .iter()
+                .find(|(k, _)| k == meta::MERGED_SEGMENTS)
+                .and_then(|(_, v)| MergedSegments::parse(v));
+            Some((index(p)?, merged))
+        })
+        .collect();
     let keep = segments_to_read(&keys);
-    other.extend(
-        indexed
-            .into_iter()
-            .filter(|(i, _, _)| keep.contains(i))
-            .map(|(_, _, p)| p),
-    );
-    other.sort();
-    Ok(other)
+    Ok(checked
+        .into_iter()
+        .filter(|(p, _)| index(p).is_none_or(|i| keep.contains(&i)))
+        .collect())
+}
+
+/// A run directory's request files to read, checked against the contract, in name order:
+/// what `analyze` reads, and what a replay of a run directory sends again.
+pub fn request_files(dir: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
+    Ok(run_files(dir)?.into_iter().map(|(path, _)| path).collect())
 }
 
 /// Reads a file's footer: it must be Parquet, of a schema version this crate reads, with

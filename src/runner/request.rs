@@ -65,8 +65,8 @@ pub struct Target {
     urls: std::sync::RwLock<std::collections::HashMap<String, Arc<Parsed>>>,
     /// A plain-http target's own connection pool (`plain.rs`); None for https.
     plain: Option<PlainTarget>,
-    /// The names of the run's `--header`s: they win over an endpoint's or a trace's own.
-    run_header_names: Vec<String>,
+    /// The run's `--header`s: they win over an endpoint's or a trace's own of the same name.
+    run_headers: HeaderMap,
 }
 
 /// A path's URL, parsed once.
@@ -120,10 +120,7 @@ impl Target {
             let value = HeaderValue::from_str(v).map_err(|_| TargetError::BadHeader(k.clone()))?;
             map.insert(name, value);
         }
-        let run_header_names = headers
-            .iter()
-            .map(|(k, _)| k.to_ascii_lowercase())
-            .collect();
+        let run_headers = map.clone();
         let plain = plain_target(host, &map, timeout, max_connections);
         let client = Client::builder()
             .default_headers(map)
@@ -141,7 +138,7 @@ impl Target {
             max_body_bytes,
             urls: Default::default(),
             plain,
-            run_header_names,
+            run_headers,
         })
     }
 
@@ -215,37 +212,21 @@ impl Target {
     ) -> Option<Exchange> {
         let elapsed = || start.elapsed().as_micros() as i64;
         let body = out.body.clone().unwrap_or_default();
-        let typed = out
-            .headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(CONTENT_TYPE.as_str()));
+        let mut headers = plain.headers.clone();
+        if let Err(msg) = self.add_headers(out, &mut headers) {
+            return Some(failed(0, None, None, Outcome::Other, msg, 0));
+        }
+        // Built again only for the retry on a new connection (`plain::Pool::send`).
         let make = || {
             let mut request = hyper::Request::new(Full::new(body.clone()));
             *request.method_mut() = method.clone();
             *request.uri_mut() = origin.clone();
-            let headers = request.headers_mut();
-            *headers = plain.headers.clone();
-            if let Some(marker) = &out.marker {
-                headers.insert(ENDPOINT_HEADER, marker.clone());
-            }
-            for (k, v) in out.headers {
-                if self.sends_header(k, v)
-                    && let (Ok(name), Ok(value)) = (
-                        HeaderName::from_bytes(k.as_bytes()),
-                        HeaderValue::from_str(v),
-                    )
-                {
-                    headers.append(name, value);
-                }
-            }
-            if out.body.is_some() && !typed {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
+            *request.headers_mut() = headers.clone();
             request
         };
         let mut ttfb = None;
         let mut status = None;
-        let mut received: Vec<u8> = Vec::new();
+        let mut received = Received::default();
         let limit = self.max_body_bytes;
         let exchange = async {
             let (response, conn) = plain.pool.send(make).await.map_err(|e| match e {
@@ -264,12 +245,9 @@ impl Target {
                     (Outcome::Other, msg)
                 })?;
                 if let Ok(chunk) = frame.into_data() {
-                    if received.len() + chunk.len() > limit {
-                        received.resize(received.len() + chunk.len(), 0);
-                        let msg = format!("response body over the {limit} byte limit");
-                        return Err((Outcome::Other, msg));
-                    }
-                    received.extend_from_slice(&chunk);
+                    received
+                        .append(&chunk, limit)
+                        .map_err(|msg| (Outcome::Other, msg))?;
                 }
             }
             plain.pool.give_back(conn);
@@ -288,7 +266,7 @@ impl Target {
                 ttfb,
                 elapsed(),
                 status.unwrap_or_default(),
-                received,
+                received.body,
             )),
             Ok(false) => None,
             Err((outcome, msg)) => Some(failed(
@@ -297,20 +275,40 @@ impl Target {
                 status,
                 outcome,
                 msg,
-                received.len() as u64,
+                received.bytes,
             )),
         }
     }
 
-    /// Whether an endpoint's or a trace's header goes out: not a redacted value, not one a
-    /// replay must not repeat, and not one a run `--header` replaces.
-    fn sends_header(&self, name: &str, value: &str) -> bool {
-        value != "<redacted>"
-            && !is_not_replayed(name)
-            && !self
-                .run_header_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name))
+    /// Adds what a request carries beyond the client's defaults: the endpoint marker, the
+    /// endpoint's or the trace's headers (not a redacted value, not one a replay must not
+    /// repeat, not one a run `--header` replaces), and a JSON content type for a body that
+    /// names none. The one definition both request paths use.
+    /// A header that is no valid HTTP header fails the request, saying which.
+    fn add_headers(&self, out: &Outgoing<'_>, headers: &mut HeaderMap) -> Result<(), String> {
+        if let Some(marker) = &out.marker {
+            headers.insert(ENDPOINT_HEADER, marker.clone());
+        }
+        for (k, v) in out.headers {
+            if v == "<redacted>" || is_not_replayed(k) || self.run_headers.contains_key(k.as_str())
+            {
+                continue;
+            }
+            match (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                _ => return Err(format!("header `{k}` is not a valid HTTP header")),
+            }
+        }
+        // A recorded request keeps its own content type; AURAX bodies are JSON otherwise.
+        if out.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Ok(())
     }
 
     /// The request through reqwest: https targets, and redirects. `start` is when the
@@ -323,24 +321,16 @@ impl Target {
         start: Instant,
     ) -> Exchange {
         let endpoint = out.endpoint;
-        let mut request = self.client.request(method, url).timeout(self.timeout);
-        if let Some(marker) = out.marker {
-            request = request.header(ENDPOINT_HEADER, marker);
+        let mut headers = HeaderMap::new();
+        if let Err(msg) = self.add_headers(&out, &mut headers) {
+            return failed(0, None, None, Outcome::Other, msg, 0);
         }
-        for (k, v) in out.headers {
-            if self.sends_header(k, v) {
-                request = request.header(k, v);
-            }
-        }
+        let mut request = self
+            .client
+            .request(method, url)
+            .timeout(self.timeout)
+            .headers(headers);
         if let Some(body) = out.body {
-            // A recorded request keeps its own content type; AURAX bodies are JSON otherwise.
-            let typed = out
-                .headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case(CONTENT_TYPE.as_str()));
-            if !typed {
-                request = request.header(CONTENT_TYPE, "application/json");
-            }
             request = request.body(body);
         }
         let elapsed = |t: Instant| t.duration_since(start).as_micros() as i64;
@@ -359,24 +349,21 @@ impl Target {
         };
         let ttfb = Some(elapsed(Instant::now()));
         let status = response.status().as_u16();
-        let mut received: Vec<u8> = Vec::new();
+        let mut received = Received::default();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if received.len() + chunk.len() > self.max_body_bytes {
-                        let msg =
-                            format!("response body over the {} byte limit", self.max_body_bytes);
-                        let n = (received.len() + chunk.len()) as u64;
+                    if let Err(msg) = received.append(&chunk, self.max_body_bytes) {
+                        let (outcome, n) = (Outcome::Other, received.bytes);
                         return failed(
                             elapsed(Instant::now()),
                             ttfb,
                             Some(status),
-                            Outcome::Other,
+                            outcome,
                             msg,
                             n,
                         );
                     }
-                    received.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -392,12 +379,18 @@ impl Target {
                         Some(status),
                         outcome,
                         msg,
-                        received.len() as u64,
+                        received.bytes,
                     );
                 }
             }
         }
-        judged(endpoint, ttfb, elapsed(Instant::now()), status, received)
+        judged(
+            endpoint,
+            ttfb,
+            elapsed(Instant::now()),
+            status,
+            received.body,
+        )
     }
 
     /// A quick reachability check before any load: any HTTP answer counts.
@@ -407,6 +400,26 @@ impl Target {
             Ok(r) => Ok(r.status().as_u16()),
             Err(e) => Err(describe(&e)),
         }
+    }
+}
+
+/// A response body as it arrives, kept up to the `--max-body-bytes` limit and never past it.
+#[derive(Default)]
+struct Received {
+    body: Vec<u8>,
+    /// Bytes received, those past the limit included.
+    bytes: u64,
+}
+
+impl Received {
+    /// Keeps `chunk`, or says the body is over `limit` (and keeps nothing more).
+    fn append(&mut self, chunk: &[u8], limit: usize) -> Result<(), String> {
+        self.bytes += chunk.len() as u64;
+        if self.body.len() + chunk.len() > limit {
+            return Err(format!("response body over the {limit} byte limit"));
+        }
+        self.body.extend_from_slice(chunk);
+        Ok(())
     }
 }
 

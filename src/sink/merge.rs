@@ -33,16 +33,9 @@ use super::segment::{bare, request_file_properties};
 /// merge holds (about 100 MB at this size), whatever the run's length.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
-/// What a merge did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Merged {
-    pub rows: u64,
-    pub segments: u32,
-}
-
 /// Merges request segments `1..=count` of `dir` into `requests-00001.parquet` (see the
-/// module's steps). `schema` carries the run's metadata.
-pub fn merge_segments(dir: &Path, schema: &Schema, count: u32) -> Result<Merged, SegmentError> {
+/// module's steps). `schema` carries the run's metadata. Returns the rows merged.
+pub fn merge_segments(dir: &Path, schema: &Schema, count: u32) -> Result<u64, SegmentError> {
     let partial = dir.join(format!(
         "{}merged.{}.{}",
         files::REQUEST_SEGMENT_PREFIX,
@@ -65,10 +58,7 @@ pub fn merge_segments(dir: &Path, schema: &Schema, count: u32) -> Result<Merged,
         std::fs::remove_file(&path).map_err(|source| SegmentError::Io { path, source })?;
     }
     sync_dir(dir);
-    Ok(Merged {
-        rows,
-        segments: count,
-    })
+    Ok(rows)
 }
 
 fn write_merged(
@@ -220,6 +210,17 @@ mod tests {
         }
     }
 
+    /// The file names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     fn schema() -> Arc<Schema> {
         let meta = HashMap::from([
             (meta::RUN_ID.to_string(), "r1".to_string()),
@@ -243,19 +244,8 @@ mod tests {
             .expect("segment 2");
         writer.write(&[row(4, 50)]).expect("segment 3");
         let merged = merge_segments(dir.path(), &schema, 3).expect("merge");
-        assert_eq!(
-            merged,
-            Merged {
-                rows: 5,
-                segments: 3
-            }
-        );
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("read dir")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, vec!["requests-00001.parquet".to_string()]);
+        assert_eq!(merged, 5);
+        assert_eq!(names(dir.path()), vec!["requests-00001.parquet"]);
         let path = dir.path().join("requests-00001.parquet");
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).expect("open"))
             .expect("parquet");
@@ -304,14 +294,8 @@ mod tests {
         writer.write(&[row(1, 200)]).expect("segment 2");
         std::fs::write(dir.path().join("requests-00003.parquet"), b"not parquet").expect("write");
         assert!(merge_segments(dir.path(), &schema, 3).is_err());
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("read dir")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            names(dir.path()),
             vec![
                 "requests-00001.parquet",
                 "requests-00002.parquet",

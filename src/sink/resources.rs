@@ -74,7 +74,7 @@ impl ResourceWriter {
             source,
         };
         let batch = batch(samples, self.schema.clone())?;
-        let props = writer_properties(&self.schema).build();
+        let props = writer_properties(&self.schema, &[]).build();
         let file = File::create(&partial).map_err(io)?;
         let mut writer =
             ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(pq)?;

@@ -48,22 +48,26 @@ pub enum SegmentError {
 }
 
 /// How every Parquet file of a run is written: zstd, and the schema's metadata (version,
-/// run id, ...) in the footer's key-value metadata, where readers of the contract look.
-pub(super) fn writer_properties(schema: &Schema) -> WriterPropertiesBuilder {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_key_value_metadata(Some(key_values(schema)))
-}
-
-fn key_values(schema: &Schema) -> Vec<KeyValue> {
+/// run id, ...) plus `extra` pairs in the footer's key-value metadata, where readers of the
+/// contract look (in key order: the same run writes byte-identical footers).
+pub(super) fn writer_properties(
+    schema: &Schema,
+    extra: &[(&str, String)],
+) -> WriterPropertiesBuilder {
     let mut kv: Vec<KeyValue> = schema
         .metadata()
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .chain(
+            extra
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.to_string(), v.clone())),
+        )
         .collect();
-    // A stable order: the same run writes byte-identical footers.
     kv.sort_by(|a, b| a.key.cmp(&b.key));
-    kv
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(kv))
 }
 
 /// How a request file is written, column by column (docs/parquet.md "Encodings"), for the
@@ -77,15 +81,7 @@ pub(super) fn request_file_properties(
     extra: &[(&str, String)],
     row_group_rows: usize,
 ) -> WriterProperties {
-    let mut kv = key_values(schema);
-    kv.extend(
-        extra
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.to_string(), v.clone())),
-    );
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_key_value_metadata(Some(kv))
+    let mut props = writer_properties(schema, extra)
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_statistics_enabled(EnabledStatistics::None);
     for c in Column::ALL {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, UInt32Type, UInt64Type};
-use aurax_schema::{Column, MergedSegments, files, meta, segments_to_read};
+use aurax_schema::Column;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -36,12 +36,10 @@ pub fn open(
     resolver: Arc<EndpointResolver>,
     fixed: Option<EndpointId>,
 ) -> Result<TraceReader, TraceError> {
-    let segments: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| TraceError::file(dir, format!("cannot read the run directory: {e}")))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    let segments = without_merge_leftovers(segments);
+    // The files `analyze` would read: checked against the contract, less the leftovers of
+    // an interrupted merge.
+    let segments = aurax_analysis::source::request_files(dir)
+        .map_err(|e| TraceError::file(dir, e.to_string()))?;
     if segments.is_empty() {
         return Err(TraceError::file(
             dir,
@@ -175,33 +173,6 @@ impl Rows {
             },
         })
     }
-}
-
-/// The request files less the leftovers of an interrupted merge (docs/parquet.md), sorted.
-fn without_merge_leftovers(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    let merged_range = |path: &Path| -> Option<MergedSegments> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).ok()?).ok()?;
-        let kv = builder.metadata().file_metadata().key_value_metadata()?;
-        kv.iter()
-            .find(|k| k.key == meta::MERGED_SEGMENTS)
-            .and_then(|k| MergedSegments::parse(k.value.as_deref()?))
-    };
-    let mut indexed: Vec<(u32, Option<MergedSegments>, PathBuf)> = paths
-        .into_iter()
-        .filter_map(|p| {
-            let index = files::request_segment_index(p.file_name()?.to_str()?)?;
-            Some((index, merged_range(&p), p))
-        })
-        .collect();
-    indexed.sort_by_key(|(i, _, _)| *i);
-    let keys: Vec<(u32, Option<MergedSegments>)> =
-        indexed.iter().map(|(i, m, _)| (*i, *m)).collect();
-    let keep = segments_to_read(&keys);
-    indexed
-        .into_iter()
-        .filter(|(i, _, _)| keep.contains(i))
-        .map(|(_, _, p)| p)
-        .collect()
 }
 
 fn open_segment(path: &Path) -> Result<ParquetRecordBatchReader, String> {

@@ -370,6 +370,33 @@ user_classes = ["Pinger"]
     scenario
 }
 
+/// `run` of `one_get_scenario`'s profile against `host`, quiet, with `extra` flags.
+fn run_one(
+    host: &str,
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let (scenario, out) = (
+        scenario.to_str().expect("utf8"),
+        out.to_str().expect("utf8"),
+    );
+    let mut args = vec![
+        "run",
+        "--host",
+        host,
+        "--scenario-file",
+        scenario,
+        "--profile",
+        "p",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    aurax(&args)
+}
+
 /// The run's `--header`s go out on every request, once, and win over an endpoint's own header
 /// of the same name (the command line overrides the file).
 #[test]
@@ -378,22 +405,17 @@ fn run_headers_go_out_once_and_override_the_endpoints() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = one_get_scenario(dir.path(), "/ping");
     let out = dir.path().join("run");
-    let o = aurax(&[
-        "run",
-        "--host",
+    let o = run_one(
         &host,
-        "--scenario-file",
-        scenario.to_str().expect("utf8"),
-        "--profile",
-        "p",
-        "--header",
-        "Accept: application/x-override",
-        "--header",
-        "X-Run: 1",
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
+        &scenario,
+        &out,
+        &[
+            "--header",
+            "Accept: application/x-override",
+            "--header",
+            "X-Run: 1",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let heads = heads.lock().expect("lock").clone();
     let pings: Vec<&String> = heads
@@ -434,18 +456,7 @@ fn a_redirect_is_followed_and_both_hops_are_timed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = one_get_scenario(dir.path(), "/old");
     let out = dir.path().join("run");
-    let o = aurax(&[
-        "run",
-        "--host",
-        &host,
-        "--scenario-file",
-        scenario.to_str().expect("utf8"),
-        "--profile",
-        "p",
-        "--quiet",
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
+    let o = run_one(&host, &scenario, &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rows = read_rows(&out);
     assert!(rows.len() >= 10, "{} rows", rows.len());

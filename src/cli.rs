@@ -142,6 +142,10 @@ pub struct AnalyzeArgs {
     /// Exit 99 when a response-time or error-rate target is missed.
     #[arg(long = "fail-on-targets")]
     pub fail_on_targets: bool,
+    /// Judge by this objective instead of the run's recorded target: 'generate_text:p95<3s',
+    /// 'generate_text:ttft_p95<1s', 'generate_text:itl_p95<50ms', 'error_rate<1%'; repeatable.
+    #[arg(long = "slo", value_name = "OBJECTIVE", value_parser = flags::slo)]
+    pub slo: Vec<flags::Slo>,
     /// Files for other tools.
     #[command(flatten)]
     pub exports: Exports,
@@ -268,7 +272,8 @@ pub struct RunArgs {
     /// --find-capacity: the rate of the first step (arrivals per second of the mix).
     #[arg(long = "start-rate", default_value = "1/s", value_parser = flags::rate, requires = "find_capacity")]
     pub start_rate: f64,
-    /// Replace a target: 'generate_text:p95<3s' or 'error_rate<1%'; repeatable.
+    /// Replace a target: 'generate_text:p95<3s', 'generate_text:ttft_p95<1s' (time to first
+    /// token), 'generate_text:itl_p95<50ms' (inter-token latency) or 'error_rate<1%'; repeatable.
     #[arg(long = "slo", value_name = "OBJECTIVE", value_parser = flags::slo)]
     pub slo: Vec<flags::Slo>,
     /// Stop the run when a load stage breaks a condition, 'error_rate>10%' or 'p95>15s'; repeatable.
@@ -391,14 +396,31 @@ pub struct SimArgs {
     /// Seed of the simulator's random choices.
     #[arg(long = "sim-seed", default_value_t = 0)]
     pub sim_seed: u64,
+    /// Model-server APIs (/api/generate, /api/chat, /v1/completions, /v1/chat/completions):
+    /// time per output token at real-world speed [default: each model's own, 1 ms text,
+    /// 1.33 ms code, so AURAX's fixed 2,000/3,000-token request takes its /generate time].
+    #[arg(long = "token-time", value_parser = flags::duration)]
+    pub token_time: Option<Duration>,
+    /// Model-server APIs: time per prompt token (4 characters) at real-world speed; the
+    /// prompt's end is the first token.
+    #[arg(long = "prompt-token-time", default_value = "0.25ms", value_parser = flags::duration)]
+    pub prompt_token_time: Duration,
+    /// Model-server APIs: output tokens of a request that sets no limit.
+    #[arg(long = "default-tokens", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=131_072))]
+    pub default_tokens: u32,
+    /// Model-server APIs: loading a model on its first generation (a cold start, reported as
+    /// Ollama's load_duration); 0s: models loaded from the start.
+    #[arg(long = "model-load", default_value = "0s", value_parser = flags::duration)]
+    pub model_load: Duration,
 }
 
 /// `scenario` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
-    /// Print the built-in scenario file as TOML, or one load scenario of it (ramp, spike, ...).
+    /// Print the built-in scenario file as TOML, one load scenario of it (ramp, spike, ...),
+    /// or the built-in file for AURAX's model server asked directly (ollama, openai).
     Show {
-        /// A load scenario's name; absent: the whole file.
+        /// `ollama`, `openai`, or a load scenario's name; absent: the whole AURAX file.
         name: Option<String>,
     },
     /// Check a scenario file and list what it defines.

@@ -75,5 +75,11 @@ pub(crate) fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
         }),
         faults,
         seed: a.sim_seed,
+        tokens: simulator::TokenTiming {
+            token: a.token_time,
+            prompt_token: a.prompt_token_time,
+            default_tokens: a.default_tokens,
+            model_load: a.model_load,
+        },
     })
 }

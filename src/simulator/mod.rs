@@ -5,6 +5,7 @@
 mod faults;
 mod handlers;
 mod metrics;
+mod model_api;
 mod models;
 
 use std::net::SocketAddr;
@@ -70,6 +71,46 @@ pub struct SimulatorConfig {
     pub metrics: MetricsFlavour,
     pub faults: FaultConfig,
     pub seed: u64,
+    /// Token timing of the model-server APIs (Ollama's `/api/*`, OpenAI's `/v1/*`).
+    pub tokens: TokenTiming,
+}
+
+/// How the simulated model server times a generation asked for directly, at real-world
+/// speed (scaled by `time_scale`): the prompt is processed at `prompt_token` a token (its
+/// end is the first token), then one token every `token` (docs/simulator.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenTiming {
+    /// Time per output token; None: each model's own, so that AURAX's fixed request (2,000
+    /// tokens text, 3,000 code) takes the model's `/generate` service time (1 ms, 1.33 ms).
+    pub token: Option<std::time::Duration>,
+    /// Time per prompt token (a prompt is a token per 4 characters, at least 1).
+    pub prompt_token: std::time::Duration,
+    /// Output tokens when the request sets no limit.
+    pub default_tokens: u32,
+    /// Loading a model on its first generation (a cold start); zero: loaded from the start.
+    pub model_load: std::time::Duration,
+}
+
+impl Default for TokenTiming {
+    fn default() -> Self {
+        TokenTiming {
+            token: None,
+            prompt_token: std::time::Duration::from_micros(250),
+            default_tokens: 256,
+            model_load: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl TokenTiming {
+    /// Time per output token of `model`, at real-world speed.
+    pub fn token_of(&self, model: &str) -> std::time::Duration {
+        self.token.unwrap_or_else(|| {
+            std::time::Duration::from_secs_f64(
+                models::generation_seconds(model) / f64::from(models::aurax_tokens(model)),
+            )
+        })
+    }
 }
 
 /// The model server's queue (`OLLAMA_MAX_QUEUE`).
@@ -91,6 +132,7 @@ impl Default for SimulatorConfig {
             metrics: MetricsFlavour::Full,
             faults: FaultConfig::default(),
             seed: 0,
+            tokens: TokenTiming::default(),
         }
     }
 }
@@ -173,7 +215,13 @@ pub async fn start(addr: SocketAddr, config: SimulatorConfig) -> std::io::Result
         started: std::time::Instant::now(),
         config,
     });
-    let app = handlers::router(sim);
+    let app = handlers::router(sim.clone()).merge(model_api::router(sim));
+    // TCP_NODELAY as Go (Ollama) and uvicorn set it: a streamed token goes out when written,
+    // not held back for the previous segment's acknowledgement.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(RunningSimulator { addr, task })
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
 /// The model tags as the published backend reports them in `metadata.model_used`.
 pub const TEXT_MODEL: &str = "mistral:7b-instruct-q4_K_M";
@@ -27,6 +27,9 @@ pub struct ModelPool {
     pub served: AtomicU64,
     clock: Instant,
     work: Mutex<BusyTime>,
+    /// Set once the model is in memory: the first generation loads it (`--model-load`),
+    /// every one arriving meanwhile waits for the same load.
+    loaded: OnceCell<()>,
 }
 
 /// Slot-seconds of generation: finished ones, plus those under way (count and start sum), so
@@ -86,7 +89,34 @@ impl ModelPool {
             served: AtomicU64::new(0),
             clock: Instant::now(),
             work: Mutex::new(BusyTime::default()),
+            loaded: OnceCell::new(),
         }
+    }
+
+    /// Joins the queue for a slot, or is refused at once (every slot busy and `queue_limit`
+    /// requests already waiting): Ollama's "server busy".
+    pub fn enqueue(&self) -> Result<Queued<'_>, NotServed> {
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting(&self.waiting);
+        if self.permits.available_permits() == 0 && queued >= self.queue_limit {
+            return Err(NotServed::QueueFull { queued });
+        }
+        Ok(Queued {
+            pool: self,
+            _waiting: waiting,
+        })
+    }
+
+    /// Waits until the model is loaded: the first caller loads it for `load`, the others
+    /// wait for that same load. Zero `load`: loaded from the start.
+    pub async fn ensure_loaded(&self, load: Duration) {
+        self.loaded
+            .get_or_init(|| async move {
+                if !load.is_zero() {
+                    tokio::time::sleep(load).await;
+                }
+            })
+            .await;
     }
 
     /// Waits in FIFO order for a slot, then holds it for `service`; gives up when `deadline`
@@ -94,25 +124,9 @@ impl ModelPool {
     /// `queue_limit` others waiting is refused at once.
     pub async fn serve(&self, service: Duration, deadline: Duration) -> Result<(), NotServed> {
         let work = async {
-            let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-            let waiting = Waiting(&self.waiting);
-            // Free slot: no queue. Otherwise the queue holds at most `queue_limit`.
-            if self.permits.available_permits() == 0 && queued >= self.queue_limit {
-                return Err(NotServed::QueueFull { queued });
-            }
-            let permit = self.permits.acquire().await;
-            drop(waiting);
-            self.busy.fetch_add(1, Ordering::SeqCst);
-            let start = self.clock.elapsed().as_secs_f64();
-            if let Ok(mut w) = self.work.lock() {
-                w.running += 1;
-                w.started_sum += start;
-            }
-            let in_service = InService { pool: self, start };
+            let slot = self.enqueue()?.slot().await;
             tokio::time::sleep(service).await;
-            drop(in_service);
-            drop(permit);
-            self.served.fetch_add(1, Ordering::Relaxed);
+            slot.served(self);
             Ok(())
         };
         match tokio::time::timeout(deadline, work).await {
@@ -135,6 +149,54 @@ impl ModelPool {
         self.work
             .lock()
             .map_or(0.0, |w| w.done + f64::from(w.running) * now - w.started_sum)
+    }
+}
+
+/// A request in a model's queue; dropped, it leaves the queue.
+pub struct Queued<'a> {
+    pool: &'a ModelPool,
+    _waiting: Waiting<'a>,
+}
+
+impl<'a> Queued<'a> {
+    /// Waits in FIFO order for a slot, and holds it until the returned slot is dropped.
+    pub async fn slot(self) -> Slot<'a> {
+        let pool = self.pool;
+        // The semaphore is never closed: acquire cannot fail.
+        let permit = pool.permits.acquire().await.ok();
+        drop(self);
+        pool.busy.fetch_add(1, Ordering::SeqCst);
+        let start = pool.clock.elapsed().as_secs_f64();
+        if let Ok(mut w) = pool.work.lock() {
+            w.running += 1;
+            w.started_sum += start;
+        }
+        Slot {
+            _service: InService { pool, start },
+            _permit: permit,
+        }
+    }
+}
+
+/// A model slot held: counted busy, its time booked, freed when dropped.
+pub struct Slot<'a> {
+    _service: InService<'a>,
+    _permit: Option<SemaphorePermit<'a>>,
+}
+
+impl Slot<'_> {
+    /// The generation held its slot to the end: count it served.
+    pub fn served(self, pool: &ModelPool) {
+        drop(self);
+        pool.served.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Output tokens AURAX asks each model for, whatever the request says (`aurax-api.md`).
+pub fn aurax_tokens(model: &str) -> u32 {
+    match model {
+        CODE_MODEL => 3000,
+        _ => 2000,
     }
 }
 

@@ -143,9 +143,17 @@ pub fn stop_condition(text: &str) -> Result<StopCondition, String> {
 }
 
 /// A service-level objective that replaces a target of the run: an endpoint's response time
-/// (`generate_text:p95<3s`) or the error rate (`error_rate<1%`).
+/// (`generate_text:p95<3s`), a streamed generation's time to first token or inter-token
+/// latency (`generate_text:ttft_p95<1s`, `generate_text:itl_p95<50ms`), or the error rate
+/// (`error_rate<1%`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Slo {
+    Generation {
+        endpoint: String,
+        metric: aurax_schema::GenerationMetric,
+        percentile: f64,
+        limit: Duration,
+    },
     Latency {
         endpoint: String,
         percentile: f64,
@@ -155,10 +163,88 @@ pub enum Slo {
     ErrorRate(f64),
 }
 
-/// `--slo`: `ENDPOINT:pNN<DURATION` or `error_rate<N%`.
+/// `--slo` objectives replace the targets they name (`run` before the load, `analyze` on a
+/// run's recorded targets): an endpoint's response-time target (a run judges one percentile,
+/// so every such objective must name the same one), a generation target (added, or replacing
+/// the same figure and percentile of that endpoint), or the error rate. `known` are the
+/// endpoints an objective may name (None: any, as `analyze` cannot know them beforehand).
+pub fn apply_slos(
+    targets: &mut aurax_schema::Targets,
+    slos: &[Slo],
+    percentile_flag: Option<f64>,
+    known: Option<&[&str]>,
+) -> Result<(), String> {
+    let mut percentile = percentile_flag;
+    let check = |endpoint: &str, what: &str| {
+        let Some(known) = known else { return Ok(()) };
+        if known.contains(&endpoint) {
+            Ok(())
+        } else {
+            Err(format!(
+                "--slo {endpoint}:{what}<…: no endpoint `{endpoint}` (known: {})",
+                known.join(", ")
+            ))
+        }
+    };
+    for slo in slos {
+        match slo {
+            Slo::Generation {
+                endpoint,
+                metric,
+                percentile: p,
+                limit,
+            } => {
+                check(endpoint, &format!("{}_p{p}", metric.name()))?;
+                targets.generation.retain(|t| {
+                    !(t.endpoint == *endpoint && t.metric == *metric && t.percentile == *p)
+                });
+                targets.generation.push(aurax_schema::GenerationTarget {
+                    endpoint: endpoint.clone(),
+                    metric: *metric,
+                    percentile: *p,
+                    limit_ms: limit.as_secs_f64() * 1000.0,
+                });
+            }
+            Slo::ErrorRate(share) => {
+                targets.error_rate.tier = "--slo".into();
+                targets.error_rate.max_error_rate = *share;
+            }
+            Slo::Latency {
+                endpoint,
+                percentile: p,
+                limit,
+            } => {
+                check(endpoint, &format!("p{p}"))?;
+                if let Some(q) = percentile.filter(|q| q != p) {
+                    return Err(format!(
+                        "--slo {endpoint}:p{p}<…: the run judges one percentile and another objective (or --target-percentile) says p{q}"
+                    ));
+                }
+                percentile = Some(*p);
+                targets.percentile = *p;
+                let target_ms = limit.as_secs_f64() * 1000.0;
+                match targets
+                    .endpoints
+                    .iter_mut()
+                    .find(|t| &t.endpoint == endpoint)
+                {
+                    Some(t) => t.target_ms = target_ms,
+                    None => targets.endpoints.push(aurax_schema::EndpointTarget {
+                        endpoint: endpoint.clone(),
+                        target_ms,
+                    }),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--slo`: `ENDPOINT:pNN<DURATION`, `ENDPOINT:ttft_pNN<DURATION`,
+/// `ENDPOINT:itl_pNN<DURATION` or `error_rate<N%`.
 pub fn slo(text: &str) -> Result<Slo, String> {
     let (what, limit) = text.split_once('<').ok_or(
-        "expected ENDPOINT:pNN<DURATION (generate_text:p95<3s) or error_rate<N% (error_rate<1%)",
+        "expected ENDPOINT:pNN<DURATION (generate_text:p95<3s), ENDPOINT:ttft_pNN<DURATION, ENDPOINT:itl_pNN<DURATION or error_rate<N% (error_rate<1%)",
     )?;
     let (what, limit) = (what.trim(), limit.trim());
     if what == "error_rate" {
@@ -174,6 +260,16 @@ pub fn slo(text: &str) -> Result<Slo, String> {
     let (endpoint, p) = what
         .split_once(':')
         .ok_or("expected ENDPOINT:pNN<DURATION, e.g. generate_text:p95<3s")?;
+    let (metric, p) = match p.trim().split_once('_') {
+        Some(("ttft", p)) => (Some(aurax_schema::GenerationMetric::Ttft), p),
+        Some(("itl", p)) => (Some(aurax_schema::GenerationMetric::Itl), p),
+        Some((other, _)) => {
+            return Err(format!(
+                "`{other}` is no figure of a generation: write ttft_pNN or itl_pNN"
+            ));
+        }
+        None => (None, p),
+    };
     let p = p
         .trim()
         .strip_prefix('p')
@@ -182,6 +278,14 @@ pub fn slo(text: &str) -> Result<Slo, String> {
     let limit = positive_duration(limit)?;
     if endpoint.trim().is_empty() {
         return Err("the endpoint name is missing, e.g. generate_text:p95<3s".into());
+    }
+    if let Some(metric) = metric {
+        return Ok(Slo::Generation {
+            endpoint: endpoint.trim().to_string(),
+            metric,
+            percentile,
+            limit,
+        });
     }
     Ok(Slo::Latency {
         endpoint: endpoint.trim().to_string(),
@@ -269,6 +373,23 @@ mod tests {
         assert!(slo("error_rate<1").is_err());
         assert!(slo("generate_text:95<3s").is_err());
         assert!(slo("generate_text:p95>3s").is_err());
+        assert_eq!(
+            slo("generate_text:ttft_p95<1s"),
+            Ok(Slo::Generation {
+                endpoint: "generate_text".into(),
+                metric: aurax_schema::GenerationMetric::Ttft,
+                percentile: 95.0,
+                limit: Duration::from_secs(1),
+            })
+        );
+        assert!(matches!(
+            slo("generate_code:itl_p99<50ms"),
+            Ok(Slo::Generation {
+                percentile: 99.0,
+                ..
+            })
+        ));
+        assert!(slo("generate_text:tpot_p95<1s").is_err());
         assert_eq!(precision("5%"), Ok(0.05));
         assert_eq!(precision("0.1"), Ok(0.1));
         assert!(precision("0%").is_err());

@@ -55,22 +55,57 @@ columns! {
     Error = "error": "the server's message or the client's reason",
     BytesSent = "bytes_sent": "request body bytes",
     BytesReceived = "bytes_received": "response body bytes",
-    ModelUsed = "model_used": "`metadata.model_used` of the response",
+    ModelUsed = "model_used": "`metadata.model_used` of the response (a model server's: its `model`)",
     ResponseType = "response_type": "`response_type` of the response",
-    MaxTokens = "max_tokens": "`max_tokens` requested",
+    MaxTokens = "max_tokens": "output tokens requested: `max_tokens` (OpenAI's `max_completion_tokens`, Ollama's `options.num_predict`)",
     UsersActive = "users_active": "virtual users running when it was sent (0 in the open model)",
     InFlight = "in_flight": "requests in flight when it was sent, itself included",
     Stage = "stage": "load stage index (with `-u/-r`: 0 the spawn ramp, 1 the hold; `--find-capacity`: the step)",
     StageTarget = "stage_target": "the load targeted: the stage's users (closed model), or the arrival rate the schedule targeted when the request was sent (open model: a ramp's rows climb with it; a replay: the trace's rate over the last 5 s)",
     TraceSource = "trace_source": "replay: the trace file the request came from; null for synthetic load (since version 2)",
     TraceLine = "trace_line": "replay: its line (JSONL, CSV), entry (HAR) or `seq` (run directory) (since version 2)",
+    TtftUs = "ttft_us": "streamed response: from the actual send to the first chunk carrying a token; null for a response not streamed (since version 3)",
+    ItlMeanUs = "itl_mean_us": "streamed response: mean gap between consecutive token chunks, (last − first) / (chunks − 1); null under 2 token chunks (since version 3)",
+    ItlMaxUs = "itl_max_us": "streamed response: longest gap between consecutive token chunks; null under 2 token chunks (since version 3)",
+    TokensIn = "tokens_in": "prompt tokens as the server counted them (Ollama `prompt_eval_count`, OpenAI `usage.prompt_tokens`); null when it did not say (since version 3)",
+    TokensOut = "tokens_out": "output tokens: the server's count (Ollama `eval_count`, OpenAI `usage.completion_tokens`), else the token chunks of a stream; null otherwise (since version 3)",
+    ServerQueueUs = "server_queue_us": "Ollama: `total_duration` less load, prompt and generation: the time the model server held the request outside them (waiting for a slot); null from other servers (since version 3)",
+    ServerLoadUs = "server_load_us": "Ollama `load_duration`: loading the model (a cold start); null from other servers (since version 3)",
+    ServerPromptUs = "server_prompt_us": "Ollama `prompt_eval_duration`: processing the prompt; null from other servers (since version 3)",
+    ServerGenUs = "server_gen_us": "Ollama `eval_duration`: generating the output tokens; null from other servers (since version 3)",
 }
 
 impl Column {
+    /// The generation columns (version 3): a model server's answer, streamed or not.
+    pub const GENERATION: [Column; 9] = [
+        Column::TtftUs,
+        Column::ItlMeanUs,
+        Column::ItlMaxUs,
+        Column::TokensIn,
+        Column::TokensOut,
+        Column::ServerQueueUs,
+        Column::ServerLoadUs,
+        Column::ServerPromptUs,
+        Column::ServerGenUs,
+    ];
+
+    /// Whether the column is one of [`Column::GENERATION`].
+    pub const fn is_generation(self) -> bool {
+        let mut i = 0;
+        while i < Column::GENERATION.len() {
+            if Column::GENERATION[i] as u8 == self as u8 {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
     /// The schema version that added the column: a file of an older version lacks it.
     pub const fn since(self) -> u32 {
         match self {
             Column::TraceSource | Column::TraceLine => 2,
+            c if c.is_generation() => 3,
             _ => 1,
         }
     }
@@ -98,7 +133,16 @@ impl Column {
             Column::StageTarget => (DataType::Float64, false),
             Column::Seq | Column::BytesSent | Column::BytesReceived => (DataType::UInt64, false),
             Column::IntendedSendTime | Column::ActualSendTime => (micros, false),
-            Column::TtfbUs => (DataType::Int64, true),
+            Column::TokensIn | Column::TokensOut => (DataType::UInt32, true),
+            // Durations in µs, null where they do not apply.
+            Column::TtfbUs
+            | Column::TtftUs
+            | Column::ItlMeanUs
+            | Column::ItlMaxUs
+            | Column::ServerQueueUs
+            | Column::ServerLoadUs
+            | Column::ServerPromptUs
+            | Column::ServerGenUs => (DataType::Int64, true),
             Column::LatencyUs => (DataType::Int64, false),
             Column::Status => (DataType::UInt16, true),
             Column::MaxTokens => (DataType::UInt32, true),

@@ -11,7 +11,9 @@
 //! every file of version N or older, expecting only the columns that version had. Renaming,
 //! removing or retyping a column is never done.
 //!
-//! Version history: 1, the first; 2 added `trace_source` and `trace_line` (trace replay).
+//! Version history: 1, the first; 2 added `trace_source` and `trace_line` (trace replay); 3
+//! added the generation columns (`ttft_us`, `itl_mean_us`, `itl_max_us`, `tokens_in`,
+//! `tokens_out`, `server_*_us`: streamed responses and a model server's own timings).
 
 mod columns;
 mod resources;
@@ -21,10 +23,12 @@ mod targets;
 pub use columns::{Column, Outcome, request_schema};
 pub use resources::{ResourceColumn, metrics, resource_schema, sources};
 pub use search::CapacitySearch;
-pub use targets::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
+pub use targets::{
+    EndpointTarget, ErrorRateTier, GenerationMetric, GenerationTarget, Targets, ThroughputTiers,
+};
 
 /// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// File names inside a run directory.
 pub mod files {

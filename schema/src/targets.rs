@@ -14,6 +14,53 @@ pub struct Targets {
     pub throughput: ThroughputTiers,
     /// The error-rate tier that applies to this run and its limit (a share, 0.01 = 1%).
     pub error_rate: ErrorRateTier,
+    /// Targets on streamed generations (time to first token, inter-token latency), per
+    /// endpoint; absent from files written before version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generation: Vec<GenerationTarget>,
+}
+
+/// A target on a streamed generation: the `percentile` of `metric` over an endpoint's
+/// successful responses, strictly under `limit_ms`. Goodput counts the responses that meet
+/// every such target of their endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationTarget {
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// What is held to the limit.
+    pub metric: GenerationMetric,
+    /// Which percentile (95 = p95).
+    pub percentile: f64,
+    /// The limit in milliseconds.
+    pub limit_ms: f64,
+}
+
+/// A per-request figure of a streamed generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenerationMetric {
+    /// Time to first token (`ttft_us`).
+    Ttft,
+    /// A request's mean inter-token latency (`itl_mean_us`).
+    Itl,
+}
+
+impl GenerationMetric {
+    /// The name users write (`ttft`, `itl`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GenerationMetric::Ttft => "ttft",
+            GenerationMetric::Itl => "itl",
+        }
+    }
+
+    /// The request-file column holding it.
+    pub fn column(self) -> crate::Column {
+        match self {
+            GenerationMetric::Ttft => crate::Column::TtftUs,
+            GenerationMetric::Itl => crate::Column::ItlMeanUs,
+        }
+    }
 }
 
 /// One endpoint's response-time target.
@@ -85,6 +132,7 @@ impl Targets {
                 tier: "normal".into(),
                 max_error_rate: 0.01,
             },
+            generation: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod admission;
 mod clock;
 mod closed;
 mod conditions;
+mod generation;
 mod live;
 mod open;
 mod plain;

@@ -279,6 +279,7 @@ impl Shared {
         row.bytes_received = ex.bytes_received;
         row.model_used = ex.model_used;
         row.response_type = ex.response_type;
+        row.generation = ex.generation;
         row
     }
 
@@ -329,6 +330,7 @@ impl Shared {
             stage,
             stage_target,
             trace: who.trace,
+            generation: None,
         }
     }
 }

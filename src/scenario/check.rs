@@ -28,6 +28,20 @@ impl SuccessCheck {
         !self.equals.is_empty() || !self.present.is_empty()
     }
 
+    /// Whether `status` is one the check accepts.
+    pub fn accepts_status(&self, status: u16) -> bool {
+        match &self.status {
+            Some(list) => list.contains(&status),
+            None => (200..300).contains(&status),
+        }
+    }
+
+    /// Whether judging a response of `status` reads its body: to check fields, or to quote
+    /// the server's message on a refused status.
+    pub fn reads_body(&self, status: u16) -> bool {
+        self.needs_body_json() || !self.accepts_status(status)
+    }
+
     /// Judges a response from its status and (possibly unparsed) body.
     pub fn judge(&self, status: u16, body: Option<&Value>) -> Verdict {
         // The server's own message, when it gave one: `"error": null` is no message.
@@ -40,11 +54,7 @@ impl SuccessCheck {
                     other => Some(other.to_string()),
                 })
         };
-        let status_ok = match &self.status {
-            Some(list) => list.contains(&status),
-            None => (200..300).contains(&status),
-        };
-        if !status_ok {
+        if !self.accepts_status(status) {
             let expected = match self.status.as_deref() {
                 Some([one]) => one.to_string(),
                 Some(list) => list

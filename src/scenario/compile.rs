@@ -62,6 +62,7 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             check,
+            stream: def.stream,
         });
     }
     let find = |name: &str, span: &Option<std::ops::Range<usize>>, class: &str| {

@@ -91,6 +91,8 @@ pub struct EndpointDef {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub check: CheckDef,
+    /// The answer is a token stream: `ndjson` (Ollama) or `sse` (OpenAI-compatible).
+    pub stream: Option<super::StreamFormat>,
 }
 
 #[derive(Debug, Default, Deserialize)]

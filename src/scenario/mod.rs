@@ -25,6 +25,12 @@ use file::ScenarioFile;
 pub const BUILTIN_TOML: &str = include_str!("aurax.toml");
 pub const BUILTIN_NAME: &str = "<built-in aurax.toml>";
 
+/// Built-in scenario files for AURAX's model servers asked directly (`scenario show NAME`).
+pub const MODEL_SERVER_SCENARIOS: [(&str, &str); 2] = [
+    ("ollama", include_str!("ollama.toml")),
+    ("openai", include_str!("openai.toml")),
+];
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
@@ -48,6 +54,20 @@ pub struct Endpoint {
     pub body: Option<BodyTemplate>,
     pub headers: Vec<(String, String)>,
     pub check: SuccessCheck,
+    /// How the answer streams its tokens, when it does.
+    pub stream: Option<StreamFormat>,
+}
+
+/// How a model server streams a generation (docs/streaming.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamFormat {
+    /// One JSON object a line, the last with `"done": true` (Ollama `/api/generate`,
+    /// `/api/chat`).
+    Ndjson,
+    /// Server-sent events, `data: {json}` each, ended by `data: [DONE]` (OpenAI
+    /// `/v1/completions`, `/v1/chat/completions`; vLLM; Ollama's `/v1` too).
+    Sse,
 }
 
 /// Index into [`Scenario::endpoints`].
@@ -190,6 +210,7 @@ impl Scenario {
                 tier,
                 max_error_rate,
             },
+            generation: Vec::new(),
         }
     }
 }
@@ -199,6 +220,60 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    /// The model-server files stream, name AURAX's endpoints (so `--baseline` pairs them),
+    /// ask for the seed's token ranges, and bad stream formats are refused where written.
+    #[test]
+    fn model_server_scenarios_stream_the_seeds_generations() {
+        for (name, text) in MODEL_SERVER_SCENARIOS {
+            let s = Scenario::parse(text, name).expect("parses");
+            let aurax = Scenario::builtin().expect("built-in");
+            for endpoint in ["generate_text", "generate_code"] {
+                let e = s
+                    .endpoints
+                    .iter()
+                    .find(|e| e.name == endpoint)
+                    .expect(endpoint);
+                let want = if name == "ollama" {
+                    StreamFormat::Ndjson
+                } else {
+                    StreamFormat::Sse
+                };
+                assert_eq!(e.stream, Some(want), "{name} {endpoint}");
+                assert_eq!(
+                    e.target_ms,
+                    aurax
+                        .endpoints
+                        .iter()
+                        .find(|a| a.name == endpoint)
+                        .and_then(|a| a.target_ms),
+                    "{name} {endpoint}: AURAX's target"
+                );
+                let mut rng = StdRng::seed_from_u64(1);
+                for _ in 0..50 {
+                    let body = e.body.as_ref().expect("body").render(&mut rng);
+                    let tokens = crate::trace::max_tokens_of(&body).expect("a token limit");
+                    let (lo, hi) = if endpoint == "generate_text" {
+                        (500, 1500)
+                    } else {
+                        (800, 2000)
+                    };
+                    assert!((lo..=hi).contains(&tokens), "{name} {endpoint}: {tokens}");
+                    assert_eq!(body["stream"], serde_json::json!(true));
+                }
+            }
+            assert!(
+                s.profiles.contains_key("light"),
+                "{name}: `run` with no profile flag"
+            );
+        }
+        let bad =
+            MODEL_SERVER_SCENARIOS[0]
+                .1
+                .replacen("\nstream = \"ndjson\"", "\nstream = \"ws\"", 1);
+        let err = Scenario::parse(&bad, "bad.toml").expect_err("unknown stream format");
+        assert!(err.to_string().contains("ndjson"), "{err}");
+    }
 
     #[test]
     fn builtin_has_the_seed_classes_profiles_and_targets() {

@@ -27,11 +27,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::SegmentError;
-use super::segment::{bare, request_file_properties};
-
-/// Rows sorted and written together: a row group of the merged file. Bounds the memory the
-/// merge holds (about 100 MB at this size), whatever the run's length.
-pub const ROW_GROUP_ROWS: usize = 1 << 20;
+use super::segment::{
+    MERGED_ROW_GROUP_ROWS as ROW_GROUP_ROWS, Packing, bare, request_file_properties,
+};
 
 /// Merges request segments `1..=count` of `dir` into `requests-00001.parquet` (see the
 /// module's steps). `schema` carries the run's metadata. Returns the rows merged.
@@ -83,7 +81,7 @@ fn write_merged(
     let props = request_file_properties(
         schema,
         &[(meta::MERGED_SEGMENTS, merged.to_string())],
-        ROW_GROUP_ROWS,
+        Packing::Merged,
     );
     let file = File::create(partial).map_err(io(partial))?;
     let mut writer =
@@ -207,6 +205,7 @@ mod tests {
             stage: 0,
             stage_target: 3.0,
             trace: None,
+            generation: None,
         }
     }
 

@@ -181,8 +181,13 @@ pub fn http_method(text: &str) -> Result<String, String> {
     Ok(text.to_ascii_uppercase())
 }
 
+/// The output-token limit a request body asks for, in whichever field its API names it.
 pub fn max_tokens_of(body: &serde_json::Value) -> Option<u32> {
+    // AURAX and OpenAI `max_tokens`, OpenAI's newer `max_completion_tokens`, Ollama's
+    // `options.num_predict`.
     body.get("max_tokens")
+        .or_else(|| body.get("max_completion_tokens"))
+        .or_else(|| body.pointer("/options/num_predict"))
         .and_then(serde_json::Value::as_u64)
         .map(|n| n.min(u64::from(u32::MAX)) as u32)
 }

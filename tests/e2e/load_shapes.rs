@@ -326,7 +326,7 @@ fn scenario_show_prints_one_load_scenario() {
     assert_eq!(o.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&o.stderr)
-            .contains("(known: exhaustion, mixed, ramp, spike, sustained)")
+            .contains("(known: ollama, openai, exhaustion, mixed, ramp, spike, sustained)")
     );
     let o = aurax(&["run", "--scenario", "tsunami"]);
     assert_eq!(o.status.code(), Some(3));

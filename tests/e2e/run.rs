@@ -71,7 +71,7 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
         .collect();
     assert_eq!(
         kv.get("aurax.schema_version").map(String::as_str),
-        Some("2")
+        Some("3")
     );
     let merged = kv.get("aurax.merged_segments").map(String::as_str);
     assert!(

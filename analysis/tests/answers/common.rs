@@ -120,6 +120,16 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
                 Column::StageTarget => Arc::new(Float64Array::from(vec![0.0; n])),
                 Column::TraceSource => dict(&|_| None),
                 Column::TraceLine => Arc::new(UInt64Array::from(vec![None; n])),
+                Column::TokensIn | Column::TokensOut => {
+                    Arc::new(UInt32Array::from(vec![None::<u32>; n]))
+                }
+                Column::TtftUs
+                | Column::ItlMeanUs
+                | Column::ItlMaxUs
+                | Column::ServerQueueUs
+                | Column::ServerLoadUs
+                | Column::ServerPromptUs
+                | Column::ServerGenUs => Arc::new(Int64Array::from(vec![None::<i64>; n])),
             }
         })
         .collect();

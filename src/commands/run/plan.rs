@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aurax_schema::{CapacitySearch, EndpointTarget, Targets};
+use aurax_schema::{CapacitySearch, Targets};
 use serde_json::{Value, json};
 
 use crate::cli::{DEFAULT_PROFILE, RunArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::flags::{Slo, StageList};
+use crate::flags::StageList;
 use crate::limits::{MAX_RATE, MAX_USERS};
 use crate::redact;
 use crate::runner::{LoadPlan, MixDraw, StopCondition};
@@ -306,7 +306,14 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
     if let Some(p) = args.target_percentile {
         targets.percentile = p;
     }
-    apply_slos(&mut targets, &args.slo, args.target_percentile, &scenario)?;
+    let known: Vec<&str> = scenario.endpoints.iter().map(|e| e.name.as_str()).collect();
+    crate::flags::apply_slos(
+        &mut targets,
+        &args.slo,
+        args.target_percentile,
+        Some(&known),
+    )
+    .map_err(|e| fail(ExitCode::BadInput, e))?;
     let total_weight: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
     let per_user_rps: f64 = classes
         .iter()
@@ -364,65 +371,6 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
 
 /// A step not settled after its minimum hold is held up to this many times as long.
 const STEP_MAX_HOLDS: f64 = 3.0;
-
-/// `--slo` objectives replace the targets they name: an endpoint's response-time target (the
-/// run judges one percentile, so every objective must name the same one) or the error rate.
-fn apply_slos(
-    targets: &mut Targets,
-    slos: &[Slo],
-    percentile_flag: Option<f64>,
-    scenario: &Scenario,
-) -> Result<(), Fail> {
-    let mut percentile = percentile_flag;
-    for slo in slos {
-        match slo {
-            Slo::ErrorRate(share) => {
-                targets.error_rate.tier = "--slo".into();
-                targets.error_rate.max_error_rate = *share;
-            }
-            Slo::Latency {
-                endpoint,
-                percentile: p,
-                limit,
-            } => {
-                if scenario.endpoints.iter().all(|e| &e.name != endpoint) {
-                    let known: Vec<&str> =
-                        scenario.endpoints.iter().map(|e| e.name.as_str()).collect();
-                    return Err(fail(
-                        ExitCode::BadInput,
-                        format!(
-                            "--slo {endpoint}:p{p}<…: no endpoint `{endpoint}` (known: {})",
-                            known.join(", ")
-                        ),
-                    ));
-                }
-                if let Some(q) = percentile.filter(|q| q != p) {
-                    return Err(fail(
-                        ExitCode::BadInput,
-                        format!(
-                            "--slo {endpoint}:p{p}<…: the run judges one percentile and another objective (or --target-percentile) says p{q}"
-                        ),
-                    ));
-                }
-                percentile = Some(*p);
-                targets.percentile = *p;
-                let target_ms = limit.as_secs_f64() * 1000.0;
-                match targets
-                    .endpoints
-                    .iter_mut()
-                    .find(|t| &t.endpoint == endpoint)
-                {
-                    Some(t) => t.target_ms = target_ms,
-                    None => targets.endpoints.push(EndpointTarget {
-                        endpoint: endpoint.clone(),
-                        target_ms,
-                    }),
-                }
-            }
-        }
-    }
-    Ok(())
-}
 
 impl ResolvedRun {
     /// The run configuration as recorded in run.json and the Parquet metadata, with the

@@ -29,6 +29,80 @@ pub struct EndpointChange {
     pub regression: bool,
     /// The comparison in words.
     pub verdict: String,
+    /// When the baseline asked the model server directly (its answers carry generation
+    /// figures) and this run did not: the time added in front of the model server.
+    pub overhead: Option<Overhead>,
+}
+
+/// What a layer in front of the model server (AURAX) adds to an endpoint, from a run through
+/// it against a baseline run against the model server directly, same endpoint names.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overhead {
+    /// p50 through the layer less p50 direct (ms).
+    pub p50_ms: f64,
+    /// Mean through the layer less mean direct (ms).
+    pub mean_ms: f64,
+    /// The added p50 as a share of the p50 through the layer.
+    pub share_of_p50: f64,
+    /// Where the direct requests' time went, as the model server said (Ollama).
+    pub model_server: Option<crate::generation::TimeSplit>,
+    /// The overhead in words.
+    pub verdict: String,
+}
+
+/// [`Overhead`] of `now` over `before`, when `before` was a model server asked directly.
+fn overhead(current: &Analysis, baseline: &Analysis, name: &str) -> Option<Overhead> {
+    let direct = baseline
+        .generation
+        .endpoints
+        .iter()
+        .find(|g| g.name == name)?;
+    if current.generation.endpoints.iter().any(|g| g.name == name) {
+        // Both runs asked a model server: no layer in front of either.
+        return None;
+    }
+    let now = current.endpoints.iter().find(|e| e.name == name)?;
+    let before = baseline.endpoints.iter().find(|e| e.name == name)?;
+    let p50_ms = now.p50_ms? - before.p50_ms?;
+    let mean_ms = now.mean_ms? - before.mean_ms?;
+    let share_of_p50 = now.p50_ms.filter(|p| *p > 0.0).map_or(0.0, |p| p50_ms / p);
+    let mut verdict = format!(
+        "{} at p50 ({:.0}% of its {} p50; {} direct)",
+        signed_ms(p50_ms),
+        share_of_p50 * 100.0,
+        plain_ms(now.p50_ms?),
+        plain_ms(before.p50_ms?)
+    );
+    if let Some(split) = direct.split {
+        let (largest, ms) = split.largest();
+        verdict += &format!(
+            "; direct, the model server's largest part is {largest} ({})",
+            plain_ms(ms)
+        );
+    }
+    Some(Overhead {
+        p50_ms,
+        mean_ms,
+        share_of_p50,
+        model_server: direct.split,
+        verdict,
+    })
+}
+
+fn plain_ms(ms: f64) -> String {
+    if ms.abs() >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn signed_ms(ms: f64) -> String {
+    format!(
+        "{}{}",
+        if ms >= 0.0 { "+" } else { "−" },
+        plain_ms(ms.abs())
+    )
 }
 
 /// A regression: p95 at least 10% worse with p < 0.05, or the error rate up by more than
@@ -83,6 +157,7 @@ pub fn compare(current: &Analysis, baseline: &Analysis) -> Vec<EndpointChange> {
                 p_value,
                 regression: slower || more_errors,
                 verdict,
+                overhead: overhead(current, baseline, &now.name),
             })
         })
         .collect()

@@ -9,6 +9,9 @@
 //!   at least the tier; a tier above what the configured load could offer is not judged.
 //! - Error rate: failed arrivals (dropped ones included) over all arrivals, strictly under the
 //!   run's tier.
+//! - Generation targets (`--slo generate_text:ttft_p95<1s`): the percentile of the figure
+//!   (time to first token, a request's mean inter-token latency) over the endpoint's
+//!   successful streamed responses, strictly under the limit; none to judge fails.
 
 use std::fmt::Write;
 
@@ -106,6 +109,28 @@ pub fn judge(
     checks
 }
 
+/// The generation targets judged ([`crate::generation::JudgedGeneration`]).
+pub fn generation_checks(judged: &[crate::generation::JudgedGeneration]) -> Vec<TargetCheck> {
+    judged
+        .iter()
+        .map(|j| TargetCheck {
+            what: format!(
+                "{} {}",
+                j.target.endpoint,
+                crate::generation::figure_name(j.target.metric, j.target.percentile)
+            ),
+            observed: j
+                .observed_ms
+                .map_or("no streamed success".to_string(), format_ms),
+            limit: format!("< {}", format_ms(j.target.limit_ms)),
+            judgement: match j.observed_ms {
+                Some(v) if v < j.target.limit_ms => Judgement::Pass,
+                _ => Judgement::Fail,
+            },
+        })
+        .collect()
+}
+
 /// A capacity search fails steps on purpose, so its whole-run response times and error rate
 /// are not judged (each step judged them); the throughput tiers are judged on the capacity it
 /// found, and a search that found none fails.
@@ -194,6 +219,9 @@ pub fn checks_text(checks: &[TargetCheck]) -> String {
 pub fn format_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.2} s", ms / 1000.0)
+    } else if ms < 1.0 {
+        // Inter-token gaps can be a fraction of a millisecond.
+        format!("{ms:.2} ms")
     } else {
         format!("{ms:.1} ms")
     }

@@ -17,6 +17,7 @@ mod error;
 pub mod errors;
 pub mod export;
 mod frame;
+pub mod generation;
 pub mod insights;
 pub mod judge;
 pub mod levels;
@@ -118,6 +119,8 @@ pub struct Analysis {
     pub(crate) models: Vec<ModelUsage>,
     /// The endpoints ranked as bottlenecks.
     pub bottlenecks: Vec<Bottleneck>,
+    /// Model-server answers: token timing, output tokens, the server's time split.
+    pub generation: generation::Generations,
     /// Capacity per instance and when to scale out.
     pub scaling: Scaling,
     /// `run --find-capacity`: the search's steps and answer, re-derived from the files.
@@ -139,7 +142,16 @@ pub struct Analysis {
 
 /// Analyses the request files under `inputs` (run directories or files), merged.
 pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
-    let source = source::discover(inputs)?;
+    analyze_with(inputs, |_| {})
+}
+
+/// [`analyze`], judged by the files' targets as `adjust` changes them (`analyze --slo`).
+pub fn analyze_with(
+    inputs: &[PathBuf],
+    adjust: impl FnOnce(&mut aurax_schema::Targets),
+) -> Result<Analysis, AnalysisError> {
+    let mut source = source::discover(inputs)?;
+    adjust(&mut source.targets);
     source::check_rows(&source)?;
     let base = source::scan(&source)?;
     let count = |e: Expr| e.cast(DataType::Float64).sum();
@@ -200,6 +212,15 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     let map = levels::level_map(&windows, &window_levels)?;
     let levels = levels::load_levels(&lf, &map, &windows, &window_levels)?;
     let level_endpoints = levels::level_endpoints(&lf, &map)?;
+    let generation = match source::scan_generation(&source)? {
+        Some(g) => generation::generations(
+            &windows::with_window(&g, start_us, window_s),
+            &map,
+            &source.targets,
+            duration_s,
+        )?,
+        None => generation::Generations::default(),
+    };
     let unit = source.load_unit();
     let breaking = breaking::find(&levels, &level_endpoints, targets, unit);
     // The USL models throughput against concurrency; an open model's levels are rates.
@@ -252,7 +273,8 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
             }),
         error_rate,
     };
-    let checks = judge::judge(&endpoints, run_figures, targets);
+    let mut checks = judge::judge(&endpoints, run_figures, targets);
+    checks.extend(judge::generation_checks(&generation.judged));
     let checks = match &capacity {
         Some(c) => judge::search_checks(checks, c, targets),
         None => checks,
@@ -347,6 +369,7 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
         hidden_app_errors,
         models,
         bottlenecks,
+        generation,
         scaling,
         capacity,
         checks,

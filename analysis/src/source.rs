@@ -20,6 +20,9 @@ use crate::frame::clean;
 pub struct Source {
     /// The request files read.
     pub files: Vec<PathBuf>,
+    /// The request files of schema version 3 or later: those with the generation columns
+    /// (`ttft_us`, `tokens_out`, `server_*_us`, ...).
+    pub generation_files: Vec<PathBuf>,
     /// The run ids the files carry.
     pub run_ids: Vec<String>,
     /// The targets' hosts (passwords redacted).
@@ -154,7 +157,19 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         }
     }
     let one_run = run_ids.len() == 1;
+    let since = Column::TtftUs.since();
+    let generation_files = found
+        .iter()
+        .filter(|(_, kv)| {
+            kv.iter()
+                .find(|(k, _)| k == meta::SCHEMA_VERSION)
+                .and_then(|(_, v)| v.parse::<u32>().ok())
+                .is_some_and(|v| v >= since)
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
     Ok(Source {
+        generation_files,
         files: found.into_iter().map(|(path, _)| path).collect(),
         run_ids: run_ids.into_iter().collect(),
         hosts: hosts.into_iter().collect(),
@@ -348,36 +363,54 @@ pub fn check_rows(source: &Source) -> Result<(), AnalysisError> {
 /// - `good`: `ok` and within the endpoint's target (goodput);
 /// - `corrected_us` (latency from the intended send time), `lateness_us`.
 pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
-    let paths: Vec<PlRefPath> = source
-        .files
+    scan_files(source, &source.files, &[])
+}
+
+/// [`scan`] of the files that have the generation columns ([`Column::GENERATION`]), with those columns (µs and token
+/// counts as Int64). None when no file has them (every file older than version 3).
+pub fn scan_generation(source: &Source) -> Result<Option<LazyFrame>, AnalysisError> {
+    if source.generation_files.is_empty() {
+        return Ok(None);
+    }
+    scan_files(source, &source.generation_files, &Column::GENERATION).map(Some)
+}
+
+fn scan_files(
+    source: &Source,
+    files: &[PathBuf],
+    extra: &[Column],
+) -> Result<LazyFrame, AnalysisError> {
+    let paths: Vec<PlRefPath> = files
         .iter()
         .map(|p| PlRefPath::try_from_path(p))
         .collect::<PolarsResult<_>>()?;
     let lf =
         LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?;
+    let mut columns = vec![
+        col("endpoint"),
+        col("method"),
+        col("outcome"),
+        col("error"),
+        col("model_used"),
+        col("status").cast(DataType::Int64),
+        col("actual_send_time")
+            .cast(DataType::Int64)
+            .alias("sent_us"),
+        col("intended_send_time")
+            .cast(DataType::Int64)
+            .alias("intended_us"),
+        col("latency_us").cast(DataType::Int64),
+        col("bytes_received").cast(DataType::Float64),
+        col("users_active").cast(DataType::Int64),
+        col("in_flight").cast(DataType::Int64),
+        col("stage").cast(DataType::Int64),
+        col("stage_target").cast(DataType::Float64),
+    ];
+    columns.extend(extra.iter().map(|c| col(c.name()).cast(DataType::Int64)));
     Ok(lf
         // Dictionary strings stay categorical (a few bytes a row); only aggregated results are
         // turned into strings, which keeps memory small on runs of millions of rows.
-        .select([
-            col("endpoint"),
-            col("method"),
-            col("outcome"),
-            col("error"),
-            col("model_used"),
-            col("status").cast(DataType::Int64),
-            col("actual_send_time")
-                .cast(DataType::Int64)
-                .alias("sent_us"),
-            col("intended_send_time")
-                .cast(DataType::Int64)
-                .alias("intended_us"),
-            col("latency_us").cast(DataType::Int64),
-            col("bytes_received").cast(DataType::Float64),
-            col("users_active").cast(DataType::Int64),
-            col("in_flight").cast(DataType::Int64),
-            col("stage").cast(DataType::Int64),
-            col("stage_target").cast(DataType::Float64),
-        ])
+        .select(columns)
         .with_columns([
             // The load a request met: users for a closed model, offered req/s for an open one.
             if source.open_model {

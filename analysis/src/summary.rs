@@ -10,7 +10,7 @@ use crate::judge::TargetCheck;
 use crate::levels::LoadLevel;
 use crate::usl::UslFit;
 
-pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
@@ -31,6 +31,8 @@ pub struct Summary<'a> {
     /// `run --find-capacity`: the answer, the limiting endpoint and signal, every step.
     pub capacity: Option<&'a crate::capacity::CapacityAnswer>,
     pub models: &'a [crate::models::ModelUsage],
+    /// Model-server answers: TTFT, ITL, output tokens, the server's time split (version 3).
+    pub generation: &'a crate::generation::Generations,
     pub optimisation_targets: &'a [String],
     pub notes: &'a [String],
     pub baseline: Option<&'a [EndpointChange]>,
@@ -187,6 +189,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
             quantile_definition: "nearest rank: the value at index ceil(q*n)-1 of the sorted latencies (polars Equiprobable)",
         },
         endpoints: &a.endpoints,
+        generation: &a.generation,
         bottlenecks: &a.bottlenecks,
         errors: &a.errors,
         error_bursts: &a.bursts,

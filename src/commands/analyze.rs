@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use aurax_analysis::{baseline, report};
 
 use crate::cli::{AnalyzeArgs, Exports};
-use crate::exit::{ExitCode, Fail};
+use crate::exit::{ExitCode, Fail, fail};
 
 /// `aurax-tool analyze`.
 pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
@@ -14,7 +14,15 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         .clone()
         .unwrap_or_else(|| default_report_dir(&args.runs[0]));
     let (analysis, changes) = {
-        let analysis = aurax_analysis::analyze(&args.runs)?;
+        let mut refused = None;
+        let analysis = aurax_analysis::analyze_with(&args.runs, |targets| {
+            if let Err(e) = crate::flags::apply_slos(targets, &args.slo, None, None) {
+                refused = Some(e);
+            }
+        })?;
+        if let Some(e) = refused {
+            return Err(fail(ExitCode::BadInput, e));
+        }
         let changes = if args.baseline.is_empty() {
             None
         } else {

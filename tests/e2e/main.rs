@@ -18,3 +18,4 @@ mod replay_input;
 mod resources;
 mod run;
 mod run_stops;
+mod streaming;

@@ -130,3 +130,88 @@ pub fn models(a: &Analysis, path: &Path) -> ChartResult {
         None,
     )
 }
+
+/// Stacked bars, one per endpoint with the model server's durations: mean time in its queue,
+/// loading the model, on the prompt, generating, and outside the model server.
+pub fn time_split(a: &Analysis, path: &Path) -> ChartResult {
+    let rows: Vec<(&str, crate::generation::TimeSplit)> = a
+        .generation
+        .endpoints
+        .iter()
+        .filter_map(|e| e.split.map(|s| (e.name.as_str(), s)))
+        .collect();
+    let root = canvas(path)?;
+    let n = rows.len().max(1) as f64;
+    let total =
+        |s: &crate::generation::TimeSplit| s.parts().iter().map(|p| p.1.max(0.0)).sum::<f64>();
+    let x_max = rows
+        .iter()
+        .map(|(_, s)| total(s))
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.25;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Where the time goes: mean of successful requests, per endpoint",
+            (FONT, 28),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(10)
+        .build_cartesian_2d(0f64..x_max, 0f64..n + 0.6)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("ms (mean)")
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .draw()?;
+    let names = [
+        "queue",
+        "model load",
+        "prompt",
+        "generation",
+        "outside the model server",
+    ];
+    for (part, name) in names.iter().enumerate() {
+        let c = color(part);
+        let bars: Vec<Rectangle<(f64, f64)>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| {
+                let y = n - i as f64 - 1.0;
+                let parts = s.parts();
+                let from: f64 = parts[..part].iter().map(|p| p.1.max(0.0)).sum();
+                let to = from + parts[part].1.max(0.0);
+                Rectangle::new([(from, y + 0.15), (to, y + 0.75)], c.mix(0.85).filled())
+            })
+            .collect();
+        chart
+            .draw_series(bars)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+    }
+    for (i, (name, s)) in rows.iter().enumerate() {
+        let y = n - i as f64 - 1.0;
+        let (largest, ms) = s.largest();
+        chart.draw_series(std::iter::once(Text::new(
+            format!(
+                "{name}: {} total, most in {largest} ({})",
+                format_ms(total(s)),
+                format_ms(ms)
+            ),
+            (x_max * 0.01, y + 0.95),
+            (FONT, 18).into_font().color(&BLACK),
+        )))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

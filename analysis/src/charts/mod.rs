@@ -109,6 +109,13 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     if !a.models.is_empty() {
         draw("models.png", "Model usage and latency", &bars::models)?;
     }
+    if a.generation.endpoints.iter().any(|e| e.split.is_some()) {
+        draw(
+            "time_split.png",
+            "Where a request's time goes, per endpoint: the model server's queue, model load, prompt and generation, and the time outside it",
+            &bars::time_split,
+        )?;
+    }
     if a.resources
         .series
         .iter()

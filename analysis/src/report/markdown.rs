@@ -369,6 +369,8 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         chart(&mut o, charts, "models.png");
     }
 
+    super::generation::generation_section(&mut o, a, charts);
+
     super::resources::resources_section(&mut o, a, charts);
 
     let _ = writeln!(o, "## Optimisation targets\n");
@@ -405,6 +407,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
                 md(&c.verdict)
             );
         }
+        super::generation::overhead_section(&mut o, changes);
     }
 
     if !a.notes.is_empty() {

@@ -9,6 +9,7 @@ use crate::insights::pct;
 use crate::judge::Judgement;
 use crate::{Analysis, AnalysisError, summary};
 
+mod generation;
 mod markdown;
 mod resources;
 

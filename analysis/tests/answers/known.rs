@@ -47,7 +47,7 @@ fn percentiles_are_nearest_rank_and_apdex_uses_the_target() {
     assert_eq!(e["meets_target"], false);
     // 50 satisfied (<= 50 ms), 150 tolerating (<= 200 ms): (50 + 75) / 1000.
     assert!((e["apdex"].as_f64().expect("apdex") - 0.125).abs() < 1e-9);
-    assert_eq!(s["schema_version"], 2);
+    assert_eq!(s["schema_version"], 3);
     assert_eq!(s["run"]["requests"], 1000);
 }
 

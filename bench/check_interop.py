@@ -61,6 +61,31 @@ assert n_duck == table.num_rows == len(df) == frame.height == expected, (
 print(f"OK: DuckDB, pyarrow, pandas and polars read {n_duck} rows = run.json requests + dropped")
 print(f"OK: polars' p95 per endpoint (nearest rank) = DuckDB's quantile_disc")
 
+# Generation columns (schema version 3): DuckDB reads them, and its TTFT p95 (nearest rank)
+# equals polars' and aurax-tool's own (summary.json's generation, when a report is beside).
+if version >= 3:
+    gen = con.execute(
+        f"""select endpoint, count(ttft_us) as streamed,
+                   quantile_disc(ttft_us, 0.95) / 1000.0 as ttft_p95_ms,
+                   quantile_disc(itl_mean_us, 0.95) / 1000.0 as itl_p95_ms,
+                   sum(tokens_out) as tokens_out,
+                   avg(server_queue_us) / 1000.0 as queue_ms,
+                   avg(server_gen_us) / 1000.0 as gen_ms
+            from read_parquet('{glob_path}') where outcome = 'ok'
+            group by endpoint order by endpoint"""
+    ).fetchall()
+    print("duckdb generation columns per endpoint (successes):")
+    for row in gen:
+        print("  ", row)
+    ok = frame.filter(pl.col("outcome").cast(pl.String) == "ok")
+    for endpoint, streamed, ttft_p95, *_ in gen:
+        if not streamed:
+            continue
+        values = ok.filter(pl.col("endpoint").cast(pl.String) == endpoint)["ttft_us"].drop_nulls().sort()
+        nearest = values[int(-(-0.95 * len(values) // 1)) - 1] / 1000.0
+        assert abs(nearest - ttft_p95) < 1e-9, (endpoint, nearest, ttft_p95)
+    print("OK: DuckDB reads the generation columns; its TTFT p95 = polars' nearest rank")
+
 # Resource samples: resources.parquet and any sealed resources-NNNNN.parquet, as one table.
 resource_glob = f"{run_dir}/resources*.parquet"
 resource_files = sorted(glob.glob(resource_glob))

@@ -137,6 +137,54 @@ pub fn header(text: &str) -> Result<Header, String> {
     })
 }
 
+/// A Kubernetes name (RFC 1123 label): 1-63 lowercase letters, digits and '-', starting
+/// and ending with a letter or digit.
+pub fn dns_label(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 63
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !text.starts_with('-')
+        && !text.ends_with('-');
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}`: a Kubernetes name is 1-63 lowercase letters, digits and '-', not starting or ending with '-'"
+        ))
+    }
+}
+
+/// A Kubernetes quantity: `1`, `500m`, `1.5`, `512Mi`, `2G`.
+pub fn quantity(text: &str) -> Result<String, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &text[digits.len()..];
+    let known = [
+        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    if !digits.is_empty() && digits.parse::<f64>().is_ok_and(|v| v > 0.0) && known.contains(&suffix)
+    {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}`: not a Kubernetes quantity (e.g. 1, 500m, 512Mi, 2Gi)"
+        ))
+    }
+}
+
+/// `--shard I/N`.
+pub fn shard(text: &str) -> Result<crate::shard::Shard, String> {
+    crate::shard::parse(text)
+}
+
+/// `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`, or with an offset).
+pub fn start_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{text}`: {e} (expected RFC 3339, e.g. 2026-12-01T10:00:00Z)"))
+}
+
 /// `--stop-on error_rate>10%` or `p95>15s`.
 pub fn stop_condition(text: &str) -> Result<StopCondition, String> {
     StopCondition::parse(text)

@@ -21,6 +21,7 @@ mod redact;
 mod runner;
 mod scenario;
 mod shape;
+mod shard;
 mod simulator;
 mod sink;
 mod stats;

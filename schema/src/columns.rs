@@ -39,7 +39,7 @@ macro_rules! columns {
 
 columns! {
     RunId = "run_id": "the run: `<UTC start to the ms>-<4 hex digits unique to the process>`",
-    WorkerId = "worker_id": "load-generator process (0 for a single process)",
+    WorkerId = "worker_id": "load-generator process: a distributed run's worker (`--shard`'s index), 0 for a single process",
     Seq = "seq": "sequence number of the request within the worker",
     UserClass = "user_class": "the virtual user's class",
     UserId = "user_id": "the virtual user (0-based spawn order)",

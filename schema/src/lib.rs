@@ -137,6 +137,10 @@ pub mod meta {
     /// step of the search is one `stage` (its index), at the arrival rate in `stage_target`.
     /// Absent for other runs.
     pub const CAPACITY_SEARCH: &str = "aurax.capacity_search";
+    /// A worker of a distributed run: `I/N` (its index is the rows' `worker_id`; the workers
+    /// share the run id). Its offered ceiling is its share; merged, the workers' ceilings
+    /// add up. Absent on a run of one machine.
+    pub const WORKER: &str = "aurax.worker";
     /// A merged request file: the segments whose rows it holds, `first-last` (indexes, e.g.
     /// `1-24`); the file is named after the first. At the end of a run the 5-second segments
     /// are merged into one file; a run killed during the merge can leave segments

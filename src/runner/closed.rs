@@ -23,8 +23,10 @@ pub async fn run(
     let peak = plan.shape.peak().ceil() as u32;
     let order = assign_classes(&plan.classes, peak.max(1));
     let start = Instant::now();
+    let shard = plan.shard;
     let mut running: Vec<watch::Sender<bool>> = Vec::new();
-    let mut next_id = 0u32;
+    // This worker's users so far; user k of the one-machine load is worker k mod N's.
+    let mut next_local = 0u64;
     let mut ticker = tokio::time::interval(TICK);
     let stopped = loop {
         let t = start.elapsed();
@@ -34,13 +36,18 @@ pub async fn run(
         let (index, want) = plan.shape.at(t);
         shared.set_stage(index, stages.get(index as usize).map_or(want, |s| s.target));
         // User k (0-based) starts once the target passes k: users spawn at the ramp's rate.
-        let want = (want - 1e-9).ceil().max(0.0) as usize;
+        let want_all = (want - 1e-9).ceil().max(0.0) as u64;
+        shared.set_users_scheduled(want_all);
+        let want = shard.share_of(want_all) as usize;
         while running.len() < want {
             let (tx, rx) = watch::channel(false);
-            let class = order[next_id as usize % order.len()];
-            tasks.spawn(VirtualUser::new(shared.clone(), next_id, class, plan.seed).run(rx));
+            // Its global number picks its class and seeds its choices: the one machine's.
+            let id = shard.global(next_local);
+            let class = order[id as usize % order.len()];
+            let id = u32::try_from(id).unwrap_or(u32::MAX);
+            tasks.spawn(VirtualUser::new(shared.clone(), id, class, plan.seed).run(rx));
             running.push(tx);
-            next_id += 1;
+            next_local += 1;
         }
         while running.len() > want {
             // Ramp-down: the newest user stops after its current request.

@@ -27,8 +27,10 @@ pub use live::LiveLine;
 pub use replay::ReplayFeed;
 pub use request::Target;
 pub use shared::Shared;
+pub(crate) use users::splitmix;
 
 use crate::shape::LoadShape;
+use crate::shard::Shard;
 use crate::trace::TraceRequest;
 
 /// How much load, of which shape, for how long, from which classes.
@@ -52,6 +54,8 @@ pub struct LoadPlan {
     /// Open model: arrivals send these recorded requests in turn (a trace's mix, at the
     /// plan's rate) instead of drawing from the user classes.
     pub recorded_mix: Option<Arc<[TraceRequest]>>,
+    /// This worker's share of a distributed run ([`Shard::WHOLE`] on one machine).
+    pub shard: Shard,
 }
 
 impl LoadPlan {

@@ -40,10 +40,9 @@ pub async fn run(
     let admission = Admission::new(*max_in_flight, *connections);
     let start = Instant::now();
     let mut due = pace(plan, *arrivals, start);
-    let mut n: u64 = 0;
     loop {
         // None: the run time is over (the pacer has stopped).
-        let (intended, index, rate) = tokio::select! {
+        let (intended, index, rate, k) = tokio::select! {
             next = due.recv() => next?,
             reason = wait_stop(stop) => return Some(reason),
         };
@@ -52,7 +51,8 @@ pub async fn run(
         shared.set_stage(plan.step.unwrap_or(index), rate);
         let arrival = Arrival {
             shared: shared.clone(),
-            id: n,
+            // The arrival's number in the one schedule: its choices are the one machine's.
+            id: k,
             intended,
             seed: plan.seed,
             classes: plan.classes.clone(),
@@ -62,12 +62,12 @@ pub async fn run(
         };
         tasks.spawn(arrival.run());
         while tasks.try_join_next().is_some() {}
-        n += 1;
     }
 }
 
-/// An arrival that is due: when it was meant to go, its stage and the rate targeted then.
-type Due = (Instant, u32, f64);
+/// An arrival that is due: when it was meant to go, its stage, the rate targeted then, and
+/// its number in the one schedule.
+type Due = (Instant, u32, f64, u64);
 
 /// The schedule's clock: a thread of its own that sleeps until each arrival is due and hands
 /// it over at that instant. The runtime's timers tick in whole milliseconds, which made every
@@ -80,11 +80,19 @@ fn pace(plan: &LoadPlan, arrivals: Arrivals, start: Instant) -> tokio::sync::mps
     let shape = plan.shape.clone();
     let end = plan.synthetic_end();
     let mut gaps = StdRng::seed_from_u64(splitmix(plan.seed));
+    let shard = plan.shard;
     let spawned = std::thread::Builder::new()
         .name("aurax-pacer".into())
         .spawn(move || {
             let mut schedule = Schedule::new(arrivals);
+            // Every worker of a distributed run draws the one schedule (same seed) and sends
+            // its every Nth arrival: together, the requested process.
+            let mut k: u64 = 0;
             while let Some(t) = schedule.next_arrival(&shape, end, &mut gaps) {
+                k += 1;
+                if !shard.takes(k - 1) {
+                    continue;
+                }
                 let intended = start + t;
                 // Long gaps are slept in slices, so a stopped run frees the thread soon.
                 loop {
@@ -95,7 +103,7 @@ fn pace(plan: &LoadPlan, arrivals: Arrivals, start: Instant) -> tokio::sync::mps
                     std::thread::sleep((intended - now).min(Duration::from_millis(50)));
                 }
                 let (index, rate) = shape.at(t);
-                if tx.blocking_send((intended, index, rate)).is_err() {
+                if tx.blocking_send((intended, index, rate, k - 1)).is_err() {
                     return;
                 }
             }

@@ -89,6 +89,11 @@ async fn recorded(
         if plan.run_time.is_some_and(|end| scheduled.at >= end) {
             return None;
         }
+        // A distributed run: request k of the trace is worker k mod N's.
+        n += 1;
+        if !plan.shard.takes(n - 1) {
+            continue;
+        }
         let intended = start + scheduled.at;
         tokio::select! {
             _ = tokio::time::sleep_until(intended.into()) => {}
@@ -105,7 +110,7 @@ async fn recorded(
         shared.set_stage(scheduled.pass, (recent.len() as f64 / window).round());
         let shared = shared.clone();
         let admission = admission.clone();
-        let user_id = (n % u64::from(u32::MAX)) as u32;
+        let user_id = ((n - 1) % u64::from(u32::MAX)) as u32;
         tasks.spawn(async move {
             let request = scheduled.request;
             let who = Who {
@@ -122,7 +127,6 @@ async fn recorded(
                 .await;
         });
         while tasks.try_join_next().is_some() {}
-        n += 1;
     }
 }
 
@@ -137,17 +141,33 @@ async fn fastest(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let halt = Arc::new(AtomicBool::new(false));
     let bad: Arc<Mutex<Option<String>>> = Arc::default();
-    let running = Arc::new(AtomicUsize::new(users as usize));
+    // A distributed run: this worker's users of the `users`, and request k of the trace is
+    // worker k mod N's (counted as the requests are taken, in the trace's order).
+    let shard = plan.shard;
+    let mine = shard.share_of(u64::from(users));
+    let taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let running = Arc::new(AtomicUsize::new(mine as usize));
     let all_done = Arc::new(Notify::new());
     shared.set_stage(0, f64::from(users));
-    for user_id in 0..users {
+    shared.set_users_scheduled(u64::from(users));
+    if mine == 0 {
+        all_done.notify_one();
+    }
+    for local in 0..mine {
+        let user_id = u32::try_from(shard.global(local)).unwrap_or(u32::MAX);
         let (shared, rx, halt, bad) = (shared.clone(), rx.clone(), halt.clone(), bad.clone());
+        let taken = taken.clone();
         let (running, all_done) = (running.clone(), all_done.clone());
         shared.users_active.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(async move {
             while !halt.load(Ordering::Relaxed) {
-                let item = rx.lock().await.recv().await;
+                let (item, k) = {
+                    let mut rx = rx.lock().await;
+                    let item = rx.recv().await;
+                    (item, taken.fetch_add(1, Ordering::SeqCst))
+                };
                 match item {
+                    Some(Ok(_)) if !shard.takes(k) => {}
                     Some(Ok(s)) => {
                         shared
                             .send_recorded(user_id, s.request, Instant::now())

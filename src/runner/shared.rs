@@ -15,6 +15,7 @@ use super::request::Outgoing;
 use super::{Target, WallClock};
 use crate::outcome::RequestOutcome;
 use crate::scenario::{EndpointId, Scenario};
+use crate::shard::Shard;
 use crate::sink::OutcomeSender;
 use crate::trace::{TraceRequest, max_tokens_of};
 
@@ -26,9 +27,12 @@ pub struct Shared {
     pub target: Target,
     pub sender: OutcomeSender,
     pub clock: WallClock,
-    pub worker_id: u32,
+    /// This worker's share of a distributed run (its index is the rows' `worker_id`).
+    shard: Shard,
     seq: AtomicU64,
     pub(super) users_active: AtomicU32,
+    /// Closed model: the users of the one schedule now, every worker's together.
+    users_scheduled: AtomicU32,
     pub(super) in_flight: AtomicU32,
     /// Per endpoint: requests in flight and requests sent so far (a capacity search watches
     /// every endpoint's queue, not only the total's).
@@ -73,9 +77,10 @@ impl Shared {
             target,
             sender,
             clock: WallClock::now(),
-            worker_id: 0,
+            shard: Shard::WHOLE,
             seq: AtomicU64::new(0),
             users_active: AtomicU32::new(0),
+            users_scheduled: AtomicU32::new(0),
             in_flight: AtomicU32::new(0),
             by_endpoint: names
                 .iter()
@@ -88,6 +93,29 @@ impl Shared {
             replay_class: Arc::from(REPLAY_CLASS),
             names,
             step_log: None,
+        }
+    }
+
+    /// A worker of a distributed run: its rows carry the shard's index as `worker_id`.
+    pub fn with_shard(mut self, shard: Shard) -> Shared {
+        self.shard = shard;
+        self
+    }
+
+    /// Closed model: the users the one schedule runs now (every worker's together).
+    pub(super) fn set_users_scheduled(&self, users: u64) {
+        self.users_scheduled
+            .store(u32::try_from(users).unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
+
+    /// The `users_active` a row records: this process's users, or in a distributed run the
+    /// users of all workers together as the shared schedule runs them (each worker runs its
+    /// share of them), so merged files show the one load level.
+    fn users_recorded(&self) -> u32 {
+        if self.shard.is_distributed() {
+            self.users_scheduled.load(Ordering::Relaxed)
+        } else {
+            self.users_active()
         }
     }
 
@@ -249,7 +277,7 @@ impl Shared {
         intended: Instant,
     ) -> RequestOutcome {
         let bytes_sent = out.body.as_ref().map_or(0, |b| b.len() as u64);
-        let users_active = self.users_active();
+        let users_active = self.users_recorded();
         let (stage, stage_target) = self.stage();
         let endpoint = who.endpoint;
         let in_flight = self.started(endpoint);
@@ -306,7 +334,7 @@ impl Shared {
         let (name, method, path) = &self.names[who.endpoint];
         let (stage, stage_target) = self.stage();
         RequestOutcome {
-            worker_id: self.worker_id,
+            worker_id: self.shard.index,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             user_class: who.class,
             user_id: who.user_id,
@@ -325,7 +353,7 @@ impl Shared {
             model_used: None,
             response_type: None,
             max_tokens: None,
-            users_active: self.users_active(),
+            users_active: self.users_recorded(),
             in_flight: self.in_flight(),
             stage,
             stage_target,

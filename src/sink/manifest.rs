@@ -38,6 +38,15 @@ pub struct Manifest {
     pub request_files: String,
     pub config: serde_json::Value,
     pub targets: aurax_schema::Targets,
+    /// A worker of a distributed run: `I/N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// `--start-at`: when the load was to start (RFC 3339), and how late this process began
+    /// it (ms; 0 when on time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_late_ms: Option<f64>,
 }
 
 impl Manifest {

@@ -109,6 +109,11 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         ));
     }
 
+    // A distributed run's workers start together: wait for --start-at, or say how late.
+    let start_late_ms = match args.start_at {
+        Some(at) => Some(wait_for_start(at).await?),
+        None => None,
+    };
     let config = run.config_record(&args, &host, sim_record);
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let targets_json = serde_json::to_string(&run.targets).or_exit(ExitCode::Failure)?;
@@ -139,12 +144,17 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         }
         None if run.search.is_some() => {}
         None if run.offered_rps.is_finite() => {
+            // A worker offers its share of the load.
+            let share = f64::from(run.plan.shard.count);
             metadata.insert(
                 meta::OFFERED_CEILING_RPS.to_string(),
-                run.offered_rps.to_string(),
+                (run.offered_rps / share).to_string(),
             );
         }
         None => {}
+    }
+    if run.plan.shard.is_distributed() {
+        metadata.insert(meta::WORKER.to_string(), run.plan.shard.to_string());
     }
     if let Some(search) = &run.search {
         metadata.insert(
@@ -170,6 +180,15 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
         config,
         targets: run.targets.clone(),
+        shard: run
+            .plan
+            .shard
+            .is_distributed()
+            .then(|| run.plan.shard.to_string()),
+        start_at: args
+            .start_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        start_late_ms,
     };
     let out_err =
         |e: std::io::Error| fail(ExitCode::Output, format!("{}: {e}", run.out_dir.display()));
@@ -185,7 +204,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         sink_failed.clone(),
     )
     .map_err(out_err)?;
-    let shared = Shared::new(run.scenario.clone(), target, sender);
+    let shared = Shared::new(run.scenario.clone(), target, sender).with_shard(run.plan.shard);
     let shared = Arc::new(if run.search.is_some() {
         shared.with_step_log()
     } else {
@@ -467,4 +486,39 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// How late a process may begin a `--start-at` run and still count as on time: a worker's
+/// clock and its wake-up (docs/distributed.md).
+const START_TOLERANCE_MS: f64 = 50.0;
+
+/// Sleeps until `at` (wall clock). Returns how late the load begins (ms, 0 when on time); a
+/// start later than the tolerance is said. Ctrl-C while waiting stops the run before it
+/// began (exit 130).
+async fn wait_for_start(at: chrono::DateTime<chrono::Utc>) -> Result<f64, Fail> {
+    let ahead = at - chrono::Utc::now();
+    if let Ok(wait) = ahead.to_std() {
+        eprintln!(
+            "waiting {:.1} s for --start-at {}",
+            wait.as_secs_f64(),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::signal::ctrl_c() => {
+                return Err(fail(ExitCode::Interrupted, "interrupted before --start-at: nothing was sent"));
+            }
+        }
+    }
+    let late_ms = ((chrono::Utc::now() - at)
+        .num_microseconds()
+        .unwrap_or(i64::MAX) as f64
+        / 1000.0)
+        .max(0.0);
+    if late_ms > START_TOLERANCE_MS {
+        eprintln!(
+            "warning: the load begins {late_ms:.0} ms after --start-at (tolerance {START_TOLERANCE_MS:.0} ms): this worker's share starts late; run.json records it"
+        );
+    }
+    Ok(late_ms)
 }

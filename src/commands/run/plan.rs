@@ -17,6 +17,7 @@ use crate::runner::{LoadPlan, MixDraw, StopCondition};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{Profile, Scenario};
 use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
+use crate::shard::Shard;
 
 use super::monitoring::MonitorPlan;
 use super::replay::{Replay, resolve_replay};
@@ -324,17 +325,42 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         })
         .sum();
     let now = chrono::Utc::now();
-    // Unique per run, even for two started in the same millisecond with the same seed: the
-    // process id and the clock's nanoseconds pick the suffix.
-    let suffix = (u64::from(std::process::id()) << 32 ^ u64::from(now.timestamp_subsec_nanos()))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        >> 48;
-    let run_id = format!("{}-{suffix:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"));
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
-    let seed = args.seed.unwrap_or_else(|| now.timestamp_micros() as u64);
+    let shard = shard_of(args)?;
+    let (run_id, seed) = match (shard.is_distributed(), args.start_at) {
+        // Every worker derives the same id and seed from what they share: the start time,
+        // the workers, the seed given; so their directories are known to belong together
+        // and they draw the one schedule.
+        (true, Some(at)) => {
+            let seed = args.seed.unwrap_or(at.timestamp_micros() as u64);
+            let key = at.timestamp_micros() as u64 ^ u64::from(shard.count).rotate_left(40) ^ seed;
+            let suffix = crate::runner::splitmix(key) >> 48;
+            (
+                format!("{}-{suffix:04x}", at.format("%Y%m%dT%H%M%S%.3fZ")),
+                seed,
+            )
+        }
+        _ => {
+            // Unique per run, even for two started in the same millisecond with the same
+            // seed: the process id and the clock's nanoseconds pick the suffix.
+            let suffix = (u64::from(std::process::id()) << 32
+                ^ u64::from(now.timestamp_subsec_nanos()))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                >> 48;
+            let run_id = format!("{}-{suffix:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+            (
+                run_id,
+                args.seed.unwrap_or_else(|| now.timestamp_micros() as u64),
+            )
+        }
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("runs").join(&run_id);
+        if shard.is_distributed() {
+            dir.join(format!("w{}", shard.index))
+        } else {
+            dir
+        }
+    });
     Ok(ResolvedRun {
         scenario,
         scenario_source,
@@ -356,6 +382,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             step: None,
             recorded_mix,
             mix_draw: MixDraw::Random,
+            shard,
         },
         headers,
         timeout,
@@ -371,6 +398,29 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
 
 /// A step not settled after its minimum hold is held up to this many times as long.
 const STEP_MAX_HOLDS: f64 = 3.0;
+
+/// This worker's share: `--shard I/N`, or `--shards N` with the index Kubernetes gives an
+/// Indexed Job's pod (`JOB_COMPLETION_INDEX`); the whole load otherwise.
+fn shard_of(args: &RunArgs) -> Result<Shard, Fail> {
+    match (args.shard, args.shards) {
+        (Some(shard), _) => Ok(shard),
+        (None, Some(count)) => {
+            let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                fail(
+                    ExitCode::BadInput,
+                    format!("--shards {count}: JOB_COMPLETION_INDEX is not set (run in a Kubernetes Indexed Job, or give --shard I/{count})"),
+                )
+            })?;
+            crate::shard::parse(&format!("{}/{count}", raw.trim())).map_err(|e| {
+                fail(
+                    ExitCode::BadInput,
+                    format!("--shards {count} with JOB_COMPLETION_INDEX={raw}: {e}"),
+                )
+            })
+        }
+        (None, None) => Ok(Shard::WHOLE),
+    }
+}
 
 impl ResolvedRun {
     /// The run configuration as recorded in run.json and the Parquet metadata, with the
@@ -413,6 +463,8 @@ impl ResolvedRun {
             "trace": self.replay.as_ref().map(|r| r.record.clone()),
             "capacity_search": self.search,
             "recorded_mix": self.plan.recorded_mix.as_ref().map(|m| json!({"traces": args.trace, "requests": m.len()})),
+            "shard": self.plan.shard.is_distributed().then(|| json!({"index": self.plan.shard.index, "count": self.plan.shard.count})),
+            "start_at": args.start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         })
     }
 }

@@ -27,6 +27,8 @@ pub enum ExitCode {
     NewerSchema = 13,
     /// analyze: the run holds no requests.
     EmptyRun = 14,
+    /// analyze: the inputs are files of different runs (`--merge-runs` merges them anyway).
+    DifferentRuns = 15,
     /// The run was interrupted (Ctrl-C, SIGTERM); its files are complete up to that point.
     Interrupted = 130,
     /// The run finished but missed a performance target (as k6's thresholds).

@@ -30,6 +30,7 @@ pub mod source;
 mod summary;
 mod usl;
 mod windows;
+pub mod workers;
 
 /// The queries one by one, for `examples/probe_memory.rs` (peak memory per query); not an
 /// API.
@@ -121,6 +122,9 @@ pub struct Analysis {
     pub bottlenecks: Vec<Bottleneck>,
     /// Model-server answers: token timing, output tokens, the server's time split.
     pub generation: generation::Generations,
+    /// A distributed run's workers (empty for one process): each one's share, and which fell
+    /// behind.
+    pub workers: Vec<workers::WorkerSummary>,
     /// Capacity per instance and when to scale out.
     pub scaling: Scaling,
     /// `run --find-capacity`: the search's steps and answer, re-derived from the files.
@@ -299,7 +303,15 @@ pub fn analyze_with(
         breaking.point.as_ref(),
     )?;
 
+    let workers = workers::per_worker(&base)?;
     let mut notes = Vec::new();
+    for w in workers.iter().filter(|w| w.behind.is_some()) {
+        notes.push(format!(
+            "Worker {} fell behind: {}; the merged figures describe less load than was asked for.",
+            w.worker,
+            w.behind.as_deref().unwrap_or_default()
+        ));
+    }
     let warnings: Vec<String> = source
         .ended_early
         .iter()
@@ -370,6 +382,7 @@ pub fn analyze_with(
         models,
         bottlenecks,
         generation,
+        workers,
         scaling,
         capacity,
         checks,

@@ -138,7 +138,13 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
                 .map(|(_, v)| crate::frame::clean(v))
         };
         let ceiling = get(meta::OFFERED_CEILING_RPS).and_then(|v| v.parse::<f64>().ok());
-        ceilings.insert(get(meta::RUN_ID).unwrap_or_default(), ceiling);
+        // One ceiling per run, and per worker of a distributed run (each offers its share).
+        let key = format!(
+            "{} {}",
+            get(meta::RUN_ID).unwrap_or_default(),
+            get(meta::WORKER).unwrap_or_default()
+        );
+        ceilings.insert(key, ceiling);
         run_ids.extend(get(meta::RUN_ID));
         open_model |= get(meta::LOAD_MODEL).as_deref() == Some("open");
         hosts.extend(get(meta::TARGET_HOST));
@@ -405,6 +411,7 @@ fn scan_files(
         col("in_flight").cast(DataType::Int64),
         col("stage").cast(DataType::Int64),
         col("stage_target").cast(DataType::Float64),
+        col("worker_id").cast(DataType::Int64),
     ];
     columns.extend(extra.iter().map(|c| col(c.name()).cast(DataType::Int64)));
     Ok(lf

@@ -33,6 +33,8 @@ pub struct Summary<'a> {
     pub models: &'a [crate::models::ModelUsage],
     /// Model-server answers: TTFT, ITL, output tokens, the server's time split (version 3).
     pub generation: &'a crate::generation::Generations,
+    /// A distributed run's workers (empty for one process).
+    pub workers: &'a [crate::workers::WorkerSummary],
     pub optimisation_targets: &'a [String],
     pub notes: &'a [String],
     pub baseline: Option<&'a [EndpointChange]>,
@@ -190,6 +192,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
         },
         endpoints: &a.endpoints,
         generation: &a.generation,
+        workers: &a.workers,
         bottlenecks: &a.bottlenecks,
         errors: &a.errors,
         error_bursts: &a.bursts,

@@ -13,6 +13,18 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         .out
         .clone()
         .unwrap_or_else(|| default_report_dir(&args.runs[0]));
+    // The inputs' footers first: files of different runs are not merged unasked.
+    let found = aurax_analysis::source::discover(&args.runs)?;
+    if found.run_ids.len() > 1 && !args.merge_runs {
+        return Err(fail(
+            ExitCode::DifferentRuns,
+            format!(
+                "the inputs hold {} different runs ({}): a distributed run's workers share one run id; --merge-runs merges different runs anyway",
+                found.run_ids.len(),
+                found.run_ids.join(", ")
+            ),
+        ));
+    }
     let (analysis, changes) = {
         let mut refused = None;
         let analysis = aurax_analysis::analyze_with(&args.runs, |targets| {

@@ -371,6 +371,34 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
 
     super::generation::generation_section(&mut o, a, charts);
 
+    if !a.workers.is_empty() {
+        let _ = writeln!(o, "## Workers\n");
+        let _ = writeln!(
+            o,
+            "A distributed run of {} workers, merged exactly (every figure above is over all their rows). Each worker's share:\n",
+            a.workers.len()
+        );
+        let _ = writeln!(
+            o,
+            "| worker | arrivals | offered req/s | lateness p99 ms | error rate | |\n|---:|---:|---:|---:|---:|---|"
+        );
+        for w in &a.workers {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.1} | {:.2} | {} | {} |",
+                w.worker,
+                w.arrivals,
+                w.offered_rps,
+                w.lateness_p99_ms,
+                pct(w.error_rate),
+                w.behind
+                    .as_deref()
+                    .map_or("on time".to_string(), |b| format!("❌ behind: {}", md(b)))
+            );
+        }
+        let _ = writeln!(o);
+    }
+
     super::resources::resources_section(&mut o, a, charts);
 
     let _ = writeln!(o, "## Optimisation targets\n");

@@ -54,6 +54,50 @@ pub enum Command {
     },
     /// Print the man page (roff): `aurax-tool man > aurax-tool.1`.
     Man,
+    /// Kubernetes: a distributed run as an Indexed Job (docs/distributed.md).
+    #[command(subcommand)]
+    K8s(K8sCommand),
+}
+
+/// `k8s` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum K8sCommand {
+    /// Print a batch/v1 Indexed Job (JSON, which kubectl reads as YAML) whose N pods each run
+    /// their share of `-- run ARGS...`, starting together, writing to a shared volume.
+    Job(K8sJobArgs),
+}
+
+/// `k8s job` flags.
+#[derive(Debug, Args)]
+pub struct K8sJobArgs {
+    /// Workers (pods), each running its share: completions = parallelism = N.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub workers: u32,
+    /// The container image with aurax-tool as its entrypoint.
+    #[arg(long)]
+    pub image: String,
+    /// The Job's name (a DNS label: lowercase letters, digits and '-').
+    #[arg(long, default_value = "aurax-load", value_parser = flags::dns_label)]
+    pub name: String,
+    /// The namespace [default: kubectl's].
+    #[arg(long, value_parser = flags::dns_label)]
+    pub namespace: Option<String>,
+    /// A PersistentVolumeClaim (ReadWriteMany) mounted at /results: worker I writes
+    /// /results/wI, collected from there after the Job completes.
+    #[arg(long, value_parser = flags::dns_label)]
+    pub pvc: String,
+    /// When the workers start the load [default: 2 minutes from now, to the second].
+    #[arg(long = "start-at", value_name = "TIME", value_parser = flags::start_at)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// CPU each pod requests (a Kubernetes quantity).
+    #[arg(long, default_value = "1", value_parser = flags::quantity)]
+    pub cpu: String,
+    /// Memory each pod requests, and its limit.
+    #[arg(long, default_value = "1Gi", value_parser = flags::quantity)]
+    pub memory: String,
+    /// The run every worker makes its share of: `-- run --rate 2000/s -t 10m ...`.
+    #[arg(last = true, required = true, value_name = "run ARGS")]
+    pub run: Vec<String>,
 }
 
 /// `record` flags.
@@ -127,9 +171,13 @@ pub struct TraceStatsArgs {
 /// `analyze` flags.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Run directories (or request files); several are merged into one analysis.
+    /// Run directories (or request files) of one run; several (a distributed run's workers)
+    /// are merged into one analysis, exactly.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
+    /// Merge the inputs even when they hold different runs (different run ids).
+    #[arg(long = "merge-runs")]
+    pub merge_runs: bool,
     /// Report folder [default: reports/<name of the first run directory>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -285,9 +333,23 @@ pub struct RunArgs {
     /// Seed for every random choice (tasks, waits, payloads): the same seed, the same run.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run directory for the Parquet files and run.json [default: runs/<UTC timestamp>].
+    /// Run directory for the Parquet files and run.json [default: runs/<run id>, or
+    /// runs/<run id>/w<I> for worker I of a distributed run].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Distributed run: this worker's share, I/N (I from 0): the N workers together send
+    /// exactly the one-machine load (docs/distributed.md). Needs --start-at.
+    #[arg(long, value_name = "I/N", value_parser = flags::shard, conflicts_with_all = ["shards", "find_capacity"], requires = "start_at")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Distributed run in a Kubernetes Indexed Job: N workers, this one's index from
+    /// JOB_COMPLETION_INDEX. Needs --start-at.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with = "find_capacity", requires = "start_at")]
+    pub shards: Option<u32>,
+    /// Start the load at this wall-clock time, RFC 3339 (2026-12-01T10:00:00Z): the workers
+    /// of a distributed run start together; one that is late starts at once and records by
+    /// how much.
+    #[arg(long = "start-at", value_name = "TIME", value_parser = flags::start_at)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Extra request header, 'Name: value'; repeatable (e.g. Authorization).
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = flags::header)]
     pub headers: Vec<Header>,

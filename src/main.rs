@@ -22,6 +22,7 @@ fn main() -> std::process::ExitCode {
             out.write_all(&script)
         }),
         Command::Man => generated(|out| clap_mangen::Man::new(Cli::command()).render(out)),
+        Command::K8s(cmd) => commands::k8s::execute(cmd),
     };
     let code = match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ macro_rules! say {
 }
 
 pub mod analyze;
+pub mod k8s;
 pub mod record;
 pub mod run;
 pub mod scenario;

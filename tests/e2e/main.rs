@@ -10,6 +10,7 @@ mod capacity;
 mod capacity_search;
 mod cli;
 mod common;
+mod distributed;
 mod hostile;
 mod load_shapes;
 mod monitoring;

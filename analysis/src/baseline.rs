@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::Analysis;
+use crate::judge::format_ms;
 
 /// One endpoint compared with the baseline run: each figure as (before, after).
 #[derive(Debug, Clone, Serialize)]
@@ -70,14 +71,14 @@ fn overhead(current: &Analysis, baseline: &Analysis, name: &str) -> Option<Overh
         "{} at p50 ({:.0}% of its {} p50; {} direct)",
         signed_ms(p50_ms),
         share_of_p50 * 100.0,
-        plain_ms(now.p50_ms?),
-        plain_ms(before.p50_ms?)
+        format_ms(now.p50_ms?),
+        format_ms(before.p50_ms?)
     );
     if let Some(split) = direct.split {
         let (largest, ms) = split.largest();
         verdict += &format!(
             "; direct, the model server's largest part is {largest} ({})",
-            plain_ms(ms)
+            format_ms(ms)
         );
     }
     Some(Overhead {
@@ -89,19 +90,12 @@ fn overhead(current: &Analysis, baseline: &Analysis, name: &str) -> Option<Overh
     })
 }
 
-fn plain_ms(ms: f64) -> String {
-    if ms.abs() >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
+/// `+215.0 ms`, `−20.0 ms`: a difference in the judge's format.
 fn signed_ms(ms: f64) -> String {
     format!(
         "{}{}",
         if ms >= 0.0 { "+" } else { "−" },
-        plain_ms(ms.abs())
+        format_ms(ms.abs())
     )
 }
 

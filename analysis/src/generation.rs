@@ -59,15 +59,25 @@ pub struct TimeSplit {
 }
 
 impl TimeSplit {
+    /// The parts' names, in order (tables, charts).
+    pub const PARTS: [&'static str; 5] = [
+        "queue",
+        "model load",
+        "prompt",
+        "generation",
+        "outside the model server",
+    ];
+
     /// The parts in order, with their names, for tables and charts.
     pub fn parts(&self) -> [(&'static str, f64); 5] {
-        [
-            ("queue", self.queue_ms),
-            ("model load", self.load_ms),
-            ("prompt", self.prompt_ms),
-            ("generation", self.gen_ms),
-            ("outside the model server", self.outside_ms),
-        ]
+        let ms = [
+            self.queue_ms,
+            self.load_ms,
+            self.prompt_ms,
+            self.gen_ms,
+            self.outside_ms,
+        ];
+        std::array::from_fn(|i| (Self::PARTS[i], ms[i]))
     }
 
     /// The part that takes the most time.

@@ -146,16 +146,13 @@ pub struct Analysis {
 
 /// Analyses the request files under `inputs` (run directories or files), merged.
 pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
-    analyze_with(inputs, |_| {})
+    analyze_source(source::discover(inputs)?)
 }
 
-/// [`analyze`], judged by the files' targets as `adjust` changes them (`analyze --slo`).
-pub fn analyze_with(
-    inputs: &[PathBuf],
-    adjust: impl FnOnce(&mut aurax_schema::Targets),
-) -> Result<Analysis, AnalysisError> {
-    let mut source = source::discover(inputs)?;
-    adjust(&mut source.targets);
+/// Analyses the files [`source::discover`] found, judged by `source.targets` (a caller may
+/// change them first, as `analyze --slo` does, or look at the run ids without reading the
+/// footers twice).
+pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     source::check_rows(&source)?;
     let base = source::scan(&source)?;
     let count = |e: Expr| e.cast(DataType::Float64).sum();

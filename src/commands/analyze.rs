@@ -14,7 +14,7 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         .clone()
         .unwrap_or_else(|| default_report_dir(&args.runs[0]));
     // The inputs' footers first: files of different runs are not merged unasked.
-    let found = aurax_analysis::source::discover(&args.runs)?;
+    let mut found = aurax_analysis::source::discover(&args.runs)?;
     if found.run_ids.len() > 1 && !args.merge_runs {
         return Err(fail(
             ExitCode::DifferentRuns,
@@ -26,15 +26,9 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         ));
     }
     let (analysis, changes) = {
-        let mut refused = None;
-        let analysis = aurax_analysis::analyze_with(&args.runs, |targets| {
-            if let Err(e) = crate::flags::apply_slos(targets, &args.slo, None, None) {
-                refused = Some(e);
-            }
-        })?;
-        if let Some(e) = refused {
-            return Err(fail(ExitCode::BadInput, e));
-        }
+        crate::flags::apply_slos(&mut found.targets, &args.slo, None, None)
+            .map_err(|e| fail(ExitCode::BadInput, e))?;
+        let analysis = aurax_analysis::analyze_source(found)?;
         let changes = if args.baseline.is_empty() {
             None
         } else {

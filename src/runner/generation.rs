@@ -244,18 +244,7 @@ impl TokenStream {
     /// The stream once the body has ended: its assembled answer and timing, or why it is no
     /// complete stream: the server's own error (`app_error`: it answered 2xx), or a stream
     /// cut short or garbled (`other`).
-    pub fn finish(self, at: Instant) -> Result<Streamed, (Outcome, String)> {
-        let server_failed = |m: String| (Outcome::AppError, m);
-        self.finish_inner(at).map_err(|(is_server, m)| {
-            if is_server {
-                server_failed(m)
-            } else {
-                (Outcome::Other, m)
-            }
-        })
-    }
-
-    fn finish_inner(mut self, at: Instant) -> Result<Streamed, (bool, String)> {
+    pub fn finish(mut self, at: Instant) -> Result<Streamed, (Outcome, String)> {
         if !self.partial.is_empty() {
             // A last line without its newline still counts (NDJSON); an SSE event needs its
             // blank line, but a final `data:` line is read as one.
@@ -267,11 +256,11 @@ impl TokenStream {
             self.chunk(&data, at);
         }
         if let Some(message) = self.server_error {
-            return Err((true, message));
+            return Err((Outcome::AppError, message));
         }
         if let Some(garbled) = self.garbled {
             return Err((
-                false,
+                Outcome::Other,
                 format!("not a {} stream: {garbled}", self.format.name()),
             ));
         }
@@ -281,7 +270,7 @@ impl TokenStream {
         };
         if !ended {
             return Err((
-                false,
+                Outcome::Other,
                 format!(
                     "stream cut short: it ended after {} chunk(s) ({} with tokens) without its end ({})",
                     self.chunks,

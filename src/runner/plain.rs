@@ -43,12 +43,13 @@ impl Pool {
         }
     }
 
-    /// Sends the request `make` builds on an idle connection, or a new one. A reused
+    /// Sends the request `make` builds on an idle connection, or a new one (`make` is called
+    /// again only for that retry). A reused
     /// connection the server had closed before the request went out is retried once on a new
     /// connection (the request never reached the server); any other failure is the request's.
     pub async fn send(
         &self,
-        make: impl Fn() -> Request<Full<Bytes>>,
+        mut make: impl FnMut() -> Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Connection), SendError> {
         if let Some(mut conn) = self.checkout().await {
             match conn.send_request(make()).await {

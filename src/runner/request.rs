@@ -215,16 +215,24 @@ impl Target {
     ) -> Option<Exchange> {
         let elapsed = || start.elapsed().as_micros() as i64;
         let body = out.body.clone().unwrap_or_default();
-        let mut headers = plain.headers.clone();
-        if let Err(msg) = self.add_headers(out, &mut headers) {
-            return Some(failed(0, None, None, Outcome::Other, msg, 0));
-        }
-        // Built again only for the retry on a new connection (`plain::Pool::send`).
+        let headers = |target: &Target| {
+            let mut headers = plain.headers.clone();
+            target.add_headers(out, &mut headers).map(|()| headers)
+        };
+        let mut first = match headers(self) {
+            Ok(h) => Some(h),
+            Err(msg) => return Some(failed(0, None, None, Outcome::Other, msg, 0)),
+        };
+        // The headers go into the first request as they are; they are built again only for
+        // the rare retry on a new connection (`plain::Pool::send`): one map per request.
         let make = || {
             let mut request = hyper::Request::new(Full::new(body.clone()));
             *request.method_mut() = method.clone();
             *request.uri_mut() = origin.clone();
-            *request.headers_mut() = headers.clone();
+            *request.headers_mut() = first
+                .take()
+                .or_else(|| headers(self).ok())
+                .unwrap_or_default();
             request
         };
         let mut ttfb = None;

@@ -3,13 +3,13 @@
 //! its targets rather than passing, memory stays bounded, and what a server says is shown,
 //! never run.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{aurax, bin, manifest, read_rows, summary, text};
+use crate::common::{aurax, bin, manifest, read_request, read_rows, summary, text};
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
@@ -125,31 +125,6 @@ fn serve(mut stream: TcpStream, mode: Mode) {
             }
         }
     }
-}
-
-/// Reads one request: its path and body (by content-length); None when the peer is gone.
-fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_string();
-    let path = head.split_whitespace().nth(1)?.to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).ok()?;
-    Some((path, body))
 }
 
 /// `run` against `host` with AuraxBurstUser, 3 users, `extra` flags; (exit code, output).

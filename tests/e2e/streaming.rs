@@ -3,7 +3,7 @@
 //! against the simulator's configured token timing; the server's own time split; a stream cut
 //! short; and AURAX's overhead named against a run on the model server directly.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, UInt32Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::common::{Simulator, aurax, segment_files, summary, text};
+use crate::common::{Simulator, aurax, read_request, segment_files, summary, text};
 
 /// One row's generation columns, as the files hold them.
 #[derive(Debug)]
@@ -441,25 +441,7 @@ fn a_stream_cut_short_is_recorded_as_a_failure_with_its_reason() {
 fn serve_cut_stream(mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     loop {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match stream.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return,
-            }
-        }
-        let head = String::from_utf8_lossy(&head).to_string();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        if stream.read_exact(&mut body).is_err() {
+        if read_request(&mut stream).is_none() {
             return;
         }
         let chunk = |s: &str| format!("{:x}\r\n{s}\r\n", s.len());

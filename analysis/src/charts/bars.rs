@@ -167,14 +167,7 @@ pub fn time_split(a: &Analysis, path: &Path) -> ChartResult {
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()?;
-    let names = [
-        "queue",
-        "model load",
-        "prompt",
-        "generation",
-        "outside the model server",
-    ];
-    for (part, name) in names.iter().enumerate() {
+    for (part, name) in crate::generation::TimeSplit::PARTS.iter().enumerate() {
         let c = color(part);
         let bars: Vec<Rectangle<(f64, f64)>> = rows
             .iter()

@@ -9,6 +9,7 @@ use super::{chart, md};
 use crate::Analysis;
 use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
+use crate::generation::TimeSplit;
 
 /// Milliseconds with the digits that matter: inter-token gaps are often under 1 ms.
 fn ms(v: f64) -> String {
@@ -76,17 +77,7 @@ pub(super) fn generation_section(o: &mut String, a: &Analysis, charts: &[ChartFi
     );
     for (e, s) in &split {
         let (largest, _) = s.largest();
-        let _ = writeln!(
-            o,
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {largest} |",
-            md(&e.name),
-            s.requests,
-            s.queue_ms,
-            s.load_ms,
-            s.prompt_ms,
-            s.gen_ms,
-            s.outside_ms
-        );
+        let _ = writeln!(o, "| {} | {} | {largest} |", md(&e.name), split_cells(s));
     }
     chart(o, charts, "time_split.png");
     if !g.levels.is_empty() {
@@ -100,22 +91,22 @@ pub(super) fn generation_section(o: &mut String, a: &Analysis, charts: &[ChartFi
             a.source.load_unit()
         );
         for l in &g.levels {
-            let s = &l.split;
             let _ = writeln!(
                 o,
-                "| {:.1} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                "| {:.1} | {} | {} |",
                 l.load,
                 md(&l.endpoint),
-                s.requests,
-                s.queue_ms,
-                s.load_ms,
-                s.prompt_ms,
-                s.gen_ms,
-                s.outside_ms
+                split_cells(&l.split)
             );
         }
         let _ = writeln!(o);
     }
+}
+
+/// A split's cells, the same in every table: requests, then each part's mean (ms).
+fn split_cells(s: &TimeSplit) -> String {
+    let parts: Vec<String> = s.parts().iter().map(|(_, ms)| format!("{ms:.0}")).collect();
+    format!("{} | {}", s.requests, parts.join(" | "))
 }
 
 /// Against a baseline run on the model server directly: the time added in front of it.

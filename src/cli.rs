@@ -270,6 +270,10 @@ pub struct RunArgs {
     #[arg(long = "max-in-flight", value_parser = clap::value_parser!(u64).range(1..=limits::MAX_IN_FLIGHT),
           conflicts_with = "stages")]
     pub max_in_flight: Option<u64>,
+    /// Threads the load runs on, each user or arrival (and its connections) on one for its
+    /// whole life [default: one per core].
+    #[arg(long, value_name = "N", value_parser = flags::threads)]
+    pub threads: Option<std::num::NonZeroUsize>,
     /// Replay a recorded mix: JSONL, Azure LLM CSV, HAR or a run directory; PATH:ENDPOINT sets
     /// the endpoint of a trace without endpoint names. Repeat to merge traces.
     #[arg(long = "trace", value_name = "PATH[:ENDPOINT]")]

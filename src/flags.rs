@@ -33,6 +33,20 @@ pub fn sample_interval(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--threads`: a whole number from 1 to the ceiling.
+pub fn threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n as u64 <= crate::limits::MAX_THREADS => {
+            std::num::NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_string())
+        }
+        Ok(n) => Err(format!(
+            "{n}: over the ceiling of {}",
+            crate::limits::MAX_THREADS
+        )),
+        Err(_) => Err(format!("{text:?} is not a whole number of threads")),
+    }
+}
+
 /// Arrivals per second: `50/s`, `3000/m`, `50`; above 0, at most the ceiling.
 pub fn rate(text: &str) -> Result<f64, String> {
     positive_at_most("rate", parse_rate(text)?, MAX_RATE)
@@ -395,6 +409,10 @@ mod tests {
         assert!(rate("0/s").is_err());
         assert!(rate("1e9/s").unwrap_err().contains("over the ceiling"));
         assert!(positive_duration("0s").is_err());
+        assert_eq!(threads("3").map(|n| n.get()), Ok(3));
+        assert!(threads("0").is_err());
+        assert!(threads("65").unwrap_err().contains("over the ceiling"));
+        assert!(threads("two").is_err());
         assert!(scale("1e308").is_err());
         assert!(percentile("100.5").is_err());
         assert_eq!(

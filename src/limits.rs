@@ -23,6 +23,8 @@ pub const MAX_BODY_BYTES: u64 = 1 << 30;
 pub const MAX_CONNECTIONS: u64 = 100_000;
 /// `--max-in-flight`.
 pub const MAX_IN_FLIGHT: u64 = 1_000_000;
+/// `--threads` (the pool of idle connections keeps a slot for each of 64 lanes).
+pub const MAX_THREADS: u64 = 64;
 
 /// A number that must be above 0 and at most `max`: `name` says which, in the error.
 pub fn positive_at_most(name: &str, value: f64, max: f64) -> Result<f64, String> {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::users::{VirtualUser, assign_classes};
-use super::{LoadPlan, Shared, StopReason, wait_stop};
+use super::{LoadPlan, Shared, StopReason, Tasks, wait_stop};
 
 const TICK: Duration = Duration::from_millis(20);
 
@@ -17,7 +16,7 @@ pub async fn run(
     shared: &Arc<Shared>,
     plan: &LoadPlan,
     stop: &mut watch::Receiver<Option<StopReason>>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks<'_>,
 ) -> Option<StopReason> {
     let stages = plan.shape.stages();
     let peak = plan.shape.peak().ceil() as u32;
@@ -45,7 +44,10 @@ pub async fn run(
             let id = shard.global(next_local);
             let class = order[id as usize % order.len()];
             let id = u32::try_from(id).unwrap_or(u32::MAX);
-            tasks.spawn(VirtualUser::new(shared.clone(), id, class, plan.seed).run(rx));
+            tasks.spawn(
+                next_local,
+                VirtualUser::new(shared.clone(), id, class, plan.seed).run(rx),
+            );
             running.push(tx);
             next_local += 1;
         }
@@ -55,7 +57,7 @@ pub async fn run(
                 let _ = tx.send(true);
             }
         }
-        while tasks.try_join_next().is_some() {}
+        tasks.reap();
         tokio::select! {
             _ = ticker.tick() => {}
             reason = wait_stop(stop) => break Some(reason),

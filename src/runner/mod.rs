@@ -7,6 +7,7 @@ mod clock;
 mod closed;
 mod conditions;
 mod generation;
+mod lanes;
 mod live;
 mod open;
 mod plain;
@@ -15,6 +16,7 @@ mod request;
 mod shared;
 mod users;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use tokio::task::JoinSet;
 
 pub use clock::WallClock;
 pub use conditions::{StopCondition, watch_conditions};
+pub use lanes::default_count as default_threads;
 pub use live::LiveLine;
 pub use replay::ReplayFeed;
 pub use request::Target;
@@ -32,6 +35,7 @@ pub(crate) use users::splitmix;
 use crate::shape::LoadShape;
 use crate::shard::Shard;
 use crate::trace::TraceRequest;
+use lanes::Lanes;
 
 /// How much load, of which shape, for how long, from which classes.
 #[derive(Debug, Clone)]
@@ -56,6 +60,8 @@ pub struct LoadPlan {
     pub recorded_mix: Option<Arc<[TraceRequest]>>,
     /// This worker's share of a distributed run ([`Shard::WHOLE`] on one machine).
     pub shard: Shard,
+    /// The threads the load runs on (`--threads`; one per core by default).
+    pub threads: NonZeroUsize,
 }
 
 impl LoadPlan {
@@ -107,7 +113,21 @@ pub async fn drive(
     mut stop: watch::Receiver<Option<StopReason>>,
     feed: Option<ReplayFeed>,
 ) -> DriveReport {
-    let mut tasks = JoinSet::new();
+    let lanes = match Lanes::start(plan.threads) {
+        Ok(lanes) => lanes,
+        Err(e) => {
+            // No threads, no load: said, and the run ends at once with nothing sent.
+            eprintln!("cannot start the load's threads: {e}");
+            return DriveReport {
+                stopped_early: Some(StopReason::Interrupted),
+                cancelled: 0,
+            };
+        }
+    };
+    let mut tasks = Tasks {
+        set: JoinSet::new(),
+        lanes: &lanes,
+    };
     let stopped_early = match (&plan.shape, feed) {
         (LoadShape::Closed { .. }, _) => closed::run(&shared, plan, &mut stop, &mut tasks).await,
         (LoadShape::Open { .. }, _) => open::run(&shared, plan, &mut stop, &mut tasks).await,
@@ -117,6 +137,7 @@ pub async fn drive(
         }
         (LoadShape::Replay { .. }, None) => Some(StopReason::BadTrace("no trace to replay".into())),
     };
+    let mut tasks = tasks.set;
     let graceful = async { while tasks.join_next().await.is_some() {} };
     tokio::select! {
         _ = tokio::time::timeout(plan.stop_timeout, graceful) => {}
@@ -129,9 +150,29 @@ pub async fn drive(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
+    // The lanes stop here, their idle connections with them.
+    drop(lanes);
     DriveReport {
         stopped_early,
         cancelled,
+    }
+}
+
+/// The load's tasks: each user or arrival spawned on a lane of its own for its whole life.
+struct Tasks<'a> {
+    set: JoinSet<()>,
+    lanes: &'a Lanes,
+}
+
+impl Tasks<'_> {
+    /// Spawns user or arrival number `k` on its lane.
+    fn spawn(&mut self, k: u64, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.set.spawn_on(task, self.lanes.for_number(k));
+    }
+
+    /// Reaps the tasks that have ended.
+    fn reap(&mut self) {
+        while self.set.try_join_next().is_some() {}
     }
 }
 

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::admission::Admission;
 use super::shared::Who;
 use super::users::splitmix;
-use super::{LoadPlan, MixDraw, Shared, StopReason, wait_stop};
+use super::{LoadPlan, MixDraw, Shared, StopReason, Tasks, wait_stop};
 use crate::shape::{Arrivals, LoadShape};
 use crate::trace::TraceRequest;
 
@@ -26,7 +25,7 @@ pub async fn run(
     shared: &Arc<Shared>,
     plan: &LoadPlan,
     stop: &mut watch::Receiver<Option<StopReason>>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks<'_>,
 ) -> Option<StopReason> {
     let LoadShape::Open {
         arrivals,
@@ -60,8 +59,8 @@ pub async fn run(
             mix_draw: plan.mix_draw,
             admission: admission.clone(),
         };
-        tasks.spawn(arrival.run());
-        while tasks.try_join_next().is_some() {}
+        tasks.spawn(k, arrival.run());
+        tasks.reap();
     }
 }
 

@@ -14,6 +14,12 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::lanes;
+
+/// Idle-connection slots: one off the lanes and one per lane, lanes beyond wrapping around
+/// (sharing a slot is correct, only slower).
+const SLOTS: usize = 65;
+
 /// A connection of the pool.
 type Connection = SendRequest<Full<Bytes>>;
 
@@ -25,10 +31,12 @@ pub enum SendError {
     Exchange(String),
 }
 
-/// The idle connections to one `host:port`.
+/// The idle connections to one `host:port`, kept per lane (`lanes.rs`): a connection's I/O
+/// runs on the lane that opened it, so only that lane's requests use it.
 pub struct Pool {
     address: String,
-    idle: Mutex<Vec<Connection>>,
+    /// Slot 0 off the lanes (the preflight); slot 1 + i for lane i.
+    idle: Vec<Mutex<Vec<Connection>>>,
     max_idle: usize,
     connect_timeout: Duration,
 }
@@ -37,7 +45,7 @@ impl Pool {
     pub fn new(address: String, max_idle: usize, connect_timeout: Duration) -> Pool {
         Pool {
             address,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
             max_idle: max_idle.max(1),
             connect_timeout,
         }
@@ -70,7 +78,7 @@ impl Pool {
         if conn.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
+        if let Ok(mut idle) = self.slot().lock()
             && idle.len() < self.max_idle
         {
             idle.push(conn);
@@ -79,11 +87,17 @@ impl Pool {
 
     async fn checkout(&self) -> Option<Connection> {
         loop {
-            let mut conn = self.idle.lock().ok()?.pop()?;
+            let mut conn = self.slot().lock().ok()?.pop()?;
             if !conn.is_closed() && conn.ready().await.is_ok() {
                 return Some(conn);
             }
         }
+    }
+
+    /// The calling lane's idle connections.
+    fn slot(&self) -> &Mutex<Vec<Connection>> {
+        let index = lanes::current().map_or(0, |lane| 1 + lane % (SLOTS - 1));
+        &self.idle[index]
     }
 
     async fn connect(&self) -> Result<Connection, SendError> {

@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, watch};
-use tokio::task::JoinSet;
 
 use super::admission::Admission;
 use super::shared::Who;
-use super::{LoadPlan, Shared, StopReason, wait_stop};
+use super::{LoadPlan, Shared, StopReason, Tasks, wait_stop};
 use crate::shape::Pace;
 use crate::trace::{ReplaySchedule, Scheduled, TraceError};
 
@@ -37,7 +36,7 @@ pub async fn run(
     pace: Pace,
     feed: ReplayFeed,
     stop: &mut watch::Receiver<Option<StopReason>>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks<'_>,
 ) -> Option<StopReason> {
     let (tx, rx) = mpsc::channel::<Item>(READ_AHEAD);
     let reader = std::thread::Builder::new()
@@ -71,7 +70,7 @@ async fn recorded(
     connections: Option<usize>,
     max_in_flight: usize,
     stop: &mut watch::Receiver<Option<StopReason>>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks<'_>,
 ) -> Option<StopReason> {
     let admission = Admission::new(max_in_flight, connections);
     let mut recent: VecDeque<Duration> = VecDeque::new();
@@ -111,7 +110,7 @@ async fn recorded(
         let shared = shared.clone();
         let admission = admission.clone();
         let user_id = ((n - 1) % u64::from(u32::MAX)) as u32;
-        tasks.spawn(async move {
+        tasks.spawn(n, async move {
             let request = scheduled.request;
             let who = Who {
                 user_id,
@@ -126,7 +125,7 @@ async fn recorded(
                 })
                 .await;
         });
-        while tasks.try_join_next().is_some() {}
+        tasks.reap();
     }
 }
 
@@ -136,7 +135,7 @@ async fn fastest(
     rx: mpsc::Receiver<Item>,
     users: u32,
     stop: &mut watch::Receiver<Option<StopReason>>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Tasks<'_>,
 ) -> Option<StopReason> {
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let halt = Arc::new(AtomicBool::new(false));
@@ -159,7 +158,7 @@ async fn fastest(
         let taken = taken.clone();
         let (running, all_done) = (running.clone(), all_done.clone());
         shared.users_active.fetch_add(1, Ordering::Relaxed);
-        tasks.spawn(async move {
+        tasks.spawn(local, async move {
             while !halt.load(Ordering::Relaxed) {
                 let (item, k) = {
                     let mut rx = rx.lock().await;

@@ -56,12 +56,21 @@ pub struct OutcomeSender {
 
 impl OutcomeSender {
     /// Hands an outcome to the sink. Only when 64k outcomes are already queued does this
-    /// block, and then off the async scheduler (`block_in_place`), never silently dropping.
+    /// block, never silently dropping: a load thread of its own (a single-threaded runtime)
+    /// waits as it is, holding back its own requests; a multi-threaded runtime's worker
+    /// waits off the scheduler (`block_in_place`).
     pub fn send(&self, outcome: RequestOutcome) {
         match self.tx.try_send(outcome) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(outcome)) => {
-                let _ = tokio::task::block_in_place(|| self.tx.send(outcome).is_ok());
+                let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
+                if multi_threaded {
+                    let _ = tokio::task::block_in_place(|| self.tx.send(outcome).is_ok());
+                } else {
+                    let _ = self.tx.send(outcome);
+                }
             }
         }
     }

@@ -32,6 +32,7 @@ fn every_typed_flag_refuses_a_bad_value_with_exit_2() {
         (&["run"], "--sample-interval"),
         (&["run"], "--stop-on"),
         (&["run"], "--seed"),
+        (&["run"], "--threads"),
         (&["run"], "--header"),
         (&["run"], "--timeout"),
         (&["run"], "--max-body-bytes"),

@@ -299,19 +299,34 @@ fn hostile_server_is_recorded_as_outcomes_and_never_hangs() {
     assert_eq!(rows.len() as u64, reported_requests(&text(&o)));
 }
 
+/// The heads a [`capture_server`] read, in order.
+type Heads = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// A server on 127.0.0.1 that keeps every request head it reads and answers each with
 /// `answer(head)` (a whole HTTP/1.1 response). Returns its URL and the heads.
-fn capture_server(
+fn capture_server(answer: fn(&str) -> String) -> (String, Heads) {
+    let (host, heads, _) = counting_capture_server(answer);
+    (host, heads)
+}
+
+/// [`capture_server`], also counting the connections it accepted.
+fn counting_capture_server(
     answer: fn(&str) -> String,
-) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+) -> (
+    String,
+    Heads,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::io::{BufRead, BufReader, Write};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let host = format!("http://{}", listener.local_addr().expect("addr"));
-    let heads: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let seen = heads.clone();
+    let heads: Heads = Default::default();
+    let connections: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+    let (seen, accepted) = (heads.clone(), connections.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -335,7 +350,7 @@ fn capture_server(
             });
         }
     });
-    (host, heads)
+    (host, heads, connections)
 }
 
 fn ok_json(_: &str) -> String {
@@ -395,6 +410,39 @@ fn run_one(
     ];
     args.extend_from_slice(extra);
     aurax(&args)
+}
+
+/// The load runs on `--threads` lanes, each user on one for its whole life, and a lane's
+/// keep-alive connections stay with it: 6 users (waiting 0.1 s) on 3 lanes use at least one
+/// connection a lane and at most one a user, plus the preflight's, for a hundred requests,
+/// every one recorded. A pool shared across lanes would reuse the preflight's connection and
+/// need fewer; a lane that lost its connections between requests would open one a request.
+#[test]
+fn connections_stay_with_their_thread_and_are_reused() {
+    let (host, heads, connections) = counting_capture_server(ok_json);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = one_get_scenario(dir.path(), "/ping");
+    let out = dir.path().join("run");
+    let o = run_one(
+        &host,
+        &scenario,
+        &out,
+        &["-u", "6", "-r", "100", "--threads", "3"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let pings = heads
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|h| h.starts_with("GET /ping "))
+        .count();
+    assert!(pings >= 60, "{pings} requests");
+    assert_eq!(read_rows(&out).len(), pings, "every request recorded");
+    let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (4..=7).contains(&opened),
+        "{opened} connections for 6 users on 3 threads and a preflight"
+    );
 }
 
 /// The run's `--header`s go out on every request, once, and win over an endpoint's own header

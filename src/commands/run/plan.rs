@@ -13,7 +13,7 @@ use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::flags::StageList;
 use crate::limits::{MAX_RATE, MAX_USERS};
 use crate::redact;
-use crate::runner::{LoadPlan, MixDraw, StopCondition};
+use crate::runner::{LoadPlan, MixDraw, StopCondition, default_threads};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{Profile, Scenario};
 use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
@@ -383,6 +383,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             recorded_mix,
             mix_draw: MixDraw::Random,
             shard,
+            threads: args.threads.unwrap_or_else(default_threads),
         },
         headers,
         timeout,

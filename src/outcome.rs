@@ -1,6 +1,7 @@
 //! What the runner knows of one request once it is over: one Parquet row.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aurax_schema::Outcome;
 
@@ -8,11 +9,11 @@ use aurax_schema::Outcome;
 pub struct RequestOutcome {
     pub worker_id: u32,
     pub seq: u64,
-    pub user_class: Arc<str>,
+    pub user_class: Name,
     pub user_id: u32,
-    pub endpoint: Arc<str>,
-    pub method: Arc<str>,
-    pub path: Arc<str>,
+    pub endpoint: Name,
+    pub method: Name,
+    pub path: Name,
     /// When the schedule meant the request to go out (µs since the Unix epoch).
     pub intended_send_us: i64,
     /// When it actually went out (µs since the Unix epoch).
@@ -66,4 +67,96 @@ pub struct ServerTimes {
     pub prompt_us: i64,
     /// `eval_duration`.
     pub gen_us: i64,
+}
+
+/// `text` kept for the process's life, one copy per distinct text: for what a run builds
+/// once and copies into every request or row (its scenario's names, its header values), a
+/// bounded set; never for text read from a trace.
+pub fn intern(text: &str) -> &'static str {
+    static TEXTS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut texts = TEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    match texts.get(text) {
+        Some(kept) => kept,
+        None => {
+            let kept: &'static str = Box::leak(text.into());
+            texts.insert(kept);
+            kept
+        }
+    }
+}
+
+/// A name a row carries (its endpoint, method, path, user class). The scenario's names are
+/// interned once for the process's life, so copying one into a row copies a pointer: an
+/// `Arc` clone per name and row was a reference count that every load thread and the sink
+/// thread wrote, its cache line bouncing between cores (4 a request). A replayed request's
+/// own path, of unbounded variety, is carried as it is.
+#[derive(Debug, Clone)]
+pub enum Name {
+    Interned(&'static str),
+    Own(Arc<str>),
+}
+
+impl Name {
+    /// The name interned: every later call with the same text returns the same one. For the
+    /// scenario's names only (a bounded set), never for text from a trace.
+    pub fn interned(text: &str) -> Name {
+        Name::Interned(intern(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Name::Interned(name) => name,
+            Name::Own(name) => name,
+        }
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Name {
+        Name::Own(Arc::from(text))
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_names_are_one_copy_and_equal_their_text() {
+        let (a, b) = (
+            Name::interned("generate_text"),
+            Name::interned("generate_text"),
+        );
+        match (&a, &b) {
+            (Name::Interned(x), Name::Interned(y)) => assert!(std::ptr::eq(*x, *y)),
+            _ => panic!("not interned"),
+        }
+        assert_eq!(a, Name::from("generate_text"));
+        assert_ne!(a, Name::interned("health"));
+        assert_eq!(&*a, "generate_text");
+    }
 }

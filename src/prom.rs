@@ -80,7 +80,7 @@ impl PromCounters {
             Some(by) => *by.entry(key).or_default() += 1,
             None => {
                 self.requests
-                    .insert(o.endpoint.clone(), BTreeMap::from([(key, 1)]));
+                    .insert(Arc::from(&*o.endpoint), BTreeMap::from([(key, 1)]));
             }
         }
         // Latency of successful responses only, as every latency figure of the analysis:
@@ -92,7 +92,7 @@ impl PromCounters {
                 None => {
                     let mut h = SecondsHistogram::default();
                     h.observe(seconds);
-                    self.latency.insert(o.endpoint.clone(), h);
+                    self.latency.insert(Arc::from(&*o.endpoint), h);
                 }
             }
         }

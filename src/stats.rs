@@ -123,10 +123,14 @@ pub struct WindowSnapshot {
 
 impl RunStats {
     pub fn record(&mut self, o: &RequestOutcome) {
-        self.endpoints
-            .entry(o.endpoint.clone())
-            .or_default()
-            .record(o);
+        match self.endpoints.get_mut(&*o.endpoint) {
+            Some(endpoint) => endpoint.record(o),
+            None => {
+                let mut endpoint = EndpointStats::default();
+                endpoint.record(o);
+                self.endpoints.insert(Arc::from(&*o.endpoint), endpoint);
+            }
+        }
         self.total.record(o);
         self.window.record(o);
         self.prom.record(o);

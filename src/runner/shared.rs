@@ -11,9 +11,9 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use reqwest::header::HeaderValue;
 
-use super::request::Outgoing;
+use super::request::{Outgoing, ParsedUrl, static_header_value};
 use super::{Target, WallClock};
-use crate::outcome::RequestOutcome;
+use crate::outcome::{Name, RequestOutcome};
 use crate::scenario::{EndpointId, Scenario};
 use crate::shard::Shard;
 use crate::sink::OutcomeSender;
@@ -39,11 +39,15 @@ pub struct Shared {
     by_endpoint: Vec<(AtomicU32, AtomicU64)>,
     stage: AtomicU32,
     stage_target_bits: AtomicU64,
-    class_names: Vec<Arc<str>>,
-    replay_class: Arc<str>,
-    names: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+    class_names: Vec<Name>,
+    replay_class: Name,
+    /// Per endpoint: its name, method and path as rows carry them.
+    names: Vec<(Name, Name, Name)>,
     /// Per endpoint, its name as the `x-aurax-endpoint` header value.
     markers: Vec<Option<HeaderValue>>,
+    /// Per endpoint, its path's URL parsed before the run (None: a path that does not parse
+    /// fails each request, saying why).
+    urls: Vec<Option<Arc<ParsedUrl>>>,
     /// A capacity search keeps each step's arrivals in memory to judge the step (the files
     /// hold them too; the judge is the same).
     step_log: Option<Mutex<Vec<StepRequest>>>,
@@ -54,23 +58,28 @@ impl Shared {
         let class_names = scenario
             .user_classes
             .iter()
-            .map(|c| Arc::from(c.name.as_str()))
+            .map(|c| Name::interned(&c.name))
             .collect();
-        let names: Vec<(Arc<str>, Arc<str>, Arc<str>)> = scenario
+        let names: Vec<(Name, Name, Name)> = scenario
             .endpoints
             .iter()
             .map(|e| {
                 (
-                    Arc::from(e.name.as_str()),
-                    Arc::from(e.method.as_str()),
-                    Arc::from(e.path.as_str()),
+                    Name::interned(&e.name),
+                    Name::interned(&e.method),
+                    Name::interned(&e.path),
                 )
             })
             .collect();
         let markers = scenario
             .endpoints
             .iter()
-            .map(|e| HeaderValue::from_str(&e.name).ok())
+            .map(|e| static_header_value(&e.name))
+            .collect();
+        let urls = scenario
+            .endpoints
+            .iter()
+            .map(|e| target.parsed_url(&e.path).ok())
             .collect();
         Shared {
             scenario,
@@ -89,8 +98,9 @@ impl Shared {
             stage: AtomicU32::new(0),
             stage_target_bits: AtomicU64::new(0),
             markers,
+            urls,
             class_names,
-            replay_class: Arc::from(REPLAY_CLASS),
+            replay_class: Name::interned(REPLAY_CLASS),
             names,
             step_log: None,
         }
@@ -139,7 +149,7 @@ impl Shared {
             log.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(StepRequest {
-                    endpoint: row.endpoint.clone(),
+                    endpoint: Arc::from(&*row.endpoint),
                     intended_us: row.intended_send_us,
                     sent_us: (row.outcome != Outcome::Dropped).then_some(row.actual_send_us),
                     latency_us: row.latency_us,
@@ -164,7 +174,7 @@ impl Shared {
             .zip(&self.names)
             .map(|((in_flight, sent), (name, _, _))| {
                 (
-                    name.clone(),
+                    Arc::from(&**name),
                     in_flight.load(Ordering::Relaxed),
                     sent.load(Ordering::Relaxed),
                 )
@@ -227,7 +237,12 @@ impl Shared {
         let row = self
             .exchange(
                 who,
-                Outgoing::of(ep, bytes, self.markers[endpoint].clone()),
+                Outgoing::of(
+                    ep,
+                    bytes,
+                    self.markers[endpoint].clone(),
+                    self.urls[endpoint].as_deref(),
+                ),
                 max_tokens,
                 intended,
             )
@@ -251,8 +266,12 @@ impl Shared {
             },
             body: request.body.clone(),
             marker: self.markers[request.endpoint].clone(),
+            url: match request.path {
+                Some(_) => None,
+                None => self.urls[request.endpoint].as_deref(),
+            },
         };
-        let path: Option<Arc<str>> = request.path.as_deref().map(Arc::from);
+        let path: Option<Name> = request.path.as_deref().map(Name::from);
         let who = Who {
             user_id,
             class: self.replay_class.clone(),
@@ -264,7 +283,7 @@ impl Shared {
             row.path = path;
         }
         if let Some(m) = &request.method {
-            row.method = Arc::from(m.to_ascii_uppercase().as_str());
+            row.method = Name::from(m.to_ascii_uppercase().as_str());
         }
         self.deliver(row);
     }
@@ -322,11 +341,11 @@ impl Shared {
     }
 
     /// The user class rows of a synthetic user carry.
-    pub fn class_name(&self, class: usize) -> Arc<str> {
+    pub fn class_name(&self, class: usize) -> Name {
         self.class_names[class].clone()
     }
 
-    pub fn replay_class(&self) -> Arc<str> {
+    pub fn replay_class(&self) -> Name {
         self.replay_class.clone()
     }
 
@@ -398,7 +417,7 @@ impl Drop for Pending<'_> {
 /// Who sent a request: the user (or arrival) and its class, the endpoint, the trace line.
 pub struct Who {
     pub user_id: u32,
-    pub class: Arc<str>,
+    pub class: Name,
     pub endpoint: EndpointId,
     pub trace: Option<(Arc<str>, u64)>,
 }

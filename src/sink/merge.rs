@@ -256,6 +256,34 @@ mod tests {
             .unwrap_or_default();
         let value = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
         assert_eq!(value(meta::MERGED_SEGMENTS).as_deref(), Some("1-3"));
+        // Each column as docs/parquet.md says: durations split by byte, send times as deltas,
+        // strings as dictionaries, zstd; no offset index (the levels are not in the file:
+        // `segment::tests`).
+        let group = reader.metadata().row_group(0);
+        let chunk = |name: &str| {
+            group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .expect(name)
+        };
+        use parquet::basic::{Compression, Encoding};
+        for (name, encoding) in [
+            ("latency_us", Encoding::BYTE_STREAM_SPLIT),
+            ("ttfb_us", Encoding::BYTE_STREAM_SPLIT),
+            ("user_id", Encoding::BYTE_STREAM_SPLIT),
+            ("actual_send_time", Encoding::DELTA_BINARY_PACKED),
+            ("endpoint", Encoding::RLE_DICTIONARY),
+        ] {
+            let c = chunk(name);
+            assert!(
+                c.encodings().any(|e| e == encoding),
+                "{name}: {:?}",
+                c.encodings().collect::<Vec<_>>()
+            );
+            assert!(matches!(c.compression(), Compression::ZSTD(_)), "{name}");
+            assert!(c.offset_index_offset().is_none(), "{name}: no offset index");
+        }
         assert_eq!(value(meta::RUN_ID).as_deref(), Some("r1"));
         let batches: Vec<RecordBatch> = reader
             .build()

@@ -9,11 +9,14 @@
 #   4. memory per virtual user: peak RSS with 10,000 users waiting 1-3 s against 100 users;
 #   5. Parquet bytes a row of the runs above.
 # Installs what it lacks (oha with cargo, wrk with apt, Locust with pip).
-# Usage: bench/peers.sh [SECONDS] [CONNECTIONS]
+# Section 1 alternates aurax-tool and oha ROUNDS times (this machine is shared and noisy: each
+# round's ratio is of two runs side by side; the median round is the figure).
+# Usage: bench/peers.sh [SECONDS] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns="${2:-64}"
+rounds="${3:-3}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v oha >/dev/null || cargo install oha --locked --quiet
 command -v locust >/dev/null || python3 -m pip install --quiet --disable-pip-version-check locust
@@ -33,13 +36,17 @@ rss_of() { awk '/Maximum resident/ {print $6}' "$1"; }
 rows_of() { python3 -c "import json,sys;m=json.load(open(sys.argv[1]));print(m['requests']+m['dropped'])" "$1/run.json"; }
 bytes_of() { du -cb "$1"/requests-*.parquet | tail -1 | cut -f1; }
 
-echo "== 1. /health, zero service time, $conns connections, ${secs} s"
-/usr/bin/time -v $bin run --host "$url" --scenario-file bench/health.toml --profile bench \
-  -u "$conns" -t "${secs}s" --quiet --no-thresholds --out "$work/health" > /dev/null 2> "$work/health.time"
-/usr/bin/time -v oha -z "${secs}s" -c "$conns" --no-tui --output-format json "$url/health" \
-  > "$work/oha.json" 2> "$work/oha.time"
+echo "== 1. /health, zero service time, $conns connections, ${secs} s, $rounds rounds"
+: > "$work/rounds"
+for round in $(seq "$rounds"); do
+  rm -rf "$work/health"
+  /usr/bin/time -v $bin run --host "$url" --scenario-file bench/health.toml --profile bench \
+    -u "$conns" -t "${secs}s" --quiet --no-thresholds --out "$work/health" > /dev/null 2> "$work/health.time"
+  /usr/bin/time -v oha -z "${secs}s" -c "$conns" --no-tui --output-format json "$url/health" \
+    > "$work/oha.json" 2> "$work/oha.time"
+  echo "$(rows_of "$work/health") $(cpu_of "$work/health.time") $(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(sum(d['statusCodeDistribution'].values()))" "$work/oha.json") $(cpu_of "$work/oha.time") $(bytes_of "$work/health")" >> "$work/rounds"
+done
 /usr/bin/time -v wrk -t1 -c"$conns" -d"${secs}s" "$url/health" > "$work/wrk.out" 2> "$work/wrk.time"
-oha_reqs=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(sum(d['statusCodeDistribution'].values()))" "$work/oha.json")
 wrk_reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
 
 echo "== 2. AuraxBurstUser x 300, ${secs} s after the spawn"
@@ -79,11 +86,21 @@ for users in 100 10000; do
     -t 8s --quiet --no-thresholds --out "$work/idle-$users" > /dev/null 2> "$work/idle-$users.time"
 done
 
-python3 - "$secs" "$work" "$(rows_of "$work/health")" "$(cpu_of "$work/health.time")" \
-  "$oha_reqs" "$(cpu_of "$work/oha.time")" "$wrk_reqs" "$(cpu_of "$work/wrk.time")" \
+# The median round (by throughput ratio) stands for section 1; every round is printed.
+read -r h_rows h_cpu o_reqs o_cpu h_bytes < <(python3 - "$work/rounds" <<'PY'
+import sys
+rounds = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ratio = lambda r: int(r[0]) / int(r[2])
+for i, r in enumerate(rounds, 1):
+    print(f"round {i}: aurax-tool {int(r[0])} requests, oha {int(r[2])}: {ratio(r):.2f}x", file=sys.stderr)
+print(" ".join(sorted(rounds, key=ratio)[len(rounds) // 2]))
+PY
+)
+python3 - "$secs" "$work" "$h_rows" "$h_cpu" \
+  "$o_reqs" "$o_cpu" "$wrk_reqs" "$(cpu_of "$work/wrk.time")" \
   "$(rows_of "$work/burst")" "$(cpu_of "$work/burst.time")" "$locust_reqs" "$(cpu_of "$work/locust.time")" \
   "$lateness" "$(rss_of "$work/idle-100.time")" "$(rss_of "$work/idle-10000.time")" \
-  "$(bytes_of "$work/health")" "$(bytes_of "$work/burst")" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
+  "$h_bytes" "$(bytes_of "$work/burst")" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
 import sys
 a = sys.argv[1:]
 secs = float(a[0])

@@ -139,8 +139,8 @@ fn median(mut v: Vec<i64>) -> i64 {
 /// Real-world speed (time scale 1): 25 prompt tokens x 4 ms = 100 ms to the first token, then
 /// a token every 20 ms. TTFT is measured within 10% of that (under half a token: the first
 /// chunk waits on two processes' timers, which a busy 2-core machine delays by a few ms), ITL
-/// within 5%; the tokens counted equal
-/// the server's; Ollama's split sums to the client's latency within the network time.
+/// within 5%; the tokens counted equal the server's; Ollama's split sums to the client's
+/// latency within the network time.
 #[test]
 fn ollama_stream_is_timed_per_token_as_the_simulator_serves_it() {
     let sim = Simulator::start(&[

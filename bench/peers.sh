@@ -9,7 +9,7 @@
 #   4. memory per virtual user: peak RSS with 10,000 users waiting 1-3 s against 100 users;
 #   5. Parquet bytes a row of the runs above.
 # Installs what it lacks (oha with cargo, wrk with apt, Locust with pip).
-# Section 1 alternates aurax-tool and oha ROUNDS times (this machine is shared and noisy: each
+# Sections 1 and 2 alternate aurax-tool and its peer ROUNDS times (this machine is shared and noisy: each
 # round's ratio is of two runs side by side; the median round is the figure).
 # Usage: bench/peers.sh [SECONDS] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
@@ -49,16 +49,31 @@ done
 /usr/bin/time -v wrk -t1 -c"$conns" -d"${secs}s" "$url/health" > "$work/wrk.out" 2> "$work/wrk.time"
 wrk_reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
 
-echo "== 2. AuraxBurstUser x 300, ${secs} s after the spawn"
-/usr/bin/time -v $bin run --host "$url" --user-class AuraxBurstUser -u 300 -r 300 -t "$((secs + 1))s" \
-  --quiet --no-thresholds --out "$work/burst" > /dev/null 2> "$work/burst.time"
-/usr/bin/time -v locust -f bench/locustfile.py --headless --host "$url" -u 300 -r 300 \
-  -t "$((secs + 1))s" --csv "$work/locust" --only-summary AuraxBurstUser \
-  > "$work/locust.out" 2> "$work/locust.time" || true
-locust_reqs=$(python3 -c "
+echo "== 2. AuraxBurstUser x 300, ${secs} s after the spawn, $rounds rounds"
+: > "$work/burst-rounds"
+for round in $(seq "$rounds"); do
+  rm -rf "$work/burst" "$work"/locust_*.csv
+  /usr/bin/time -v $bin run --host "$url" --user-class AuraxBurstUser -u 300 -r 300 -t "$((secs + 1))s" \
+    --quiet --no-thresholds --out "$work/burst" > /dev/null 2> "$work/burst.time"
+  /usr/bin/time -v locust -f bench/locustfile.py --headless --host "$url" -u 300 -r 300 \
+    -t "$((secs + 1))s" --csv "$work/locust" --only-summary AuraxBurstUser \
+    > "$work/locust.out" 2> "$work/locust.time" || true
+  locust_reqs=$(python3 -c "
 import csv,sys
 for r in csv.DictReader(open(sys.argv[1])):
     if r['Name']=='Aggregated': print(int(r['Request Count']))" "$work/locust_stats.csv")
+  echo "$(rows_of "$work/burst") $(cpu_of "$work/burst.time") $locust_reqs $(cpu_of "$work/locust.time") $(bytes_of "$work/burst")" >> "$work/burst-rounds"
+done
+# The median round by efficiency ratio (requests a CPU-second against Locust's).
+read -r b_rows b_cpu l_reqs l_cpu b_bytes < <(python3 - "$work/burst-rounds" <<'PY'
+import sys
+rounds = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ratio = lambda r: (int(r[0]) / float(r[1])) / (int(r[2]) / float(r[3]))
+for i, r in enumerate(rounds, 1):
+    print(f"burst round {i}: aurax-tool {int(r[0]) / float(r[1]):.0f} a CPU-second, Locust {int(r[2]) / float(r[3]):.0f}: {ratio(r):.1f}x", file=sys.stderr)
+print(" ".join(sorted(rounds, key=ratio)[len(rounds) // 2]))
+PY
+)
 
 echo "== 3. open model, 5,000 req/s for ${secs} s"
 $bin run --host "$url" --scenario-file bench/health.toml --profile bench --rate 5000/s \
@@ -98,9 +113,9 @@ PY
 )
 python3 - "$secs" "$work" "$h_rows" "$h_cpu" \
   "$o_reqs" "$o_cpu" "$wrk_reqs" "$(cpu_of "$work/wrk.time")" \
-  "$(rows_of "$work/burst")" "$(cpu_of "$work/burst.time")" "$locust_reqs" "$(cpu_of "$work/locust.time")" \
+  "$b_rows" "$b_cpu" "$l_reqs" "$l_cpu" \
   "$lateness" "$(rss_of "$work/idle-100.time")" "$(rss_of "$work/idle-10000.time")" \
-  "$h_bytes" "$(bytes_of "$work/burst")" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
+  "$h_bytes" "$b_bytes" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
 import sys
 a = sys.argv[1:]
 secs = float(a[0])

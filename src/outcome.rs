@@ -1,6 +1,6 @@
 //! What the runner knows of one request once it is over: one Parquet row.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aurax_schema::Outcome;
@@ -86,6 +86,17 @@ pub fn intern(text: &str) -> &'static str {
             kept
         }
     }
+}
+
+/// The value kept for `name` in a map keyed by shared names, made on first sight. A row's
+/// name is looked up, never cloned into the key: the key is copied into an `Arc` once, not
+/// once a row.
+pub fn entry_for<'m, V: Default>(map: &'m mut BTreeMap<Arc<str>, V>, name: &str) -> &'m mut V {
+    if !map.contains_key(name) {
+        map.insert(Arc::from(name), V::default());
+    }
+    map.get_mut(name)
+        .unwrap_or_else(|| unreachable!("the entry was just made"))
 }
 
 /// A name a row carries (its endpoint, method, path, user class). The scenario's names are

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::outcome::RequestOutcome;
+use crate::outcome::{RequestOutcome, entry_for};
 
 /// Histogram bounds in seconds: 1 ms to 60 s, for latency and scheduling lateness.
 pub const BUCKETS: [f64; 17] = [
@@ -73,28 +73,15 @@ pub struct PromCounters {
 
 impl PromCounters {
     pub fn record(&mut self, o: &RequestOutcome) {
-        // Look up before inserting: cloning the endpoint's Arc for every row would bump a
-        // reference count the request tasks share (a contended cache line at 30k req/s).
         let key = (o.outcome.as_str(), o.status);
-        match self.requests.get_mut(&*o.endpoint) {
-            Some(by) => *by.entry(key).or_default() += 1,
-            None => {
-                self.requests
-                    .insert(Arc::from(&*o.endpoint), BTreeMap::from([(key, 1)]));
-            }
-        }
+        *entry_for(&mut self.requests, &o.endpoint)
+            .entry(key)
+            .or_default() += 1;
         // Latency of successful responses only, as every latency figure of the analysis:
         // a refused request's 2 ms would pull the dashboard's p95 down under overload.
         if o.outcome == aurax_schema::Outcome::Ok {
             let seconds = o.latency_us as f64 / 1e6;
-            match self.latency.get_mut(&*o.endpoint) {
-                Some(h) => h.observe(seconds),
-                None => {
-                    let mut h = SecondsHistogram::default();
-                    h.observe(seconds);
-                    self.latency.insert(Arc::from(&*o.endpoint), h);
-                }
-            }
+            entry_for(&mut self.latency, &o.endpoint).observe(seconds);
         }
         self.lateness
             .observe((o.actual_send_us - o.intended_send_us).max(0) as f64 / 1e6);

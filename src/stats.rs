@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 
 use aurax_schema::Outcome;
 
-use crate::outcome::RequestOutcome;
+use crate::outcome::{RequestOutcome, entry_for};
 use crate::prom::PromCounters;
 
 /// 1 µs to 1 hour at 3 significant digits.
@@ -123,14 +123,7 @@ pub struct WindowSnapshot {
 
 impl RunStats {
     pub fn record(&mut self, o: &RequestOutcome) {
-        match self.endpoints.get_mut(&*o.endpoint) {
-            Some(endpoint) => endpoint.record(o),
-            None => {
-                let mut endpoint = EndpointStats::default();
-                endpoint.record(o);
-                self.endpoints.insert(Arc::from(&*o.endpoint), endpoint);
-            }
-        }
+        entry_for(&mut self.endpoints, &o.endpoint).record(o);
         self.total.record(o);
         self.window.record(o);
         self.prom.record(o);

@@ -353,6 +353,17 @@ fn counting_capture_server(
     (host, heads, connections)
 }
 
+/// The heads of the `one_get_scenario` requests (`GET /ping`), in order.
+fn pings(heads: &Heads) -> Vec<String> {
+    heads
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|h| h.starts_with("GET /ping "))
+        .cloned()
+        .collect()
+}
+
 fn ok_json(_: &str) -> String {
     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}".into()
 }
@@ -430,12 +441,7 @@ fn connections_stay_with_their_thread_and_are_reused() {
         &["-u", "6", "-r", "100", "--threads", "3"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let pings = heads
-        .lock()
-        .expect("lock")
-        .iter()
-        .filter(|h| h.starts_with("GET /ping "))
-        .count();
+    let pings = pings(&heads).len();
     assert!(pings >= 60, "{pings} requests");
     assert_eq!(read_rows(&out).len(), pings, "every request recorded");
     let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
@@ -465,11 +471,7 @@ fn run_headers_go_out_once_and_override_the_endpoints() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let heads = heads.lock().expect("lock").clone();
-    let pings: Vec<&String> = heads
-        .iter()
-        .filter(|h| h.starts_with("GET /ping "))
-        .collect();
+    let pings = pings(&heads);
     assert!(pings.len() >= 10, "{} pings", pings.len());
     let host_port = host.trim_start_matches("http://");
     for head in pings {

@@ -82,6 +82,22 @@ impl LoadShape {
     pub fn at(&self, t: Duration) -> (u32, f64) {
         target_at(self.stages(), t)
     }
+
+    /// When the load stops holding still, if it holds still at `t`: the end of a stage
+    /// whose target is the one before it (a hold), `Duration::MAX` past the last stage; None
+    /// during a ramp.
+    pub fn hold_until(&self, t: Duration) -> Option<Duration> {
+        let mut from = 0.0;
+        let mut end = Duration::ZERO;
+        for s in self.stages() {
+            end += s.duration;
+            if t < end {
+                return (s.target == from).then_some(end);
+            }
+            from = s.target;
+        }
+        Some(Duration::MAX)
+    }
 }
 
 /// Locust's `-u N -r R -t T`: a linear ramp to N users at R per second, then a hold.
@@ -190,6 +206,24 @@ mod tests {
         let steps = parse_stages("10:0s,10:30s,20:0s,20:30s", false).expect("parses");
         assert_eq!(target_at(&steps, Duration::from_secs(10)), (1, 10.0));
         assert_eq!(target_at(&steps, Duration::from_secs(40)), (3, 20.0));
+    }
+
+    #[test]
+    fn holds_end_where_the_next_ramp_starts() {
+        let stages = parse_stages("0:10s,50:1m,50:3m,0:30s", false).expect("parses");
+        let shape = LoadShape::Closed { stages };
+        let hold = |secs: u64| shape.hold_until(Duration::from_secs(secs));
+        assert_eq!(hold(5), Some(Duration::from_secs(10)));
+        assert_eq!(hold(40), None);
+        assert_eq!(hold(100), Some(Duration::from_secs(250)));
+        assert_eq!(hold(265), None);
+        assert_eq!(hold(300), Some(Duration::MAX));
+        let steps = parse_stages("10:0s,10:30s,20:0s,20:30s", false).expect("parses");
+        let shape = LoadShape::Closed { stages: steps };
+        assert_eq!(
+            shape.hold_until(Duration::from_secs(40)),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]

@@ -45,8 +45,9 @@ const CHANNEL_CAPACITY: usize = 64 * 1024;
 /// How long the sink sleeps when the channel is empty. It polls instead of blocking: a
 /// receiver blocked on the channel makes every send wake it (a futex call and a context
 /// switch per request: 8% of the runner's CPU at 30k req/s, measured with perf), a sleeping
-/// one costs a send nothing. The channel's room covers 10 ms at up to 6 million req/s.
-const POLL: Duration = Duration::from_millis(10);
+/// one costs a send nothing. The channel's room covers 50 ms at up to a million req/s; at
+/// 10 ms the wake-ups alone were a fifth of an idle run's CPU (perf, 2026-11-30).
+const POLL: Duration = Duration::from_millis(50);
 
 /// The sending side, cloned into every virtual user.
 #[derive(Clone)]

@@ -7,6 +7,7 @@ mod clock;
 mod closed;
 mod conditions;
 mod generation;
+mod h1;
 mod lanes;
 mod live;
 mod open;

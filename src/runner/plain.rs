@@ -1,27 +1,20 @@
-//! The request path to a plain-http target: HTTP/1.1 keep-alive connections of hyper's own,
-//! kept in a pool of idle ones, with none of reqwest's layers (its redirect layer re-parsed
-//! every request's URL; its pool, proxy and connector layers cloned and locked per request).
-//! An https target, and any redirect, go through reqwest (`request.rs`).
+//! The request path to a plain-http target: HTTP/1.1 keep-alive connections of our own
+//! (`h1.rs`), kept in a pool of idle ones per lane, with none of reqwest's layers (its
+//! redirect layer re-parsed every request's URL; its pool, proxy and connector layers cloned
+//! and locked per request) and none of hyper's client dispatch. An https target, and any
+//! redirect, go through reqwest (`request.rs`).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::h1::{self, Connection, Head};
 use super::lanes;
 
 /// Idle-connection slots: one off the lanes and one per lane, lanes beyond wrapping around
 /// (sharing a slot is correct, only slower).
 const SLOTS: usize = 65;
-
-/// A connection of the pool.
-type Connection = SendRequest<Full<Bytes>>;
 
 /// Why an exchange got no response.
 pub enum SendError {
@@ -51,33 +44,30 @@ impl Pool {
         }
     }
 
-    /// Sends the request `make` builds on an idle connection, or a new one (`make` is called
-    /// again only for that retry). A reused
-    /// connection the server had closed before the request went out is retried once on a new
-    /// connection (the request never reached the server); any other failure is the request's.
+    /// Sends `request` on an idle connection, or a new one, and reads the answer's head.
+    /// A reused connection the server had closed (nothing of an answer came back) is retried
+    /// once on a new connection; any other failure is the request's.
     pub async fn send(
         &self,
-        mut make: impl FnMut() -> Request<Full<Bytes>>,
-    ) -> Result<(Response<Incoming>, Connection), SendError> {
-        if let Some(mut conn) = self.checkout().await {
-            match conn.send_request(make()).await {
-                Ok(response) => return Ok((response, conn)),
-                Err(e) if e.is_canceled() => {}
-                Err(e) => return Err(SendError::Exchange(root_cause(&e))),
+        request: &[u8],
+        head_only: bool,
+    ) -> Result<(Connection, Head), SendError> {
+        if let Some(mut conn) = self.checkout() {
+            match conn.exchange(request, head_only).await {
+                Ok(head) => return Ok((conn, head)),
+                Err(h1::Error::Stale) => {}
+                Err(e) => return Err(SendError::Exchange(e.to_string())),
             }
         }
         let mut conn = self.connect().await?;
-        match conn.send_request(make()).await {
-            Ok(response) => Ok((response, conn)),
-            Err(e) => Err(SendError::Exchange(root_cause(&e))),
+        match conn.exchange(request, head_only).await {
+            Ok(head) => Ok((conn, head)),
+            Err(e) => Err(SendError::Exchange(e.to_string())),
         }
     }
 
-    /// Gives a connection whose response was read to the end back to the pool.
+    /// Gives back a connection whose answer was read to its end and that can carry another.
     pub fn give_back(&self, conn: Connection) {
-        if conn.is_closed() {
-            return;
-        }
         if let Ok(mut idle) = self.slot().lock()
             && idle.len() < self.max_idle
         {
@@ -85,13 +75,8 @@ impl Pool {
         }
     }
 
-    async fn checkout(&self) -> Option<Connection> {
-        loop {
-            let mut conn = self.slot().lock().ok()?.pop()?;
-            if !conn.is_closed() && conn.ready().await.is_ok() {
-                return Some(conn);
-            }
-        }
+    fn checkout(&self) -> Option<Connection> {
+        self.slot().lock().ok()?.pop()
     }
 
     /// The calling lane's idle connections.
@@ -118,21 +103,6 @@ impl Pool {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (conn, driver) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| SendError::Connect(root_cause(&e)))?;
-        // The connection's I/O runs as its own task; it ends when the connection closes or
-        // its last handle is dropped.
-        tokio::spawn(driver);
-        Ok(conn)
+        Ok(Connection::new(stream))
     }
-}
-
-/// The innermost cause of an error: what actually went wrong ("connection reset by peer").
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source = e;
-    while let Some(inner) = source.source() {
-        source = inner;
-    }
-    source.to_string()
 }

@@ -7,14 +7,12 @@ use std::time::{Duration, Instant};
 
 use aurax_schema::Outcome;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use reqwest::header::{
-    CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION, USER_AGENT,
-};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
 use super::generation::{self, TokenStream};
+use super::h1;
 use super::plain::{self, SendError};
 use crate::http::describe;
 use crate::outcome::{Generation, intern};
@@ -80,7 +78,7 @@ pub struct Target {
 pub struct ParsedUrl {
     url: Url,
     /// Path and query, for a plain-http request line; None for https.
-    origin: Option<hyper::Uri>,
+    origin: Option<String>,
 }
 
 /// How a plain-http target is reached: its pool, and the headers every request carries (the
@@ -167,12 +165,10 @@ impl Target {
         }
         let url = Url::parse(&self.url(path)).map_err(|e| format!("bad URL for {path}: {e}"))?;
         // The request line of a plain-http request: path and query (origin form).
-        let origin = (url.scheme() == "http")
-            .then(|| {
-                let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-                format!("{}{query}", url.path()).parse::<hyper::Uri>().ok()
-            })
-            .flatten();
+        let origin = (url.scheme() == "http").then(|| {
+            let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+            format!("{}{query}", url.path())
+        });
         let parsed = Arc::new(ParsedUrl { url, origin });
         if let Ok(mut urls) = self.urls.write() {
             // Bounded: a replay of many distinct paths parses the rest each time.
@@ -221,60 +217,46 @@ impl Target {
         &self,
         plain: &PlainTarget,
         method: &Method,
-        origin: &hyper::Uri,
+        origin: &str,
         out: &Outgoing<'_>,
         start: Instant,
     ) -> Option<Exchange> {
         let elapsed = || start.elapsed().as_micros() as i64;
-        let body = out.body.clone().unwrap_or_default();
-        let headers = |target: &Target| {
-            let mut headers = plain.headers.clone();
-            target.add_headers(out, &mut headers).map(|()| headers)
-        };
-        let mut first = match headers(self) {
-            Ok(h) => Some(h),
-            Err(msg) => return Some(failed(0, None, None, Outcome::Other, msg, 0)),
-        };
-        // The headers go into the first request as they are; they are built again only for
-        // the rare retry on a new connection (`plain::Pool::send`): one map per request.
-        let make = || {
-            let mut request = hyper::Request::new(Full::new(body.clone()));
-            *request.method_mut() = method.clone();
-            *request.uri_mut() = origin.clone();
-            *request.headers_mut() = first
-                .take()
-                .or_else(|| headers(self).ok())
-                .unwrap_or_default();
-            request
-        };
+        let mut headers = plain.headers.clone();
+        if let Err(msg) = self.add_headers(out, &mut headers) {
+            return Some(failed(0, None, None, Outcome::Other, msg, 0));
+        }
+        let body = out.body.as_deref().unwrap_or_default();
+        let mut request = Vec::with_capacity(256 + body.len());
+        h1::write_request(&mut request, method.as_str(), origin, &headers, body);
         let mut ttfb = None;
         let mut status = None;
         let mut received = Reading::Whole(Received::default());
         let limit = self.max_body_bytes;
         let exchange = async {
-            let (response, conn) = plain.pool.send(make).await.map_err(|e| match e {
-                SendError::Connect(msg) => (Outcome::ConnectError, msg),
-                SendError::Exchange(msg) => (Outcome::Other, msg),
-            })?;
+            let head_only = *method == Method::HEAD;
+            let (mut conn, head) =
+                plain
+                    .pool
+                    .send(&request, head_only)
+                    .await
+                    .map_err(|e| match e {
+                        SendError::Connect(msg) => (Outcome::ConnectError, msg),
+                        SendError::Exchange(msg) => (Outcome::Other, msg),
+                    })?;
             ttfb = Some(elapsed());
-            status = Some(response.status().as_u16());
-            if response.status().is_redirection() && response.headers().contains_key(LOCATION) {
+            status = Some(head.status);
+            if (300..400).contains(&head.status) && head.location {
                 return Ok(false);
             }
-            received = Reading::of(out.endpoint, response.status().as_u16(), start);
-            let mut body = response.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    let msg = format!("reading the response body: {}", plain::root_cause(&e));
-                    (Outcome::Other, msg)
-                })?;
-                if let Ok(chunk) = frame.into_data() {
-                    received
-                        .append(&chunk, limit)
-                        .map_err(|msg| (Outcome::Other, msg))?;
-                }
+            received = Reading::of(out.endpoint, head.status, start);
+            let reusable = conn
+                .read_body(&head, |chunk| received.append(chunk, limit))
+                .await
+                .map_err(|msg| (Outcome::Other, msg))?;
+            if reusable {
+                plain.pool.give_back(conn);
             }
-            plain.pool.give_back(conn);
             Ok(true)
         };
         let result = match tokio::time::timeout(self.timeout, exchange).await {

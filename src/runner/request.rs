@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use aurax_schema::Outcome;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
@@ -85,7 +87,8 @@ pub struct ParsedUrl {
 /// run's `--header`s, `Host`, `User-Agent`).
 struct PlainTarget {
     pool: plain::Pool,
-    headers: HeaderMap,
+    /// Those headers as they go on the wire, written once: copied into every request.
+    head_block: Vec<u8>,
 }
 
 /// What one exchange produced; the runner adds who sent it and when.
@@ -179,8 +182,9 @@ impl Target {
         Ok(parsed)
     }
 
-    /// Sends the request and reads the response, measuring time to first byte and total.
-    pub async fn exchange(&self, out: Outgoing<'_>) -> Exchange {
+    /// Sends the request and reads the response, measuring time to first byte and total
+    /// from `start`, the request's actual send time.
+    pub async fn exchange(&self, out: Outgoing<'_>, start: Instant) -> Exchange {
         // Methods are checked where they are read (scenario, trace); one that still is no
         // method fails here, never going out as another.
         let Ok(method) = Method::from_bytes(out.method.as_bytes()) else {
@@ -198,7 +202,6 @@ impl Target {
                 Err(msg) => return failed(0, None, None, Outcome::Other, msg, 0),
             },
         };
-        let start = Instant::now();
         if let (Some(plain), Some(origin)) = (&self.plain, &parsed.origin) {
             // None is a redirect: followed by reqwest (its policy), the first hop counted.
             if let Some(done) = self
@@ -222,13 +225,17 @@ impl Target {
         start: Instant,
     ) -> Option<Exchange> {
         let elapsed = || start.elapsed().as_micros() as i64;
-        let mut headers = plain.headers.clone();
-        if let Err(msg) = self.add_headers(out, &mut headers) {
+        let body = out.body.as_deref().unwrap_or_default();
+        let mut request = Vec::with_capacity(256 + plain.head_block.len() + body.len());
+        h1::start_request(&mut request, method.as_str(), origin);
+        request.extend_from_slice(&plain.head_block);
+        let written = self.each_header(out, |name, value| {
+            h1::header(&mut request, name.as_str(), value.as_bytes())
+        });
+        if let Err(msg) = written {
             return Some(failed(0, None, None, Outcome::Other, msg, 0));
         }
-        let body = out.body.as_deref().unwrap_or_default();
-        let mut request = Vec::with_capacity(256 + body.len());
-        h1::write_request(&mut request, method.as_str(), origin, &headers, body);
+        h1::finish_request(&mut request, method.as_str(), body);
         let mut ttfb = None;
         let mut status = None;
         let mut received = Reading::Whole(Received::default());
@@ -286,15 +293,23 @@ impl Target {
         }
     }
 
-    /// Adds what a request carries beyond the client's defaults: the endpoint marker, the
-    /// endpoint's or the trace's headers (not a redacted value, not one a replay must not
-    /// repeat, not one a run `--header` replaces), and a JSON content type for a body that
-    /// names none. The one definition both request paths use.
-    /// A header that is no valid HTTP header fails the request, saying which.
-    fn add_headers(&self, out: &Outgoing<'_>, headers: &mut HeaderMap) -> Result<(), String> {
-        if let Some(marker) = &out.marker {
-            headers.insert(ENDPOINT_HEADER, marker.clone());
+    /// Each header a request carries beyond the run's own (its `--header`s, `Host`,
+    /// `User-Agent`), handed to `put`: the endpoint marker, the endpoint's or the trace's
+    /// headers (not a redacted value, not one a replay must not repeat, not one a run
+    /// `--header` replaces), and a JSON content type for a body when none is named (a run
+    /// `--header` names one too). The one definition both request paths use. A header that
+    /// is no valid HTTP header fails the request, saying which.
+    fn each_header(
+        &self,
+        out: &Outgoing<'_>,
+        mut put: impl FnMut(&HeaderName, &HeaderValue),
+    ) -> Result<(), String> {
+        // The marker is the tool's own: it replaces a run `--header` of its name.
+        let marker = HeaderName::from_static(ENDPOINT_HEADER);
+        if let Some(value) = out.marker.as_ref().or(self.run_headers.get(&marker)) {
+            put(&marker, value);
         }
+        let mut typed = self.run_headers.contains_key(CONTENT_TYPE);
         for (k, v) in out.headers {
             if v == "<redacted>" || is_not_replayed(k) || self.run_headers.contains_key(k.as_str())
             {
@@ -305,14 +320,15 @@ impl Target {
                 HeaderValue::from_str(v),
             ) {
                 (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
+                    typed |= name == CONTENT_TYPE;
+                    put(&name, &value);
                 }
                 _ => return Err(format!("header `{k}` is not a valid HTTP header")),
             }
         }
         // A recorded request keeps its own content type; AURAX bodies are JSON otherwise.
-        if out.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if out.body.is_some() && !typed {
+            put(&CONTENT_TYPE, &HeaderValue::from_static("application/json"));
         }
         Ok(())
     }
@@ -328,7 +344,10 @@ impl Target {
     ) -> Exchange {
         let endpoint = out.endpoint;
         let mut headers = HeaderMap::new();
-        if let Err(msg) = self.add_headers(&out, &mut headers) {
+        let listed = self.each_header(&out, |name, value| {
+            headers.append(name.clone(), value.clone());
+        });
+        if let Err(msg) = listed {
             return failed(0, None, None, Outcome::Other, msg, 0);
         }
         let mut request = self
@@ -669,21 +688,19 @@ fn plain_target(
         Some(p) => format!("{name}:{p}"),
         None => name.to_string(),
     };
-    // Values kept for the run's life: cloning this map into every request then copies
-    // pointers, where shared buffers would each bump a count every load thread writes.
-    let mut headers = HeaderMap::with_capacity(run_headers.len() + 4);
-    for (name, value) in run_headers {
-        let value = value
-            .to_str()
-            .ok()
-            .and_then(static_header_value)
-            .unwrap_or_else(|| value.clone());
-        headers.append(name.clone(), value);
-    }
-    headers.insert(HOST, static_header_value(&authority)?);
+    // The run's headers as written once: `Host` is the target's, a `User-Agent` ours unless
+    // the run names one; the length is each request's own, the marker `each_header`'s.
+    let mut headers = run_headers.clone();
+    headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
     headers
         .entry(USER_AGENT)
         .or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
+    headers.remove(CONTENT_LENGTH);
+    headers.remove(ENDPOINT_HEADER);
+    let mut head_block = Vec::new();
+    for (name, value) in &headers {
+        h1::header(&mut head_block, name.as_str(), value.as_bytes());
+    }
     // An IPv6 literal keeps its brackets in host_str, as connecting needs them.
     let address = format!("{name}:{port}");
     Some(PlainTarget {
@@ -692,7 +709,7 @@ fn plain_target(
             max_connections,
             timeout.min(Duration::from_secs(10)),
         ),
-        headers,
+        head_block,
     })
 }
 

@@ -316,7 +316,8 @@ impl Shared {
             sent: actual,
             endpoint,
         };
-        let ex = self.target.exchange(out).await;
+        // Its latency runs from the actual send time the row records: one clock, one start.
+        let ex = self.target.exchange(out, actual).await;
         let mut row = pending.answered();
         row.ttfb_us = ex.ttfb_us;
         row.latency_us = ex.latency_us;

@@ -106,3 +106,63 @@ impl Pool {
         Ok(Connection::new(stream))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers one request a connection and then closes it without saying so
+    /// (uvicorn's keep-alive timeout, 5 s by default, does this to an idle connection).
+    async fn one_answer_a_connection() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let address = listener.local_addr().expect("address").to_string();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_tried_again_on_a_new_one() {
+        let pool = Pool::new(one_answer_a_connection().await, 4, Duration::from_secs(2));
+        let request = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+        for round in 0..3 {
+            let (mut conn, head) = match pool.send(request, false).await {
+                Ok(sent) => sent,
+                Err(SendError::Connect(e) | SendError::Exchange(e)) => {
+                    panic!("request {round} failed: {e}")
+                }
+            };
+            assert_eq!(head.status, 200);
+            let mut body = Vec::new();
+            let reusable = conn
+                .read_body(&head, |chunk| {
+                    body.extend_from_slice(chunk);
+                    Ok(())
+                })
+                .await
+                .expect("the body");
+            assert_eq!((body.as_slice(), reusable), (&b"ok"[..], true));
+            // Back in the pool as the server closes it: the next request finds it stale.
+            pool.give_back(conn);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

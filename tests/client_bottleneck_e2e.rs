@@ -24,25 +24,6 @@ fn a_load_generator_pinned_to_one_core_says_it_was_the_bottleneck() {
     );
     let sim = Simulator::start_on(&cpus[1..], &["--time-scale", "0.001"]);
     let dir = tempfile::tempdir().expect("tmp");
-    let scenario = dir.path().join("health.toml");
-    std::fs::write(
-        &scenario,
-        r#"name = "health-only"
-[endpoints.health]
-method = "GET"
-path = "/health"
-check = { status = [200] }
-[user_classes.Hammer]
-wait_s = [0.0, 0.0]
-tasks = { health = 1 }
-[profiles.hammer]
-users = 1
-spawn_rate = 1
-run_time = "6s"
-user_classes = ["Hammer"]
-"#,
-    )
-    .expect("scenario");
     let out = dir.path().join("run");
     let rep = dir.path().join("rep");
     let mut cmd = bin();
@@ -53,9 +34,9 @@ user_classes = ["Hammer"]
             "--host",
             &sim.url,
             "--scenario-file",
-            scenario.to_str().expect("utf8"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/bench/health.toml"),
             "--profile",
-            "hammer",
+            "bench",
             "--rate",
             "10000/s",
             "-t",

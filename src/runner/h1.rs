@@ -45,8 +45,8 @@ impl fmt::Display for Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
     pub status: u16,
-    /// It names a `Location` (a redirect is followed elsewhere).
-    pub location: bool,
+    /// A 3xx naming a `Location`: a redirect, followed elsewhere.
+    pub redirect: bool,
     framing: Framing,
     keep_alive: bool,
 }
@@ -114,10 +114,10 @@ impl Connection {
     /// Writes `request` and reads the answer's head (interim 1xx answers skipped).
     /// `head_only`: the request was a HEAD, its answer has no body whatever it says.
     pub async fn exchange(&mut self, request: &[u8], head_only: bool) -> Result<Head, Error> {
+        // Nothing is left in the buffer: a connection is reused only when its last answer
+        // was read to the end and nothing followed (`read_body`).
         let reused = self.used > 0;
         self.used += 1;
-        self.start = 0;
-        self.end = 0;
         // A write to a connection the server has closed fails with a reset, or succeeds and
         // the read finds the close: either way no byte of an answer came back.
         let stale = |e: io::Error| match e.kind() {
@@ -353,7 +353,7 @@ fn read_head(
     };
     Ok(Head {
         status,
-        location,
+        redirect: location && (300..400).contains(&status),
         keep_alive: !close && framing != Framing::UntilClose,
         framing,
     })
@@ -363,14 +363,12 @@ fn read_head(
 fn chunk_size(line: &[u8]) -> Result<u64, String> {
     let text = std::str::from_utf8(line).unwrap_or("");
     let digits = text.split(';').next().unwrap_or("").trim();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(body_error(&format!(
-            "bad chunk size line {:?}",
-            text.trim_end()
-        )));
-    }
-    u64::from_str_radix(digits, 16)
-        .map_err(|_| body_error(&format!("bad chunk size line {:?}", text.trim_end())))
+    // 1 to 15 hex digits: a size that fits in a u64.
+    (1..=15)
+        .contains(&digits.len())
+        .then(|| u64::from_str_radix(digits, 16).ok())
+        .flatten()
+        .ok_or_else(|| body_error(&format!("bad chunk size line {:?}", text.trim_end())))
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -386,9 +384,22 @@ fn io_body_error(e: io::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use tokio::net::TcpListener;
+
+    /// Reads a request's head off a test server's socket; false when the client closed.
+    pub(in crate::runner) async fn read_request_head(socket: &mut TcpStream) -> bool {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    }
 
     /// A server on loopback that answers each request on one connection with the next of
     /// `answers`, each written in the pieces given (so heads, chunk lines and bodies arrive
@@ -399,13 +410,8 @@ mod tests {
         tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.expect("accepts");
             for pieces in answers {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request_head(&mut socket).await {
+                    return;
                 }
                 for piece in pieces {
                     let _ = socket.write_all(piece).await;

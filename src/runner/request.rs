@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use aurax_schema::Outcome;
 use bytes::Bytes;
-use reqwest::header::{
-    CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
-};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method, Url};
 use serde_json::Value;
 
@@ -253,7 +251,7 @@ impl Target {
                     })?;
             ttfb = Some(elapsed());
             status = Some(head.status);
-            if (300..400).contains(&head.status) && head.location {
+            if head.redirect {
                 return Ok(false);
             }
             received = Reading::of(out.endpoint, head.status, start);
@@ -305,9 +303,10 @@ impl Target {
         mut put: impl FnMut(&HeaderName, &HeaderValue),
     ) -> Result<(), String> {
         // The marker is the tool's own: it replaces a run `--header` of its name.
-        let marker = HeaderName::from_static(ENDPOINT_HEADER);
-        if let Some(value) = out.marker.as_ref().or(self.run_headers.get(&marker)) {
-            put(&marker, value);
+        const MARKER: HeaderName = HeaderName::from_static(ENDPOINT_HEADER);
+        let marker = out.marker.as_ref();
+        if let Some(value) = marker.or_else(|| self.run_headers.get(&MARKER)) {
+            put(&MARKER, value);
         }
         let mut typed = self.run_headers.contains_key(CONTENT_TYPE);
         for (k, v) in out.headers {
@@ -689,13 +688,13 @@ fn plain_target(
         None => name.to_string(),
     };
     // The run's headers as written once: `Host` is the target's, a `User-Agent` ours unless
-    // the run names one; the length is each request's own, the marker `each_header`'s.
+    // the run names one; the marker is `each_header`'s.
     let mut headers = run_headers.clone();
     headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
     headers
         .entry(USER_AGENT)
         .or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
-    headers.remove(CONTENT_LENGTH);
+    // (`--header` refuses framing headers: the length is each request's own.)
     headers.remove(ENDPOINT_HEADER);
     let mut head_block = Vec::new();
     for (name, value) in &headers {

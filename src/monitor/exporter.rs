@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::Router;
 use axum::extract::State;
@@ -17,7 +17,9 @@ use crate::runner::Shared;
 use crate::stats::RunStats;
 
 struct Live {
-    shared: Arc<Shared>,
+    /// Weak: the load's state holds the sink's sender, and the sink must be able to finish
+    /// (and count the last outcomes) while the exporter still serves the final numbers.
+    shared: Weak<Shared>,
     stats: Arc<Mutex<RunStats>>,
     running: Arc<AtomicBool>,
     /// `--watch-pid` processes, read from /proc at each scrape like the generator itself.
@@ -46,7 +48,7 @@ pub async fn start(
     watched: Vec<u32>,
 ) -> std::io::Result<Exporter> {
     let live = Arc::new(Live {
-        shared,
+        shared: Arc::downgrade(&shared),
         stats,
         running,
         watched,
@@ -68,19 +70,20 @@ async fn metrics(State(live): State<Arc<Live>>) -> impl IntoResponse {
     if let Some(c) = counters {
         c.render(&mut out);
     }
-    let s = &live.shared;
-    let (stage, target) = s.stage();
+    // Once the load's state is gone the run is over: no user, nothing in flight.
+    let s = live.shared.upgrade();
+    let (stage, target) = s.as_ref().map_or((0, 0.0), |s| s.stage());
     gauge(
         &mut out,
         "aurax_load_users_active",
         "Virtual users running (closed model; 0 in the open model).",
-        f64::from(s.users_active()),
+        f64::from(s.as_ref().map_or(0, |s| s.users_active())),
     );
     gauge(
         &mut out,
         "aurax_load_in_flight_requests",
         "Requests sent and not yet finished.",
-        f64::from(s.in_flight()),
+        f64::from(s.as_ref().map_or(0, |s| s.in_flight())),
     );
     gauge(
         &mut out,
@@ -94,6 +97,7 @@ async fn metrics(State(live): State<Arc<Live>>) -> impl IntoResponse {
         "The stage's target: users (closed model) or requests per second (open model, replay).",
         target,
     );
+    drop(s);
     gauge(
         &mut out,
         "aurax_load_running",

@@ -281,9 +281,11 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     live.abort();
     let _ = live.await;
     watcher.abort();
-    let resources = monitoring.finish().await;
     drop(shared);
+    // Every outcome counted before the exporter says the run is over: the sink thread has
+    // folded the last ones into the live statistics once it has ended.
     let sink_report = sink.finish();
+    let resources = monitoring.finish().await;
 
     let stats = stats
         .lock()

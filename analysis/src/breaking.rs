@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::levels::{LevelEndpoint, LoadLevel};
 use crate::little::little_check;
+use crate::units::rps;
 
 /// After the knee, more load adds at most this share of throughput.
 const PLATEAU_GAIN: f64 = 0.10;
@@ -44,7 +45,8 @@ pub enum SignalKind {
     ServedBelowOffered,
     /// Successful served throughput stopped growing with load (Kneedle, then a plateau).
     ThroughputKnee,
-    /// p95 of successful responses bent upwards (Kneedle on its running maximum).
+    /// p95 of successful responses bent upwards (Kneedle on its logarithm, up to its
+    /// highest level), and stayed up for two levels.
     LatencyKnee,
     /// An endpoint's p95 crossed its target.
     P95OverTarget,
@@ -78,16 +80,49 @@ impl SignalKind {
 pub struct Signal {
     /// Which signal fired.
     pub signal: SignalKind,
+    /// The endpoint whose own flows fired it (judged on its own offered rate), or None for
+    /// the run's totals.
+    pub endpoint: Option<String>,
     /// The level's load: users, or arrivals per second targeted.
     pub load: f64,
-    /// Arrivals per second at that level.
+    /// Arrivals per second of the whole mix at that level.
     pub offered_rps: f64,
-    /// Successful completions per second at that level.
+    /// Successful completions per second of the whole mix at that level.
     pub succeeded_rps: f64,
+    /// For an endpoint's signal: its own arrivals and successful completions per second.
+    pub own: Option<OwnRates>,
     /// Seconds into the run when the level began.
     pub at_s: f64,
     /// What was measured, in words.
     pub detail: String,
+}
+
+/// An endpoint's own rates at the level where its signal fired.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OwnRates {
+    /// Its arrivals per second.
+    pub offered_rps: f64,
+    /// Its successful completions per second.
+    pub succeeded_rps: f64,
+    /// Its arrivals per second over its share of the task mix: the mix's offered rate, at its
+    /// average proportions, that brings it there (None for an endpoint outside the mix).
+    pub mix_equivalent_rps: Option<f64>,
+}
+
+impl Signal {
+    /// Where it fired, in words: "at 108 req/s offered", or for an endpoint "generate_image
+    /// saturates at 10.2 req/s of its own, 97.4 req/s of the mix offered (108 req/s offered)".
+    pub fn headline(&self, unit: &str) -> String {
+        match (&self.endpoint, &self.own) {
+            (Some(e), Some(own)) => format!(
+                "{e} saturates at {} req/s of its own, {} req/s of the mix offered ({:.0} {unit})",
+                rps(own.offered_rps),
+                rps(own.mix_equivalent_rps.unwrap_or(self.offered_rps)),
+                self.load
+            ),
+            _ => format!("{:.0} {unit}", self.load),
+        }
+    }
 }
 
 /// The answer to "where does it break".
@@ -133,25 +168,22 @@ fn crossing(series: &[f64], limit: f64) -> Crossing {
 fn signal(kind: SignalKind, l: &LoadLevel, detail: String) -> Signal {
     Signal {
         signal: kind,
+        endpoint: None,
         load: l.load,
         offered_rps: l.offered_rps,
         succeeded_rps: l.succeeded_rps,
+        own: None,
         at_s: l.first_s,
         detail,
     }
 }
 
-/// Finds the breaking point. `unit` names the load: `users`, or `req/s offered`.
-pub fn find(
-    levels: &[LoadLevel],
-    level_endpoints: &[LevelEndpoint],
-    targets: &Targets,
-    unit: &str,
-) -> Breaking {
-    let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
+/// The three saturation signals (served below offered, throughput knee, latency knee) on
+/// levels ordered by load, each judged on the levels' own flows: the run's totals, or one
+/// endpoint's alone (then `who` names it, and its levels' rates are its own). `unit` names
+/// the load: `users`, or `req/s offered`.
+pub fn saturation_signals(trusted: &[&LoadLevel], who: &str, unit: &str) -> Vec<Signal> {
     let mut signals = Vec::new();
-    let mut standing = Vec::new();
-
     // Served below offered, beyond what a ramp puts in flight (Little's law at the unloaded
     // latency): the queue's growth and the dropped arrivals.
     let base_latency_s = trusted
@@ -177,14 +209,14 @@ pub fn find(
         .collect();
     let describe_deficit = |l: &LoadLevel| {
         let mut why = format!(
-            "the target served {:.1} req/s of {:.1} offered ({:.0}%)",
+            "{who} served {:.1} req/s of {:.1} offered ({:.0}%)",
             l.served_rps,
             l.offered_rps,
             l.served_share() * 100.0
         );
         if l.in_flight_change >= MIN_DEFICIT {
             why += &format!(
-                "; the requests in flight grew by {:.0} over the level's {:.0} s (a queue)",
+                "; its requests in flight grew by {:.0} over the level's {:.0} s (a queue)",
                 l.in_flight_change, l.seconds
             );
         }
@@ -215,7 +247,7 @@ pub fn find(
         Crossing::Never => {}
     }
 
-    if let Some(k) = throughput_knee(&trusted) {
+    if let Some(k) = throughput_knee(trusted) {
         let l = trusted[k];
         let more = trusted[k..]
             .iter()
@@ -226,23 +258,46 @@ pub fn find(
             SignalKind::ThroughputKnee,
             l,
             format!(
-                "successful throughput stops growing with load at {:.0} {unit} ({:.1} req/s served successfully); more load added {more:.1} req/s at most",
+                "{who}'s successful throughput stops growing with load at {:.0} {unit} ({:.1} req/s served successfully); more load added {more:.1} req/s at most",
                 l.load, l.succeeded_rps
             ),
         ));
     }
 
-    if let Some((knee, at)) = latency_knee(&trusted) {
+    if let Some((knee, at)) = latency_knee(trusted) {
         let (k, l) = (trusted[knee], trusted[at]);
         signals.push(signal(
             SignalKind::LatencyKnee,
             l,
             format!(
-                "p95 of successful requests turns steep past {:.0} {unit} ({:.0} ms there, {:.0} ms at {:.0} {unit})",
+                "{who}'s p95 of successful requests turns steep past {:.0} {unit} ({:.0} ms there, {:.0} ms at {:.0} {unit})",
                 k.load, k.p95_ms, l.p95_ms, l.load
             ),
         ));
     }
+    signals
+}
+
+/// Finds the breaking point: the first sustained signal of the totals, of an endpoint's own
+/// flows (`endpoint_signals`, from [`crate::saturation`]: Some when the mix was judged per
+/// endpoint) or of a target. `unit` names the load: `users`, or `req/s offered`.
+pub fn find(
+    levels: &[LoadLevel],
+    level_endpoints: &[LevelEndpoint],
+    endpoint_signals: Option<&[Signal]>,
+    targets: &Targets,
+    unit: &str,
+) -> Breaking {
+    let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
+    let mut signals = saturation_signals(&trusted, "the target", unit);
+    if let Some(own) = endpoint_signals {
+        // A mix's p95 blends endpoints whose latencies differ tenfold: it turns steep when the
+        // random draws send a burst of the slow one, before any endpoint saturates. Each
+        // endpoint's own latency knee stands in for it.
+        signals.retain(|s| s.signal != SignalKind::LatencyKnee);
+        signals.extend(own.iter().cloned());
+    }
+    let mut standing = Vec::new();
 
     for t in &targets.endpoints {
         let mine: Vec<&LevelEndpoint> = level_endpoints
@@ -303,7 +358,13 @@ pub fn find(
     }
 
     // Lowest load first; at the same load, running out of capacity before missing a target.
-    signals.sort_by(|a, b| a.load.total_cmp(&b.load).then(a.signal.cmp(&b.signal)));
+    // An endpoint's signal before the totals' at the same load: it names the cause.
+    signals.sort_by(|a, b| {
+        a.load
+            .total_cmp(&b.load)
+            .then(a.signal.cmp(&b.signal))
+            .then(a.endpoint.is_none().cmp(&b.endpoint.is_none()))
+    });
     let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);
     let max_load = levels.iter().map(|l| l.load).fold(0.0, f64::max);
     let Some(first) = signals.first().cloned() else {
@@ -323,7 +384,13 @@ pub fn find(
             verdict,
         };
     };
-    let level = levels.iter().find(|l| l.load == first.load);
+    // An endpoint's levels may merge several of the run's: judge the generator at the
+    // run's level nearest the signal's load.
+    let level = levels.iter().min_by(|a, b| {
+        (a.load - first.load)
+            .abs()
+            .total_cmp(&(b.load - first.load).abs())
+    });
     if let Some(why) = level.and_then(generator_limit) {
         let verdict = format!(
             "the load generator was the limit at {:.0} {unit}: {why}; the limit found there is the client's, not the target's",
@@ -337,10 +404,27 @@ pub fn find(
             verdict,
         };
     }
-    let verdict = format!(
-        "breaking point at {:.0} {unit}, {:.1} req/s served successfully, {:.0} s into the run: {}",
-        first.load, first.succeeded_rps, first.at_s, first.detail
-    );
+    let verdict = match &first.endpoint {
+        Some(_) => format!(
+            "breaking point: {}, {:.0} s into the run: {}",
+            first.headline(unit),
+            first.at_s,
+            first.detail
+        ),
+        None => format!(
+            "breaking point at {:.0} {unit}, {:.1} req/s served successfully, {:.0} s into the run: {}",
+            first.load, first.succeeded_rps, first.at_s, first.detail
+        ),
+    };
+    // A signal of the totals came first: say which endpoint ran out on its own, and when.
+    let verdict = match signals.iter().find(|s| s.endpoint.is_some()) {
+        Some(own) if first.endpoint.is_none() => format!(
+            "{verdict}; the first endpoint to saturate on its own: {}, {:.0} s into the run",
+            own.headline(unit),
+            own.at_s
+        ),
+        _ => verdict,
+    };
     Breaking {
         point: Some(first),
         generator_limit: None,
@@ -419,33 +503,40 @@ fn throughput_knee(levels: &[&LoadLevel]) -> Option<usize> {
     (before > 0.0).then_some(k)
 }
 
-/// Kneedle on (load, running maximum of the p95 of successful requests), convex and rising:
-/// the knee is the last level before latency turns steep; the signal fires at the first later
-/// level whose p95 is at least LATENCY_KNEE_FACTOR times the knee's (and the next level's
-/// too). Returns (knee, at).
+/// Kneedle on (load, log of the p95 of successful requests) up to its highest level: the
+/// knee is the last level before latency turns steep; the signal fires at the first later
+/// level whose p95 is at least LATENCY_KNEE_FACTOR times the knee's, the next level's too (a
+/// burst that queues for one level and drains in the next is no knee). Returns (knee, at).
 fn latency_knee(levels: &[&LoadLevel]) -> Option<(usize, usize)> {
-    // The running maximum: once requests fail at their timeout, the successful ones left can
-    // be the fast endpoint's alone, and a p95 that falls for that reason is no recovery.
-    let mut envelope = 0.0f64;
-    let pts: Vec<(usize, f64, f64)> = levels
+    let all: Vec<(usize, f64, f64)> = levels
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.p95_ms.is_finite())
-        .map(|(i, l)| {
-            envelope = envelope.max(l.p95_ms);
-            (i, l.load, envelope)
-        })
+        .filter(|(_, l)| l.p95_ms.is_finite() && l.p95_ms > 0.0)
+        .map(|(i, l)| (i, l.load, l.p95_ms))
         .collect();
-    let curve: Vec<(f64, f64)> = pts.iter().map(|p| (p.1, p.2)).collect();
+    // Up to the highest p95: past it, once requests fail at their timeout, the successful
+    // ones left can be the fast endpoint's alone, and a p95 that falls for that reason is no
+    // recovery to fit a curve to.
+    let peak = all
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.2.total_cmp(&b.1.2))
+        .map(|(i, _)| i)?;
+    let pts = &all[..=peak];
+    // In log space: latency grows by factors (a queue doubles it, then doubles it again), so
+    // on a linear axis a queue's convex rise puts the knee of most distance from the chord
+    // well past where the curve turns (at +20% of the load past saturation for a queue growing
+    // quadratically over a ramp); on a log axis the rise is steepest where it begins.
+    let curve: Vec<(f64, f64)> = pts.iter().map(|p| (p.1, p.2.ln())).collect();
     let (knee, best) = kneedle(&curve, Bend::Steepening)?;
     if best < 0.1 || knee + 1 >= pts.len() {
         return None;
     }
     let floor = pts[knee].2;
     let steep = |y: f64| y >= LATENCY_KNEE_FACTOR * floor && y - floor >= LATENCY_KNEE_MIN_RISE_MS;
-    let at = (knee + 1..pts.len())
-        .find(|&j| steep(pts[j].2) && pts.get(j + 1).is_none_or(|p| steep(p.2)))?;
-    Some((pts[knee].0, pts[at].0))
+    let at = (knee + 1..all.len())
+        .find(|&j| steep(all[j].2) && all.get(j + 1).is_none_or(|p| steep(p.2)))?;
+    Some((pts[knee].0, all[at].0))
 }
 
 #[cfg(test)]
@@ -492,7 +583,13 @@ mod tests {
 
     #[test]
     fn a_queueing_target_breaks_where_served_stops_tracking_offered() {
-        let b = find(&queueing_ramp(95.0), &[], &targets(0.01), "req/s offered");
+        let b = find(
+            &queueing_ramp(95.0),
+            &[],
+            None,
+            &targets(0.01),
+            "req/s offered",
+        );
         let p = b.point.as_ref().expect("found");
         // Served flattens at the first level past capacity.
         assert_eq!(p.signal, SignalKind::ThroughputKnee, "{}", b.verdict);
@@ -521,7 +618,7 @@ mod tests {
         let levels: Vec<_> = (1..=20)
             .map(|u| level(f64::from(u), (5.0 * f64::from(u)).min(50.0), 0.0))
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "users");
+        let b = find(&levels, &[], None, &targets(0.01), "users");
         let p = b.point.expect("found");
         assert_eq!(p.signal, SignalKind::ThroughputKnee, "{}", b.verdict);
         assert_eq!(p.load, 10.0);
@@ -533,7 +630,7 @@ mod tests {
         let levels: Vec<_> = (1..=10)
             .map(|u| level(f64::from(u), 3.0 * f64::from(u), 0.0))
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "users");
+        let b = find(&levels, &[], None, &targets(0.01), "users");
         assert!(b.point.is_none());
         assert!(
             b.verdict.starts_with("no breaking point up to 30.0 req/s"),
@@ -563,7 +660,7 @@ mod tests {
                 }
             })
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "req/s offered");
+        let b = find(&levels, &[], None, &targets(0.01), "req/s offered");
         assert!(b.point.is_none(), "{}", b.verdict);
     }
 
@@ -578,7 +675,7 @@ mod tests {
                 )
             })
             .collect();
-        let b = find(&levels, &[], &targets(0.05), "users");
+        let b = find(&levels, &[], None, &targets(0.05), "users");
         let p = b.point.expect("found");
         assert_eq!(p.signal, SignalKind::ErrorRateOverTarget);
         assert_eq!(p.load, 6.0);
@@ -589,7 +686,7 @@ mod tests {
         let levels: Vec<_> = (1..=10)
             .map(|u| level(f64::from(u), 30.0 * f64::from(u), 0.05))
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "users");
+        let b = find(&levels, &[], None, &targets(0.01), "users");
         assert!(b.point.is_none(), "{}", b.verdict);
         assert_eq!(b.standing.len(), 1);
     }
@@ -607,7 +704,7 @@ mod tests {
                 successes: 100.0,
             })
             .collect();
-        let b = find(&levels, &p95, &targets(0.01), "users");
+        let b = find(&levels, &p95, None, &targets(0.01), "users");
         let p = b.point.expect("found");
         assert_eq!(p.signal, SignalKind::P95OverTarget);
         assert_eq!(p.load, 7.0);
@@ -626,7 +723,7 @@ mod tests {
                 ..level(f64::from(u), 3.0 * f64::from(u), 0.0)
             })
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "users");
+        let b = find(&levels, &[], None, &targets(0.01), "users");
         let p = b.point.expect("found");
         assert_eq!(p.signal, SignalKind::LatencyKnee, "{}", b.verdict);
         assert_eq!(p.load, 7.0, "{}", b.verdict);
@@ -642,7 +739,7 @@ mod tests {
                 ..level(f64::from(u), (5.0 * f64::from(u)).min(40.0), 0.0)
             })
             .collect();
-        let b = find(&levels, &[], &targets(0.01), "users");
+        let b = find(&levels, &[], None, &targets(0.01), "users");
         assert!(
             b.point.is_none() && b.generator_limit.is_some(),
             "{}",

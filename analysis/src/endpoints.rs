@@ -53,7 +53,11 @@ pub struct EndpointSummary {
     pub target_ms: Option<f64>,
     /// The run's target percentile of successful responses (None without any).
     pub judged_ms: Option<f64>,
-    /// None without a target; false when no response succeeded to be judged.
+    /// Share of its arrivals that succeeded under its target (None without a target):
+    /// what the target is judged on ([`crate::slo`]).
+    pub attainment: Option<f64>,
+    /// None without a target; else whether at least the target percentile of its arrivals
+    /// succeeded under it (attainment; failures count as over).
     pub meets_target: Option<bool>,
     /// Apdex with the target as T over every arrival: failures and dropped are frustrated.
     pub apdex: Option<f64>,
@@ -202,7 +206,9 @@ pub fn per_endpoint(
                 corrected_p95_ms: ms(c95[i]),
                 corrected_p99_ms: ms(c99[i]),
                 judged_ms,
-                meets_target: target_ms.map(|t| judged_ms.is_some_and(|j| j < t)),
+                attainment: target_ms.and_then(|_| crate::slo::attainment(good[i], arrivals)),
+                meets_target: target_ms
+                    .map(|_| crate::slo::attains(good[i], arrivals, targets.percentile)),
                 apdex: target_ms
                     .filter(|_| arrivals > 0.0)
                     .map(|_| (sat[i] + tol[i] / 2.0) / arrivals),

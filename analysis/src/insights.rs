@@ -6,6 +6,7 @@ use crate::breaking::Breaking;
 use crate::endpoints::EndpointSummary;
 use crate::errors::ErrorPattern;
 use crate::levels::LevelEndpoint;
+use crate::saturation::Groups;
 use crate::scaling::Scaling;
 
 /// An endpoint ranked among the bottlenecks, and why.
@@ -21,6 +22,8 @@ pub struct Bottleneck {
     pub time_share: f64,
     /// p95 at the highest load level over p95 at the lowest.
     pub degradation: Option<f64>,
+    /// Whether its saturation sets the mix's capacity (`scaling.limiting`).
+    pub binds: bool,
 }
 
 /// Ranks endpoints: furthest over target first, then by share of waiting time; each with
@@ -28,15 +31,25 @@ pub struct Bottleneck {
 pub fn bottlenecks(
     endpoints: &[EndpointSummary],
     level_endpoints: &[LevelEndpoint],
+    groups: &Groups,
+    scaling: &Scaling,
+    percentile: f64,
     unit: &str,
 ) -> Vec<Bottleneck> {
+    let limiting = scaling.limiting.as_ref().map(|l| l.endpoint.as_str());
     let mut out: Vec<Bottleneck> = endpoints
         .iter()
         .map(|e| {
-            // No successful response to judge is as far over target as it gets.
-            let over = e
-                .target_ms
-                .map(|t| e.judged_ms.map_or(f64::INFINITY, |j| j / t));
+            // No successful response to judge is as far over target as it gets; a target
+            // missed by attainment is over it, however fast the successes were.
+            let over = e.target_ms.map(|t| {
+                let p95 = e.judged_ms.map_or(f64::INFINITY, |j| j / t);
+                if e.meets_target == Some(false) {
+                    p95.max(1.0)
+                } else {
+                    p95
+                }
+            });
             let mine: Vec<&LevelEndpoint> = level_endpoints
                 .iter()
                 .filter(|l| l.endpoint == e.name && l.successes >= 10.0)
@@ -48,7 +61,34 @@ pub fn bottlenecks(
                 _ => None,
             };
             let mut reasons = Vec::new();
-            match (over, e.target_ms, e.judged_ms) {
+            let saturated = groups
+                .endpoints
+                .iter()
+                .find(|g| g.name == e.name)
+                .and_then(|g| g.saturated_at());
+            if let Some(p) = saturated {
+                let binds = if Some(e.name.as_str()) == limiting {
+                    ": it binds the mix first".to_string()
+                } else {
+                    String::new()
+                };
+                reasons.push(format!(
+                    "saturates on its own at {} req/s, {} req/s of the mix offered ({:.0} {unit}){binds}",
+                    crate::units::rps(p.own.map_or(f64::NAN, |o| o.offered_rps)),
+                    crate::units::rps(p.offered_rps),
+                    p.load
+                ));
+            }
+            if let (Some(t), Some(a), Some(false)) = (e.target_ms, e.attainment, e.meets_target) {
+                reasons.push(format!(
+                    "{:.1}% of its arrivals succeeded under its {t:.0} ms target, short of p{}'s {}%",
+                    a * 100.0,
+                    percentile,
+                    percentile
+                ));
+            }
+            let p95_over = e.target_ms.map(|t| e.judged_ms.map_or(f64::INFINITY, |j| j / t));
+            match (p95_over, e.target_ms, e.judged_ms) {
                 (Some(_), Some(_), None) => {
                     reasons.push("no successful response to judge".to_string())
                 }
@@ -85,13 +125,16 @@ pub fn bottlenecks(
                 over_target: over,
                 time_share: e.time_share,
                 degradation,
+                binds: Some(e.name.as_str()) == limiting,
             }
         })
         .collect();
     let key = |b: &Bottleneck| {
         let over = b.over_target.unwrap_or(0.0).min(1e6);
-        // Over target dominates; then waiting time, degradation and failures add up.
+        // Over target dominates, and the endpoint that binds the mix; then waiting time,
+        // degradation and failures add up.
         (if over >= 1.0 { 10.0 + over } else { 0.0 })
+            + if b.binds { 10.0 } else { 0.0 }
             + b.time_share * 5.0
             + b.degradation.unwrap_or(1.0).min(10.0)
             - 1.0
@@ -135,8 +178,18 @@ pub fn optimisation_targets(
         ));
     }
     if breaking.point.is_some() {
+        let binds = scaling.limiting.as_ref().map_or(String::new(), |l| {
+            format!(
+                "; {}{} binds first, at {} req/s of its own: scale it (or lower its share) before anything else",
+                l.endpoint,
+                l.model
+                    .as_deref()
+                    .map_or(String::new(), |m| format!(" (model {m})")),
+                crate::units::rps(l.capacity_rps)
+            )
+        });
         out.push(format!(
-            "Capacity: one instance serves ~{:.0} req/s successfully at its limit; scale out at {:.0} req/s or {:.0} requests in flight per instance.",
+            "Capacity: one instance serves ~{:.0} req/s of this mix successfully at its limit{binds}; scale out at {:.0} req/s or {:.0} requests in flight per instance.",
             scaling.capacity_rps, scaling.scale_out_at_rps, scaling.scale_out_at_in_flight
         ));
     }

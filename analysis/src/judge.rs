@@ -2,9 +2,9 @@
 //! end-of-run verdict and `analyze` both come from here, on the same files, so the same run
 //! gets the same figures and the same exit code from either.
 //!
-//! - Response time: the run's target percentile (p95 by default) of the endpoint's
-//!   **successful** responses, exact (nearest rank), strictly under the target. An endpoint
-//!   with a target and no successful response fails it.
+//! - Response time, by attainment ([`crate::slo`]): "p95 < T" holds when at least 95% of the
+//!   endpoint's arrivals succeeded strictly under T; failures, timeouts and dropped arrivals
+//!   count as over it. An endpoint with a target and no arrival to judge fails it.
 //! - Throughput tiers: the most requests per second served successfully at a load level,
 //!   at least the tier; a tier above what the configured load could offer is not judged.
 //! - Error rate: failed arrivals (dropped ones included) over all arrivals, strictly under the
@@ -69,11 +69,14 @@ pub fn judge(
         };
         checks.push(TargetCheck {
             what: format!("{} p{}", e.name, targets.percentile),
-            observed: e.judged_ms.map_or("no success".to_string(), format_ms),
-            limit: format!("< {}", format_ms(target_ms)),
-            judgement: match e.judged_ms {
-                Some(j) if j < target_ms => Judgement::Pass,
-                _ => Judgement::Fail,
+            observed: e.attainment.map_or("no arrival".to_string(), |a| {
+                format!("{:.1}% < {}", a * 100.0, format_ms(target_ms))
+            }),
+            limit: format!(">= {}%", targets.percentile),
+            judgement: if e.meets_target == Some(true) {
+                Judgement::Pass
+            } else {
+                Judgement::Fail
             },
         });
     }
@@ -192,7 +195,7 @@ pub fn all_pass(checks: &[TargetCheck]) -> bool {
 /// The checks under their header, as `run` and `analyze` print them.
 pub fn checks_section(percentile: f64, checks: &[TargetCheck]) -> String {
     format!(
-        "targets (response times judged on p{percentile} of successful responses):\n{}",
+        "targets (response times: at least {percentile}% of arrivals succeeded under the target):\n{}",
         checks_text(checks)
     )
 }

@@ -77,6 +77,67 @@ impl LoadLevel {
     }
 }
 
+/// What a level's windows add up to: counts, seconds and requests in flight.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LevelFlows {
+    /// Users, or arrivals per second targeted.
+    pub load: f64,
+    /// Seconds its windows cover.
+    pub seconds: f64,
+    /// When its first window began, seconds into the run.
+    pub first_s: f64,
+    /// Arrivals (sent or dropped), by send time.
+    pub arrivals: f64,
+    /// Arrivals dropped unsent.
+    pub dropped: f64,
+    /// Arrivals that failed, dropped ones included.
+    pub failures: f64,
+    /// Completions (any outcome), by completion time.
+    pub completions: f64,
+    /// Completions that succeeded.
+    pub succeeded: f64,
+    /// Completions that succeeded within target.
+    pub good: f64,
+    /// Time-weighted requests in flight (Σ mean × seconds over its windows).
+    pub in_flight_seconds: f64,
+    /// Requests in flight when its first window began.
+    pub in_flight_start: f64,
+}
+
+impl LoadLevel {
+    /// A level's rates from its flows; latency figures NaN until the rows give them.
+    pub fn from_flows(f: LevelFlows) -> LoadLevel {
+        let seconds = f.seconds.max(1e-9);
+        LoadLevel {
+            load: f.load,
+            seconds: f.seconds,
+            first_s: f.first_s,
+            arrivals: f.arrivals,
+            dropped: f.dropped,
+            failures: f.failures,
+            completions: f.completions,
+            succeeded: f.succeeded,
+            good: f.good,
+            offered_rps: f.arrivals / seconds,
+            served_rps: f.completions / seconds,
+            succeeded_rps: f.succeeded / seconds,
+            goodput_rps: f.good / seconds,
+            error_rate: if f.arrivals > 0.0 {
+                f.failures / f.arrivals
+            } else {
+                0.0
+            },
+            in_flight: f.in_flight_seconds / seconds,
+            in_flight_start: f.in_flight_start,
+            in_flight_change: f.arrivals - f.dropped - f.completions,
+            seen_in_flight: f64::NAN,
+            mean_latency_ms: f64::NAN,
+            p95_ms: f64::NAN,
+            lateness_p99_ms: f64::NAN,
+        }
+    }
+}
+
 #[cfg(test)]
 impl LoadLevel {
     /// A level of 10 s that keeps up (served = offered) with consistent numbers, for tests of
@@ -189,15 +250,6 @@ pub fn load_levels(
                 .map(|(w, _)| w)
                 .collect();
             let sum = |f: &dyn Fn(&Window) -> f64| mine.iter().map(|w| f(w)).sum::<f64>();
-            let seconds = sum(&|w| w.seconds);
-            let arrivals = sum(&|w| w.arrivals);
-            let (completions, succeeded, good) = (
-                sum(&|w| w.completions),
-                sum(&|w| w.succeeded),
-                sum(&|w| w.good),
-            );
-            let failures = sum(&|w| w.failures);
-            let sent = sum(&|w| w.sent());
             let seen_weight = sum(&|w| {
                 if w.seen_in_flight.is_nan() {
                     0.0
@@ -206,27 +258,6 @@ pub fn load_levels(
                 }
             });
             LoadLevel {
-                load: level[i],
-                seconds,
-                first_s: mine.first().map_or(0.0, |w| w.start_s),
-                arrivals,
-                dropped: sum(&|w| w.dropped),
-                failures,
-                completions,
-                succeeded,
-                good,
-                offered_rps: arrivals / seconds,
-                served_rps: completions / seconds,
-                succeeded_rps: succeeded / seconds,
-                goodput_rps: good / seconds,
-                error_rate: if arrivals > 0.0 {
-                    failures / arrivals
-                } else {
-                    0.0
-                },
-                in_flight: sum(&|w| w.in_flight_mean * w.seconds) / seconds,
-                in_flight_start: mine.first().map_or(0.0, |w| w.in_flight_start),
-                in_flight_change: sent - completions,
                 seen_in_flight: if seen_weight > 0.0 {
                     sum(&|w| {
                         if w.seen_in_flight.is_nan() {
@@ -241,6 +272,19 @@ pub fn load_levels(
                 mean_latency_ms: mean[i] / 1000.0,
                 p95_ms: p95[i] / 1000.0,
                 lateness_p99_ms: late[i] / 1000.0,
+                ..LoadLevel::from_flows(LevelFlows {
+                    load: level[i],
+                    seconds: sum(&|w| w.seconds),
+                    first_s: mine.first().map_or(0.0, |w| w.start_s),
+                    arrivals: sum(&|w| w.arrivals),
+                    dropped: sum(&|w| w.dropped),
+                    failures: sum(&|w| w.failures),
+                    completions: sum(&|w| w.completions),
+                    succeeded: sum(&|w| w.succeeded),
+                    good: sum(&|w| w.good),
+                    in_flight_seconds: sum(&|w| w.in_flight_mean * w.seconds),
+                    in_flight_start: mine.first().map_or(0.0, |w| w.in_flight_start),
+                })
             }
         })
         .collect())

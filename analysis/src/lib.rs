@@ -25,9 +25,12 @@ mod little;
 mod models;
 pub mod report;
 pub mod resources;
+pub mod saturation;
 pub mod scaling;
+pub mod slo;
 pub mod source;
 mod summary;
+mod units;
 mod usl;
 mod windows;
 pub mod workers;
@@ -108,6 +111,8 @@ pub struct Analysis {
     pub(crate) outcome_windows: Vec<OutcomeWindow>,
     /// Every load level, lowest first.
     pub levels: Vec<LoadLevel>,
+    /// Per endpoint and per model: levels of their own and where each saturated.
+    pub groups: saturation::Groups,
     /// The breaking point and every saturation signal.
     pub breaking: Breaking,
     pub(crate) usl: Option<UslFit>,
@@ -223,7 +228,26 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         None => generation::Generations::default(),
     };
     let unit = source.load_unit();
-    let breaking = breaking::find(&levels, &level_endpoints, targets, unit);
+    let groups = saturation::groups(
+        &lf,
+        &saturation::RunLevels {
+            windows: &windows,
+            window_levels: &window_levels,
+            levels: &levels,
+            start_us,
+            window_s,
+            last_send_us,
+        },
+        &source,
+        unit,
+    )?;
+    let breaking = breaking::find(
+        &levels,
+        &level_endpoints,
+        groups.endpoint_signals().as_deref(),
+        targets,
+        unit,
+    );
     // The USL models throughput against concurrency; an open model's levels are rates.
     let usl = if source.open_model {
         None
@@ -235,7 +259,6 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);
     let models = models::usage(&lf)?;
-    let bottlenecks = insights::bottlenecks(&endpoints, &level_endpoints, unit);
     let t = &targets.throughput;
     let tiers = [
         ("minimum", t.minimum_rps),
@@ -246,7 +269,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         Some(search) => Some(capacity::from_frame(&base, targets, search)?),
         None => None,
     };
-    let level_scaling = scaling::scaling(&levels, &breaking, &tiers);
+    let level_scaling = scaling::scaling(&levels, &breaking, &groups, &tiers);
     // A search's capacity is its answer; the levels' reading only where it found none.
     let scaling = capacity
         .as_ref()
@@ -281,6 +304,14 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         None => checks,
     };
     let pass = judge::all_pass(&checks);
+    let bottlenecks = insights::bottlenecks(
+        &endpoints,
+        &level_endpoints,
+        &groups,
+        &scaling,
+        targets.percentile,
+        unit,
+    );
     let hidden_app_errors = one("hidden")? as u64;
     let optimisation = insights::optimisation_targets(
         &bottlenecks,
@@ -370,6 +401,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         endpoint_windows,
         outcome_windows,
         levels,
+        groups,
         breaking,
         usl,
         little,

@@ -2,39 +2,104 @@
 //! **served successfully** at its limit, never a rate that was merely offered; the trigger sits
 //! below it, in requests per second (HPA, KEDA on a rate) and in requests in flight (AURAX's
 //! `aurax_inprogress`, the one request metric the published backend exposes).
+//!
+//! A mix binds where its **first** endpoint saturates ([`crate::saturation`]): each endpoint's
+//! own capacity divided by its share of the mix is the mix's rate at which it binds, and the
+//! lowest of those is the capacity of the mix as offered.
 
 use serde::Serialize;
 
 use crate::breaking::{Breaking, Signal, SignalKind};
 use crate::levels::LoadLevel;
+use crate::saturation::{Group, GroupKind, Groups};
+use crate::units::rps;
 
 /// Headroom between the scale-out trigger and the capacity.
 pub const HEADROOM: f64 = 0.3;
+
+/// A level of an endpoint's shows its capacity when it was offered at least this share of
+/// what it served successfully (a closed loop offers about what it is served).
+const DEMANDED: f64 = 0.98;
 
 /// Question 5: capacity per instance, the scale-out trigger and the instances per tier.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scaling {
     /// The most successful requests per second served at any trusted load level.
     pub max_throughput_rps: f64,
-    /// Successful requests per second one instance serves at its limit.
+    /// Successful requests per second of the mix, as offered, one instance serves at its
+    /// limit: where its first endpoint saturates.
     pub capacity_rps: f64,
     /// True when capacity is only a lower bound (no breaking point was reached).
     pub capacity_is_lower_bound: bool,
     /// How the capacity was read from the levels, in words.
     pub capacity_basis: String,
+    /// The endpoint (and its model) whose saturation sets the capacity, when one does.
+    pub limiting: Option<Limiting>,
     /// Scale out when one instance carries this many requests per second.
     pub scale_out_at_rps: f64,
     /// The same trigger as requests in flight (in progress) per instance, measured at the
     /// load levels around the trigger rate.
     pub scale_out_at_in_flight: f64,
+    /// The same trigger as the limiting endpoint's own requests in flight.
+    pub scale_out_at_limiting_in_flight: Option<f64>,
     /// The headroom between the trigger and the capacity (a share).
     pub headroom: f64,
+    /// Every endpoint's own capacity and the mix's rate at which it binds, limiting first.
+    pub by_endpoint: Vec<GroupCapacity>,
+    /// The same per model (`model_used`), limiting first.
+    pub by_model: Vec<GroupCapacity>,
     /// Instances needed for the seed's throughput tiers at the trigger rate.
     pub instances: Vec<TierInstances>,
     /// A Kubernetes HorizontalPodAutoscaler at the trigger.
     pub hpa_yaml: String,
     /// A KEDA ScaledObject at the trigger.
     pub keda_yaml: String,
+}
+
+/// The endpoint whose saturation sets the mix's capacity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Limiting {
+    /// The endpoint.
+    pub endpoint: String,
+    /// The model most of its responses name, when they name one.
+    pub model: Option<String>,
+    /// Its share of the mix's arrivals.
+    pub share: f64,
+    /// What it serves successfully at its limit (req/s of its own).
+    pub capacity_rps: f64,
+    /// The load level where it saturated (users, or req/s offered).
+    pub saturated_at_load: f64,
+    /// Its own arrivals per second there over its share: the mix's offered rate, at its
+    /// average proportions, at which it saturated.
+    pub saturated_at_mix_rps: f64,
+    /// Its own arrivals per second there.
+    pub saturated_at_own_rps: f64,
+    /// The signal that fired first.
+    pub signal: String,
+}
+
+/// One endpoint's (or model's) capacity and what it means for the mix.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupCapacity {
+    /// The endpoint's name or the model's tag.
+    pub name: String,
+    /// Its model(s), for an endpoint; its endpoints, for a model.
+    pub with: Vec<String>,
+    /// Its share of the mix's arrivals.
+    pub share: f64,
+    /// What it serves successfully at its limit, req/s of its own; for one that never
+    /// saturated, the most it served (a lower bound).
+    pub capacity_rps: f64,
+    /// True when it never saturated: `capacity_rps` is a lower bound.
+    pub capacity_is_lower_bound: bool,
+    /// capacity / share: the mix's offered rate at which it binds (at least, for a lower
+    /// bound).
+    pub mix_capacity_rps: f64,
+    /// mix_capacity over the mix's capacity: how much more it takes, before it binds, than
+    /// the endpoint that binds first (1.0 for that one; at least this, for a lower bound).
+    pub headroom: f64,
+    /// Where it saturated: (load, the signal), when it did.
+    pub saturated_at: Option<(f64, String)>,
 }
 
 /// Instances needed for one of the seed's throughput tiers.
@@ -48,9 +113,17 @@ pub struct TierInstances {
     pub instances: u32,
 }
 
-/// Capacity and trigger read from the load levels and the breaking point.
-pub fn scaling(levels: &[LoadLevel], breaking: &Breaking, tiers: &[(&str, f64)]) -> Scaling {
-    let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
+/// A capacity read from levels: (req/s, lower bound, how it was read).
+struct Reading {
+    capacity: f64,
+    lower_bound: bool,
+    basis: String,
+}
+
+/// The capacity a series of levels shows from its first saturation signal `p` on (None: no
+/// signal, so the most it served, a lower bound). `at_point` is the successful rate at the
+/// signal's level, for when no level is left to read.
+fn read_capacity(trusted: &[&LoadLevel], p: Option<&Signal>, at_point: f64) -> Reading {
     let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);
     let at_or_after = |p: &Signal| -> Vec<f64> {
         trusted
@@ -59,56 +132,243 @@ pub fn scaling(levels: &[LoadLevel], breaking: &Breaking, tiers: &[(&str, f64)])
             .map(|l| l.succeeded_rps)
             .collect()
     };
-    let (capacity, lower_bound, basis) = match &breaking.point {
+    match p {
         // A knee is a plateau by definition: more load added at most 10% after it.
         Some(p) if p.signal == SignalKind::ThroughputKnee => {
             let plateau = at_or_after(p);
-            (
-                median(&plateau).unwrap_or(p.succeeded_rps),
-                false,
-                format!(
+            Reading {
+                capacity: median(&plateau).unwrap_or(at_point),
+                lower_bound: false,
+                basis: format!(
                     "the median successful served rate over the {} load level(s) from the throughput knee on, where it plateaus",
                     plateau.len()
                 ),
-            )
+            }
         }
         // Other saturation: the two levels that made the signal sustained. Later levels may
         // still grow where part of a mix keeps up (code requests while text queues), which is
         // not capacity for the mix that was offered.
         Some(p) if p.signal.is_saturation() => {
             let pair: Vec<f64> = at_or_after(p).into_iter().take(2).collect();
-            (
-                median(&pair).unwrap_or(p.succeeded_rps),
-                false,
-                format!(
+            Reading {
+                capacity: median(&pair).unwrap_or(at_point),
+                lower_bound: false,
+                basis: format!(
                     "the successful served rate where {} fired and at the next load level",
                     p.signal.name()
                 ),
-            )
+            }
         }
-        Some(p) => (
-            p.succeeded_rps,
-            false,
-            format!("the successful served rate where {} fired", p.signal.name()),
-        ),
-        None => (
-            max_ok,
-            true,
-            "the most served successfully at any load level: no breaking point was reached, so a lower bound".to_string(),
-        ),
+        Some(p) => Reading {
+            capacity: at_point,
+            lower_bound: false,
+            basis: format!("the successful served rate where {} fired", p.signal.name()),
+        },
+        None => Reading {
+            capacity: max_ok,
+            lower_bound: true,
+            basis: "the most served successfully at any load level: no breaking point was reached, so a lower bound".to_string(),
+        },
+    }
+}
+
+/// One endpoint's (or model's) capacity from its own levels, the signal it was read from and
+/// how.
+fn group_capacity(g: &Group) -> (GroupCapacity, Option<&Signal>, String) {
+    let levels = g.own_levels();
+    let trusted: Vec<&LoadLevel> = levels.into_iter().filter(|l| l.trusted()).collect();
+    let point = g.saturated_at();
+    let at_point = point
+        .and_then(|p| p.own)
+        .map_or(0.0, |own| own.succeeded_rps);
+    let r = match point.and_then(|p| g.level_of(p)) {
+        // Where it began to saturate: the median of its first three levels from there. Deeper
+        // in overload a model whose client times out wastes slots on requests that expire
+        // (goodput collapses), which is no capacity to provision for.
+        Some(level) => {
+            let after: Vec<&&LoadLevel> = trusted
+                .iter()
+                .filter(|l| l.load >= level.own.load)
+                .collect();
+            // Only levels that asked at least what it served: a lull in its random share of
+            // the mix (a level offered 7 req/s to a model that serves 10) shows demand, not
+            // capacity.
+            let demanded: Vec<f64> = after
+                .iter()
+                .filter(|l| l.offered_rps >= l.succeeded_rps * DEMANDED)
+                .take(3)
+                .map(|l| l.succeeded_rps)
+                .collect();
+            let from = if demanded.is_empty() {
+                after.iter().take(3).map(|l| l.succeeded_rps).collect()
+            } else {
+                demanded
+            };
+            Reading {
+                capacity: median(&from).unwrap_or(at_point),
+                lower_bound: false,
+                basis: format!(
+                    "the median of its successful served rate over the first {} level(s) that asked at least that much from where {} fired",
+                    from.len(),
+                    point.map_or("", |p| p.signal.name())
+                ),
+            }
+        }
+        None => read_capacity(&trusted, point, at_point),
     };
-    let trigger = capacity * (1.0 - HEADROOM);
+    let mix = if g.share > 0.0 {
+        r.capacity / g.share
+    } else {
+        f64::INFINITY
+    };
+    let with = match g.kind {
+        GroupKind::Endpoint => g.models.clone(),
+        GroupKind::Model => g.endpoints.clone(),
+    };
+    (
+        GroupCapacity {
+            name: g.name.clone(),
+            with,
+            share: g.share,
+            capacity_rps: r.capacity,
+            capacity_is_lower_bound: r.lower_bound,
+            mix_capacity_rps: mix,
+            headroom: f64::NAN,
+            saturated_at: point.map(|p| (p.load, p.signal.name().to_string())),
+        },
+        point,
+        r.basis,
+    )
+}
+
+/// Every group's capacity, the mix's capacity set, limiting first (then by headroom).
+fn by_group(groups: &[Group], mix_capacity: f64) -> Vec<GroupCapacity> {
+    let mut out: Vec<GroupCapacity> = groups
+        .iter()
+        // Part of the task mix (not only users' on_start requests), with arrivals enough.
+        .filter(|g| g.share > 0.0 && g.arrivals >= crate::levels::MIN_LEVEL_REQUESTS)
+        .map(|g| {
+            let (mut c, _, _) = group_capacity(g);
+            c.headroom = if mix_capacity > 0.0 {
+                c.mix_capacity_rps / mix_capacity
+            } else {
+                f64::NAN
+            };
+            c
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.capacity_is_lower_bound
+            .cmp(&b.capacity_is_lower_bound)
+            .then(a.mix_capacity_rps.total_cmp(&b.mix_capacity_rps))
+    });
+    out
+}
+
+/// The endpoint that binds the mix first: its group, capacity, the signal and how it was read.
+struct Limit<'a> {
+    group: &'a Group,
+    capacity: GroupCapacity,
+    point: Signal,
+    how: String,
+}
+
+impl Limit<'_> {
+    /// The capacity of the mix it sets, and how it was read.
+    fn reading(&self) -> Reading {
+        let (g, c) = (self.group, &self.capacity);
+        Reading {
+            capacity: c.mix_capacity_rps,
+            lower_bound: false,
+            basis: format!(
+                "{} serves at most {} req/s successfully ({}) and is {:.1}% of the mix's arrivals, so the mix as offered binds at {} / {:.3} = {} req/s",
+                g.name,
+                rps(c.capacity_rps),
+                self.how,
+                g.share * 100.0,
+                rps(c.capacity_rps),
+                g.share,
+                rps(c.mix_capacity_rps)
+            ),
+        }
+    }
+
+    fn limiting(&self) -> Limiting {
+        let (g, p) = (self.group, &self.point);
+        Limiting {
+            endpoint: g.name.clone(),
+            model: g.models.first().cloned(),
+            share: g.share,
+            capacity_rps: self.capacity.capacity_rps,
+            saturated_at_load: p.load,
+            saturated_at_mix_rps: p
+                .own
+                .and_then(|o| o.mix_equivalent_rps)
+                .unwrap_or(p.offered_rps),
+            saturated_at_own_rps: p.own.map_or(p.offered_rps * g.share, |o| o.offered_rps),
+            signal: p.signal.name().to_string(),
+        }
+    }
+
+    /// Its own requests in flight at its share of the trigger, from its levels below its
+    /// saturation.
+    fn in_flight_at_trigger(&self) -> Option<f64> {
+        let (g, p) = (self.group, &self.point);
+        let saturated = g.level_of(p).map_or(p.load, |l| l.own.load);
+        let own: Vec<&LoadLevel> = g
+            .own_levels()
+            .into_iter()
+            .filter(|l| l.trusted() && l.load < saturated)
+            .collect();
+        in_flight_at(&own, self.capacity.capacity_rps * (1.0 - HEADROOM))
+    }
+}
+
+/// Of the endpoints that saturated, the one whose capacity over its share is lowest: where
+/// the mix binds. None where no breaking point was found (or the generator was the limit), or
+/// where the totals' own reading is lower still.
+fn first_to_bind<'a>(
+    groups: &'a Groups,
+    breaking: &Breaking,
+    total: Option<f64>,
+) -> Option<Limit<'a>> {
+    // As the breaking point does: per endpoint only where the mix was judged so.
+    if breaking.point.is_none() || !groups.per_endpoint() {
+        return None;
+    }
+    groups
+        .endpoints
+        .iter()
+        .filter(|g| g.share > 0.0)
+        .filter_map(|group| {
+            let (capacity, point, how) = group_capacity(group);
+            Some(Limit {
+                group,
+                capacity,
+                point: point?.clone(),
+                how,
+            })
+        })
+        .min_by(|a, b| {
+            a.capacity
+                .mix_capacity_rps
+                .total_cmp(&b.capacity.mix_capacity_rps)
+        })
+        .filter(|l| total.is_none_or(|t| l.capacity.mix_capacity_rps <= t))
+}
+
+/// Requests in flight at the trigger rate: the exact mean at the levels below the breaking
+/// point, interpolated; with none, Little's law at the lowest latency measured.
+fn total_in_flight(trusted: &[&LoadLevel], breaking: &Breaking, trigger: f64) -> f64 {
     let below: Vec<&LoadLevel> = match &breaking.point {
         Some(p) => trusted
             .iter()
             .copied()
             .filter(|l| l.load < p.load)
             .collect(),
-        None => trusted.clone(),
+        None => trusted.to_vec(),
     };
-    let in_flight = in_flight_at(&below, trigger).unwrap_or_else(|| {
-        // No level below the breaking point to read it from: Little's law at the lowest
-        // latency measured.
+    in_flight_at(&below, trigger).unwrap_or_else(|| {
         let latency_s = trusted
             .iter()
             .map(|l| l.mean_latency_ms / 1000.0)
@@ -119,8 +379,69 @@ pub fn scaling(levels: &[LoadLevel], breaking: &Breaking, tiers: &[(&str, f64)])
         } else {
             0.0
         }
-    });
-    build(max_ok, capacity, lower_bound, basis, in_flight, tiers)
+    })
+}
+
+/// A comment for the autoscaler snippets: which model the trigger protects.
+fn snippet_note(l: &Limiting, capacity: f64, own_in_flight: Option<f64>) -> String {
+    format!(
+        "# The trigger protects {}{}: it binds first, at {} req/s of its own ({:.1}% of\n# the mix), so the mix at {} req/s; {} of its requests in flight at the trigger.\n",
+        l.endpoint,
+        l.model
+            .as_deref()
+            .map_or(String::new(), |m| format!(" (model {m})")),
+        rps(l.capacity_rps),
+        l.share * 100.0,
+        rps(capacity),
+        own_in_flight.map_or("–".to_string(), |n| format!("{n:.1}"))
+    )
+}
+
+/// Capacity and trigger read from the load levels, the breaking point and every endpoint's
+/// saturation: the lowest of the totals' reading and each saturated endpoint's capacity over
+/// its share of the mix.
+pub fn scaling(
+    levels: &[LoadLevel],
+    breaking: &Breaking,
+    groups: &Groups,
+    tiers: &[(&str, f64)],
+) -> Scaling {
+    let trusted: Vec<&LoadLevel> = levels.iter().filter(|l| l.trusted()).collect();
+    let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);
+    // The totals' own first signal; nothing at all where the generator was the limit.
+    let total_point = breaking
+        .point
+        .as_ref()
+        .and_then(|_| breaking.signals.iter().find(|s| s.endpoint.is_none()));
+    let total = read_capacity(
+        &trusted,
+        total_point,
+        total_point.map_or(0.0, |p| p.succeeded_rps),
+    );
+    let limit = first_to_bind(groups, breaking, total_point.map(|_| total.capacity));
+    let reading = limit.as_ref().map_or(total, Limit::reading);
+    let capacity = reading.capacity;
+    let in_flight = total_in_flight(&trusted, breaking, capacity * (1.0 - HEADROOM));
+    let mut s = build(
+        max_ok,
+        capacity,
+        reading.lower_bound,
+        reading.basis,
+        in_flight,
+        tiers,
+    );
+    if let Some(l) = &limit {
+        let limiting = l.limiting();
+        let own_in_flight = l.in_flight_at_trigger();
+        let note = snippet_note(&limiting, capacity, own_in_flight);
+        s.hpa_yaml = note.clone() + &s.hpa_yaml;
+        s.keda_yaml = note + &s.keda_yaml;
+        s.limiting = Some(limiting);
+        s.scale_out_at_limiting_in_flight = own_in_flight;
+    }
+    s.by_endpoint = by_group(&groups.endpoints, capacity);
+    s.by_model = by_group(&groups.models, capacity);
+    s
 }
 
 /// Capacity found by a capacity search (`run --find-capacity`): the highest passing step's
@@ -148,14 +469,43 @@ pub fn for_search(
     } else {
         "the capacity search's highest passing rate: it stopped before its precision, so a lower bound".to_string()
     };
-    Some(build(
+    let mut s = build(
         max_ok.max(capacity),
         capacity,
         !answer.converged,
         basis,
         in_flight,
         tiers,
-    ))
+    );
+    s.limiting = search_limiting(answer);
+    Some(s)
+}
+
+/// The search's limiting endpoint: its share and goodput at the capacity step, its own rate
+/// at the lowest failing one. None where the search names no endpoint, or a step is missing.
+fn search_limiting(answer: &crate::capacity::CapacityAnswer) -> Option<Limiting> {
+    let failure = answer.limiting.as_ref()?;
+    let endpoint = failure.endpoint.clone()?;
+    let failing_rps = answer.failing_rps?;
+    let offered: f64 = answer.goodput.iter().map(|e| e.offered_rps).sum();
+    let at_capacity = answer.goodput.iter().find(|e| e.endpoint == endpoint)?;
+    let at_failure = answer
+        .steps
+        .iter()
+        .find(|s| s.rate_rps == failing_rps)?
+        .endpoints
+        .iter()
+        .find(|e| e.endpoint == endpoint)?;
+    (offered > 0.0).then(|| Limiting {
+        share: at_capacity.offered_rps / offered,
+        capacity_rps: at_capacity.goodput_rps,
+        model: None,
+        saturated_at_load: failing_rps,
+        saturated_at_mix_rps: failing_rps,
+        saturated_at_own_rps: at_failure.offered_rps,
+        signal: failure.signal.name().to_string(),
+        endpoint,
+    })
 }
 
 fn build(
@@ -198,9 +548,13 @@ fn build(
         capacity_rps: capacity,
         capacity_is_lower_bound: lower_bound,
         capacity_basis: basis,
+        limiting: None,
         scale_out_at_rps: trigger,
         scale_out_at_in_flight: in_flight,
+        scale_out_at_limiting_in_flight: None,
         headroom: HEADROOM,
+        by_endpoint: Vec::new(),
+        by_model: Vec::new(),
         instances,
         hpa_yaml,
         keda_yaml,
@@ -258,17 +612,20 @@ mod tests {
     use super::*;
 
     fn saturated_at(load: f64, signal: SignalKind) -> Breaking {
+        let point = Signal {
+            signal,
+            endpoint: None,
+            load,
+            offered_rps: load,
+            succeeded_rps: 0.0,
+            own: None,
+            at_s: 0.0,
+            detail: String::new(),
+        };
         Breaking {
-            point: Some(Signal {
-                signal,
-                load,
-                offered_rps: load,
-                succeeded_rps: 0.0,
-                at_s: 0.0,
-                detail: String::new(),
-            }),
+            point: Some(point.clone()),
             generator_limit: None,
-            signals: Vec::new(),
+            signals: vec![point],
             standing: Vec::new(),
             verdict: String::new(),
         }
@@ -295,6 +652,7 @@ mod tests {
         let s = scaling(
             &levels,
             &saturated_at(110.0, SignalKind::ServedBelowOffered),
+            &Groups::default(),
             &[("target", 50.0)],
         );
         assert!((s.capacity_rps - 95.0).abs() <= 2.0, "{s:?}");

@@ -47,6 +47,9 @@ pub struct Source {
     /// `run --find-capacity`: the search's settings (`aurax.capacity_search`); its steps are
     /// the stages.
     pub capacity_search: Option<aurax_schema::CapacitySearch>,
+    /// Closed model: each user class's `on_start` endpoints (`aurax.on_start`), requests
+    /// outside the task mix.
+    pub on_start: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Source {
@@ -129,6 +132,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     let mut open_model = false;
     let mut trace = None;
     let mut capacity_search = None;
+    let mut on_start: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut ceilings: std::collections::BTreeMap<String, Option<f64>> = Default::default();
     for (_, kv) in &found {
         // Metadata is text from a file: cleaned before it reaches a terminal or a report.
@@ -161,6 +165,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         if trace.is_none() {
             trace = get(meta::TRACE).and_then(|c| serde_json::from_str(&c).ok());
         }
+        if let Some(classes) = get(meta::ON_START).and_then(|c| {
+            serde_json::from_str::<std::collections::BTreeMap<String, Vec<String>>>(&c).ok()
+        }) {
+            on_start.extend(classes);
+        }
     }
     let one_run = run_ids.len() == 1;
     let since = Column::TtftUs.since();
@@ -189,6 +198,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
         // Several runs merged are no one search: their steps would share stage numbers.
         capacity_search: capacity_search.filter(|_| one_run),
+        on_start,
     })
 }
 
@@ -366,7 +376,7 @@ pub fn check_rows(source: &Source) -> Result<(), AnalysisError> {
 /// - `dropped`: an arrival the generator never sent (`--max-in-flight`); `sent`: the others;
 /// - `ok`: a sent request that passed every check; `failed`: any other row, dropped included;
 /// - `target_ms`: the endpoint's response-time target (null without one);
-/// - `good`: `ok` and within the endpoint's target (goodput);
+/// - `good`: `ok` and strictly under the endpoint's target (goodput, attainment);
 /// - `corrected_us` (latency from the intended send time), `lateness_us`.
 pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
     scan_files(source, &source.files, &[])
@@ -408,6 +418,8 @@ fn scan_files(
         col("latency_us").cast(DataType::Int64),
         col("bytes_received").cast(DataType::Float64),
         col("users_active").cast(DataType::Int64),
+        col("user_class"),
+        col("user_id").cast(DataType::Int64),
         col("in_flight").cast(DataType::Int64),
         col("stage").cast(DataType::Int64),
         col("stage_target").cast(DataType::Float64),
@@ -444,9 +456,10 @@ fn scan_files(
             col("dropped").not().alias("sent"),
             col("ok")
                 .and(
+                    // Strictly under the target: `crate::slo::within_target`.
                     col("target_ms").is_null().or(col("latency_us")
                         .cast(DataType::Float64)
-                        .lt_eq(col("target_ms") * lit(1000.0))),
+                        .lt(col("target_ms") * lit(1000.0))),
                 )
                 .alias("good"),
         ]))

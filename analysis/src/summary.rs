@@ -24,6 +24,11 @@ pub struct Summary<'a> {
     pub breaking_point: BreakingJson<'a>,
     /// Every load level, lowest load first (offered, served, in flight, p95...).
     pub levels: &'a [LoadLevel],
+    /// Per endpoint: its share of the mix, its own levels (offered, served, succeeded,
+    /// goodput, in flight, p95, attainment at the mix's load) and its saturation signals.
+    pub endpoint_levels: &'a [crate::saturation::Group],
+    /// The same per model (`model_used`), over the endpoints whose responses name it.
+    pub model_levels: &'a [crate::saturation::Group],
     /// Every target judged, as `run` and `analyze --fail-on-targets` judge them.
     pub checks: &'a [TargetCheck],
     pub usl: Option<&'a UslFit>,
@@ -117,12 +122,18 @@ pub struct BreakingJson<'a> {
     pub users: Option<f64>,
     pub load: Option<f64>,
     pub load_unit: &'a str,
-    /// Arrivals per second at the breaking level.
+    /// Arrivals per second of the mix at the breaking level.
     pub offered_rps: Option<f64>,
     /// Successful requests served per second at the breaking level.
     pub throughput_rps: Option<f64>,
     pub at_s: Option<f64>,
     pub verdict: &'a str,
+    /// The endpoint whose own saturation is the breaking point (null: the totals' or a
+    /// target's signal).
+    pub endpoint: Option<&'a str>,
+    /// For an endpoint's: its own offered rate there over its share of the task mix, the
+    /// mix's offered rate (at its average proportions) at which it saturates.
+    pub mix_equivalent_rps: Option<f64>,
     pub generator_limited: bool,
     pub signals: Vec<SignalJson<'a>>,
     pub standing: &'a [String],
@@ -131,6 +142,13 @@ pub struct BreakingJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct SignalJson<'a> {
     pub signal: &'a str,
+    /// The endpoint whose own flows fired it; null for the run's totals.
+    pub endpoint: Option<&'a str>,
+    /// That endpoint's own arrivals and successful completions per second at the level.
+    pub own_offered_rps: Option<f64>,
+    pub own_throughput_rps: Option<f64>,
+    /// Its own offered rate over its share of the task mix: the mix's rate it stands for.
+    pub own_mix_equivalent_rps: Option<f64>,
     pub users: f64,
     pub load: f64,
     pub offered_rps: f64,
@@ -143,6 +161,10 @@ impl<'a> SignalJson<'a> {
     fn of(s: &'a Signal) -> SignalJson<'a> {
         SignalJson {
             signal: s.signal.name(),
+            endpoint: s.endpoint.as_deref(),
+            own_offered_rps: s.own.map(|o| o.offered_rps),
+            own_throughput_rps: s.own.map(|o| o.succeeded_rps),
+            own_mix_equivalent_rps: s.own.and_then(|o| o.mix_equivalent_rps),
             users: s.load,
             load: s.load,
             offered_rps: s.offered_rps,
@@ -159,8 +181,16 @@ pub struct ScalingJson<'a> {
     pub capacity_rps: f64,
     pub capacity_is_lower_bound: bool,
     pub capacity_basis: &'a str,
+    /// The endpoint (and model) whose saturation sets the capacity of the mix.
+    pub limiting: Option<&'a crate::scaling::Limiting>,
     pub scale_out_at_rps: f64,
     pub scale_out_at_in_flight: f64,
+    /// The trigger as the limiting endpoint's own requests in flight.
+    pub scale_out_at_limiting_in_flight: Option<f64>,
+    /// Per endpoint: its own capacity, share, the mix's rate at which it binds, headroom.
+    pub by_endpoint: &'a [crate::scaling::GroupCapacity],
+    /// The same per model.
+    pub by_model: &'a [crate::scaling::GroupCapacity],
     /// (tier, req/s, instances) per seed tier.
     pub instances: Vec<(&'a str, f64, u32)>,
 }
@@ -209,12 +239,16 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
                 throughput_rps: p.map(|p| p.succeeded_rps),
                 at_s: p.map(|p| p.at_s),
                 verdict: &a.breaking.verdict,
+                endpoint: p.and_then(|p| p.endpoint.as_deref()),
+                mix_equivalent_rps: p.and_then(|p| p.own).and_then(|o| o.mix_equivalent_rps),
                 generator_limited: a.breaking.generator_limit.is_some(),
                 signals: a.breaking.signals.iter().map(SignalJson::of).collect(),
                 standing: &a.breaking.standing,
             }
         },
         levels: &a.levels,
+        endpoint_levels: &a.groups.endpoints,
+        model_levels: &a.groups.models,
         checks: &a.checks,
         usl: a.usl.as_ref(),
         capacity: a.capacity.as_ref(),
@@ -223,8 +257,12 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
             capacity_rps: a.scaling.capacity_rps,
             capacity_is_lower_bound: a.scaling.capacity_is_lower_bound,
             capacity_basis: &a.scaling.capacity_basis,
+            limiting: a.scaling.limiting.as_ref(),
             scale_out_at_rps: a.scaling.scale_out_at_rps,
             scale_out_at_in_flight: a.scaling.scale_out_at_in_flight,
+            scale_out_at_limiting_in_flight: a.scaling.scale_out_at_limiting_in_flight,
+            by_endpoint: &a.scaling.by_endpoint,
+            by_model: &a.scaling.by_model,
             instances: a
                 .scaling
                 .instances

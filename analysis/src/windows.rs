@@ -4,6 +4,8 @@
 //! what was sent to it. Requests in flight are exact: counted from every row's send and
 //! completion, not sampled.
 
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -242,30 +244,206 @@ pub fn timeline(
         w.good = good[i];
         end_sum[end_win[i] as usize] = nan_is_zero(end_offsets[i]);
     }
-    // In flight, exact: N(t) = sends before t − completions before t. Over a window of
-    // length L ending at `end`, ∫N = N(start)·L + Σ_sends (end − send) − Σ_completions
-    // (end − completion).
-    let mut n = 0.0;
     let mut previous_load = f64::NAN;
-    for (i, w) in windows.iter_mut().enumerate() {
+    for w in windows.iter_mut() {
         if w.load.is_nan() {
             w.load = previous_load;
         }
         previous_load = w.load;
-        let end_s = (w.start_s + window_s).min(last_send_s.max(w.start_s));
-        let length = end_s - w.start_s;
-        let sent = w.sent();
-        let integral =
-            n * length + (sent * end_s - send_sum[i]) - (w.completions * end_s - end_sum[i]);
-        w.in_flight_start = n;
-        w.in_flight_mean = if length > 0.0 {
-            (integral / length).max(0.0)
-        } else {
-            n
-        };
-        n += sent - w.completions;
+    }
+    let flows: Vec<(f64, f64, f64, f64)> = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.sent(), send_sum[i], w.completions, end_sum[i]))
+        .collect();
+    for (w, (start, mean)) in windows
+        .iter_mut()
+        .zip(in_flight(&flows, window_s, last_send_s))
+    {
+        w.in_flight_start = start;
+        w.in_flight_mean = mean;
     }
     Ok(Timeline { windows, drained })
+}
+
+/// Requests in flight per window, exact: (at its start, time-averaged over it), from each
+/// window's (sends, Σ send offsets, completions, Σ completion offsets), offsets in seconds
+/// from the run's start. N(t) = sends before t − completions before t; over a window of
+/// length L ending at `end`, ∫N = N(start)·L + Σ_sends (end − send) − Σ_completions
+/// (end − completion). Additive: the in flight of a union of requests is the sum of theirs.
+fn in_flight(flows: &[(f64, f64, f64, f64)], window_s: f64, last_send_s: f64) -> Vec<(f64, f64)> {
+    let mut n = 0.0;
+    flows
+        .iter()
+        .enumerate()
+        .map(|(i, &(sent, send_sum, completions, end_sum))| {
+            let start_s = i as f64 * window_s;
+            let end_s = (start_s + window_s).min(last_send_s.max(start_s));
+            let length = end_s - start_s;
+            let integral = n * length + (sent * end_s - send_sum) - (completions * end_s - end_sum);
+            let at_start = n;
+            n += sent - completions;
+            let mean = if length > 0.0 {
+                (integral / length).max(0.0)
+            } else {
+                at_start
+            };
+            (at_start, mean)
+        })
+        .collect()
+}
+
+/// What one group of requests (an endpoint's, a model's) did in one window: the same flows
+/// as [`Window`]'s, by send time and by completion time, and its own requests in flight.
+#[derive(Debug, Clone, Default)]
+pub struct Flows {
+    pub arrivals: f64,
+    pub dropped: f64,
+    pub failures: f64,
+    /// Arrivals that succeeded under their target, by send time (attainment's numerator).
+    pub within: f64,
+    pub completions: f64,
+    pub succeeded: f64,
+    pub good: f64,
+    pub in_flight_start: f64,
+    pub in_flight_mean: f64,
+}
+
+impl Flows {
+    pub fn sent(&self) -> f64 {
+        self.arrivals - self.dropped
+    }
+
+    /// Adds another group's flows in the same window (in flight is additive too).
+    pub fn add(&mut self, o: &Flows) {
+        self.arrivals += o.arrivals;
+        self.dropped += o.dropped;
+        self.failures += o.failures;
+        self.within += o.within;
+        self.completions += o.completions;
+        self.succeeded += o.succeeded;
+        self.good += o.good;
+        self.in_flight_start += o.in_flight_start;
+        self.in_flight_mean += o.in_flight_mean;
+    }
+}
+
+/// A group's flows per window, and each window's (Σ send offsets, Σ completion offsets).
+type GroupSeries = (Vec<Flows>, Vec<(f64, f64)>);
+
+/// The window `win` of group `name`, created empty; None outside the timeline.
+fn group_slot(
+    groups: &mut BTreeMap<String, GroupSeries>,
+    name: Option<String>,
+    win: f64,
+    n_windows: usize,
+) -> Option<(&mut Flows, &mut (f64, f64))> {
+    if !(win >= 0.0 && (win as usize) < n_windows) {
+        return None;
+    }
+    let (flows, sums) = groups.entry(name.unwrap_or_default()).or_insert_with(|| {
+        (
+            vec![Flows::default(); n_windows],
+            vec![(0.0, 0.0); n_windows],
+        )
+    });
+    let i = win as usize;
+    Some((&mut flows[i], &mut sums[i]))
+}
+
+/// Per value of `group` (a string column: `endpoint`), its flows in each of the timeline's
+/// `n_windows` windows, counted as [`timeline`] counts the whole run's, groups by name.
+pub fn group_flows(
+    lf: &LazyFrame,
+    group: &str,
+    start_us: i64,
+    window_s: f64,
+    last_send_us: i64,
+    n_windows: usize,
+) -> PolarsResult<Vec<(String, Vec<Flows>)>> {
+    let w_us = (window_s * 1e6) as i64;
+    let count = |e: Expr| e.cast(DataType::Float64).sum();
+    let offset_s = |c: &str| (col(c) - lit(start_us)).cast(DataType::Float64) / lit(1e6);
+    let sends = lf
+        .clone()
+        .group_by([col(group), col("win")])
+        .agg([
+            len().cast(DataType::Float64).alias("arrivals"),
+            count(col("dropped")).alias("dropped"),
+            count(col("failed")).alias("failures"),
+            count(col("good")).alias("within"),
+            offset_s("sent_us")
+                .filter(col("sent"))
+                .sum()
+                .alias("offsets"),
+        ])
+        .collect_streaming()?;
+    let ends = lf
+        .clone()
+        .filter(col("sent").and(col("ended_us").lt_eq(lit(last_send_us))))
+        .with_column(((col("ended_us") - lit(start_us)) / lit(w_us)).alias("win"))
+        .group_by([col(group), col("win")])
+        .agg([
+            len().cast(DataType::Float64).alias("completions"),
+            count(col("ok")).alias("succeeded"),
+            count(col("good")).alias("good"),
+            offset_s("ended_us").sum().alias("offsets"),
+        ])
+        .collect_streaming()?;
+    // Per group: its flows and (Σ send offsets, Σ completion offsets) per window.
+    let mut groups: BTreeMap<String, GroupSeries> = BTreeMap::new();
+    let (names, win) = (strs(&sends, group)?, f64s(&sends, "win")?);
+    let (arrivals, dropped, failures, within, offsets) = (
+        f64s(&sends, "arrivals")?,
+        f64s(&sends, "dropped")?,
+        f64s(&sends, "failures")?,
+        f64s(&sends, "within")?,
+        f64s(&sends, "offsets")?,
+    );
+    for (r, name) in names.into_iter().enumerate() {
+        if let Some((f, sums)) = group_slot(&mut groups, name, win[r], n_windows) {
+            f.arrivals = arrivals[r];
+            f.dropped = dropped[r];
+            f.failures = failures[r];
+            f.within = within[r];
+            sums.0 = nan_is_zero(offsets[r]);
+        }
+    }
+    let (names, win) = (strs(&ends, group)?, f64s(&ends, "win")?);
+    let (completions, succeeded, good, offsets) = (
+        f64s(&ends, "completions")?,
+        f64s(&ends, "succeeded")?,
+        f64s(&ends, "good")?,
+        f64s(&ends, "offsets")?,
+    );
+    for (r, name) in names.into_iter().enumerate() {
+        if let Some((f, sums)) = group_slot(&mut groups, name, win[r], n_windows) {
+            f.completions = completions[r];
+            f.succeeded = succeeded[r];
+            f.good = good[r];
+            sums.1 = nan_is_zero(offsets[r]);
+        }
+    }
+    let last_send_s = (last_send_us - start_us) as f64 / 1e6;
+    Ok(groups
+        .into_iter()
+        .map(|(name, (mut flows, sums))| {
+            let series: Vec<(f64, f64, f64, f64)> = flows
+                .iter()
+                .zip(&sums)
+                .map(|(f, s)| (f.sent(), s.0, f.completions, s.1))
+                .collect();
+            for (f, (start, mean)) in
+                flows
+                    .iter_mut()
+                    .zip(in_flight(&series, window_s, last_send_s))
+            {
+                f.in_flight_start = start;
+                f.in_flight_mean = mean;
+            }
+            (name, flows)
+        })
+        .collect())
 }
 
 fn nan_is_zero(v: f64) -> f64 {

@@ -147,6 +147,11 @@ pub mod meta {
     /// `first+1..=last` beside it, holding the same rows: readers skip them
     /// ([`crate::MergedSegments::covers`]). Absent on a segment that was not merged.
     pub const MERGED_SEGMENTS: &str = "aurax.merged_segments";
+    /// Closed model: each user class's `on_start` endpoints, as JSON `{"class": ["endpoint",
+    /// ..]}`: requests every user sends once when it starts, outside the task mix. The
+    /// analysis counts them out of each endpoint's share of the mix (the users of a class are
+    /// its distinct `(worker_id, user_id)`). Absent when no class of the run has any.
+    pub const ON_START: &str = "aurax.on_start";
 }
 
 /// The value of [`meta::MERGED_SEGMENTS`]: request segments `first..=last` merged into the

@@ -13,6 +13,7 @@ mod common;
 mod distributed;
 mod hostile;
 mod load_shapes;
+mod mix_capacity;
 mod monitoring;
 mod replay;
 mod replay_input;

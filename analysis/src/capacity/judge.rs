@@ -50,12 +50,25 @@ pub struct StepFailure {
 pub enum StepSignal {
     /// Requests in flight grew: served below 97% of offered.
     Queue,
-    /// An endpoint's judged percentile reached its target.
+    /// Fewer than the target percentile of an endpoint's arrivals succeeded under its target
+    /// (attainment, [`crate::slo`]).
     Latency,
     /// An endpoint with arrivals had no successful response.
     NoSuccess,
     /// The error rate reached the tier.
     Errors,
+}
+
+impl StepSignal {
+    /// Its name, as `summary.json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepSignal::Queue => "queue",
+            StepSignal::Latency => "latency",
+            StepSignal::NoSuccess => "no_success",
+            StepSignal::Errors => "errors",
+        }
+    }
 }
 
 /// A step's verdict.
@@ -94,11 +107,19 @@ pub struct StepEndpoint {
     pub endpoint: String,
     /// Its arrivals per second in the judged part.
     pub offered_rps: f64,
+    /// Its arrivals in the judged part, and those that succeeded under its target (all its
+    /// successes when it has none).
+    pub arrivals: u64,
+    /// See `arrivals`.
+    pub in_target: u64,
     /// Successful responses within the endpoint's target per second (all successes when it
     /// has none).
     pub goodput_rps: f64,
     /// The judged percentile of its successful responses (ms).
     pub judged_ms: Option<f64>,
+    /// Share of its arrivals that succeeded under its target (None without one): what the
+    /// latency rule judges ([`crate::slo`]).
+    pub attainment: Option<f64>,
     /// Its response-time target (ms), when it has one.
     pub target_ms: Option<f64>,
     /// Growth of its requests in flight (per second).
@@ -277,14 +298,21 @@ pub fn judge_step(
             let mut ok: Vec<i64> = rows.iter().filter(|r| r.ok).map(|r| r.latency_us).collect();
             ok.sort_unstable();
             let within = match target_ms {
-                Some(t) => ok.iter().filter(|l| (**l as f64) < t * 1000.0).count(),
+                Some(t) => ok
+                    .iter()
+                    .filter(|l| crate::slo::within_target(**l as f64, t))
+                    .count(),
                 None => ok.len(),
             };
             StepEndpoint {
                 endpoint: name.to_string(),
                 offered_rps: rows.len() as f64 / judged_s,
+                arrivals: rows.len() as u64,
+                in_target: within as u64,
                 goodput_rps: within as f64 / judged_s,
                 judged_ms: nearest_rank(&ok, targets.percentile).map(|us| us as f64 / 1000.0),
+                attainment: target_ms
+                    .and_then(|_| crate::slo::attainment(within as f64, rows.len() as f64)),
                 target_ms,
                 growth_rps: slope(own),
             }
@@ -344,28 +372,8 @@ pub fn judge_step(
                 endpoint,
             });
         }
-        for e in &endpoints {
-            let Some(target) = e.target_ms else { continue };
-            match e.judged_ms {
-                None => failures.push(StepFailure {
-                    signal: StepSignal::NoSuccess,
-                    endpoint: Some(e.endpoint.clone()),
-                    text: format!("{} had no successful response", e.endpoint),
-                }),
-                Some(j) if j >= target => failures.push(StepFailure {
-                    signal: StepSignal::Latency,
-                    endpoint: Some(e.endpoint.clone()),
-                    text: format!(
-                        "{} p{} {} reached its target {}",
-                        e.endpoint,
-                        targets.percentile,
-                        format_ms(j),
-                        format_ms(target)
-                    ),
-                }),
-                Some(_) => {}
-            }
-        }
+        // Errors before latency: failures also count against attainment, and when they are
+        // what failed a step, the errors name the cause.
         let tier = &targets.error_rate;
         if arrivals > 0.0 && error_rate >= tier.max_error_rate {
             let endpoint = by_endpoint
@@ -386,6 +394,7 @@ pub fn judge_step(
                 endpoint,
             });
         }
+        failures.extend(latency_failures(&endpoints, targets));
         if failures.is_empty() {
             StepOutcome::Pass
         } else {
@@ -405,6 +414,47 @@ pub fn judge_step(
         endpoints,
         outcome,
     }
+}
+
+/// The one latency rule per endpoint with a target: no success at all, or fewer than the
+/// target percentile of its arrivals successful under the target (attainment).
+fn latency_failures(endpoints: &[StepEndpoint], targets: &Targets) -> Vec<StepFailure> {
+    let mut failures = Vec::new();
+    for e in endpoints {
+        let Some(target) = e.target_ms else { continue };
+        let attainment = e.attainment.unwrap_or(0.0);
+        match e.judged_ms {
+            None => failures.push(StepFailure {
+                signal: StepSignal::NoSuccess,
+                endpoint: Some(e.endpoint.clone()),
+                text: format!("{} had no successful response", e.endpoint),
+            }),
+            // The one latency rule: attainment over every arrival ([`crate::slo`]).
+            Some(judged)
+                if !crate::slo::attains(
+                    e.in_target as f64,
+                    e.arrivals as f64,
+                    targets.percentile,
+                ) =>
+            {
+                failures.push(StepFailure {
+                    signal: StepSignal::Latency,
+                    endpoint: Some(e.endpoint.clone()),
+                    text: format!(
+                        "{} p{} {}: {:.1}% of its arrivals under its target {} (needs {}%)",
+                        e.endpoint,
+                        targets.percentile,
+                        format_ms(judged),
+                        attainment * 100.0,
+                        format_ms(target),
+                        targets.percentile
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    failures
 }
 
 pub(super) fn format_ms(ms: f64) -> String {

@@ -13,8 +13,9 @@
 //!   sampled every 100 ms) by more than [`QUEUE_SHARE`] of the offered rate and by at least
 //!   [`QUEUE_MIN_GROWTH`] requests. Flow balance makes this the served rate: served = offered −
 //!   dropped − growth of in flight, so the rule reads "served ≥ 97% of offered";
-//! - every endpoint with a response-time target met it: its judged percentile (the run's, p95
-//!   by default) of successful responses strictly under the target, and at least one success;
+//! - every endpoint with a response-time target met it: at least the run's percentile (95% by
+//!   default) of its arrivals succeeded strictly under the target (attainment,
+//!   [`crate::slo`]), and at least one succeeded;
 //! - the error rate (failed and dropped arrivals over arrivals) was strictly under the run's
 //!   tier.
 

@@ -9,7 +9,7 @@ use super::{ChartResult, FONT, canvas, color};
 use crate::Analysis;
 
 /// Horizontal bars, one row per item, labelled inside the plot (names left, value right).
-fn ranked_bars(
+pub(super) fn ranked_bars(
     path: &Path,
     title: &str,
     x_desc: &str,
@@ -68,18 +68,29 @@ pub fn bottlenecks(a: &Analysis, path: &Path) -> ChartResult {
         .iter()
         .map(|b| {
             let e = a.endpoints.iter().find(|e| e.name == b.name);
-            // An endpoint with no success to judge is drawn at the chart's cap.
-            let over = (b.over_target.unwrap_or(0.0) * 100.0).min(1000.0);
-            let label = match (e, b.over_target) {
+            // The bar is the successful responses' percentile against the target; an endpoint
+            // with no success to judge is drawn at the chart's cap.
+            let p95_over = e.and_then(|e| {
+                let t = e.target_ms?;
+                Some(e.judged_ms.map_or(f64::INFINITY, |j| j / t))
+            });
+            let over = (p95_over.unwrap_or(0.0) * 100.0).min(1000.0);
+            let missed = e.is_some_and(|e| e.meets_target == Some(false));
+            let label = match (e, p95_over) {
                 (Some(e), Some(_)) if e.judged_ms.is_none() => {
                     "no successful response to judge".to_string()
                 }
                 (Some(e), Some(o)) => format!(
-                    "p{} {} = {:.0}% of {} target",
+                    "p{} {} = {:.0}% of {} target{}",
                     a.source.targets.percentile,
                     format_ms(e.judged_ms.unwrap_or(0.0)),
                     o * 100.0,
-                    format_ms(e.target_ms.unwrap_or(0.0))
+                    format_ms(e.target_ms.unwrap_or(0.0)),
+                    match (missed, e.attainment) {
+                        (true, Some(att)) =>
+                            format!("; only {:.1}% of arrivals in target: missed", att * 100.0),
+                        _ => String::new(),
+                    }
                 ),
                 (Some(e), None) => match e.p95_ms {
                     Some(p95) => format!("p95 {} (no target)", format_ms(p95)),
@@ -87,7 +98,7 @@ pub fn bottlenecks(a: &Analysis, path: &Path) -> ChartResult {
                 },
                 _ => String::new(),
             };
-            let c = if over >= 100.0 {
+            let c = if over >= 100.0 || missed {
                 RGBColor(214, 39, 40)
             } else {
                 RGBColor(44, 160, 44)
@@ -98,7 +109,7 @@ pub fn bottlenecks(a: &Analysis, path: &Path) -> ChartResult {
     ranked_bars(
         path,
         "Endpoints ranked by latency against target (red line: target)",
-        "judged latency as % of target",
+        "p95 of successful responses as % of target (red: target missed)",
         &rows,
         Some(100.0),
     )

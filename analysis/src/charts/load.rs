@@ -146,7 +146,13 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
                 vec![(0.0, capacity), (x_max, capacity)],
                 BLACK.mix(0.6).stroke_width(1),
             )))?
-            .label(format!("capacity: {capacity:.1} req/s served successfully"))
+            .label(format!(
+                "capacity of the mix: {capacity:.1} req/s{}",
+                a.scaling
+                    .limiting
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" (where {} binds)", l.endpoint))
+            ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
     }
     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;

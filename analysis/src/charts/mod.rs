@@ -19,6 +19,7 @@ mod bars;
 mod capacity;
 mod load;
 mod resources;
+mod saturation;
 mod time;
 
 use std::path::Path;
@@ -96,6 +97,27 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
         "Throughput and p95 against load, breaking point and USL fit",
         &load::load_curve,
     )?;
+    if a.scaling.by_endpoint.len() > 1 {
+        draw(
+            "capacity_by_endpoint.png",
+            "Where each endpoint binds the mix: its capacity over its share",
+            &saturation::capacity_by_endpoint,
+        )?;
+    }
+    // For a mix: one endpoint's curves are the load curve's.
+    if a.groups
+        .endpoints
+        .iter()
+        .filter(|g| g.levels.len() >= 2)
+        .count()
+        > 1
+    {
+        draw(
+            "endpoint_load.png",
+            "Each endpoint against the mix's load: attainment and goodput",
+            &saturation::endpoint_load,
+        )?;
+    }
     draw(
         "latency_percentiles.png",
         "Latency percentile distribution per endpoint",
@@ -176,4 +198,23 @@ pub fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
         return 0.1..10.0;
     }
     (lo / 1.6).max(0.01)..(hi * 1.6).max(lo * 2.0)
+}
+
+/// A log axis's tick label: only 1, 2 and 5 times a power of ten are written (the others
+/// crowd the axis), without a decimal where none is needed.
+pub fn log_tick(v: f64) -> String {
+    if v.is_nan() || v <= 0.0 {
+        return String::new();
+    }
+    let scale = 10f64.powf(v.log10().floor());
+    let lead = v / scale;
+    if [1.0, 2.0, 5.0].iter().any(|m| (lead - m).abs() < 1e-6) {
+        if v >= 1.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v}")
+        }
+    } else {
+        String::new()
+    }
 }

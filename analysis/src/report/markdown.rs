@@ -9,6 +9,7 @@ use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
 use crate::insights::pct;
 use crate::judge::Judgement;
+use crate::units::rps;
 
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.0}"))
@@ -82,21 +83,21 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     let _ = writeln!(o, "## Endpoints\n");
     let _ = writeln!(
         o,
-        "Latency in ms of **successful** responses; percentiles by nearest rank from every one; target judged on p{}; Apdex with the target as T over every arrival (failures and dropped frustrated). req/s: requests sent per second over the run; goodput: successful responses within target per second.\n",
+        "Latency in ms of **successful** responses; percentiles by nearest rank from every one. *In target*: the share of the endpoint's arrivals that succeeded under its target; a target \"p{0} < T\" is met when at least {0}% of arrivals were (failures, timeouts and dropped arrivals count as over it, so a target is never met by leaving its slow requests out). Apdex with the target as T over every arrival (failures and dropped frustrated). req/s: requests sent per second over the run; goodput: successful responses within target per second.\n",
         t.percentile
     );
     let _ = writeln!(
         o,
-        "| endpoint | requests | failures | error rate | req/s | goodput/s | mean | p50 | p90 | p95 | p99 | p99.9 | max | target | meets | Apdex |"
+        "| endpoint | requests | failures | error rate | req/s | goodput/s | mean | p50 | p90 | p95 | p99 | p99.9 | max | target | in target | meets | Apdex |"
     );
     let _ = writeln!(
         o,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
     );
     for e in &a.endpoints {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md(&e.name),
             e.requests,
             e.failures + e.dropped,
@@ -111,6 +112,7 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             opt_ms(e.p999_ms),
             opt_ms(e.max_ms),
             opt_ms(e.target_ms),
+            e.attainment.map_or("–".into(), pct),
             match e.meets_target {
                 Some(true) => "✅",
                 Some(false) => "❌",
@@ -136,8 +138,16 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
         for (e, f) in failing {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
-                e.name, e.failures, f.timeouts, f.other, e.dropped, f.p50_ms, f.p95_ms, f.max_ms
+                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                md(&e.name),
+                e.failures,
+                f.timeouts,
+                f.cancelled,
+                f.other,
+                e.dropped,
+                f.p50_ms,
+                f.p95_ms,
+                f.max_ms
             );
         }
     }
@@ -251,16 +261,21 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     if !a.breaking.signals.is_empty() {
         let _ = writeln!(
             o,
-            "| signal | load ({unit}) | offered req/s | served successfully req/s | at s | detail |\n|---|---:|---:|---:|---:|---|"
+            "| signal | of | load ({unit}) | mix offered req/s | mix served successfully req/s | its own offered req/s | at s | detail |\n|---|---|---:|---:|---:|---:|---:|---|"
         );
         for s in &a.breaking.signals {
             let _ = writeln!(
                 o,
-                "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} |",
+                "| {} | {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {} |",
                 s.signal.name(),
+                s.endpoint
+                    .as_deref()
+                    .map_or("the whole mix".to_string(), md),
                 s.load,
                 s.offered_rps,
                 s.succeeded_rps,
+                s.own
+                    .map_or("–".to_string(), |o| format!("{:.1}", o.offered_rps)),
                 s.at_s,
                 md(&s.detail)
             );
@@ -313,24 +328,45 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
             l.lateness_p99_ms
         );
     }
+    if let Some(g) = a
+        .scaling
+        .limiting
+        .as_ref()
+        .and_then(|l| a.groups.endpoints.iter().find(|g| g.name == l.endpoint))
+    {
+        group_levels(&mut o, g, unit);
+    }
     chart(&mut o, charts, "load_curve.png");
 
     let s = &a.scaling;
     let _ = writeln!(o, "## Scaling thresholds\n");
+    if let Some(l) = &s.limiting {
+        limiting_paragraph(&mut o, l, s.capacity_rps, unit);
+    }
     let _ = writeln!(
         o,
-        "One instance {} **{:.1} req/s** successfully ({}); with {:.0}% headroom, **scale out at {:.1} req/s or {:.1} requests in flight per instance** (in flight measured at the load levels around that rate: the value `aurax_inprogress` would show).\n",
+        "One instance {} **{:.1} req/s** successfully ({}); with {:.0}% headroom, **scale out at {:.1} req/s or {:.1} requests in flight per instance**{} (in flight measured at the load levels around that rate: the value `aurax_inprogress` would show).\n",
         if s.capacity_is_lower_bound {
             "served at least"
         } else {
             "serves at most"
         },
         s.capacity_rps,
-        s.capacity_basis,
+        md(&s.capacity_basis),
         s.headroom * 100.0,
         s.scale_out_at_rps,
-        s.scale_out_at_in_flight
+        s.scale_out_at_in_flight,
+        match (&s.limiting, s.scale_out_at_limiting_in_flight) {
+            (Some(l), Some(n)) => format!(", {n:.1} of them {}'s", md(&l.endpoint)),
+            _ => String::new(),
+        }
     );
+    capacity_by_group(&mut o, "endpoint", "model", &s.by_endpoint, unit);
+    if s.by_model.len() > 1 {
+        capacity_by_group(&mut o, "model", "endpoints", &s.by_model, unit);
+    }
+    chart(&mut o, charts, "capacity_by_endpoint.png");
+    chart(&mut o, charts, "endpoint_load.png");
     let _ = writeln!(
         o,
         "| seed tier | req/s | instances at that trigger |\n|---|---:|---:|"
@@ -461,7 +497,7 @@ fn capacity_section(o: &mut String, c: &crate::capacity::CapacityAnswer, percent
     let _ = writeln!(o, "**{}.**\n", md(&c.sentence));
     let _ = writeln!(
         o,
-        "Each step offered one arrival rate of the run's mix and was judged on the second half of its arrivals: every endpoint served at least 97% of what it was offered (its requests in flight not growing), every endpoint's p{percentile} of successful responses under its target, the error rate under the tier. The search doubled the rate until a step failed, then bisected to {:.0}%.\n",
+        "Each step offered one arrival rate of the run's mix and was judged on the second half of its arrivals: every endpoint served at least 97% of what it was offered (its requests in flight not growing), at least {percentile}% of every endpoint's arrivals successful under its target, the error rate under the tier. The search doubled the rate until a step failed, then bisected to {:.0}%.\n",
         c.precision * 100.0
     );
     if !c.goodput.is_empty() {
@@ -512,6 +548,110 @@ fn capacity_section(o: &mut String, c: &crate::capacity::CapacityAnswer, percent
             s.mean_in_flight,
             s.growth_rps,
             pct(s.error_rate)
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// The endpoint that binds the mix first, and what to scale.
+fn limiting_paragraph(o: &mut String, l: &crate::scaling::Limiting, capacity: f64, unit: &str) {
+    let _ = writeln!(
+        o,
+        "**{} binds first**{}: it saturated at {} req/s of its own, {} req/s of the mix offered ({:.0} {unit}, `{}`), and serves at most {} req/s successfully. It is {} of the mix, so the mix as offered binds at **{} req/s**: scale {} (or shrink its share) before anything else.\n",
+        md(&l.endpoint),
+        l.model
+            .as_deref()
+            .map_or(String::new(), |m| format!(" (model {})", md(m))),
+        rps(l.saturated_at_own_rps),
+        rps(l.saturated_at_mix_rps),
+        l.saturated_at_load,
+        l.signal,
+        rps(l.capacity_rps),
+        pct(l.share),
+        rps(capacity),
+        l.model.as_deref().map_or_else(|| md(&l.endpoint), md),
+    );
+}
+
+/// The limiting endpoint's own flows at each of its levels: where its queue formed.
+fn group_levels(o: &mut String, g: &crate::saturation::Group, unit: &str) {
+    let _ = writeln!(
+        o,
+        "\n{} on its own ({} of the mix; its levels merge the run's until each has {:.0} of its arrivals):\n",
+        md(&g.name),
+        pct(g.share),
+        crate::levels::MIN_LEVEL_REQUESTS
+    );
+    let _ = writeln!(
+        o,
+        "| load ({unit}) | mix offered req/s | its offered req/s | served req/s | succeeded req/s | in flight | Δ in flight | p95 ms | in target |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for l in &g.levels {
+        let own = &l.own;
+        let _ = writeln!(
+            o,
+            "| {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:+.0} | {} | {} |",
+            own.load,
+            l.mix_offered_rps,
+            own.offered_rps,
+            own.served_rps,
+            own.succeeded_rps,
+            own.in_flight,
+            own.in_flight_change,
+            if own.p95_ms.is_finite() {
+                format!("{:.0}", own.p95_ms)
+            } else {
+                "–".to_string()
+            },
+            l.attainment.map_or("–".to_string(), pct)
+        );
+    }
+    let _ = writeln!(o);
+}
+
+/// Each endpoint's (or model's) own capacity and the mix's rate at which it binds.
+fn capacity_by_group(
+    o: &mut String,
+    what: &str,
+    with: &str,
+    rows: &[crate::scaling::GroupCapacity],
+    unit: &str,
+) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "Capacity by {what}: what each serves successfully at its limit, its share of the task mix (users' `on_start` requests left out), and so the mix's rate at which it binds; *headroom* is how much more of the mix it takes than the {what} that binds first (≥: it never saturated, so a lower bound).\n"
+    );
+    let _ = writeln!(
+        o,
+        "| {what} | {with} | share of mix | its capacity req/s | mix binds at req/s | headroom | saturated at ({unit}) |\n|---|---|---:|---:|---:|---:|---|"
+    );
+    for c in rows {
+        let bound = if c.capacity_is_lower_bound {
+            "≥ "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {bound}{} | {bound}{} | {} | {} |",
+            md(&c.name),
+            md(&c.with.join(", ")),
+            pct(c.share),
+            rps(c.capacity_rps),
+            rps(c.mix_capacity_rps),
+            if c.headroom.is_finite() {
+                format!("{bound}{:.1}x", c.headroom)
+            } else {
+                "–".to_string()
+            },
+            c.saturated_at
+                .as_ref()
+                .map_or("never".to_string(), |(load, signal)| format!(
+                    "{load:.0} (`{signal}`)"
+                ))
         );
     }
     let _ = writeln!(o);

@@ -4,3 +4,4 @@
 mod common;
 mod known;
 mod resources;
+mod tables;

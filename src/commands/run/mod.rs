@@ -156,6 +156,9 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     if run.plan.shard.is_distributed() {
         metadata.insert(meta::WORKER.to_string(), run.plan.shard.to_string());
     }
+    if let Some(on_start) = on_start_record(&run) {
+        metadata.insert(meta::ON_START.to_string(), on_start);
+    }
     if let Some(search) = &run.search {
         metadata.insert(
             meta::CAPACITY_SEARCH.to_string(),
@@ -523,4 +526,29 @@ async fn wait_for_start(at: chrono::DateTime<chrono::Utc>) -> Result<f64, Fail> 
         );
     }
     Ok(late_ms)
+}
+
+/// `aurax.on_start`: the closed model's classes that send requests when a user starts, and
+/// which (None when none does, or the load is open: no user starts).
+fn on_start_record(run: &plan::ResolvedRun) -> Option<String> {
+    if run.plan.shape.is_open() || run.replay.is_some() {
+        return None;
+    }
+    let classes: serde_json::Map<String, serde_json::Value> = run
+        .plan
+        .classes
+        .iter()
+        .filter_map(|&(class, _)| run.scenario.user_classes.get(class))
+        .filter(|c| !c.on_start.is_empty())
+        .map(|c| {
+            let names = c
+                .on_start
+                .iter()
+                .filter_map(|&e| run.scenario.endpoints.get(e))
+                .map(|e| serde_json::Value::from(e.name.clone()))
+                .collect();
+            (c.name.clone(), serde_json::Value::Array(names))
+        })
+        .collect();
+    (!classes.is_empty()).then(|| serde_json::Value::Object(classes).to_string())
 }

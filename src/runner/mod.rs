@@ -151,8 +151,11 @@ pub async fn drive(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
-    // The lanes stop here, their idle connections with them.
+    // The lanes stop here, their idle connections with them: the next load (a capacity
+    // search's next step) starts lanes of its own and must not reuse a connection whose
+    // runtime is gone.
     drop(lanes);
+    shared.target.forget_idle();
     DriveReport {
         stopped_early,
         cancelled,

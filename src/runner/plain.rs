@@ -66,6 +66,16 @@ impl Pool {
         }
     }
 
+    /// Drops every idle connection: their I/O belongs to the lanes that opened them, and a
+    /// load's lanes end with it (a capacity search starts new ones for each step).
+    pub fn forget_idle(&self) {
+        for slot in &self.idle {
+            if let Ok(mut idle) = slot.lock() {
+                idle.clear();
+            }
+        }
+    }
+
     /// Gives back a connection whose answer was read to its end and that can carry another.
     pub fn give_back(&self, conn: Connection) {
         if let Ok(mut idle) = self.slot().lock()

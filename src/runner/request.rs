@@ -112,6 +112,14 @@ pub enum TargetError {
 }
 
 impl Target {
+    /// Forgets the idle plain-http connections: the lanes whose runtimes drive them have
+    /// ended (`drive` calls this as its lanes stop).
+    pub fn forget_idle(&self) {
+        if let Some(plain) = &self.plain {
+            plain.pool.forget_idle();
+        }
+    }
+
     pub fn new(
         host: &str,
         base_path: &str,

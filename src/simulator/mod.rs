@@ -149,9 +149,16 @@ impl SimulatorConfig {
         f64::from(slots) / (models::generation_seconds(model) * self.time_scale)
     }
 
-    /// The model client's timeout as the simulator applies it (scaled).
+    /// The model client's timeout as the simulator applies it: scaled, except at time scale
+    /// 0 (every service instant, the benchmarks' setting), where a timeout scaled to zero
+    /// would fail each generation that waited a microsecond for its slot: there it stays
+    /// unscaled.
     pub fn scaled_model_timeout(&self) -> std::time::Duration {
-        self.model_timeout.mul_f64(self.time_scale.max(0.0))
+        if self.time_scale > 0.0 {
+            self.model_timeout.mul_f64(self.time_scale)
+        } else {
+            self.model_timeout
+        }
     }
 
     /// One line describing capacity, printed when the simulator starts.

@@ -525,3 +525,33 @@ fn a_redirect_is_followed_and_both_hops_are_timed() {
         "{old} /old, {ping} /ping"
     );
 }
+
+#[test]
+fn at_time_scale_zero_no_generation_times_out_waiting_for_its_slot() {
+    // The benchmarks' setting: every service instant. Two text slots, 600 arrivals a second
+    // (its queue never near the 512 limit): requests wait microseconds for the slot, and a
+    // model timeout scaled to zero failed them ("Failed to generate response from LLM").
+    let sim = Simulator::start(&["--time-scale", "0", "--text-slots", "2"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxBurstUser",
+        "--rate",
+        "600/s",
+        "-t",
+        "2s",
+        "--quiet",
+        "--no-thresholds",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = read_rows(&out);
+    assert!(rows.len() > 1000, "{} rows", rows.len());
+    let failed: Vec<_> = rows.iter().filter(|r| r.outcome != "ok").collect();
+    assert_eq!(failed.len(), 0, "{:?}", failed.first());
+}

@@ -202,6 +202,19 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
     })
 }
 
+/// The endpoints the files hold, by name: what an objective (`--slo`) may name.
+pub fn endpoint_names(source: &Source) -> Result<Vec<String>, AnalysisError> {
+    let df = scan(source)?
+        .group_by([col("endpoint")])
+        .agg([len().alias("n")])
+        .sort(["endpoint"], SortMultipleOptions::default())
+        .collect()?;
+    Ok(crate::frame::strs(&df, "endpoint")?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 /// The `status` a run directory's `run.json` records (None without a readable one).
 fn manifest_status(dir: &Path) -> Option<RunStatus> {
     #[derive(serde::Deserialize)]

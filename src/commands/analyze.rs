@@ -26,7 +26,15 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         ));
     }
     let (analysis, changes) = {
-        crate::flags::apply_slos(&mut found.targets, &args.slo, None, None)
+        // An objective must name an endpoint the files hold: a typo is refused, as `run`
+        // refuses it, never judged as passing.
+        let names = if args.slo.is_empty() {
+            Vec::new()
+        } else {
+            aurax_analysis::source::endpoint_names(&found)?
+        };
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        crate::flags::apply_slos(&mut found.targets, &args.slo, None, Some(&known))
             .map_err(|e| fail(ExitCode::BadInput, e))?;
         let analysis = aurax_analysis::analyze_source(found)?;
         let changes = if args.baseline.is_empty() {

@@ -227,3 +227,37 @@ fn summary_of_run(run: &std::path::Path, dir: &std::path::Path) -> serde_json::V
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     summary(&rep)
 }
+
+#[test]
+fn an_objective_naming_no_endpoint_of_the_run_is_refused_as_run_refuses_it() {
+    // The shipped example run: generate_text is there, generate_txt (a typo) is not.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example-run");
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("rep");
+    let o = aurax(&[
+        "analyze",
+        example.to_str().expect("utf8"),
+        "--slo",
+        "generate_txt:p95<3s",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains("no endpoint `generate_txt` (known: generate_code, generate_image, generate_text, health, system_status, test_routing)"),
+        "{said}"
+    );
+    assert!(!out.exists(), "no report for a refused objective");
+    // The right name is judged.
+    let o = aurax(&[
+        "analyze",
+        example.to_str().expect("utf8"),
+        "--slo",
+        "generate_text:p95<3s",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("generate_text p95"), "{}", text(&o));
+}

@@ -368,7 +368,12 @@ pub fn find(
     let max_ok = trusted.iter().map(|l| l.succeeded_rps).fold(0.0, f64::max);
     let max_load = levels.iter().map(|l| l.load).fold(0.0, f64::max);
     let Some(first) = signals.first().cloned() else {
-        let verdict = if levels.len() < 4 {
+        let verdict = if trusted.is_empty() {
+            format!(
+                "no breaking point to find: no load level had {:.0} arrivals; run longer, or at a higher rate",
+                crate::levels::MIN_LEVEL_REQUESTS
+            )
+        } else if levels.len() < 4 {
             format!(
                 "no breaking point up to {max_ok:.1} req/s served ({max_load:.0} {unit}); the load barely varied ({} level(s)), so ramp it (a low --spawn-rate or --rate-stages) to find one",
                 levels.len()

@@ -188,9 +188,15 @@ pub fn optimisation_targets(
                 crate::units::rps(l.capacity_rps)
             )
         });
+        let trigger = match (scaling.scale_out_at_rps, scaling.scale_out_at_in_flight) {
+            (Some(r), Some(n)) => {
+                format!("; scale out at {r:.0} req/s or {n:.0} requests in flight per instance")
+            }
+            _ => String::new(),
+        };
         out.push(format!(
-            "Capacity: one instance serves ~{:.0} req/s of this mix successfully at its limit{binds}; scale out at {:.0} req/s or {:.0} requests in flight per instance.",
-            scaling.capacity_rps, scaling.scale_out_at_rps, scaling.scale_out_at_in_flight
+            "Capacity: one instance serves ~{:.0} req/s of this mix successfully at its limit{binds}{trigger}.",
+            scaling.capacity_rps
         ));
     }
     if let Some(b) = bottlenecks

@@ -35,11 +35,12 @@ pub struct Scaling {
     pub capacity_basis: String,
     /// The endpoint (and its model) whose saturation sets the capacity, when one does.
     pub limiting: Option<Limiting>,
-    /// Scale out when one instance carries this many requests per second.
-    pub scale_out_at_rps: f64,
+    /// Scale out when one instance carries this many requests per second; None where no
+    /// capacity was found (nothing saturated: a lower bound sets no trigger).
+    pub scale_out_at_rps: Option<f64>,
     /// The same trigger as requests in flight (in progress) per instance, measured at the
     /// load levels around the trigger rate.
-    pub scale_out_at_in_flight: f64,
+    pub scale_out_at_in_flight: Option<f64>,
     /// The same trigger as the limiting endpoint's own requests in flight.
     pub scale_out_at_limiting_in_flight: Option<f64>,
     /// The headroom between the trigger and the capacity (a share).
@@ -48,12 +49,15 @@ pub struct Scaling {
     pub by_endpoint: Vec<GroupCapacity>,
     /// The same per model (`model_used`), limiting first.
     pub by_model: Vec<GroupCapacity>,
-    /// Instances needed for the seed's throughput tiers at the trigger rate.
+    /// Instances needed for the seed's throughput tiers at the trigger rate (none without
+    /// a trigger).
     pub instances: Vec<TierInstances>,
     /// A Kubernetes HorizontalPodAutoscaler at the trigger.
-    pub hpa_yaml: String,
+    pub hpa_yaml: Option<String>,
     /// A KEDA ScaledObject at the trigger.
-    pub keda_yaml: String,
+    pub keda_yaml: Option<String>,
+    /// Where no capacity was found: why, and what load would find it.
+    pub to_find_capacity: Option<String>,
 }
 
 /// The endpoint whose saturation sets the mix's capacity.
@@ -429,13 +433,15 @@ pub fn scaling(
         reading.basis,
         in_flight,
         tiers,
+        !reading.lower_bound,
     );
     if let Some(l) = &limit {
         let limiting = l.limiting();
         let own_in_flight = l.in_flight_at_trigger();
         let note = snippet_note(&limiting, capacity, own_in_flight);
-        s.hpa_yaml = note.clone() + &s.hpa_yaml;
-        s.keda_yaml = note + &s.keda_yaml;
+        for yaml in [&mut s.hpa_yaml, &mut s.keda_yaml].into_iter().flatten() {
+            yaml.insert_str(0, &note);
+        }
         s.limiting = Some(limiting);
         s.scale_out_at_limiting_in_flight = own_in_flight;
     }
@@ -469,6 +475,7 @@ pub fn for_search(
     } else {
         "the capacity search's highest passing rate: it stopped before its precision, so a lower bound".to_string()
     };
+    // A search that stopped early still proved its passing rate: a trigger below it holds.
     let mut s = build(
         max_ok.max(capacity),
         capacity,
@@ -476,6 +483,7 @@ pub fn for_search(
         basis,
         in_flight,
         tiers,
+        true,
     );
     s.limiting = search_limiting(answer);
     Some(s)
@@ -508,6 +516,8 @@ fn search_limiting(answer: &crate::capacity::CapacityAnswer) -> Option<Limiting>
     })
 }
 
+/// The scaling answer at `capacity`; `with_trigger`: whether the capacity was found (a
+/// passing rate the target was shown to sustain up to), so that a trigger below it holds.
 fn build(
     max_ok: f64,
     capacity: f64,
@@ -515,8 +525,28 @@ fn build(
     basis: String,
     in_flight: f64,
     tiers: &[(&str, f64)],
+    with_trigger: bool,
 ) -> Scaling {
     let trigger = capacity * (1.0 - HEADROOM);
+    if !with_trigger || trigger <= 0.0 {
+        return Scaling {
+            max_throughput_rps: max_ok,
+            capacity_rps: capacity,
+            capacity_is_lower_bound: lower_bound,
+            capacity_basis: basis,
+            limiting: None,
+            scale_out_at_rps: None,
+            scale_out_at_in_flight: None,
+            scale_out_at_limiting_in_flight: None,
+            headroom: HEADROOM,
+            by_endpoint: Vec::new(),
+            by_model: Vec::new(),
+            instances: Vec::new(),
+            hpa_yaml: None,
+            keda_yaml: None,
+            to_find_capacity: Some(to_find_capacity(max_ok)),
+        };
+    }
     let instances: Vec<TierInstances> = tiers
         .iter()
         .map(|(name, rps)| TierInstances {
@@ -538,7 +568,7 @@ fn build(
         .max(2)
         * 2;
     let hpa_yaml = format!(
-        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: aurax-backend\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: aurax-backend\n  minReplicas: {min_replicas}\n  maxReplicas: {max_replicas}\n  metrics:\n    - type: Pods\n      pods:\n        metric:\n          name: aurax_inprogress   # requests in progress per pod, via prometheus-adapter\n        target:\n          type: AverageValue\n          averageValue: \"{in_flight:.1}\"\n    - type: Pods\n      pods:\n        metric:\n          name: aurax_requests_per_second   # needs a request counter, which the published backend lacks\n        target:\n          type: AverageValue\n          averageValue: \"{trigger:.1}\"\n",
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: aurax-backend\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: aurax-backend\n  minReplicas: {min_replicas}\n  maxReplicas: {max_replicas}\n  metrics:\n    - type: Pods\n      pods:\n        metric:\n          name: aurax_inprogress   # requests in progress per pod, via prometheus-adapter\n        target:\n          type: AverageValue\n          averageValue: \"{in_flight:.1}\"\n    # With a request counter (fastapi_requests_total, not exposed by the published backend)\n    # as a per-pod rate through prometheus-adapter:\n    # - type: Pods\n    #   pods:\n    #     metric:\n    #       name: fastapi_requests_per_second\n    #     target:\n    #       type: AverageValue\n    #       averageValue: \"{trigger:.1}\"\n",
     );
     let keda_yaml = format!(
         "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata:\n  name: aurax-backend\nspec:\n  scaleTargetRef:\n    name: aurax-backend\n  minReplicaCount: {min_replicas}\n  maxReplicaCount: {max_replicas}\n  triggers:\n    # Requests in progress (queued at the model server included): the published backend's\n    # only request metric, and the one that sees a queue.\n    - type: prometheus\n      metadata:\n        serverAddress: http://prometheus:9090\n        query: sum(aurax_inprogress{{handler!=\"/metrics\"}})\n        threshold: \"{in_flight:.1}\"   # requests in progress per replica\n    # With a request counter (fastapi_requests_total; not exposed by the published backend):\n    # - type: prometheus\n    #   metadata:\n    #     serverAddress: http://prometheus:9090\n    #     query: sum(rate(fastapi_requests_total{{handler!=\"/metrics\"}}[1m]))\n    #     threshold: \"{trigger:.1}\"   # requests/s per replica\n",
@@ -549,16 +579,30 @@ fn build(
         capacity_is_lower_bound: lower_bound,
         capacity_basis: basis,
         limiting: None,
-        scale_out_at_rps: trigger,
-        scale_out_at_in_flight: in_flight,
+        scale_out_at_rps: Some(trigger),
+        scale_out_at_in_flight: Some(in_flight),
         scale_out_at_limiting_in_flight: None,
         headroom: HEADROOM,
         by_endpoint: Vec::new(),
         by_model: Vec::new(),
         instances,
-        hpa_yaml,
-        keda_yaml,
+        hpa_yaml: Some(hpa_yaml),
+        keda_yaml: Some(keda_yaml),
+        to_find_capacity: None,
     }
+}
+
+/// What to say where nothing saturated: the most served, and a ramp past it.
+fn to_find_capacity(max_ok: f64) -> String {
+    if max_ok <= 0.0 {
+        return "no load level had 20 arrivals: run longer, or at a higher rate, to find a capacity".to_string();
+    }
+    format!(
+        "the load never saturated the target (the most it served successfully at a load level was {} req/s), so there is no capacity and no trigger to give: ramp past it to find them (--rate-stages '{:.0}/s:10s,{:.0}/s:3m', higher if that finds none), or let run --find-capacity search for it",
+        rps(max_ok),
+        (max_ok / 2.0).ceil().max(1.0),
+        (max_ok * 4.0).ceil().max(4.0)
+    )
 }
 
 /// Requests in flight at a successful served rate, interpolated between the levels (by their
@@ -657,13 +701,14 @@ mod tests {
         );
         assert!((s.capacity_rps - 95.0).abs() <= 2.0, "{s:?}");
         assert!(!s.capacity_is_lower_bound);
-        assert!((s.scale_out_at_rps - 0.7 * s.capacity_rps).abs() < 1e-9);
-        // In flight is 5% of the rate below capacity: at the trigger, ~3.3.
-        assert!(
-            (s.scale_out_at_in_flight - s.scale_out_at_rps * 0.05).abs() < 0.1,
-            "{s:?}"
+        let (rate, in_flight) = (
+            s.scale_out_at_rps.expect("a trigger"),
+            s.scale_out_at_in_flight.expect("in flight"),
         );
+        assert!((rate - 0.7 * s.capacity_rps).abs() < 1e-9);
+        // In flight is 5% of the rate below capacity: at the trigger, ~3.3.
+        assert!((in_flight - rate * 0.05).abs() < 0.1, "{s:?}");
         assert_eq!(s.instances[0].instances, 1);
-        assert!(s.keda_yaml.contains("aurax_inprogress"));
+        assert!(s.keda_yaml.is_some_and(|k| k.contains("aurax_inprogress")));
     }
 }

@@ -183,8 +183,11 @@ pub struct ScalingJson<'a> {
     pub capacity_basis: &'a str,
     /// The endpoint (and model) whose saturation sets the capacity of the mix.
     pub limiting: Option<&'a crate::scaling::Limiting>,
-    pub scale_out_at_rps: f64,
-    pub scale_out_at_in_flight: f64,
+    /// null where no capacity was found (`to_find_capacity` says why).
+    pub scale_out_at_rps: Option<f64>,
+    pub scale_out_at_in_flight: Option<f64>,
+    /// Where nothing saturated: why there is no capacity, and what load would find it.
+    pub to_find_capacity: Option<&'a str>,
     /// The trigger as the limiting endpoint's own requests in flight.
     pub scale_out_at_limiting_in_flight: Option<f64>,
     /// Per endpoint: its own capacity, share, the mix's rate at which it binds, headroom.
@@ -260,6 +263,7 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
             limiting: a.scaling.limiting.as_ref(),
             scale_out_at_rps: a.scaling.scale_out_at_rps,
             scale_out_at_in_flight: a.scaling.scale_out_at_in_flight,
+            to_find_capacity: a.scaling.to_find_capacity.as_deref(),
             scale_out_at_limiting_in_flight: a.scaling.scale_out_at_limiting_in_flight,
             by_endpoint: &a.scaling.by_endpoint,
             by_model: &a.scaling.by_model,

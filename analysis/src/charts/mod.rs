@@ -97,7 +97,12 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
         "Throughput and p95 against load, breaking point and USL fit",
         &load::load_curve,
     )?;
-    if a.scaling.by_endpoint.len() > 1 {
+    if a.scaling.by_endpoint.len() > 1
+        && a.scaling
+            .by_endpoint
+            .iter()
+            .any(|c| !c.capacity_is_lower_bound)
+    {
         draw(
             "capacity_by_endpoint.png",
             "Where each endpoint binds the mix: its capacity over its share",

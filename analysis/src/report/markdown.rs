@@ -343,42 +343,60 @@ pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     if let Some(l) = &s.limiting {
         limiting_paragraph(&mut o, l, s.capacity_rps, unit);
     }
-    let _ = writeln!(
-        o,
-        "One instance {} **{:.1} req/s** successfully ({}); with {:.0}% headroom, **scale out at {:.1} req/s or {:.1} requests in flight per instance**{} (in flight measured at the load levels around that rate: the value `aurax_inprogress` would show).\n",
-        if s.capacity_is_lower_bound {
-            "served at least"
-        } else {
-            "serves at most"
-        },
-        s.capacity_rps,
-        md(&s.capacity_basis),
-        s.headroom * 100.0,
+    match (
         s.scale_out_at_rps,
         s.scale_out_at_in_flight,
-        match (&s.limiting, s.scale_out_at_limiting_in_flight) {
-            (Some(l), Some(n)) => format!(", {n:.1} of them {}'s", md(&l.endpoint)),
-            _ => String::new(),
+        &s.to_find_capacity,
+    ) {
+        (Some(rate), Some(in_flight), _) => {
+            let _ = writeln!(
+                o,
+                "One instance {} **{:.1} req/s** successfully ({}); with {:.0}% headroom, **scale out at {:.1} req/s or {:.1} requests in flight per instance**{} (in flight measured at the load levels around that rate: the value `aurax_inprogress` would show).\n",
+                if s.capacity_is_lower_bound {
+                    "served at least"
+                } else {
+                    "serves at most"
+                },
+                s.capacity_rps,
+                md(&s.capacity_basis),
+                s.headroom * 100.0,
+                rate,
+                in_flight,
+                match (&s.limiting, s.scale_out_at_limiting_in_flight) {
+                    (Some(l), Some(n)) => format!(", {n:.1} of them {}'s", md(&l.endpoint)),
+                    _ => String::new(),
+                }
+            );
         }
-    );
+        (_, _, why) => {
+            let _ = writeln!(
+                o,
+                "**No capacity and no scale-out trigger**: {}.\n",
+                md(why.as_deref().unwrap_or("nothing saturated"))
+            );
+        }
+    }
     capacity_by_group(&mut o, "endpoint", "model", &s.by_endpoint, unit);
     if s.by_model.len() > 1 {
         capacity_by_group(&mut o, "model", "endpoints", &s.by_model, unit);
     }
     chart(&mut o, charts, "capacity_by_endpoint.png");
     chart(&mut o, charts, "endpoint_load.png");
-    let _ = writeln!(
-        o,
-        "| seed tier | req/s | instances at that trigger |\n|---|---:|---:|"
-    );
-    for t in &s.instances {
-        let _ = writeln!(o, "| {} | {:.0} | {} |", t.tier, t.rps, t.instances);
+    if !s.instances.is_empty() {
+        let _ = writeln!(
+            o,
+            "| seed tier | req/s | instances at that trigger |\n|---|---:|---:|"
+        );
+        for t in &s.instances {
+            let _ = writeln!(o, "| {} | {:.0} | {} |", t.tier, t.rps, t.instances);
+        }
     }
-    let _ = writeln!(
-        o,
-        "\n<details><summary>Kubernetes HPA and KEDA snippets</summary>\n\n```yaml\n{}```\n\n```yaml\n{}```\n</details>\n",
-        s.hpa_yaml, s.keda_yaml
-    );
+    if let (Some(hpa), Some(keda)) = (&s.hpa_yaml, &s.keda_yaml) {
+        let _ = writeln!(
+            o,
+            "\n<details><summary>Kubernetes HPA and KEDA snippets</summary>\n\n```yaml\n{hpa}```\n\n```yaml\n{keda}```\n</details>\n"
+        );
+    }
 
     let _ = writeln!(o, "## Model performance\n");
     if a.models.is_empty() {
@@ -617,7 +635,8 @@ fn capacity_by_group(
     rows: &[crate::scaling::GroupCapacity],
     unit: &str,
 ) {
-    if rows.is_empty() {
+    // Lower bounds alone say nothing of which binds first.
+    if rows.iter().all(|r| r.capacity_is_lower_bound) {
         return;
     }
     let _ = writeln!(

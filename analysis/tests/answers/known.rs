@@ -115,6 +115,24 @@ fn linear_growth_says_no_breaking_point_up_to_the_top() {
     let max = s["scaling"]["max_throughput_rps"].as_f64().expect("max");
     assert!((max - 24.0).abs() / 24.0 < 0.1, "{max}");
     assert_eq!(s["scaling"]["capacity_is_lower_bound"], true);
+    // Nothing saturated: no capacity to give, so no trigger, no instances, no autoscaler;
+    // what load would find one instead.
+    let scaling = &s["scaling"];
+    assert!(scaling["scale_out_at_rps"].is_null(), "{scaling}");
+    assert!(scaling["scale_out_at_in_flight"].is_null(), "{scaling}");
+    assert_eq!(scaling["instances"].as_array().map(Vec::len), Some(0));
+    let advice = scaling["to_find_capacity"].as_str().expect("advice");
+    assert!(
+        advice.contains("--rate-stages '12/s:10s,95/s:3m'"),
+        "{advice}"
+    );
+    assert!(advice.contains("run --find-capacity"), "{advice}");
+    let md = std::fs::read_to_string(dir.path().join("rep/report.md")).expect("report");
+    assert!(
+        md.contains("**No capacity and no scale-out trigger**"),
+        "{md}"
+    );
+    assert!(!md.contains("HorizontalPodAutoscaler"), "{md}");
 }
 
 #[test]
@@ -221,6 +239,13 @@ fn a_tiny_single_endpoint_run_still_gets_a_report_that_says_what_it_cannot_tell(
             .is_some_and(|n| n.starts_with("One endpoint only"))
     }));
     assert_eq!(s["breaking_point"]["found"], false);
+    // 12 requests make no load level of 20 arrivals: too short to tell, not "up to 0 req/s".
+    let verdict = s["breaking_point"]["verdict"].as_str().expect("verdict");
+    assert!(
+        verdict.starts_with("no breaking point to find: no load level had 20 arrivals"),
+        "{verdict}"
+    );
+    assert!(s["scaling"]["scale_out_at_rps"].is_null());
 }
 
 #[test]

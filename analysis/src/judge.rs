@@ -187,6 +187,17 @@ fn tiers(targets: &Targets) -> [(&'static str, f64); 3] {
     ]
 }
 
+/// The verdict's word, one rule for the headline and `summary.json`: `FAIL` when a target
+/// was missed, `REGRESSED` when none was but a regression against the baseline was found
+/// (`--fail-on-regression` exits 98 on it), else `PASS`.
+pub fn verdict_word(pass: bool, regressed: bool) -> &'static str {
+    match (pass, regressed) {
+        (false, _) => "FAIL",
+        (true, true) => "REGRESSED",
+        (true, false) => "PASS",
+    }
+}
+
 /// Whether no check failed (checks not judged do not fail).
 pub fn all_pass(checks: &[TargetCheck]) -> bool {
     checks.iter().all(|c| c.judgement != Judgement::Fail)

@@ -103,6 +103,9 @@ pub struct RunSummary<'a> {
     pub error_rate: f64,
     /// Every judged target passed (the verdict of `run` and of `analyze --fail-on-targets`).
     pub pass: bool,
+    /// The headline's word: `FAIL` (a target missed), `REGRESSED` (none missed, a regression
+    /// against the `--baseline`: `--fail-on-regression` exits 98), or `PASS`.
+    pub verdict: &'static str,
     pub run_ids: &'a [String],
     pub hosts: &'a [String],
     pub target_percentile: f64,
@@ -214,6 +217,10 @@ pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Sum
             throughput_rps: a.throughput_rps,
             error_rate: a.error_rate,
             pass: a.pass,
+            verdict: crate::judge::verdict_word(
+                a.pass,
+                baseline.is_some_and(|b| b.iter().any(|c| c.regression)),
+            ),
             run_ids: &a.source.run_ids,
             hosts: &a.source.hosts,
             target_percentile: t.percentile,

@@ -70,7 +70,7 @@ pub fn write_and_print(
     print_checks: bool,
 ) -> Result<bool, Fail> {
     let files = report::write(analysis, changes, out)?;
-    let (pass, headline) = report::verdict(analysis);
+    let (pass, headline) = report::verdict(analysis, changes);
     let mut text = format!("{headline}\n");
     if print_checks {
         text += &aurax_analysis::judge::checks_section(

@@ -114,6 +114,15 @@ fn baseline_regression_exits_98_only_when_asked_and_real() {
     );
     let o = aurax(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(98), "{}", text(&o));
+    // The headline says what the exit code says.
+    let headline = text(&o).lines().next().unwrap_or_default().to_string();
+    assert!(
+        headline.starts_with("REGRESSED: all ")
+            && headline.contains("regression(s) against the baseline (")
+            && headline.contains("generate_text"),
+        "{headline}"
+    );
+    assert_eq!(summary(&rep)["run"]["verdict"], "REGRESSED");
     let md = std::fs::read_to_string(rep.join("report.md")).expect("md");
     assert!(md.contains("## Against the baseline"));
     // The same run against itself is no regression.

@@ -257,6 +257,13 @@ fn ollama_stream_is_timed_per_token_as_the_simulator_serves_it() {
         "fail",
         "20 ms gaps against 10 ms"
     );
+    // The headline names the check that failed, not the latency targets that passed.
+    let headline = t.lines().next().unwrap_or_default();
+    assert!(
+        headline.starts_with("FAIL: 1 of ")
+            && headline.contains("targets missed: generate_text itl p95"),
+        "{headline}"
+    );
     // Goodput under the targets: none meets the ITL one.
     assert_eq!(g["goodput_rps"].as_f64(), Some(0.0), "{g}");
     let md = std::fs::read_to_string(report.join("report.md")).expect("report.md");

@@ -19,7 +19,7 @@ fn opt_ms(v: Option<f64>) -> String {
 pub fn markdown(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[ChartFile]) -> String {
     let mut o = String::new();
     let t = &a.source.targets;
-    let (_, headline) = verdict(a);
+    let (_, headline) = verdict(a, baseline);
     let runs = if a.source.run_ids.is_empty() {
         "(no run id)".to_string()
     } else {

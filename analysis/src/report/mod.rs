@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::baseline::EndpointChange;
 use crate::charts::{self, ChartFile};
-use crate::insights::pct;
 use crate::judge::Judgement;
 use crate::{Analysis, AnalysisError, summary};
 
@@ -56,9 +55,11 @@ pub struct ReportFiles {
     pub charts: Vec<ChartFile>,
 }
 
-/// The headline: pass or fail on the run's targets (the one judge's checks), and why, in one
-/// line.
-pub fn verdict(a: &Analysis) -> (bool, String) {
+/// The headline: pass or fail on the run's targets (the one judge's checks), each missed
+/// target named with what was measured, regressions against a baseline, and the breaking
+/// point, in one line. `FAIL` when a target was missed, `REGRESSED` when none was but the
+/// baseline comparison found a regression, else `PASS`.
+pub fn verdict(a: &Analysis, baseline: Option<&[EndpointChange]>) -> (bool, String) {
     // A search's headline is its answer: its steps failed on purpose.
     if let Some(c) = &a.capacity {
         return (
@@ -70,56 +71,45 @@ pub fn verdict(a: &Analysis) -> (bool, String) {
             ),
         );
     }
-    let judged: Vec<_> = a
-        .endpoints
+    let missed: Vec<String> = a
+        .checks
         .iter()
-        .filter(|e| e.meets_target.is_some())
+        .filter(|c| c.judgement == Judgement::Fail)
+        .map(|c| format!("{} {} (target {})", c.what, c.observed, c.limit))
         .collect();
-    let missed: Vec<&str> = judged
+    let judged = a
+        .checks
         .iter()
-        .filter(|e| e.meets_target == Some(false))
-        .map(|e| e.name.as_str())
+        .filter(|c| !matches!(c.judgement, Judgement::NotJudged(_)))
+        .count();
+    let regressions: Vec<&str> = baseline
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.regression)
+        .map(|c| c.name.as_str())
         .collect();
-    let t = &a.source.targets;
-    let latency = if missed.is_empty() {
-        format!(
-            "all {} endpoints meet their p{} targets",
-            judged.len(),
-            t.percentile
-        )
+    let targets = if missed.is_empty() {
+        format!("all {judged} judged targets met")
     } else {
         format!(
-            "{} of {} endpoints miss their p{} target ({})",
+            "{} of {judged} targets missed: {}",
             missed.len(),
-            judged.len(),
-            t.percentile,
             missed.join(", ")
         )
     };
-    let errors = format!(
-        "error rate {} ({} target < {})",
-        pct(a.error_rate),
-        t.error_rate.tier,
-        pct(t.error_rate.max_error_rate)
-    );
-    let throughput: Vec<String> = a
-        .checks
-        .iter()
-        .filter(|c| c.what.starts_with("throughput") && c.judgement == Judgement::Fail)
-        .map(|c| format!("{} {} (target {})", c.what, c.observed, c.limit))
-        .collect();
-    let throughput = if throughput.is_empty() {
+    let regressed = if regressions.is_empty() {
         String::new()
     } else {
-        format!("; {}", throughput.join(", "))
+        format!(
+            "; {} regression(s) against the baseline ({})",
+            regressions.len(),
+            regressions.join(", ")
+        )
     };
+    let word = crate::judge::verdict_word(a.pass, !regressions.is_empty());
     (
         a.pass,
-        format!(
-            "{}: {latency}; {errors}{throughput}; {}.",
-            if a.pass { "PASS" } else { "FAIL" },
-            a.breaking.verdict
-        ),
+        format!("{word}: {targets}{regressed}; {}.", a.breaking.verdict),
     )
 }
 

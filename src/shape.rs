@@ -78,6 +78,24 @@ impl LoadShape {
         self.stages().iter().map(|s| s.target).fold(0.0, f64::max)
     }
 
+    /// The highest load the stages reach in their first `t`: a run cut short by `-t` never
+    /// offers the peak of stages it did not reach.
+    pub fn peak_before(&self, t: Duration) -> f64 {
+        let (mut peak, mut from, mut start) = (0.0f64, 0.0, Duration::ZERO);
+        for s in self.stages() {
+            let end = start + s.duration;
+            if end <= t {
+                peak = peak.max(s.target);
+            } else {
+                let frac = (t - start).as_secs_f64() / s.duration.as_secs_f64();
+                return peak.max(from + (s.target - from) * frac);
+            }
+            from = s.target;
+            start = end;
+        }
+        peak
+    }
+
     /// Stage index and the load wanted `t` into the run.
     pub fn at(&self, t: Duration) -> (u32, f64) {
         target_at(self.stages(), t)
@@ -194,6 +212,22 @@ fn parse_number(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_cut_short_offers_only_the_load_it_reached() {
+        let stages = parse_stages("10/s:1m,200/s:5m", true).expect("parses");
+        let shape = LoadShape::Closed { stages };
+        // 20 s into a minute's ramp to 10/s.
+        assert!((shape.peak_before(Duration::from_secs(20)) - 10.0 / 3.0).abs() < 1e-9);
+        // Past the first stage, 1 minute into the ramp from 10 to 200 over 5.
+        assert!((shape.peak_before(Duration::from_secs(120)) - 48.0).abs() < 1e-9);
+        assert_eq!(shape.peak_before(Duration::MAX), 200.0);
+        // A step (zero duration) counts once reached.
+        let steps = parse_stages("10:0s,10:30s,20:0s,20:30s", false).expect("parses");
+        let shape = LoadShape::Closed { stages: steps };
+        assert_eq!(shape.peak_before(Duration::from_secs(10)), 10.0);
+        assert_eq!(shape.peak_before(Duration::from_secs(30)), 20.0);
+    }
 
     #[test]
     fn stages_ramp_linearly_and_steps_jump() {

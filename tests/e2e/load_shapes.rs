@@ -331,3 +331,36 @@ fn scenario_show_prints_one_load_scenario() {
     let o = aurax(&["run", "--scenario", "tsunami"]);
     assert_eq!(o.status.code(), Some(3));
 }
+
+#[test]
+fn a_run_cut_by_its_run_time_is_judged_only_on_the_load_it_reached() {
+    // Ramps to 10/s over a minute, then to 200/s: 4 s in, the load had reached 0.7/s, so no
+    // throughput tier can be judged (judged against the 200/s never offered, each failed).
+    let sim = Simulator::start(&["--time-scale", "0.02"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxBurstUser",
+        "--rate-stages",
+        "10/s:1m,200/s:5m",
+        "-t",
+        "4s",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    let tiers: Vec<&str> = said
+        .lines()
+        .filter(|l| l.trim_start().starts_with("throughput ("))
+        .collect();
+    assert_eq!(tiers.len(), 3, "{said}");
+    for t in tiers {
+        assert!(t.contains("n/a (load offers at most 0.7 req/s)"), "{t}");
+    }
+}

@@ -368,9 +368,9 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         offered_rps: if search.is_some() {
             f64::INFINITY
         } else if shape.is_open() {
-            shape.peak()
+            shape.peak_before(run_time.unwrap_or(Duration::MAX))
         } else {
-            per_user_rps * shape.peak()
+            per_user_rps * shape.peak_before(run_time.unwrap_or(Duration::MAX))
         },
         plan: LoadPlan {
             shape,

@@ -18,6 +18,8 @@ pub struct ErrorPattern {
     pub status: Option<i64>,
     /// The message, numbers masked so that variants group together.
     pub message: String,
+    /// One message of the pattern as it came, numbers and all (`status 404, expected 200`).
+    pub example: String,
     /// How many failures share it.
     pub count: u64,
     /// Share of all failures.
@@ -78,6 +80,11 @@ pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>
         ])
         .agg([
             len().cast(DataType::Float64).alias("count"),
+            col("error")
+                .cast(DataType::String)
+                .fill_null(lit("(no message)"))
+                .first()
+                .alias("example"),
             col("t_s").min().alias("first_s"),
             col("t_s").max().alias("last_s"),
         ])
@@ -88,10 +95,11 @@ pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>
                 .with_maintain_order(true),
         )
         .collect_streaming()?;
-    let (endpoint, outcome, message) = (
+    let (endpoint, outcome, message, example) = (
         strs(&df, "endpoint")?,
         strs(&df, "outcome")?,
         strs(&df, "message")?,
+        strs(&df, "example")?,
     );
     let status = i64s(&df, "status")?;
     let (count, first, last) = (
@@ -106,6 +114,7 @@ pub fn patterns(lf: &LazyFrame, start_us: i64) -> PolarsResult<Vec<ErrorPattern>
             outcome: outcome[i].clone().unwrap_or_default(),
             status: status[i],
             message: message[i].clone().unwrap_or_default(),
+            example: example[i].clone().unwrap_or_default(),
             count: count[i] as u64,
             share: count[i] / total,
             first_s: first[i],

@@ -555,3 +555,57 @@ fn at_time_scale_zero_no_generation_times_out_waiting_for_its_slot() {
     let failed: Vec<_> = rows.iter().filter(|r| r.outcome != "ok").collect();
     assert_eq!(failed.len(), 0, "{:?}", failed.first());
 }
+
+#[test]
+fn a_run_that_fails_says_why_and_a_wrong_path_is_warned_of_before_the_load() {
+    // AURAX serves at its root: under /api every request fails, and the run says why.
+    let sim = Simulator::start(&["--time-scale", "0.02"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let host = format!("{}/api", sim.url);
+    let o = aurax(&[
+        "run",
+        "--host",
+        &host,
+        "--user-class",
+        "AuraxBurstUser",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "2s",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(99), "{said}");
+    assert!(
+        said.contains("/api/health answered HTTP 404: is the URL's path right"),
+        "{said}"
+    );
+    let rows = read_rows(&out);
+    let failed = rows.iter().filter(|r| r.outcome != "ok").count();
+    assert_eq!(failed, rows.len(), "every request fails under /api");
+    assert!(
+        said.contains(&format!(
+            "failures, most common first ({failed} failed, 0 dropped):"
+        )),
+        "{said}"
+    );
+    // Under /api, /generate is Ollama's own /api/generate, which wants a model: every request
+    // fails alike, said with its message as it came (numbers and all).
+    let top = said
+        .lines()
+        .skip_while(|l| !l.starts_with("failures, most common first"))
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(
+        top,
+        format!(
+            "  {failed} x http_error HTTP 400 on burst_request: status 400, expected 200: model is required"
+        ),
+        "{said}"
+    );
+}

@@ -100,13 +100,24 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         max_conn,
     )
     .or_exit(ExitCode::BadInput)?;
-    if let Err(e) = target.preflight("/health").await {
-        return Err(fail(
-            ExitCode::Unreachable,
-            format!(
-                "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
-            ),
-        ));
+    match target.preflight("/health").await {
+        Err(e) => {
+            return Err(fail(
+                ExitCode::Unreachable,
+                format!(
+                    "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
+                ),
+            ));
+        }
+        // Something answered, but not AURAX's health: said before any load, and run anyway
+        // (a target may have no /health), so the failures that follow have a cause.
+        Ok(404) => eprintln!(
+            "warning: GET {shown_host}/health answered HTTP 404: is the URL's path right (AURAX serves /health at its root)? running anyway"
+        ),
+        Ok(status) if status >= 500 => eprintln!(
+            "warning: GET {shown_host}/health answered HTTP {status}: the target, or a proxy in front of it, is failing; running anyway"
+        ),
+        Ok(_) => {}
     }
 
     // A distributed run's workers start together: wait for --start-at, or say how late.
@@ -349,6 +360,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
                 "{}",
                 judge::checks_section(a.source.targets.percentile, &a.checks)
             );
+            print_failure_reasons(a);
         }
         None if sink_report.rows == 0 => {
             say!("\nno request was recorded: nothing to judge, so the run cannot pass")
@@ -551,4 +563,30 @@ fn on_start_record(run: &plan::ResolvedRun) -> Option<String> {
         })
         .collect();
     (!classes.is_empty()).then(|| serde_json::Value::Object(classes).to_string())
+}
+
+/// The most common failures, so a run that failed says why without a report.
+fn print_failure_reasons(a: &aurax_analysis::Analysis) {
+    if a.errors.is_empty() {
+        return;
+    }
+    say!(
+        "failures, most common first ({} failed, {} dropped):",
+        a.failures,
+        a.dropped
+    );
+    for e in a.errors.iter().take(3) {
+        let status = e.status.map_or(String::new(), |s| format!(" HTTP {s}"));
+        say!(
+            "  {} x {}{status} on {}: {}",
+            e.count,
+            e.outcome,
+            e.endpoint,
+            e.example
+        );
+    }
+    if a.errors.len() > 3 {
+        say!("  ({} more patterns in the report)", a.errors.len() - 3);
+    }
+    say!();
 }

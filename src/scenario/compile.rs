@@ -54,7 +54,17 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
             name: name.clone(),
             method,
             path: def.path.clone(),
-            target_ms: def.target_ms,
+            target_ms: match def.target_ms {
+                Some(t) if !(t.is_finite() && t > 0.0) => {
+                    return Err((
+                        span,
+                        format!(
+                            "endpoint {name}: target_ms = {t}: expected a positive number of milliseconds, e.g. 5000"
+                        ),
+                    ));
+                }
+                t => t,
+            },
             body,
             headers: def
                 .headers
@@ -80,7 +90,9 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
                 )
             })
     };
-    let targets = raw.targets.as_ref();
+    let targets_span = raw.targets.as_ref().map(|t| t.span());
+    let targets = raw.targets.as_ref().map(|t| t.get_ref());
+    check_targets(targets).map_err(|m| (targets_span, m))?;
     let error_rate_tiers: BTreeMap<String, f64> = targets
         .and_then(|t| t.error_rate.clone())
         .unwrap_or_else(|| BTreeMap::from([("normal".to_string(), 0.01)]));
@@ -227,6 +239,41 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
         throughput,
         error_rate_tiers,
     })
+}
+
+/// The `[targets]` table's values in range: a percentile in (0, 100], error-rate tiers as
+/// shares in [0, 1) (`1` would be 100%: a tier no run could miss), tiers of throughput
+/// finite and not negative.
+fn check_targets(targets: Option<&super::file::TargetsDef>) -> Result<(), String> {
+    let Some(t) = targets else { return Ok(()) };
+    if let Some(p) = t.percentile
+        && !(p > 0.0 && p <= 100.0)
+    {
+        return Err(format!(
+            "targets.percentile = {p}: expected a percentile above 0 and at most 100, e.g. 95"
+        ));
+    }
+    for (tier, share) in t.error_rate.iter().flatten() {
+        if !(*share >= 0.0 && *share < 1.0) {
+            return Err(format!(
+                "targets.error_rate.{tier} = {share}: expected a share of the requests from 0 up to 1 (not included), e.g. 0.01 for 1%"
+            ));
+        }
+    }
+    if let Some(tp) = &t.throughput_rps {
+        for (tier, rps) in [
+            ("minimum", tp.minimum),
+            ("target", tp.target),
+            ("peak", tp.peak),
+        ] {
+            if !(rps.is_finite() && rps >= 0.0) {
+                return Err(format!(
+                    "targets.throughput_rps.{tier} = {rps}: expected requests per second, 0 or more"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// 1-based line and column of a byte offset.

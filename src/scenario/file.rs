@@ -11,7 +11,7 @@ pub struct ScenarioFile {
     pub name: Option<String>,
     #[serde(default)]
     pub defaults: Defaults,
-    pub targets: Option<TargetsDef>,
+    pub targets: Option<Spanned<TargetsDef>>,
     pub endpoints: BTreeMap<String, Spanned<EndpointDef>>,
     pub user_classes: BTreeMap<String, Spanned<UserClassDef>>,
     #[serde(default)]

@@ -399,3 +399,90 @@ fn the_same_out_twice_is_refused_and_a_failed_start_gives_it_back() {
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(text(&o).contains("already holds a run"), "{}", text(&o));
 }
+
+#[test]
+fn targets_out_of_range_fail_the_check_with_their_line() {
+    let builtin = aurax(&["scenario", "show"]);
+    let builtin = String::from_utf8_lossy(&builtin.stdout).to_string();
+    let dir = tempfile::tempdir().expect("tmp");
+    // (what the line becomes, what the error says, the 1-based line of the table it names)
+    let line_of = |needle: &str| {
+        builtin
+            .lines()
+            .position(|l| l.starts_with(needle))
+            .expect("in the built-in scenario")
+            + 1
+    };
+    let cases = [
+        (
+            ("percentile = 95", "percentile = 150"),
+            "targets.percentile = 150: expected a percentile above 0 and at most 100",
+            line_of("[targets]"),
+        ),
+        (
+            (
+                "error_rate = { normal = 0.01, peak = 0.05, burst = 0.10 }",
+                "error_rate = { normal = 1, peak = 0.05, burst = 0.10 }",
+            ),
+            "targets.error_rate.normal = 1: expected a share of the requests from 0 up to 1",
+            line_of("[targets]"),
+        ),
+        (
+            ("target_ms = 50\n", "target_ms = -5\n"),
+            "endpoint health: target_ms = -5: expected a positive number of milliseconds",
+            line_of("[endpoints.health]"),
+        ),
+    ];
+    for (i, ((from, to), says, line)) in cases.into_iter().enumerate() {
+        assert!(builtin.contains(from), "{from}");
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, builtin.replacen(from, to, 1)).expect("write");
+        let o = aurax(&["scenario", "check", file.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        let err = one_line_error(&o);
+        assert!(
+            err.contains(&format!("bad{i}.toml:{line}:")) && err.contains(says),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_scenario_file_without_the_default_profile_runs_as_its_flags_say() {
+    let sim = Simulator::start(&["--time-scale", "0.01"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("min.toml");
+    std::fs::write(
+        &file,
+        "[endpoints.ping]\nmethod = \"GET\"\npath = \"/health\"\n\n\
+         [user_classes.MyUser]\nwait_s = [0.1, 0.2]\ntasks = { ping = 1 }\n",
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf8");
+    let check = aurax(&["scenario", "check", f]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    for load in [
+        &["-u", "3", "-r", "3", "-t", "2s"][..],
+        &["--rate", "10/s", "-t", "2s"][..],
+        &["--stages", "3:1s,3:1s"][..],
+    ] {
+        let out = dir.path().join(format!("run{}", load[0]));
+        let mut args = vec![
+            "run",
+            "--host",
+            &sim.url,
+            "--scenario-file",
+            f,
+            "--user-class",
+            "MyUser",
+            "--quiet",
+            "--no-thresholds",
+            "--out",
+            out.to_str().expect("utf8"),
+        ];
+        args.extend_from_slice(load);
+        let o = aurax(&args);
+        assert_eq!(o.status.code(), Some(0), "{load:?}: {}", text(&o));
+        assert!(!read_rows(&out).is_empty(), "{load:?}");
+    }
+}

@@ -145,7 +145,7 @@ fn a_scenario_file_without_the_default_profile_still_replays() {
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(read_rows(&out).len(), 10);
-    // Synthetic load still needs a profile that exists.
+    // Synthetic load runs as its flags say, and says what it took for the missing profile.
     let run = aurax(&[
         "run",
         "--scenario-file",
@@ -154,10 +154,31 @@ fn a_scenario_file_without_the_default_profile_still_replays() {
         &sim.url,
         "-t",
         "1s",
+        "--no-thresholds",
+        "--out",
+        dir.path().join("synthetic").to_str().expect("utf8"),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        text(&run).contains("has no `light` profile: every class, 1 user for 60 s"),
+        "{}",
+        text(&run)
+    );
+    // A profile named and missing is still refused.
+    let run = aurax(&[
+        "run",
+        "--scenario-file",
+        scenario,
+        "--host",
+        &sim.url,
+        "--profile",
+        "heavy",
+        "-t",
+        "1s",
     ]);
     assert_eq!(run.status.code(), Some(3));
     assert!(
-        text(&run).contains("unknown profile `light` (known: bench)"),
+        text(&run).contains("unknown profile `heavy` (known: bench)"),
         "{}",
         text(&run)
     );

@@ -76,10 +76,13 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             .map(|c| c.to_string())
             .collect(),
     };
-    let replay_default = !args.trace.is_empty() && args.profile == DEFAULT_PROFILE;
+    // A scenario file without the default profile runs as its flags say (a replay takes
+    // no load from a profile anyway): every class, one user, a minute, unless -u, -r, -t,
+    // --user-class, --rate or --stages say otherwise.
+    let default_missing = args.profile == DEFAULT_PROFILE;
     let profile = match scenario.profiles.get(&args.profile) {
         Some(p) => p,
-        None if replay_default => &every_class,
+        None if default_missing => &every_class,
         None => {
             let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
             return Err(fail(
@@ -93,6 +96,12 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         }
     };
     let mut notes = Vec::new();
+    if default_missing && !scenario.profiles.contains_key(DEFAULT_PROFILE) && args.trace.is_empty()
+    {
+        notes.push(format!(
+            "{scenario_source} has no `{DEFAULT_PROFILE}` profile: every class, 1 user for 60 s, where -u, -r, -t, --user-class, --rate or --stages do not say otherwise"
+        ));
+    }
     let load_scenario = match &args.scenario {
         Some(name) => Some(scenario.load_scenarios.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = scenario.load_scenarios.keys().map(String::as_str).collect();

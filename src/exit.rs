@@ -17,6 +17,9 @@ pub enum ExitCode {
     Unreachable = 4,
     /// The output directory could not be created or written.
     Output = 5,
+    /// An address to listen on is in use or not allowed (`serve --port`, `record`,
+    /// `--metrics-listen`).
+    CannotListen = 6,
     /// analyze: a path holds no request files, or does not exist.
     NoRunData = 10,
     /// analyze: a file is not Parquet.

@@ -105,15 +105,21 @@ pub fn rate_stages(text: &str) -> Result<StageList, String> {
     Ok(StageList(stages))
 }
 
-/// A base URL of HTTP or HTTPS.
+/// A base URL of HTTP or HTTPS; the scheme in any case (`HTTP://` is `http://`, RFC 3986).
 pub fn url(text: &str) -> Result<String, String> {
-    if !(text.starts_with("http://") || text.starts_with("https://")) {
+    let scheme = ["http://", "https://"].into_iter().find(|s| {
+        text.get(..s.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(s))
+    });
+    let Some(scheme) = scheme else {
         return Err(format!(
             "`{}` is no URL such as http://localhost:8000",
             crate::redact::url(text)
         ));
-    }
-    Ok(text.trim_end_matches('/').to_string())
+    };
+    Ok(format!("{scheme}{}", &text[scheme.len()..])
+        .trim_end_matches('/')
+        .to_string())
 }
 
 /// An address to listen on, `127.0.0.1:9646` (port 0 picks one).
@@ -426,6 +432,9 @@ mod tests {
         assert!(header("Bad Name: x").is_err());
         assert!(url("localhost:8000").is_err());
         assert_eq!(url("http://h:1/"), Ok("http://h:1".to_string()));
+        assert_eq!(url("HTTP://h:1"), Ok("http://h:1".to_string()));
+        assert_eq!(url("Https://h/api/"), Ok("https://h/api".to_string()));
+        assert!(url("ftp://h").is_err());
         assert!(user_stages("200000:1m").is_err());
         assert_eq!(
             slo("generate_text:p95<3s"),

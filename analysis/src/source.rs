@@ -104,6 +104,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             }
             let here = run_files(input)?;
             if here.is_empty() {
+                // A run directory (its run.json) whose run recorded nothing holds no
+                // requests; any other folder holds no run.
+                if input.join(aurax_schema::files::MANIFEST).is_file() {
+                    return Err(AnalysisError::EmptyRun);
+                }
                 return Err(AnalysisError::NoParquet(input.clone()));
             }
             found.extend(here);

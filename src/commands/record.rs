@@ -30,6 +30,7 @@ pub fn execute(args: RecordArgs) -> Result<ExitCode, Fail> {
             .await
             .map_err(|e| match e {
                 RecordError::Out { .. } => fail(ExitCode::Output, e.to_string()),
+                RecordError::Listen { .. } => fail(ExitCode::CannotListen, e.to_string()),
                 other => fail(ExitCode::BadInput, other.to_string()),
             })?;
         // The first line is the URL, so scripts and tests can read the port of --listen :0.

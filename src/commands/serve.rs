@@ -23,9 +23,12 @@ pub fn execute(args: ServeArgs) -> Result<ExitCode, Fail> {
         })?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let running = simulator::start(addr, config.clone())
-            .await
-            .map_err(|e| fail(ExitCode::BadInput, format!("cannot listen on {addr}: {e}")))?;
+        let running = simulator::start(addr, config.clone()).await.map_err(|e| {
+            fail(
+                ExitCode::CannotListen,
+                format!("cannot listen on {addr}: {e}"),
+            )
+        })?;
         // The first line is the URL, so scripts and tests can read the port chosen by --port 0.
         // Write errors are ignored: a server must not die because its stdout was closed.
         let mut out = std::io::stdout();

@@ -163,8 +163,20 @@ impl Scenario {
                 message,
             }
         };
-        let raw: ScenarioFile = toml::from_str(text)
-            .map_err(|e| at(e.span(), e.message().trim().replace('\n', " ")))?;
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let mut message = e.message().trim().replace('\n', " ");
+            // A TOML parser's complaint about YAML or JSON says nothing of either: say what
+            // the file should be.
+            let yaml_or_json = [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|ext| file_name.to_ascii_lowercase().ends_with(ext))
+                || text.trim_start().starts_with('{')
+                || text.trim_start().starts_with("---");
+            if yaml_or_json {
+                message += " (scenario files are TOML: `aurax-tool scenario show` prints one to start from)";
+            }
+            at(e.span(), message)
+        })?;
         compile::compile(raw).map_err(|(span, msg)| at(span, msg))
     }
 

@@ -486,3 +486,20 @@ fn a_scenario_file_without_the_default_profile_runs_as_its_flags_say() {
         assert!(!read_rows(&out).is_empty(), "{load:?}");
     }
 }
+
+#[test]
+fn a_yaml_scenario_is_told_that_scenarios_are_toml() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("scenario.yaml");
+    std::fs::write(&file, "endpoints:\n  ping:\n    path: /health\n").expect("write");
+    let o = aurax(&["scenario", "check", file.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = one_line_error(&o);
+    assert!(
+        err.contains("scenario.yaml:1:")
+            && err.contains(
+                "(scenario files are TOML: `aurax-tool scenario show` prints one to start from)"
+            ),
+        "{err}"
+    );
+}

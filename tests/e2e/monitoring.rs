@@ -270,7 +270,8 @@ fn a_busy_metrics_port_fails_before_any_load_or_file() {
         "--out",
         out.to_str().expect("utf8"),
     ]);
-    assert_eq!(run.status.code(), Some(3), "{}", text(&run));
+    // Exit 6, an address in use: exit 3 is for bad input only a file can tell.
+    assert_eq!(run.status.code(), Some(6), "{}", text(&run));
     assert!(
         text(&run).contains(&format!("--metrics-listen {addr}: cannot listen")),
         "{}",
@@ -280,4 +281,30 @@ fn a_busy_metrics_port_fails_before_any_load_or_file() {
         !out.exists(),
         "no run directory for a run that never started"
     );
+    // The simulator and the recorder on the same busy port: the same code.
+    let port = busy.local_addr().expect("addr").port().to_string();
+    let serve = aurax(&["serve", "--port", &port]);
+    assert_eq!(serve.status.code(), Some(6), "{}", text(&serve));
+    let record = aurax(&[
+        "record",
+        "--listen",
+        &addr,
+        "--upstream",
+        "http://127.0.0.1:1",
+        "--out",
+        dir.path().join("rec.jsonl").to_str().expect("utf8"),
+    ]);
+    assert_eq!(record.status.code(), Some(6), "{}", text(&record));
+    // An upper-case scheme is a URL like any other (RFC 3986): the run is refused for the
+    // busy port, not for the URL.
+    let run = aurax(&[
+        "run",
+        "--host",
+        "HTTP://127.0.0.1:1",
+        "-t",
+        "1s",
+        "--metrics-listen",
+        &addr,
+    ]);
+    assert_eq!(run.status.code(), Some(6), "{}", text(&run));
 }

@@ -260,6 +260,11 @@ fn bad_inputs_get_distinct_errors() {
     };
     assert_eq!(code(&empty), 10);
     assert_eq!(code(&dir.path().join("absent")), 10);
+    // A run directory whose run recorded nothing: its run.json, no request file.
+    let nothing = dir.path().join("nothing");
+    std::fs::create_dir_all(&nothing).expect("mkdir");
+    std::fs::write(nothing.join("run.json"), r#"{"status": "completed"}"#).expect("manifest");
+    assert_eq!(code(&nothing), 14);
 
     let text = dir.path().join("text");
     std::fs::create_dir_all(&text).expect("mkdir");

@@ -45,13 +45,14 @@ fn default_interval(run_time: Duration) -> Duration {
 /// Checks the monitoring flags and binds `--metrics-listen`, before any load or file.
 /// `run_time` is the run's planned length (it sets the default sample interval).
 pub fn prepare(args: &RunArgs, run_time: Option<Duration>) -> Result<MonitorPlan, Fail> {
-    let bad = |e: String| fail(ExitCode::BadInput, e);
     let listener = match args.metrics_listen {
         None => None,
-        Some(addr) => Some(
-            std::net::TcpListener::bind(addr)
-                .map_err(|e| bad(format!("--metrics-listen {addr}: cannot listen: {e}")))?,
-        ),
+        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+            fail(
+                ExitCode::CannotListen,
+                format!("--metrics-listen {addr}: cannot listen: {e}"),
+            )
+        })?),
     };
     let hold = args.metrics_hold;
     let interval = args

@@ -192,9 +192,14 @@ pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
         .filter(|l| l.is_finite())
         .fold(0.0, f64::max);
     let step = (max_load / max_levels as f64).ceil().max(1.0);
+    // Never past the highest load offered: 25 users binned by 2 is a level of 25, not 26.
     windows
         .iter()
-        .map(|w| ((w.load / step).round() * step).max(w.load.min(step)))
+        .map(|w| {
+            ((w.load / step).round() * step)
+                .max(w.load.min(step))
+                .min(max_load)
+        })
         .collect()
 }
 
@@ -319,4 +324,24 @@ pub fn level_endpoints(lf: &LazyFrame, map: &DataFrame) -> PolarsResult<Vec<Leve
             successes: n[i],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binned_levels_never_pass_the_highest_load_offered() {
+        // A ramp to 25 users in 20 levels is binned by 2: its top level is 25, not 26.
+        let windows: Vec<Window> = (1..=25)
+            .map(|u| Window {
+                load: f64::from(u),
+                ..Window::for_test()
+            })
+            .collect();
+        let levels = window_levels(&windows, 20);
+        assert_eq!(levels.iter().copied().fold(0.0, f64::max), 25.0);
+        assert_eq!(levels[0], 2.0);
+        assert_eq!(levels[23], 24.0);
+    }
 }

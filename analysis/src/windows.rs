@@ -52,6 +52,34 @@ pub struct Window {
     pub lateness_p99_ms: f64,
 }
 
+#[cfg(test)]
+impl Window {
+    /// A window of 1 s with nothing in it, for tests of what is computed from windows.
+    pub fn for_test() -> Window {
+        Window {
+            index: 0,
+            start_s: 0.0,
+            seconds: 1.0,
+            load: 0.0,
+            arrivals: 0.0,
+            dropped: 0.0,
+            failures: 0.0,
+            completions: 0.0,
+            succeeded: 0.0,
+            good: 0.0,
+            in_flight_start: 0.0,
+            in_flight_mean: 0.0,
+            seen_in_flight: f64::NAN,
+            mean_latency_ms: f64::NAN,
+            p50_ms: f64::NAN,
+            p95_ms: f64::NAN,
+            p99_ms: f64::NAN,
+            corrected_p95_ms: f64::NAN,
+            lateness_p99_ms: f64::NAN,
+        }
+    }
+}
+
 impl Window {
     pub fn sent(&self) -> f64 {
         self.arrivals - self.dropped

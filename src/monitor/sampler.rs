@@ -32,7 +32,10 @@ pub const SEGMENT_ROWS: usize = 50_000;
 /// What the sampler did, for the end-of-run summary.
 #[derive(Debug, Default)]
 pub struct SamplerReport {
+    /// Sampling instants (one reading of every source each).
     pub samples: usize,
+    /// Rows written: a sample holds one per metric and source.
+    pub rows: usize,
     /// `resources-NNNNN.parquet` segments sealed before the last `resources.parquet`.
     pub sealed: usize,
     pub warnings: Vec<String>,
@@ -144,7 +147,8 @@ pub async fn run(
             }
         }
         if done {
-            report.samples = sealed_rows + rows.len();
+            report.samples = ticks as usize;
+            report.rows = sealed_rows + rows.len();
             return report;
         }
     }
@@ -344,6 +348,11 @@ mod tests {
             previous_last = last;
             total += rows;
         }
-        assert_eq!(total, report.samples);
+        assert_eq!(total, report.rows);
+        // Samples count instants, not rows: each instant holds every metric of the
+        // generator's (CPU, memory, disk I/O), the same number each time.
+        assert!(report.samples > 0, "{report:?}");
+        assert_eq!(report.rows % report.samples, 0, "{report:?}");
+        assert!(report.rows / report.samples >= 2, "{report:?}");
     }
 }

@@ -15,10 +15,12 @@ pub struct LiveLine {
     started: Instant,
     /// None: a replay that runs until its trace ends, no length to show.
     total: Option<Duration>,
+    /// An open model (or a replay at its times): no users, an arrival rate instead.
+    open_model: bool,
 }
 
 impl LiveLine {
-    pub fn new(total: Option<Duration>, quiet: bool) -> LiveLine {
+    pub fn new(total: Option<Duration>, open_model: bool, quiet: bool) -> LiveLine {
         let known = total.is_some();
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(
@@ -39,6 +41,7 @@ impl LiveLine {
             bar,
             started: Instant::now(),
             total,
+            open_model,
         }
     }
 
@@ -61,9 +64,17 @@ impl LiveLine {
             } else {
                 100.0 * snap.total_failures as f64 / snap.total_requests as f64
             };
+            // Past the run time the load is over and the requests in flight drain.
+            let draining = self.total.is_some_and(|t| elapsed > t);
+            let load = if draining {
+                "draining  ".to_string()
+            } else if self.open_model {
+                format!("rate {:>5.0}/s", shared.stage().1)
+            } else {
+                format!("users {:>4}", shared.users_active())
+            };
             let msg = format!(
-                "users {:>4} | in flight {:>4} | {:>7.1} req/s | p95 {:>8.1} ms | errors {:>5.2}% | {} requests",
-                shared.users_active(),
+                "{load} | in flight {:>4} | {:>7.1} req/s | p95 {:>8.1} ms | errors {:>5.2}% | {} requests",
                 shared.in_flight(),
                 snap.requests as f64 / tick.as_secs_f64(),
                 snap.p95_ms,
@@ -80,10 +91,20 @@ impl LiveLine {
                     bar.set_message(msg);
                 }
                 None if !quiet && ticks.is_multiple_of(plain_every) => {
-                    let of = self
-                        .total
-                        .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
-                    eprintln!("[{:>6.0}s{of}] {msg}", elapsed.as_secs_f64());
+                    let at = match self.total {
+                        // Draining: the load's length, and how long past it.
+                        Some(t) if draining => format!(
+                            "{:>6.0}s/{:.0}s +{:.0}s",
+                            t.as_secs_f64(),
+                            t.as_secs_f64(),
+                            (elapsed - t).as_secs_f64()
+                        ),
+                        Some(t) => {
+                            format!("{:>6.0}s/{:.0}s", elapsed.as_secs_f64(), t.as_secs_f64())
+                        }
+                        None => format!("{:>6.0}s", elapsed.as_secs_f64()),
+                    };
+                    eprintln!("[{at}] {msg}");
                 }
                 None => {}
             }

@@ -609,3 +609,34 @@ fn a_run_that_fails_says_why_and_a_wrong_path_is_warned_of_before_the_load() {
         "{said}"
     );
 }
+
+#[test]
+fn the_live_line_of_an_open_model_shows_its_rate_not_users() {
+    let sim = Simulator::start(&["--time-scale", "0.01"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    let o = aurax(&[
+        "run",
+        "--host",
+        &sim.url,
+        "--user-class",
+        "AuraxBurstUser",
+        "--rate",
+        "20/s",
+        "-t",
+        "6s",
+        "--no-thresholds",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    // Not a terminal: a plain line every 5 s.
+    let live: Vec<&str> = said.lines().filter(|l| l.starts_with("[ ")).collect();
+    assert_eq!(live.len(), 1, "{said}");
+    assert!(
+        live[0].starts_with("[     5s/6s] rate    20/s | in flight"),
+        "{}",
+        live[0]
+    );
+}

@@ -242,11 +242,13 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     let conditions =
         runner::watch_conditions(run.plan.stop_on.clone(), stats.clone(), shared.clone());
     let watcher = tokio::spawn(watch_for_stop(stop_tx, sink_failed, conditions));
-    let live = tokio::spawn(LiveLine::new(run.plan.run_time, args.quiet).run(
-        shared.clone(),
-        stats.clone(),
-        args.quiet,
-    ));
+    let live = tokio::spawn(
+        LiveLine::new(run.plan.run_time, run.plan.shape.is_open(), args.quiet).run(
+            shared.clone(),
+            stats.clone(),
+            args.quiet,
+        ),
+    );
     let what = match &run.plan.shape {
         _ if run.search.is_some() => format!(
             "a capacity search from {} req/s (open-model steps, doubled then bisected to {:.0}%) within {:?}",
@@ -390,8 +392,9 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         }
     }
     say!(
-        "{} resource sample(s) in {}{}{}",
+        "{} resource sample(s), {} value(s), in {}{}{}",
         resources.samples,
+        resources.rows,
         aurax_schema::files::RESOURCES,
         match resources.sealed {
             0 => String::new(),

@@ -308,3 +308,30 @@ fn a_busy_metrics_port_fails_before_any_load_or_file() {
     ]);
     assert_eq!(run.status.code(), Some(6), "{}", text(&run));
 }
+
+#[test]
+fn scraping_another_server_while_the_load_goes_to_the_simulator_is_warned_of() {
+    // No --host: the load goes to the built-in simulator; the server scraped is another.
+    let other = Simulator::start(&["--time-scale", "0.01"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let scrape = format!("{}/metrics", other.url);
+    let o = aurax(&[
+        "run",
+        "--scrape",
+        &scrape,
+        "-t",
+        "1s",
+        "--quiet",
+        "--no-thresholds",
+        "--out",
+        dir.path().join("run").to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "warning: no --host: the load goes to the built-in simulator, not to {scrape} that --scrape samples"
+        )),
+        "{}",
+        text(&o)
+    );
+}

@@ -53,6 +53,14 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     let (host, simulated, sim_record, _sim) = match &args.host {
         Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
         None => {
+            // Another server scraped while the load goes to the simulator: its metrics would
+            // be read as the target's. Said before any load.
+            for url in &args.scrape {
+                eprintln!(
+                    "warning: no --host: the load goes to the built-in simulator, not to {} that --scrape samples; add --host for that server",
+                    crate::redact::url(url)
+                );
+            }
             let config = SimulatorConfig {
                 seed: run.plan.seed,
                 ..SimulatorConfig::default()

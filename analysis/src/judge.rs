@@ -5,8 +5,10 @@
 //! - Response time, by attainment ([`crate::slo`]): "p95 < T" holds when at least 95% of the
 //!   endpoint's arrivals succeeded strictly under T; failures, timeouts and dropped arrivals
 //!   count as over it. An endpoint with a target and no arrival to judge fails it.
-//! - Throughput tiers: the most requests per second served successfully at a load level,
-//!   at least the tier; a tier above what the configured load could offer is not judged.
+//! - Throughput tiers: the most requests per second of the mix, in its proportions, served
+//!   successfully at a load level (each endpoint's most over its share, the lowest, and no
+//!   more than the total), at least the tier; a tier above what the configured load could
+//!   offer is not judged.
 //! - Error rate: failed arrivals (dropped ones included) over all arrivals, strictly under the
 //!   run's tier.
 //! - Generation targets (`--slo generate_text:ttft_p95<1s`): the percentile of the figure
@@ -48,7 +50,8 @@ pub struct TargetCheck {
 /// The run-wide figures the judge needs besides the endpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct RunFigures {
-    /// The most requests per second served successfully at a trusted load level.
+    /// The most requests per second of the mix, in its proportions, served successfully at
+    /// a trusted load level ([`crate::saturation::Groups::mix_served_rps`]).
     pub served_rps: f64,
     /// The most requests per second the load could offer (configured, or measured).
     pub offered_ceiling_rps: f64,
@@ -267,7 +270,16 @@ pub fn endpoint_table(endpoints: &[EndpointSummary]) -> String {
             "{:<18} {:>8} {:>13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8.2}",
             e.name,
             e.requests,
-            format!("{} ({:.1}%)", e.failures + e.dropped, e.error_rate * 100.0),
+            // Of the requests sent: never more than the requests column.
+            format!(
+                "{} ({:.1}%)",
+                e.failures,
+                if e.requests > 0 {
+                    100.0 * e.failures as f64 / e.requests as f64
+                } else {
+                    0.0
+                }
+            ),
             e.dropped,
             ms(e.mean_ms),
             ms(e.min_ms),
@@ -280,7 +292,7 @@ pub fn endpoint_table(endpoints: &[EndpointSummary]) -> String {
     }
     let _ = writeln!(
         out,
-        "latency of successful responses (exact, nearest rank); failures include dropped arrivals"
+        "latency of successful responses (exact, nearest rank); failures of the requests sent, dropped arrivals apart (the error rate counts both)"
     );
     out
 }

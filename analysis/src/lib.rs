@@ -282,12 +282,16 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         .filter(|l| l.trusted())
         .map(|l| l.offered_rps)
         .fold(0.0, f64::max);
+    let served_total = if scaling.max_throughput_rps > 0.0 {
+        scaling.max_throughput_rps
+    } else {
+        succeeded / duration_s
+    };
     let run_figures = judge::RunFigures {
-        served_rps: if scaling.max_throughput_rps > 0.0 {
-            scaling.max_throughput_rps
-        } else {
-            succeeded / duration_s
-        },
+        // In the mix's proportions: its cheap calls do not carry a tier its generations miss.
+        served_rps: groups
+            .mix_served_rps()
+            .map_or(served_total, |mix| mix.min(served_total)),
         offered_ceiling_rps: source
             .offered_ceiling_rps
             .unwrap_or(if trusted_offered > 0.0 {

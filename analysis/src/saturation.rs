@@ -112,6 +112,27 @@ impl Groups {
         self.judged().count() > 1
     }
 
+    /// The most the mix, in its proportions, was served successfully: each endpoint of the
+    /// task mix's most successes per second at a level of its own over its share, the lowest
+    /// of them. A mix whose generations fail is not carried by its cheap calls: 2,000 status
+    /// checks a second beside 9 generations are a mix served at about 20 req/s, not 2,000.
+    /// None where no endpoint has a trusted level of its own.
+    pub fn mix_served_rps(&self) -> Option<f64> {
+        self.endpoints
+            .iter()
+            .filter(|g| g.share > 0.0)
+            .filter_map(|g| {
+                let most = g
+                    .levels
+                    .iter()
+                    .filter(|l| l.own.trusted())
+                    .map(|l| l.own.succeeded_rps)
+                    .fold(f64::NAN, f64::max);
+                most.is_finite().then(|| most / g.share)
+            })
+            .reduce(f64::min)
+    }
+
     /// Every judged endpoint's saturation signals, for the breaking point; None unless the
     /// mix was judged per endpoint.
     pub fn endpoint_signals(&self) -> Option<Vec<Signal>> {

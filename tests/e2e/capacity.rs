@@ -202,6 +202,27 @@ fn dropped_arrivals_are_in_no_percentile_and_no_served_figure() {
         let served = l["served_rps"].as_f64().expect("served");
         assert!(served <= 25.0 * 1.15, "{l}");
     }
+    // The run's own words count the same way: requests sent, arrivals dropped apart, and
+    // the table's failures are of the requests sent (never more than them).
+    let sent = rows.len() - dropped;
+    assert!(
+        out.contains(&format!(
+            "{sent} requests sent and {dropped} arrivals dropped unsent recorded in"
+        )),
+        "{out}"
+    );
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("burst_request "))
+        .expect("the table's row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    let failed_sent = rows
+        .iter()
+        .filter(|r| r.outcome != "ok" && r.outcome != "dropped")
+        .count();
+    assert_eq!(cells[1], sent.to_string(), "{row}");
+    assert_eq!(cells[2], failed_sent.to_string(), "{row}");
+    assert_eq!(cells[4], dropped.to_string(), "{row}");
 }
 
 /// The "targets" block a command printed: the lines between its header and the next blank.

@@ -373,3 +373,44 @@ fn a_run_that_ended_early_is_said_to_have() {
     std::fs::write(run.join("run.json"), r#"{"status": "completed"}"#).expect("manifest");
     assert!(analyze(&[run]).expect("analyses").warnings.is_empty());
 }
+
+#[test]
+fn a_mix_whose_generations_fail_is_not_carried_by_its_cheap_calls() {
+    // 60 s: 100 status checks a second, all fine; 10 generations a second, one in ten fine.
+    // The mix in its proportions was served at 1 / (10/110) = 11 req/s, not the 101 of the
+    // total: the target tier (50) and the peak (100) fail, the minimum (10) holds.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut reqs = Vec::new();
+    for i in 0..6000 {
+        reqs.push(Req::ok("system_status", f64::from(i) / 100.0, 5.0, 20));
+    }
+    for i in 0..600 {
+        let mut r = Req::ok("generate_text", f64::from(i) / 10.0, 500.0, 20);
+        if i % 10 != 0 {
+            r.outcome = "app_error";
+            r.error = Some("Failed to generate response from LLM".into());
+        }
+        reqs.push(r);
+    }
+    write_run(&dir.path().join("run"), &reqs, "3");
+    let s = summary_of(&dir.path().join("run"), &dir.path().join("rep"));
+    let check = |what: &str| {
+        s["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["what"] == what)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {what}"))
+    };
+    let target = check("throughput (target)");
+    assert_eq!(target["judgement"], "fail", "{target}");
+    let observed: f64 = target["observed"]
+        .as_str()
+        .and_then(|o| o.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("a rate");
+    assert!((observed - 11.0).abs() < 0.3, "{target}");
+    assert_eq!(check("throughput (peak)")["judgement"], "fail");
+    assert_eq!(check("throughput (minimum)")["judgement"], "pass");
+}

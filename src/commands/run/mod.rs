@@ -379,9 +379,15 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             "\nthe run's files could not be analysed (above): nothing judged, so the run cannot pass"
         ),
     }
+    // Rows are arrivals: the requests sent and the arrivals dropped unsent.
     say!(
-        "{} requests recorded in {} Parquet file(s) under {}",
-        sink_report.rows,
+        "{} requests sent{} recorded in {} Parquet file(s) under {}",
+        manifest.requests,
+        if manifest.dropped > 0 {
+            format!(" and {} arrivals dropped unsent", manifest.dropped)
+        } else {
+            String::new()
+        },
         sink_report.files,
         run.out_dir.display()
     );

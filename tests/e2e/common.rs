@@ -361,15 +361,23 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
     rows
 }
 
-/// The number after "N requests recorded" in the run's output.
+/// The rows a run says it recorded: "N requests sent [and D arrivals dropped unsent]
+/// recorded in ...", N + D.
 pub fn reported_requests(output: &str) -> u64 {
     output
         .lines()
+        .filter(|l| l.contains(" recorded in "))
         .find_map(|l| {
-            l.split_once(" requests recorded")
-                .and_then(|(n, _)| n.trim().parse().ok())
+            let (sent, rest) = l.split_once(" requests sent")?;
+            let sent: u64 = sent.trim().parse().ok()?;
+            let dropped: u64 = rest
+                .strip_prefix(" and ")
+                .and_then(|r| r.split_once(" arrivals dropped unsent"))
+                .and_then(|(d, _)| d.trim().parse().ok())
+                .unwrap_or(0);
+            Some(sent + dropped)
         })
-        .unwrap_or_else(|| panic!("no 'requests recorded' line in:\n{output}"))
+        .unwrap_or_else(|| panic!("no 'requests sent ... recorded' line in:\n{output}"))
 }
 
 pub fn manifest(dir: &Path) -> serde_json::Value {

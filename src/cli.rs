@@ -52,8 +52,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `aurax-tool man > aurax-tool.1`.
-    Man,
+    /// Print a man page (roff): `aurax-tool man > aurax-tool.1`, `aurax-tool man run >
+    /// aurax-tool-run.1` (the pages the top one refers to).
+    Man {
+        /// The subcommand whose page to print (run, analyze, serve, ...).
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
     /// Kubernetes: a distributed run as an Indexed Job (docs/distributed.md).
     #[command(subcommand)]
     K8s(K8sCommand),

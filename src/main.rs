@@ -19,9 +19,17 @@ fn main() -> std::process::ExitCode {
             // Generated into memory first: clap_complete panics on a failed write.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "aurax-tool", &mut script);
+            if shell == clap_complete::Shell::Bash {
+                // clap_complete names bash's per-command cases `aurax__subcmd__tool__subcmd__run`
+                // for a binary with a hyphen, while it tracks the command as
+                // `aurax__tool__subcmd__run`: no subcommand's flags ever completed.
+                let text =
+                    String::from_utf8_lossy(&script).replace("aurax__subcmd__tool", "aurax__tool");
+                return out.write_all(text.as_bytes());
+            }
             out.write_all(&script)
         }),
-        Command::Man => generated(|out| clap_mangen::Man::new(Cli::command()).render(out)),
+        Command::Man { subcommand } => man_page(subcommand.as_deref()),
         Command::K8s(cmd) => commands::k8s::execute(cmd),
     };
     let code = match result {
@@ -46,4 +54,29 @@ fn generated(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Resul
             error: e.into(),
         }),
     }
+}
+
+/// The top man page, or a subcommand's as `aurax-tool-NAME(1)`, the name the top page cites.
+fn man_page(subcommand: Option<&str>) -> Result<ExitCode, Fail> {
+    let top = Cli::command();
+    let page = match subcommand {
+        None => top,
+        Some(name) => {
+            let Some(sub) = top.find_subcommand(name).cloned() else {
+                let known: Vec<&str> = top
+                    .get_subcommands()
+                    .map(|c| c.get_name())
+                    .filter(|n| *n != "help")
+                    .collect();
+                return Err(aurax_tool::exit::fail(
+                    ExitCode::Usage,
+                    format!("man {name}: no such command (known: {})", known.join(", ")),
+                ));
+            };
+            // clap names commands with &'static str; the process prints one page and ends.
+            let title: &'static str = Box::leak(format!("aurax-tool-{name}").into_boxed_str());
+            sub.name(title)
+        }
+    };
+    generated(|out| clap_mangen::Man::new(page).render(out))
 }

@@ -146,6 +146,20 @@ fn completions_and_the_man_page_come_from_the_same_definition() {
     ] {
         assert!(script.contains(f), "{f} missing from the bash completion");
     }
+    // A subcommand's flags complete: bash asked for `aurax-tool run --prof<TAB>` answers
+    // --profile (clap_complete's case labels once never matched a subcommand).
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("aurax-tool.bash");
+    std::fs::write(&file, script.as_bytes()).expect("write");
+    let asked = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(aurax-tool run --prof); COMP_CWORD=2; _aurax__tool aurax-tool --prof run; echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        ))
+        .output()
+        .expect("bash runs");
+    assert_eq!(String::from_utf8_lossy(&asked.stdout).trim(), "--profile");
     let o = aurax(&["man"]);
     assert_eq!(o.status.code(), Some(0));
     let page = String::from_utf8_lossy(&o.stdout);
@@ -153,4 +167,12 @@ fn completions_and_the_man_page_come_from_the_same_definition() {
         page.starts_with(".ie") && page.contains(".TH aurax-tool 1"),
         "{page}"
     );
+    // The pages the top one refers to exist.
+    assert!(page.contains("aurax\\-tool\\-run(1)"), "{page}");
+    let o = aurax(&["man", "run"]);
+    assert_eq!(o.status.code(), Some(0));
+    let run_page = String::from_utf8_lossy(&o.stdout);
+    assert!(run_page.contains(".TH aurax-tool-run 1"), "{run_page}");
+    assert!(run_page.contains("rate\\-stages"), "{run_page}");
+    assert_eq!(aurax(&["man", "nope"]).status.code(), Some(2));
 }

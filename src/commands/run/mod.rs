@@ -53,14 +53,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     let (host, simulated, sim_record, _sim) = match &args.host {
         Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
         None => {
-            // Another server scraped while the load goes to the simulator: its metrics would
-            // be read as the target's. Said before any load.
-            for url in &args.scrape {
-                eprintln!(
-                    "warning: no --host: the load goes to the built-in simulator, not to {} that --scrape samples; add --host for that server",
-                    crate::redact::url(url)
-                );
-            }
+            warn_scrape_without_host(&args.scrape);
             let config = SimulatorConfig {
                 seed: run.plan.seed,
                 ..SimulatorConfig::default()
@@ -108,25 +101,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         max_conn,
     )
     .or_exit(ExitCode::BadInput)?;
-    match target.preflight("/health").await {
-        Err(e) => {
-            return Err(fail(
-                ExitCode::Unreachable,
-                format!(
-                    "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
-                ),
-            ));
-        }
-        // Something answered, but not AURAX's health: said before any load, and run anyway
-        // (a target may have no /health), so the failures that follow have a cause.
-        Ok(404) => eprintln!(
-            "warning: GET {shown_host}/health answered HTTP 404: is the URL's path right (AURAX serves /health at its root)? running anyway"
-        ),
-        Ok(status) if status >= 500 => eprintln!(
-            "warning: GET {shown_host}/health answered HTTP {status}: the target, or a proxy in front of it, is failing; running anyway"
-        ),
-        Ok(_) => {}
-    }
+    check_reachable(&target, &shown_host).await?;
 
     // A distributed run's workers start together: wait for --start-at, or say how late.
     let start_late_ms = match args.start_at {
@@ -606,4 +581,42 @@ fn print_failure_reasons(a: &aurax_analysis::Analysis) {
         say!("  ({} more patterns in the report)", a.errors.len() - 3);
     }
     say!();
+}
+
+/// `GET /health` before any load: unreachable ends the run (exit 4); a 404 or a 5xx is
+/// warned of and the run goes on (a target may have no /health), so the failures that follow
+/// have a cause.
+async fn check_reachable(target: &Target, shown_host: &str) -> Result<(), Fail> {
+    match target.preflight("/health").await {
+        Err(e) => Err(fail(
+            ExitCode::Unreachable,
+            format!(
+                "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
+            ),
+        )),
+        Ok(404) => {
+            eprintln!(
+                "warning: GET {shown_host}/health answered HTTP 404: is the URL's path right (AURAX serves /health at its root)? running anyway"
+            );
+            Ok(())
+        }
+        Ok(status) if status >= 500 => {
+            eprintln!(
+                "warning: GET {shown_host}/health answered HTTP {status}: the target, or a proxy in front of it, is failing; running anyway"
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// No --host: the load goes to the built-in simulator, so another server scraped would be
+/// read as the target. Said before any load, per URL.
+fn warn_scrape_without_host(scrape: &[String]) {
+    for url in scrape {
+        eprintln!(
+            "warning: no --host: the load goes to the built-in simulator, not to {} that --scrape samples; add --host for that server",
+            crate::redact::url(url)
+        );
+    }
 }

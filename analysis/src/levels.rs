@@ -336,7 +336,7 @@ mod tests {
         let windows: Vec<Window> = (1..=25)
             .map(|u| Window {
                 load: f64::from(u),
-                ..Window::for_test()
+                ..Window::empty(0, 0.0, 1.0)
             })
             .collect();
         let levels = window_levels(&windows, 20);

@@ -52,15 +52,14 @@ pub struct Window {
     pub lateness_p99_ms: f64,
 }
 
-#[cfg(test)]
 impl Window {
-    /// A window of 1 s with nothing in it, for tests of what is computed from windows.
-    pub fn for_test() -> Window {
+    /// A window with nothing in it yet: no load, no flows, no latency.
+    pub fn empty(index: i64, start_s: f64, seconds: f64) -> Window {
         Window {
-            index: 0,
-            start_s: 0.0,
-            seconds: 1.0,
-            load: 0.0,
+            index,
+            start_s,
+            seconds,
+            load: f64::NAN,
             arrivals: 0.0,
             dropped: 0.0,
             failures: 0.0,
@@ -222,27 +221,11 @@ pub fn timeline(
     let mut windows: Vec<Window> = (0..n_windows)
         .map(|i| {
             let start_s = i as f64 * window_s;
-            Window {
-                index: i as i64,
+            Window::empty(
+                i as i64,
                 start_s,
-                seconds: (last_send_s - start_s).clamp(window_s / 4.0, window_s),
-                load: f64::NAN,
-                arrivals: 0.0,
-                dropped: 0.0,
-                failures: 0.0,
-                completions: 0.0,
-                succeeded: 0.0,
-                good: 0.0,
-                in_flight_start: 0.0,
-                in_flight_mean: 0.0,
-                seen_in_flight: f64::NAN,
-                mean_latency_ms: f64::NAN,
-                p50_ms: f64::NAN,
-                p95_ms: f64::NAN,
-                p99_ms: f64::NAN,
-                corrected_p95_ms: f64::NAN,
-                lateness_p99_ms: f64::NAN,
-            }
+                (last_send_s - start_s).clamp(window_s / 4.0, window_s),
+            )
         })
         .collect();
     // Σ (offset − window start) over a window's sends and completions, for the integral.

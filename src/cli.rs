@@ -100,6 +100,9 @@ pub struct K8sJobArgs {
     /// Memory each pod requests, and its limit.
     #[arg(long, default_value = "1Gi", value_parser = flags::quantity)]
     pub memory: String,
+    /// Write the manifest to FILE, only once it is valid (stdout without it).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// The run every worker makes its share of: `-- run --rate 2000/s -t 10m ...`.
     #[arg(last = true, required = true, value_name = "run ARGS")]
     pub run: Vec<String>,

@@ -168,12 +168,17 @@ pub fn dns_label(text: &str) -> Result<String, String> {
         && !text.starts_with('-')
         && !text.ends_with('-');
     if ok {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "`{text}`: a Kubernetes name is 1-63 lowercase letters, digits and '-', not starting or ending with '-'"
-        ))
+        return Ok(text.to_string());
     }
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower != text && dns_label(&lower).is_ok() {
+        format!(" (Kubernetes names are lowercase: `{lower}`)")
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "`{text}`: a Kubernetes name is 1-63 lowercase letters, digits and '-', not starting or ending with '-'{hint}"
+    ))
 }
 
 /// A Kubernetes quantity: `1`, `500m`, `1.5`, `512Mi`, `2G`.

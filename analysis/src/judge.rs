@@ -57,6 +57,8 @@ pub struct RunFigures {
     pub offered_ceiling_rps: f64,
     /// (failed + dropped) / arrivals.
     pub error_rate: f64,
+    /// Only some workers of a distributed run: their throughput is a share of the run's.
+    pub partial_workers: Option<crate::source::PartialWorkers>,
 }
 
 /// Every target of the run judged: response times per endpoint, throughput tiers, error rate.
@@ -84,7 +86,9 @@ pub fn judge(
         });
     }
     for (tier, rps) in tiers(targets) {
-        let judgement = if run.offered_ceiling_rps + 1e-9 < rps {
+        let judgement = if let Some(partial) = run.partial_workers {
+            Judgement::NotJudged(partial.to_string())
+        } else if run.offered_ceiling_rps + 1e-9 < rps {
             Judgement::NotJudged(format!(
                 "load offers at most {:.1} req/s",
                 run.offered_ceiling_rps

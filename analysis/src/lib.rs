@@ -300,6 +300,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
                 arrivals / duration_s
             }),
         error_rate,
+        partial_workers: source.partial_workers,
     };
     let mut checks = judge::judge(&endpoints, run_figures, targets);
     checks.extend(judge::generation_checks(&generation.judged));

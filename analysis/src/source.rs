@@ -44,12 +44,34 @@ pub struct Source {
     /// The most requests per second the configured load could offer (`aurax.offered_ceiling_rps`),
     /// summed over merged runs; None when a file does not say (a replay, an older run).
     pub offered_ceiling_rps: Option<f64>,
+    /// A distributed run of which only some workers' files are here: the run's throughput is
+    /// all workers' together, so these files alone cannot judge it.
+    pub partial_workers: Option<PartialWorkers>,
     /// `run --find-capacity`: the search's settings (`aurax.capacity_search`); its steps are
     /// the stages.
     pub capacity_search: Option<aurax_schema::CapacitySearch>,
     /// Closed model: each user class's `on_start` endpoints (`aurax.on_start`), requests
     /// outside the task mix.
     pub on_start: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Some workers of a distributed run (`aurax.worker`, `I/N`), not all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialWorkers {
+    /// Distinct workers whose files are here.
+    pub present: usize,
+    /// Workers in the run.
+    pub count: u32,
+}
+
+impl std::fmt::Display for PartialWorkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} workers' share: analyze every worker's directory together",
+            self.present, self.count
+        )
+    }
 }
 
 impl Source {
@@ -131,6 +153,8 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         }
     }
     let mut run_ids = BTreeSet::new();
+    // Per run id: the worker indices present and the run's worker count.
+    let mut workers: std::collections::BTreeMap<String, (BTreeSet<u32>, u32)> = Default::default();
     let mut hosts = BTreeSet::new();
     let mut targets = None;
     let mut config = None;
@@ -154,6 +178,13 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             get(meta::WORKER).unwrap_or_default()
         );
         ceilings.insert(key, ceiling);
+        if let Some((index, count)) = get(meta::WORKER).as_deref().and_then(worker_of) {
+            workers
+                .entry(get(meta::RUN_ID).unwrap_or_default())
+                .or_insert((BTreeSet::new(), count))
+                .0
+                .insert(index);
+        }
         run_ids.extend(get(meta::RUN_ID));
         open_model |= get(meta::LOAD_MODEL).as_deref() == Some("open");
         hosts.extend(get(meta::TARGET_HOST));
@@ -201,10 +232,23 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         resource_files,
         ended_early,
         offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
+        partial_workers: workers
+            .values()
+            .find(|(present, count)| present.len() < *count as usize)
+            .map(|(present, count)| PartialWorkers {
+                present: present.len(),
+                count: *count,
+            }),
         // Several runs merged are no one search: their steps would share stage numbers.
         capacity_search: capacity_search.filter(|_| one_run),
         on_start,
     })
+}
+
+/// `I/N` of `aurax.worker`.
+fn worker_of(text: &str) -> Option<(u32, u32)> {
+    let (index, count) = text.split_once('/')?;
+    Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
 }
 
 /// The endpoints the files hold, by name: what an objective (`--slo`) may name.

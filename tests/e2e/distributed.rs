@@ -15,9 +15,26 @@ fn start_in(secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Runs `run ARGS` in `n` worker processes at once, worker i with `--shard i/n --start-at T`
-/// and `--out dir/wi`; waits for all.
+/// Runs `run ARGS --no-thresholds` in `n` worker processes at once, worker i with `--shard
+/// i/n --start-at T` and `--out dir/wi`; waits for all, each to exit 0.
 fn workers(n: u32, dir: &Path, args: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut args = args.to_vec();
+    args.push("--no-thresholds");
+    judged_workers(n, dir, &args)
+        .into_iter()
+        .map(|(out, o)| {
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            out
+        })
+        .collect()
+}
+
+/// As [`workers`], each worker judging its targets: the outputs, whatever the exit codes.
+fn judged_workers(
+    n: u32,
+    dir: &Path,
+    args: &[&str],
+) -> Vec<(std::path::PathBuf, std::process::Output)> {
     let at = start_in(3);
     let children: Vec<_> = (0..n)
         .map(|i| {
@@ -31,7 +48,6 @@ fn workers(n: u32, dir: &Path, args: &[&str]) -> Vec<std::path::PathBuf> {
                     "--start-at",
                     &at,
                     "-q",
-                    "--no-thresholds",
                     "--out",
                 ])
                 .arg(&out)
@@ -45,11 +61,7 @@ fn workers(n: u32, dir: &Path, args: &[&str]) -> Vec<std::path::PathBuf> {
         .collect();
     children
         .into_iter()
-        .map(|(out, child)| {
-            let o = child.wait_with_output().expect("worker ends");
-            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-            out
-        })
+        .map(|(out, child)| (out, child.wait_with_output().expect("worker ends")))
         .collect()
 }
 
@@ -229,6 +241,65 @@ fn closed_model_users_are_split_with_disjoint_ids() {
     assert_eq!(all, (0..8).collect());
 }
 
+/// The check named `what` in a report's summary.json.
+fn check(report: &Path, what: &str) -> Value {
+    let s = summary(report);
+    s["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["what"] == what)
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {what}: {}", s["checks"]))
+}
+
+#[test]
+fn a_worker_leaves_the_runs_throughput_to_the_merged_analysis() {
+    // 20/s over 2 workers: each offers 10/s, the seed's minimum tier. A worker judging its
+    // share against the run's tier would fail a run whose merged throughput passes it.
+    let sim = Simulator::start(&["--time-scale", "0.02", "--error-rate", "0"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let runs = judged_workers(
+        2,
+        dir.path(),
+        &[
+            "--host",
+            &sim.url,
+            "--user-class",
+            "AuraxLoadTestUser",
+            "--rate",
+            "20/s",
+            "-t",
+            "4s",
+            "--seed",
+            "3",
+        ],
+    );
+    for (out, o) in &runs {
+        assert_eq!(o.status.code(), Some(0), "{}: {}", out.display(), text(o));
+        let report = out.join("report");
+        let a = aurax(&[
+            "analyze",
+            out.to_str().expect("utf8"),
+            "--out",
+            report.to_str().expect("utf8"),
+        ]);
+        assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+        let tier = check(&report, "throughput (minimum)");
+        assert!(
+            tier.to_string().contains("1 of 2 workers"),
+            "a worker's share is not the run's throughput: {tier}"
+        );
+    }
+    let merged = dir.path().join("merged");
+    let mut args = vec!["analyze"];
+    args.extend(runs.iter().map(|(out, _)| out.to_str().expect("utf8")));
+    args.extend(["--out", merged.to_str().expect("utf8")]);
+    let a = aurax(&args);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(check(&merged, "throughput (minimum)")["judgement"], "pass");
+}
+
 #[test]
 fn a_shard_needs_a_start_time_and_a_valid_index() {
     let o = aurax(&["run", "--shard", "0/3", "-t", "1s"]);
@@ -393,7 +464,8 @@ fn the_k8s_job_validates_against_the_batch_v1_schema_and_is_the_documented_one()
             "--start-at",
             "2026-12-01T10:00:00Z",
             "--out",
-            "/results/w$(JOB_COMPLETION_INDEX)"
+            "/results/w$(JOB_COMPLETION_INDEX)",
+            "--no-thresholds"
         ]
     );
     // The checker can fail: an unknown field and a wrong type are caught.
@@ -412,6 +484,11 @@ fn the_k8s_job_validates_against_the_batch_v1_schema_and_is_the_documented_one()
         doc.contains(shown.trim()),
         "docs/distributed.md shows another manifest than:\n{shown}"
     );
+    assert!(
+        !text(&o).contains("note:"),
+        "a run with a Service as its host needs no note: {}",
+        text(&o)
+    );
     // A run the Job would split twice is refused.
     let o = aurax(&[
         "k8s",
@@ -428,4 +505,88 @@ fn the_k8s_job_validates_against_the_batch_v1_schema_and_is_the_documented_one()
         "0/2",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+}
+
+/// `k8s job ARGS -- run RUN`, with the README's image and claim.
+fn job(extra: &[&str], run: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "k8s",
+        "job",
+        "--workers",
+        "2",
+        "--image",
+        "ghcr.io/example/aurax-tool:0.1.0",
+        "--pvc",
+        "aurax-results",
+    ];
+    args.extend(extra);
+    args.extend(["--", "run"]);
+    args.extend(run);
+    aurax(&args)
+}
+
+#[test]
+fn a_job_whose_pods_would_fail_is_refused_before_it_is_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("job.yaml");
+    let out = out.to_str().expect("utf8");
+    for (run, code, says) in [
+        (&["--rate", "banana"][..], 2, "banana"),
+        (&["--host", "localhost:8000"][..], 2, "no URL"),
+        (&["--find-capacity"][..], 2, "--find-capacity"),
+        (&["--profile", "nosuch"][..], 3, "unknown profile `nosuch`"),
+    ] {
+        let o = job(&["-o", out], run);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(code), "{run:?}: {t}");
+        assert!(
+            t.contains("would fail in every pod") && t.contains(says),
+            "{run:?}: {t}"
+        );
+        assert_eq!(t.lines().count(), 1, "one line: {t}");
+        assert!(!Path::new(out).exists(), "{run:?}: no manifest written");
+    }
+    // An uppercase claim says what it would have to be, and writes nothing.
+    let o = aurax(&[
+        "k8s",
+        "job",
+        "--workers",
+        "2",
+        "--image",
+        "i",
+        "--pvc",
+        "CLAIM",
+        "-o",
+        out,
+        "--",
+        "run",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`claim`"), "{}", text(&o));
+    assert!(!Path::new(out).exists());
+
+    // A valid run is written to the file; pods report whether their share ran, the merged
+    // analysis judges the run; hosts that mean something else in a pod get a note.
+    let o = job(&["-o", out], &["--rate", "20/s", "-t", "1m"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "the manifest goes to the file");
+    assert!(
+        text(&o).contains("no --host: every pod loads its own built-in simulator"),
+        "{}",
+        text(&o)
+    );
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out).expect("job.yaml")).expect("json");
+    let args = &written["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(
+        args.as_array().expect("args").last(),
+        Some(&Value::from("--no-thresholds"))
+    );
+    let o = job(&[], &["--host", "http://127.0.0.1:8000", "-t", "1m"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("loopback in a pod is the pod itself"),
+        "{}",
+        text(&o)
+    );
 }

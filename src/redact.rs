@@ -68,6 +68,51 @@ pub fn url(text: &str) -> String {
     out
 }
 
+/// A command line as it may be written (the report's run header): header values of secret
+/// headers, URL passwords and secret query values redacted, each word quoted for a POSIX
+/// shell where it needs it, so the line can be pasted back.
+pub fn command_line(args: &[String]) -> String {
+    let mut out: Vec<String> = Vec::with_capacity(args.len());
+    let mut header_next = false;
+    for arg in args {
+        let shown = if header_next {
+            header(arg)
+        } else if let Some(h) = arg.strip_prefix("--header=") {
+            format!("--header={}", header(h))
+        } else if arg.starts_with("-H") && arg.len() > 2 && !arg.starts_with("--") {
+            format!("-H{}", header(&arg[2..]))
+        } else if arg.contains("://") || arg.contains('?') {
+            url(arg)
+        } else {
+            arg.clone()
+        };
+        header_next = arg == "-H" || arg == "--header";
+        out.push(shell_word(&shown));
+    }
+    out.join(" ")
+}
+
+/// `Name: value` with the value redacted when the name is secret.
+fn header(text: &str) -> String {
+    match text.split_once(':') {
+        Some((name, _)) if is_secret(name.trim()) => format!("{}: {REDACTED}", name.trim()),
+        _ => text.to_string(),
+    }
+}
+
+/// A word as a POSIX shell reads it back: bare when it is safe, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +151,31 @@ mod tests {
         );
         assert_eq!(url("/generate?x=1"), "/generate?x=1");
         assert_eq!(url("http://localhost:8000"), "http://localhost:8000");
+    }
+
+    #[test]
+    fn command_lines_lose_their_secrets_and_paste_back() {
+        let args: Vec<String> = [
+            "aurax-tool",
+            "run",
+            "--host",
+            "http://u:pw@aurax:8000",
+            "-H",
+            "Authorization: Bearer abc",
+            "--header=X-Tenant: t1",
+            "-HX-Api-Key: k",
+            "--rate-stages",
+            "20/s:5s,180/s:100s",
+            "--scrape",
+            "http://h/metrics?token=T",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            command_line(&args),
+            "aurax-tool run --host 'http://u:<redacted>@aurax:8000' -H 'Authorization: <redacted>' '--header=X-Tenant: t1' '-HX-Api-Key: <redacted>' --rate-stages 20/s:5s,180/s:100s --scrape 'http://h/metrics?token=<redacted>'"
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 }

@@ -75,7 +75,12 @@ pub fn bottlenecks(
                 reasons.push(format!(
                     "saturates on its own at {} req/s, {} req/s of the mix offered ({:.0} {unit}){binds}",
                     crate::units::rps(p.own.map_or(f64::NAN, |o| o.offered_rps)),
-                    crate::units::rps(p.offered_rps),
+                    // The mix's rate its own arrivals stand for, as the breaking point says it.
+                    crate::units::rps(
+                        p.own
+                            .and_then(|o| o.mix_equivalent_rps)
+                            .unwrap_or(p.offered_rps)
+                    ),
                     p.load
                 ));
             }

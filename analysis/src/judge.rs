@@ -15,8 +15,6 @@
 //!   (time to first token, a request's mean inter-token latency) over the endpoint's
 //!   successful streamed responses, strictly under the limit; none to judge fails.
 
-use std::fmt::Write;
-
 use aurax_schema::Targets;
 use serde::Serialize;
 
@@ -210,32 +208,6 @@ pub fn all_pass(checks: &[TargetCheck]) -> bool {
     checks.iter().all(|c| c.judgement != Judgement::Fail)
 }
 
-/// The checks under their header, as `run` and `analyze` print them.
-pub fn checks_section(percentile: f64, checks: &[TargetCheck]) -> String {
-    format!(
-        "targets (response times: at least {percentile}% of arrivals succeeded under the target):\n{}",
-        checks_text(checks)
-    )
-}
-
-/// The checks as aligned text lines, for a terminal.
-pub fn checks_text(checks: &[TargetCheck]) -> String {
-    let mut out = String::new();
-    for c in checks {
-        let mark = match &c.judgement {
-            Judgement::Pass => "PASS".to_string(),
-            Judgement::Fail => "FAIL".to_string(),
-            Judgement::NotJudged(why) => format!("n/a ({why})"),
-        };
-        let _ = writeln!(
-            out,
-            "  {:<28} {:>14}  target {:<14} {mark}",
-            c.what, c.observed, c.limit
-        );
-    }
-    out
-}
-
 /// Milliseconds as a terminal shows them: `850.0 ms`, `1.25 s`.
 pub fn format_ms(ms: f64) -> String {
     if ms >= 1000.0 {
@@ -246,57 +218,4 @@ pub fn format_ms(ms: f64) -> String {
     } else {
         format!("{ms:.1} ms")
     }
-}
-
-/// A Locust-style table per endpoint: requests, failures, then the latency of the
-/// successful responses, and the completions per second.
-pub fn endpoint_table(endpoints: &[EndpointSummary]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<18} {:>8} {:>13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-        "endpoint",
-        "requests",
-        "failures",
-        "dropped",
-        "avg ms",
-        "min ms",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "req/s"
-    );
-    let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
-    for e in endpoints {
-        let _ = writeln!(
-            out,
-            "{:<18} {:>8} {:>13} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8.2}",
-            e.name,
-            e.requests,
-            // Of the requests sent: never more than the requests column.
-            format!(
-                "{} ({:.1}%)",
-                e.failures,
-                if e.requests > 0 {
-                    100.0 * e.failures as f64 / e.requests as f64
-                } else {
-                    0.0
-                }
-            ),
-            e.dropped,
-            ms(e.mean_ms),
-            ms(e.min_ms),
-            ms(e.p50_ms),
-            ms(e.p95_ms),
-            ms(e.p99_ms),
-            ms(e.max_ms),
-            e.throughput_rps,
-        );
-    }
-    let _ = writeln!(
-        out,
-        "latency of successful responses (exact, nearest rank); failures of the requests sent, dropped arrivals apart (the error rate counts both)"
-    );
-    out
 }

@@ -30,7 +30,7 @@ pub mod scaling;
 pub mod slo;
 pub mod source;
 mod summary;
-mod units;
+pub mod units;
 mod usl;
 mod windows;
 pub mod workers;
@@ -64,7 +64,7 @@ use models::ModelUsage;
 use scaling::Scaling;
 use source::Source;
 use usl::UslFit;
-use windows::{EndpointWindow, OutcomeWindow, Window};
+use windows::{EndpointWindow, FailureWindow, Window};
 
 /// At most this many load levels: enough resolution for a knee, enough requests per level.
 const MAX_LEVELS: usize = 20;
@@ -108,7 +108,7 @@ pub struct Analysis {
     pub endpoints: Vec<EndpointSummary>,
     pub(crate) windows: Vec<Window>,
     pub(crate) endpoint_windows: Vec<EndpointWindow>,
-    pub(crate) outcome_windows: Vec<OutcomeWindow>,
+    pub(crate) failure_windows: Vec<FailureWindow>,
     /// Every load level, lowest first.
     pub levels: Vec<LoadLevel>,
     /// Per endpoint and per model: levels of their own and where each saturated.
@@ -213,7 +213,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let timeline = windows::timeline(&lf, start_us, window_s, last_send_us)?;
     let windows = timeline.windows;
     let endpoint_windows = windows::endpoint_windows(&lf, window_s)?;
-    let outcome_windows = windows::outcome_windows(&lf, window_s)?;
+    let failure_windows = windows::failure_windows(&lf, window_s)?;
     let window_levels = levels::window_levels(&windows, MAX_LEVELS);
     let map = levels::level_map(&windows, &window_levels)?;
     let levels = levels::load_levels(&lf, &map, &windows, &window_levels)?;
@@ -404,7 +404,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         endpoints,
         windows,
         endpoint_windows,
-        outcome_windows,
+        failure_windows,
         levels,
         groups,
         breaking,

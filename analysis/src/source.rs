@@ -44,6 +44,8 @@ pub struct Source {
     /// The most requests per second the configured load could offer (`aurax.offered_ceiling_rps`),
     /// summed over merged runs; None when a file does not say (a replay, an older run).
     pub offered_ceiling_rps: Option<f64>,
+    /// The aurax-tool version that wrote the files (`aurax.tool_version`), when they say.
+    pub tool_version: Option<String>,
     /// A distributed run of which only some workers' files are here: the run's throughput is
     /// all workers' together, so these files alone cannot judge it.
     pub partial_workers: Option<PartialWorkers>,
@@ -153,6 +155,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         }
     }
     let mut run_ids = BTreeSet::new();
+    let mut tool_version = None;
     // Per run id: the worker indices present and the run's worker count.
     let mut workers: std::collections::BTreeMap<String, (BTreeSet<u32>, u32)> = Default::default();
     let mut hosts = BTreeSet::new();
@@ -186,6 +189,9 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
                 .insert(index);
         }
         run_ids.extend(get(meta::RUN_ID));
+        if tool_version.is_none() {
+            tool_version = get(meta::TOOL_VERSION);
+        }
         open_model |= get(meta::LOAD_MODEL).as_deref() == Some("open");
         hosts.extend(get(meta::TARGET_HOST));
         if targets.is_none() {
@@ -232,6 +238,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
         resource_files,
         ended_early,
         offered_ceiling_rps: ceilings.values().try_fold(0.0, |sum, c| c.map(|c| sum + c)),
+        tool_version,
         partial_workers: workers
             .values()
             .find(|(present, count)| present.len() < *count as usize)

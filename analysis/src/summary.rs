@@ -15,6 +15,12 @@ pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
     pub schema_version: u32,
+    /// The report's headline: `verdict`, `cause`, `capacity`, `trigger`, `passed` and the
+    /// whole `line`, as report.md, report.html, summary.png and the terminal show it.
+    pub headline: HeadlineJson,
+    /// The report's run header: `[label, value]` pairs (command, target, load, duration,
+    /// UTC, seed, tool, load machine), as every form shows them.
+    pub run_header: &'a [(String, String)],
     pub run: RunSummary<'a>,
     pub endpoints: &'a [crate::endpoints::EndpointSummary],
     pub bottlenecks: &'a [Bottleneck],
@@ -44,6 +50,17 @@ pub struct Summary<'a> {
     pub notes: &'a [String],
     pub baseline: Option<&'a [EndpointChange]>,
     pub resources: ResourcesJson<'a>,
+}
+
+/// The headline, in its parts.
+#[derive(Debug, Serialize)]
+pub struct HeadlineJson {
+    pub verdict: &'static str,
+    pub cause: String,
+    pub capacity: String,
+    pub trigger: Option<String>,
+    pub passed: String,
+    pub line: String,
 }
 
 /// The resource findings without the per-sample series (the Parquet file has those).
@@ -201,10 +218,24 @@ pub struct ScalingJson<'a> {
     pub instances: Vec<(&'a str, f64, u32)>,
 }
 
-pub fn build<'a>(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> Summary<'a> {
+pub fn build<'a>(
+    a: &'a Analysis,
+    baseline: Option<&'a [EndpointChange]>,
+    report: &'a crate::report::model::Report,
+) -> Summary<'a> {
     let t = &a.source.targets;
+    let h = &report.headline;
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
+        headline: HeadlineJson {
+            verdict: h.verdict.word(),
+            cause: h.cause.clone(),
+            capacity: h.capacity.clone(),
+            trigger: h.trigger.clone(),
+            passed: h.passed.clone(),
+            line: h.line(),
+        },
+        run_header: &report.header.fields,
         run: RunSummary {
             trace: a.source.trace.as_ref(),
             requests: a.requests,

@@ -121,10 +121,10 @@ pub struct EndpointWindow {
     pub p99_ms: f64,
 }
 
-/// Failures of one outcome in one window.
+/// Failures of one endpoint in one window.
 #[derive(Debug, Clone)]
-pub struct OutcomeWindow {
-    pub outcome: String,
+pub struct FailureWindow {
+    pub endpoint: String,
     pub start_s: f64,
     pub count: f64,
 }
@@ -492,19 +492,19 @@ pub fn endpoint_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Endpo
         .collect())
 }
 
-pub fn outcome_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<OutcomeWindow>> {
+pub fn failure_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<FailureWindow>> {
     let df = lf
         .clone()
         .filter(col("failed"))
-        .group_by([col("outcome"), col("win")])
+        .group_by([col("endpoint"), col("win")])
         .agg([len().cast(DataType::Float64).alias("n")])
-        .sort(["outcome", "win"], SortMultipleOptions::default())
+        .sort(["endpoint", "win"], SortMultipleOptions::default())
         .collect_streaming()?;
-    let names = strs(&df, "outcome")?;
+    let endpoints = strs(&df, "endpoint")?;
     let (win, n) = (f64s(&df, "win")?, f64s(&df, "n")?);
     Ok((0..df.height())
-        .map(|i| OutcomeWindow {
-            outcome: names[i].clone().unwrap_or_default(),
+        .map(|i| FailureWindow {
+            endpoint: endpoints[i].clone().unwrap_or_default(),
             start_s: win[i] * window_s,
             count: n[i],
         })

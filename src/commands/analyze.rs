@@ -70,40 +70,15 @@ pub fn write_and_print(
     print_checks: bool,
 ) -> Result<bool, Fail> {
     let files = report::write(analysis, changes, out)?;
-    let (pass, headline) = report::verdict(analysis, changes);
-    let mut text = format!("{headline}\n");
-    if print_checks {
-        text += &aurax_analysis::judge::checks_section(
-            analysis.source.targets.percentile,
-            &analysis.checks,
-        );
-        text += "\n";
-    }
-    for w in &analysis.warnings {
-        text += &format!("  warning: {w}\n");
-    }
-    if let Some(g) = &analysis.resources.generator_saturated {
-        // Before the bottlenecks: with the client saturated they may be the client's own.
-        text += &format!("  warning: {g}\n");
-    }
-    for b in analysis.bottlenecks.iter().take(3) {
-        text += &format!("  bottleneck: {}: {}\n", b.name, b.reason);
-    }
-    if let Some(e) = analysis.errors.first() {
-        let status = e.status.map_or(String::new(), |s| format!("HTTP {s}"));
-        text += &format!(
-            "  top error: {} {status} on {}: {} ({}x)\n",
-            e.outcome, e.endpoint, e.message, e.count
-        );
-    }
+    let mut text = report::terminal(&files.report, print_checks);
     text += &format!(
-        "report: {} ({} charts, summary.json)\n",
+        "report: {} ({} charts, report.html, summary.png, summary.json)\n",
         files.dir.join("report.md").display(),
-        files.charts.len()
+        files.charts.len().saturating_sub(1)
     );
     // A closed pipe (`| head`) is no reason to fail: the report is already written.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-    Ok(pass)
+    Ok(analysis.pass)
 }
 
 /// Writes what `--csv` and `--junit` ask for.

@@ -213,7 +213,7 @@ fn dropped_arrivals_are_in_no_percentile_and_no_served_figure() {
     );
     let row = out
         .lines()
-        .find(|l| l.starts_with("burst_request "))
+        .find(|l| l.trim_start().starts_with("burst_request "))
         .expect("the table's row");
     let cells: Vec<&str> = row.split_whitespace().collect();
     let failed_sent = rows

@@ -321,20 +321,27 @@ fn hostile_text_is_shown_never_run() {
     // Nothing that reaches a terminal or a report carries a control character or raw HTML.
     let md = std::fs::read_to_string(rep.join("report.md")).expect("report");
     let json = std::fs::read_to_string(rep.join("summary.json")).expect("summary");
+    let html = std::fs::read_to_string(rep.join("report.html")).expect("report.html");
     for (what, text) in [
         ("output", &log),
         ("report.md", &md),
         ("summary.json", &json),
+        ("report.html", &html),
     ] {
         assert!(!text.contains('\u{1b}'), "{what} has ESC");
         assert!(!text.contains('\u{7}'), "{what} has BEL");
     }
     assert!(!md.contains("<script>"), "raw HTML in report.md");
+    assert!(!html.contains("<script"), "a script in report.html");
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "shown as text in report.html"
+    );
     assert!(md.contains("&lt;script&gt;alert("), "{md}");
     // Every table row of the error table is still one line with its eight cells.
     let row = md
         .lines()
-        .find(|l| l.contains("&lt;script&gt;"))
+        .find(|l| l.starts_with('|') && l.contains("&lt;script&gt;"))
         .expect("the error's row");
     assert_eq!(row.matches(" | ").count(), 7, "{row}");
     assert!(

@@ -30,7 +30,6 @@ pub use judge::{
 };
 pub use search::{
     CapacityAnswer, LiveSeries, MIN_RATE, NextStep, answer, bracket, next_step, step_may_end,
-    step_table,
 };
 
 #[cfg(test)]

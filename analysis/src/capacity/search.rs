@@ -4,8 +4,7 @@ use aurax_schema::CapacitySearch;
 use serde::Serialize;
 
 use super::judge::{
-    CLEAR_QUEUE_SHARE, QUEUE_SHARE, StepEndpoint, StepFailure, StepOutcome, StepVerdict, format_ms,
-    is_queue,
+    CLEAR_QUEUE_SHARE, QUEUE_SHARE, StepEndpoint, StepFailure, StepOutcome, StepVerdict, is_queue,
 };
 
 /// One series watched while a step is held (the total, or one endpoint): at each sample,
@@ -149,46 +148,4 @@ pub fn answer(steps: Vec<StepVerdict>, search: &CapacitySearch) -> CapacityAnswe
         sentence,
         steps,
     }
-}
-
-/// The step table, aligned for a terminal.
-pub fn step_table(steps: &[StepVerdict], percentile: f64) -> String {
-    use std::fmt::Write;
-    let mut out = format!(
-        "{:>4} {:>10} {:>8} {:>10} {:>10} {:>10} {:>8}  {:<28} verdict\n",
-        "step",
-        "rate/s",
-        "held s",
-        "offered/s",
-        "served/s",
-        "in flight",
-        "errors",
-        format!("worst p{percentile} / target")
-    );
-    let mut sorted: Vec<&StepVerdict> = steps.iter().collect();
-    sorted.sort_by_key(|s| s.step);
-    for s in sorted {
-        let worst = s.worst_endpoint().map_or("–".to_string(), |e| {
-            format!(
-                "{} {} / {}",
-                e.endpoint,
-                e.judged_ms.map_or("–".into(), format_ms),
-                e.target_ms.map_or("–".into(), format_ms)
-            )
-        });
-        let verdict = s.outcome.text();
-        let _ = writeln!(
-            out,
-            "{:>4} {:>10.2} {:>8.1} {:>10.2} {:>10.2} {:>10.1} {:>7.1}%  {:<28} {verdict}",
-            s.step,
-            s.rate_rps,
-            s.held_s,
-            s.offered_rps,
-            s.served_rps,
-            s.mean_in_flight,
-            s.error_rate * 100.0,
-            worst
-        );
-    }
-    out
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::time::format_ms;
-use super::{ChartResult, FONT, canvas, color};
+use super::{ChartResult, FONT, canvas, color, tick};
 use crate::Analysis;
 
 /// Horizontal bars, one row per item, labelled inside the plot (names left, value right).
@@ -35,6 +35,8 @@ pub(super) fn ranked_bars(
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| tick(*v))
         .x_desc(x_desc)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -174,6 +176,8 @@ pub fn time_split(a: &Analysis, path: &Path) -> ChartResult {
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| tick(*v))
         .x_desc("ms (mean)")
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))

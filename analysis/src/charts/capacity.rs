@@ -6,7 +6,6 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::time::format_ms;
 use super::{ChartResult, FONT, canvas, color, log_range};
 use crate::Analysis;
 use crate::capacity::StepOutcome;
@@ -43,6 +42,9 @@ pub fn capacity_steps(a: &Analysis, path: &Path) -> ChartResult {
         .configure_mesh()
         .x_desc("step rate (arrivals per second of the mix)")
         .y_desc("requests per second")
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| super::tick(*v))
+        .y_label_formatter(&|v| super::tick(*v))
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .draw()?;
@@ -111,7 +113,9 @@ pub fn capacity_steps(a: &Analysis, path: &Path) -> ChartResult {
         .configure_mesh()
         .x_desc("step rate (arrivals per second of the mix)")
         .y_desc(format!("p{percentile} of successful (log)"))
-        .y_label_formatter(&|v| format_ms(*v))
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| super::tick(*v))
+        .y_label_formatter(&|v| super::log_ms_tick(*v))
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .draw()?;

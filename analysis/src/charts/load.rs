@@ -7,8 +7,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::time::format_ms;
-use super::{ChartResult, FONT, canvas, color, log_range};
+use super::{ChartResult, FONT, canvas, color, log_ms_tick, log_range, tick};
 use crate::Analysis;
 
 /// Offered load on x, a linear left axis and p95 (log) on the right: the frame of every
@@ -45,15 +44,18 @@ pub fn load_axes<'a>(
             "offered load (active users)"
         })
         .y_desc(y_desc)
+        .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .draw()?;
     chart
         .configure_secondary_axes()
         .y_desc("p95 latency (log)")
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
-        .y_label_formatter(&|v| format_ms(*v))
+        .y_label_formatter(&|v| log_ms_tick(*v))
         .draw()?;
     Ok(chart)
 }
@@ -193,20 +195,28 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
             9 => "max".into(),
             _ => String::new(),
         })
-        .y_label_formatter(&|v| format_ms(*v))
+        .y_label_formatter(&|v| log_ms_tick(*v))
+        .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()?;
-    for (i, (name, pts)) in a.percentile_curves.iter().enumerate() {
-        let c = color(i);
+    for (name, pts) in &a.percentile_curves {
+        let c = super::endpoint_color(a, name);
+        // A percentile needs a sample beyond it: 99.9% of 65 responses is the slowest one,
+        // so the line stops where n does, and the legend says n.
+        let n = a
+            .endpoints
+            .iter()
+            .find(|e| &e.name == name)
+            .map_or(0, |e| e.requests.saturating_sub(e.failures));
         let line: Vec<(f64, f64)> = pts
             .iter()
-            .filter(|p| p.1 > 0.0)
+            .filter(|p| p.1 > 0.0 && (p.0 >= 1.0 || (1.0 - p.0) * n as f64 >= 1.0))
             .map(|(q, v)| (x_of(*q), *v))
             .collect();
         chart
             .draw_series(LineSeries::new(line, c.stroke_width(3)))?
-            .label(name.clone())
+            .label(format!("{name} (n = {n})"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;

@@ -46,7 +46,7 @@ pub struct ChartFile {
     pub title: String,
 }
 
-fn register() {
+pub(crate) fn register() {
     REGISTER.call_once(|| {
         // The font is a fixed, valid asset; registering it cannot fail at run time.
         let _ = register_font(FONT, FontStyle::Normal, FONT_BYTES);
@@ -150,7 +150,7 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     {
         draw(
             "resources.png",
-            "Resources against load (share of each ceiling) and p95",
+            "Resources against load, each in its own unit with its limit, and p95",
             &resources::resources_vs_load,
         )?;
     }
@@ -181,14 +181,34 @@ pub fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-pub fn outcome_color(outcome: &str) -> RGBColor {
-    match outcome {
-        "app_error" => RGBColor(214, 39, 40),
-        "http_error" => RGBColor(255, 127, 14),
-        "timeout" => RGBColor(148, 103, 189),
-        "connect_error" => RGBColor(140, 86, 75),
-        "dropped" => RGBColor(127, 127, 127),
-        _ => RGBColor(227, 119, 194),
+/// One colour per endpoint, the same in every chart: its place among the run's endpoints
+/// (sorted by name), so a reader who learnt "generate_image is orange" once can trust it.
+pub fn endpoint_color(a: &Analysis, name: &str) -> RGBColor {
+    color(a.endpoints.iter().position(|e| e.name == name).unwrap_or(7))
+}
+
+/// A linear axis's tick label: whole numbers without a decimal ("10", not "10.0"), others
+/// with the digits they need.
+pub fn tick(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// A latency axis's tick label on a log scale: only 1, 2 and 5 times a power of ten, in ms
+/// below a second and in s above, so the decades are labelled (below 1 s too) and the axis is
+/// never crowded.
+pub fn log_ms_tick(v: f64) -> String {
+    if log_tick(v).is_empty() {
+        return String::new();
+    }
+    if v >= 1000.0 {
+        format!("{} s", tick(v / 1000.0))
+    } else {
+        format!("{} ms", tick(v))
     }
 }
 
@@ -221,5 +241,23 @@ pub fn log_tick(v: f64) -> String {
         }
     } else {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_as_a_person_writes_them() {
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(log_ms_tick(1000.0), "1 s");
+        assert_eq!(log_ms_tick(20_000.0), "20 s");
+        assert_eq!(log_ms_tick(500.0), "500 ms");
+        assert_eq!(log_ms_tick(0.1), "0.1 ms");
+        assert_eq!(log_ms_tick(3000.0), "");
+        assert_eq!(log_ms_tick(7.0), "");
     }
 }

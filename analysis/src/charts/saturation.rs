@@ -6,14 +6,9 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::bars::ranked_bars;
-use super::{ChartResult, FONT, canvas, color, log_range};
+use super::{ChartResult, FONT, canvas, endpoint_color, log_range};
 use crate::Analysis;
 use crate::saturation::{Group, GroupLevel};
-
-/// The colour of an endpoint in every chart: its place among the run's endpoints (by name).
-fn endpoint_color(a: &Analysis, name: &str) -> RGBColor {
-    color(a.endpoints.iter().position(|e| e.name == name).unwrap_or(7))
-}
 
 /// One bar per endpoint: the mix's offered rate at which it binds (its capacity over its
 /// share), the first to bind in red, a line at the mix's capacity.

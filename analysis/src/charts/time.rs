@@ -4,15 +4,61 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, canvas, color, log_range, outcome_color};
+use super::{ChartResult, FONT, canvas, color, endpoint_color, log_ms_tick, log_range, tick};
 use crate::Analysis;
 
-/// Small multiples: one panel per endpoint with p50/p95/p99 and the target line.
+/// Runs of points with no window missing between neighbours: a line never joins across
+/// windows without data (an endpoint that went quiet, a run that paused).
+fn contiguous(points: Vec<(f64, f64)>, window_s: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    for p in points {
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|l| p.0 - l.0 <= window_s * 1.5) => run.push(p),
+            _ => runs.push(vec![p]),
+        }
+    }
+    runs
+}
+
+/// A legend of its own, in a strip above the panels: the panels' data stays uncovered.
+fn legend_strip(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    items: &[(&str, RGBColor, bool)],
+) -> ChartResult {
+    let mut x = 20;
+    for (label, c, dashed) in items {
+        let style = c.stroke_width(3);
+        if *dashed {
+            area.draw(&PathElement::new(vec![(x, 14), (x + 10, 14)], style))?;
+            area.draw(&PathElement::new(vec![(x + 16, 14), (x + 26, 14)], style))?;
+        } else {
+            area.draw(&PathElement::new(vec![(x, 14), (x + 26, 14)], style))?;
+        }
+        area.draw(&Text::new(
+            label.to_string(),
+            (x + 34, 5),
+            (FONT, 17).into_font(),
+        ))?;
+        x += 44 + 10 * label.len() as i32;
+    }
+    Ok(())
+}
+
+/// Small multiples: one panel per endpoint with p50, p95, p99 (dashed, on top so it shows
+/// where it meets p95) and the target, a legend strip above the panels.
 pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
-    let root = root.titled(
-        "Latency over time per endpoint (log scale; dashed: target)",
-        (FONT, 26),
+    let root = root.titled("Latency over time per endpoint (log scale)", (FONT, 26))?;
+    let (strip, root) = root.split_vertically(30);
+    let (c50, c95, c99) = (color(0), color(1), RGBColor(60, 60, 60));
+    legend_strip(
+        &strip,
+        &[
+            ("p50", c50, false),
+            ("p95", c95, false),
+            ("p99", c99, true),
+            ("target", RED, true),
+        ],
     )?;
     let n = a.endpoints.len().max(1);
     let cols = if n <= 2 {
@@ -37,7 +83,10 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
                 .chain(e.target_ms),
         );
         let mut chart = ChartBuilder::on(&panels[i])
-            .caption(&e.name, (FONT, 20))
+            .caption(
+                &e.name,
+                (FONT, 20).into_font().color(&endpoint_color(a, &e.name)),
+            )
             .margin(8)
             .x_label_area_size(36)
             .y_label_area_size(64)
@@ -45,15 +94,17 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
         chart
             .configure_mesh()
             .x_desc("time into run (s)")
-            .y_desc("latency (ms)")
+            .y_desc("latency")
+            .light_line_style(TRANSPARENT)
+            .disable_y_mesh()
+            .y_labels(40)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
-            .y_label_formatter(&|v| format_ms(*v))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| log_ms_tick(*v))
             .draw()?;
-        // p99 first so p95 and p50 stay visible where they coincide with it.
-        for (label, pick) in [("p99", 2usize), ("p95", 1), ("p50", 0)] {
-            let c = color(pick);
-            let points: Vec<(f64, f64)> = w
+        let series = |pick: usize| {
+            let points = w
                 .iter()
                 .map(|w| {
                     (
@@ -63,21 +114,28 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
                 })
                 .filter(|p| p.1 > 0.0)
                 .collect();
-            chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
+            contiguous(points, a.window_s)
+        };
+        for (pick, c) in [(0usize, c50), (1, c95)] {
+            for run in series(pick) {
+                // A window alone between gaps is a dot, not nothing.
+                if let [p] = run[..] {
+                    chart.draw_series(std::iter::once(Circle::new(p, 2, c.filled())))?;
+                }
+                chart.draw_series(LineSeries::new(run, c.stroke_width(2)))?;
+            }
+        }
+        for run in series(2) {
+            chart.draw_series(DashedLineSeries::new(run, 6, 4, c99.stroke_width(2)))?;
         }
         if let Some(t) = e.target_ms {
-            let dashes = (0..40).map(|k| {
-                let x0 = t_max * f64::from(k) / 40.0;
-                PathElement::new(vec![(x0, t), (x0 + t_max / 80.0, t)], RED.stroke_width(2))
-            });
-            chart.draw_series(dashes)?;
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, t), (t_max, t)],
+                8,
+                6,
+                RED.stroke_width(2),
+            ))?;
         }
-        draw_legend!(chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     root.present()?;
     Ok(())
@@ -115,8 +173,11 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         .configure_mesh()
         .x_desc("time into run (s)")
         .y_desc("requests per second")
+        .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .draw()?;
     chart
         .configure_secondary_axes()
@@ -127,6 +188,7 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         })
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
+        .y_label_formatter(&|v| tick(*v))
         .draw()?;
     let mid = |s: f64| s + a.window_s / 2.0;
     let (c_offered, c_served, c_ok, c_flight, c_users) =
@@ -186,43 +248,71 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
     Ok(())
 }
 
-/// Failures per second stacked by outcome, with the error bursts shaded.
+/// Failures per second stacked by endpoint (each in its colour), the error bursts shaded,
+/// and the error rate of each window against its target on the right axis.
 pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let t_max = a.duration_s.max(1.0);
-    let mut outcomes: Vec<&str> = a
-        .outcome_windows
-        .iter()
-        .map(|o| o.outcome.as_str())
-        .collect();
-    outcomes.sort();
-    outcomes.dedup();
+    let key = |start_s: f64| (start_s / a.window_s).round() as i64;
     let mut stacks: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
-    for o in &a.outcome_windows {
-        *stacks
-            .entry((o.start_s / a.window_s).round() as i64)
-            .or_default() += o.count / a.window_s;
+    let mut by_endpoint: std::collections::BTreeMap<&str, f64> = Default::default();
+    for o in &a.failure_windows {
+        *stacks.entry(key(o.start_s)).or_default() += o.count / a.window_s;
+        *by_endpoint.entry(o.endpoint.as_str()).or_default() += o.count;
     }
-    let y_max = stacks.values().copied().fold(1.0, f64::max) * 1.2;
+    let y_max = stacks.values().copied().fold(0.5, f64::max) * 1.25;
+    let target = a.source.targets.error_rate.max_error_rate * 100.0;
+    let rates: Vec<(f64, f64)> = a
+        .windows
+        .iter()
+        .filter(|w| w.offered_rps() > 0.0)
+        .map(|w| {
+            let failures = stacks.get(&key(w.start_s)).copied().unwrap_or(0.0);
+            (
+                w.start_s + a.window_s / 2.0,
+                100.0 * failures / w.offered_rps(),
+            )
+        })
+        .collect();
+    let rate_max = rates
+        .iter()
+        .map(|r| r.1)
+        .chain([target])
+        .fold(1.0, f64::max)
+        .min(100.0)
+        * 1.2;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "Failures over time by outcome ({} failures, {:.2}%)",
+                "Failures over time by endpoint ({} failures, {:.2}% against a {}% target)",
                 a.failures,
-                a.error_rate * 100.0
+                a.error_rate * 100.0,
+                tick(target)
             ),
-            (FONT, 28),
+            (FONT, 26),
         )
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0f64..t_max, 0f64..y_max)?;
+        .right_y_label_area_size(80)
+        .build_cartesian_2d(0f64..t_max, 0f64..y_max)?
+        .set_secondary_coord(0f64..t_max, 0f64..rate_max);
     chart
         .configure_mesh()
         .x_desc("time into run (s)")
         .y_desc("failures per second")
+        .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("error rate of the window (%)")
+        .label_style((FONT, 16))
+        .axis_desc_style((FONT, 18))
+        .y_label_formatter(&|v| tick(*v))
         .draw()?;
     let shade = RGBColor(214, 39, 40).mix(0.12);
     chart
@@ -234,17 +324,16 @@ pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
         .label("error burst")
         .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], shade.filled()));
     let mut base: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
-    for outcome in outcomes {
-        let c = outcome_color(outcome);
+    for (endpoint, total) in &by_endpoint {
+        let c = endpoint_color(a, endpoint);
         let bars: Vec<Rectangle<(f64, f64)>> = a
-            .outcome_windows
+            .failure_windows
             .iter()
-            .filter(|o| o.outcome == outcome)
+            .filter(|o| o.endpoint == *endpoint)
             .map(|o| {
-                let key = (o.start_s / a.window_s).round() as i64;
-                let y0 = base.get(&key).copied().unwrap_or(0.0);
+                let y0 = base.get(&key(o.start_s)).copied().unwrap_or(0.0);
                 let y1 = y0 + o.count / a.window_s;
-                base.insert(key, y1);
+                base.insert(key(o.start_s), y1);
                 Rectangle::new(
                     [(o.start_s, y0), (o.start_s + a.window_s * 0.9, y1)],
                     c.filled(),
@@ -253,10 +342,23 @@ pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
             .collect();
         chart
             .draw_series(bars)?
-            .label(outcome.to_string())
+            .label(format!("{endpoint} ({total:.0})"))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
     }
-    draw_legend!(chart, SeriesLabelPosition::UpperRight, 16)?;
+    chart
+        .draw_secondary_series(LineSeries::new(rates, BLACK.stroke_width(2)))?
+        .label("error rate (right axis)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+    chart
+        .draw_secondary_series(DashedLineSeries::new(
+            [(0.0, target), (t_max, target)],
+            8,
+            6,
+            RED.stroke_width(2),
+        ))?
+        .label(format!("error rate target ({}%)", tick(target)))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! to the contract, then analysed), in one test binary so polars is linked once.
 
 mod common;
+mod forms;
 mod known;
 mod resources;
 mod tables;

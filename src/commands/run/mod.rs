@@ -24,7 +24,6 @@ use crate::shape::{LoadShape, Pace};
 use crate::simulator::{self, SimulatorConfig};
 use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
 use crate::stats::RunStats;
-use aurax_analysis::judge;
 
 pub(crate) use plan::{ResolvedRun, resolve};
 
@@ -108,7 +107,14 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         Some(at) => Some(wait_for_start(at).await?),
         None => None,
     };
-    let config = run.config_record(&args, &host, sim_record);
+    let mut config = run.config_record(&args, &host, sim_record);
+    // What the report's run header shows: the command as typed (secrets redacted), the
+    // build that ran it and the load machine's cores.
+    config["command"] = json!(crate::redact::command_line(
+        &std::env::args().collect::<Vec<_>>()
+    ));
+    config["tool_commit"] = json!(env!("AURAX_COMMIT"));
+    config["load_cores"] = json!(std::thread::available_parallelism().map_or(0, |n| n.get()));
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let targets_json = serde_json::to_string(&run.targets).or_exit(ExitCode::Failure)?;
     let mut metadata = HashMap::from([
@@ -333,17 +339,22 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     };
     match &analysis {
         Some(a) => {
-            say!("\n{}", judge::endpoint_table(&a.endpoints));
+            use aurax_analysis::report;
+            say!(
+                "\n{}  latency of successful responses (exact, nearest rank); failures of the requests sent, dropped arrivals apart (the error rate counts both)",
+                report::text_table(&report::endpoint_summary_table(a))
+            );
             if let Some(c) = &a.capacity {
                 say!(
                     "capacity search (each step judged on the second half of its arrivals):\n{}",
-                    aurax_analysis::capacity::step_table(&c.steps, a.source.targets.percentile)
+                    report::text_table(&report::steps_table(&c.steps, a.source.targets.percentile))
                 );
                 say!("{}\n", c.sentence);
             }
             say!(
-                "{}",
-                judge::checks_section(a.source.targets.percentile, &a.checks)
+                "{}\n{}",
+                report::checks_caption(a),
+                report::text_table(&report::checks_table(a))
             );
             print_failure_reasons(a);
         }

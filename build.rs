@@ -1,0 +1,21 @@
+//! The commit the binary was built from, for the report's run header (`AURAX_COMMIT`):
+//! empty outside a git checkout.
+
+fn main() {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!("cargo:rustc-env=AURAX_COMMIT={commit}");
+    // A new commit moves HEAD or the branch it names. A path that does not exist would
+    // rerun this on every build: only those there are watched.
+    for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}

@@ -189,6 +189,10 @@ pub struct AnalyzeArgs {
     /// Report folder [default: reports/<name of the first run directory>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where the report folder will be served (a CI artefact or bucket URL): report.md links
+    /// its charts there, so they show once the Markdown is pasted [default: relative links].
+    #[arg(long = "link-base", value_name = "URL", value_parser = flags::url)]
+    pub link_base: Option<String>,
     /// A previous run to compare against: what got worse, with a significance test.
     #[arg(long)]
     pub baseline: Vec<PathBuf>,

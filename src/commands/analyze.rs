@@ -25,7 +25,7 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
             ),
         ));
     }
-    let (analysis, changes) = {
+    let (analysis, changes, before) = {
         // An objective must name an endpoint the files hold: a typo is refused, as `run`
         // refuses it, never judged as passing.
         let names = if args.slo.is_empty() {
@@ -37,15 +37,24 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
         crate::flags::apply_slos(&mut found.targets, &args.slo, None, Some(&known))
             .map_err(|e| fail(ExitCode::BadInput, e))?;
         let analysis = aurax_analysis::analyze_source(found)?;
-        let changes = if args.baseline.is_empty() {
+        let before = if args.baseline.is_empty() {
             None
         } else {
-            let before = aurax_analysis::analyze(&args.baseline)?;
-            Some(baseline::compare(&analysis, &before))
+            Some(aurax_analysis::analyze(&args.baseline)?)
         };
-        (analysis, changes)
+        let changes = before.as_ref().map(|b| baseline::compare(&analysis, b));
+        (analysis, changes, before)
     };
-    let pass = write_and_print(&analysis, changes.as_deref(), &out, true)?;
+    let pass = write_and_print(
+        &analysis,
+        Compared {
+            changes: changes.as_deref(),
+            before: before.as_ref(),
+        },
+        &out,
+        args.link_base.as_deref(),
+        true,
+    )?;
     export(&analysis, &args.exports)?;
     if let Some(changes) = &changes {
         for c in changes.iter().filter(|c| c.regression) {
@@ -61,15 +70,25 @@ pub fn execute(args: AnalyzeArgs) -> Result<ExitCode, Fail> {
     Ok(ExitCode::Success)
 }
 
+/// A baseline run the report compares against: the changes found and its analysis.
+#[derive(Default, Clone, Copy)]
+pub struct Compared<'a> {
+    /// Per endpoint, what changed against the baseline.
+    pub changes: Option<&'a [baseline::EndpointChange]>,
+    /// The baseline's analysis, drawn beside this run's.
+    pub before: Option<&'a aurax_analysis::Analysis>,
+}
+
 /// Writes the report and prints the short verdict (and the judged targets, unless the caller
 /// printed them already); returns whether the targets passed.
 pub fn write_and_print(
     analysis: &aurax_analysis::Analysis,
-    changes: Option<&[baseline::EndpointChange]>,
+    compared: Compared<'_>,
     out: &Path,
+    link_base: Option<&str>,
     print_checks: bool,
 ) -> Result<bool, Fail> {
-    let files = report::write(analysis, changes, out)?;
+    let files = report::write_with(analysis, compared.changes, compared.before, out, link_base)?;
     let mut text = report::terminal(&files.report, print_checks);
     text += &format!(
         "report: {} ({} charts, report.html, summary.png, summary.json)\n",

@@ -31,7 +31,7 @@ fn light_run_with_report_writes_markdown_charts_and_summary() {
         "load_curve.png",
         "latency_percentiles.png",
         "bottlenecks.png",
-        "models.png",
+        "summary.png",
     ] {
         assert!(
             std::fs::metadata(rep.join(png)).is_ok_and(|m| m.len() > 10_000),

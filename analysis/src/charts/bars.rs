@@ -117,33 +117,6 @@ pub fn bottlenecks(a: &Analysis, path: &Path) -> ChartResult {
     )
 }
 
-pub fn models(a: &Analysis, path: &Path) -> ChartResult {
-    let rows: Vec<(String, f64, String, RGBColor)> = a
-        .models
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            (
-                m.model.clone(),
-                m.share * 100.0,
-                format!(
-                    "{:.1}% of generations, p95 {}",
-                    m.share * 100.0,
-                    format_ms(m.p95_ms)
-                ),
-                color(i),
-            )
-        })
-        .collect();
-    ranked_bars(
-        path,
-        "Model usage (share of generations served)",
-        "% of generations",
-        &rows,
-        None,
-    )
-}
-
 /// Stacked bars, one per endpoint with the model server's durations: mean time in its queue,
 /// loading the model, on the prompt, generating, and outside the model server.
 pub fn time_split(a: &Analysis, path: &Path) -> ChartResult {

@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, canvas, color, log_ms_tick, log_range, tick};
+use super::{ChartResult, FONT, Key, canvas, color, legend_strip, log_ms_tick, log_range, tick};
 use crate::Analysis;
 
 /// Offered load on x, a linear left axis and p95 (log) on the right: the frame of every
@@ -22,19 +22,16 @@ pub type LoadAxes<'a> = DualCoordChartContext<
 pub fn load_axes<'a>(
     root: &DrawingArea<BitMapBackend<'a>, Shift>,
     a: &Analysis,
-    title: String,
-    y: std::ops::Range<f64>,
-    y_desc: &str,
+    y_max: f64,
 ) -> Result<LoadAxes<'a>, Box<dyn std::error::Error>> {
     let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
     let p95 = log_range(a.levels.iter().map(|l| l.p95_ms).filter(|v| v.is_finite()));
     let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 22))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
         .right_y_label_area_size(90)
-        .build_cartesian_2d(0f64..x_max, y)?
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?
         .set_secondary_coord(0f64..x_max, p95.log_scale());
     chart
         .configure_mesh()
@@ -43,7 +40,7 @@ pub fn load_axes<'a>(
         } else {
             "offered load (active users)"
         })
-        .y_desc(y_desc)
+        .y_desc("requests per second")
         .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
@@ -53,6 +50,7 @@ pub fn load_axes<'a>(
     chart
         .configure_secondary_axes()
         .y_desc("p95 latency (log)")
+        .y_labels(40)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .y_label_formatter(&|v| log_ms_tick(*v))
@@ -61,48 +59,57 @@ pub fn load_axes<'a>(
 }
 
 /// Per load level: offered, served and successful served throughput, p95 of successful
-/// requests, the USL fit, the breaking point and the capacity.
-pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
+/// requests, the USL fit, the breaking point, the capacity and the scale-out trigger, each
+/// labelled in a legend strip above the plot.
+pub fn load_curve(a: &Analysis, before: Option<&Analysis>, path: &Path) -> ChartResult {
     let root = canvas(path)?;
+    let s = &a.scaling;
+    let title = match (&s.limiting, s.scale_out_at_rps, &a.breaking.point) {
+        (Some(l), Some(_), _) => format!(
+            "Throughput and p95 against load: {} binds the mix at {} req/s",
+            l.endpoint,
+            crate::units::rps(s.capacity_rps)
+        ),
+        (None, _, Some(p)) => format!(
+            "Throughput and p95 against load: breaking point at {:.0} {}",
+            p.load,
+            a.source.load_unit()
+        ),
+        _ => "Throughput and p95 against load: no breaking point".to_string(),
+    };
+    let root = root.titled(&title, (FONT, 24))?;
+    let (strip, body) = root.split_vertically(56);
     let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
     let y_max = a
         .levels
         .iter()
+        .chain(before.iter().flat_map(|b| &b.levels))
         .flat_map(|l| [l.offered_rps, l.served_rps])
         .fold(1.0, f64::max)
-        * 1.3;
-    let title = format!(
-        "Throughput and p95 against load — {}",
-        short(&a.breaking.verdict)
-    );
-    let mut chart = load_axes(&root, a, title, 0.0..y_max, "requests per second")?;
+        * 1.15;
+    let mut chart = load_axes(&body, a, y_max)?;
     let (c_offered, c_served, c_ok, c_p95, c_usl) =
-        (color(7), color(0), color(2), color(3), color(4));
-    let line = |c: RGBColor, w: u32| {
-        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(w))
-    };
+        (color(7), color(0), color(2), RGBColor(60, 60, 60), color(4));
+    let (c_capacity, c_trigger) = (RED, RGBColor(230, 140, 0));
+    let mut legend = vec![
+        ("offered".to_string(), c_offered, Key::Line),
+        ("served".to_string(), c_served, Key::Line),
+        ("served successfully".to_string(), c_ok, Key::Line),
+        ("p95 (right axis)".to_string(), c_p95, Key::Dashed),
+    ];
     let series = |f: &dyn Fn(&crate::levels::LoadLevel) -> f64| -> Vec<(f64, f64)> {
         a.levels.iter().map(|l| (l.load, f(l))).collect()
     };
-    chart
-        .draw_series(LineSeries::new(
-            series(&|l| l.offered_rps),
-            c_offered.stroke_width(2),
-        ))?
-        .label("offered (arrivals/s)")
-        .legend(line(c_offered, 2));
-    chart
-        .draw_series(LineSeries::new(
-            series(&|l| l.served_rps),
-            c_served.stroke_width(3),
-        ))?
-        .label("served (completions/s)")
-        .legend(line(c_served, 3));
+    chart.draw_series(LineSeries::new(
+        series(&|l| l.offered_rps),
+        c_offered.stroke_width(2),
+    ))?;
+    chart.draw_series(LineSeries::new(
+        series(&|l| l.served_rps),
+        c_served.stroke_width(3),
+    ))?;
     let ok = series(&|l| l.succeeded_rps);
-    chart
-        .draw_series(LineSeries::new(ok.clone(), c_ok.stroke_width(3)))?
-        .label("served successfully/s")
-        .legend(line(c_ok, 3));
+    chart.draw_series(LineSeries::new(ok.clone(), c_ok.stroke_width(3)))?;
     chart.draw_series(ok.iter().map(|p| Circle::new(*p, 5, c_ok.filled())))?;
     if let Some(fit) = &a.usl {
         let curve: Vec<(f64, f64)> = (1..=200)
@@ -110,54 +117,69 @@ pub fn load_curve(a: &Analysis, path: &Path) -> ChartResult {
             .map(|n| (n, fit.predict(n)))
             .filter(|p| p.1 < y_max)
             .collect();
-        chart
-            .draw_series(LineSeries::new(curve, c_usl.stroke_width(2)))?
-            .label(format!(
-                "USL fit (σ={:.3}, κ={:.5}, R²={:.2})",
-                fit.sigma, fit.kappa, fit.r_squared
-            ))
-            .legend(line(c_usl, 2));
+        chart.draw_series(LineSeries::new(curve, c_usl.stroke_width(2)))?;
+        legend.push((
+            format!("USL fit (R² {:.2})", fit.r_squared),
+            c_usl,
+            Key::Line,
+        ));
     }
-    chart
-        .draw_secondary_series(LineSeries::new(
-            a.levels
-                .iter()
-                .filter(|l| l.p95_ms.is_finite())
-                .map(|l| (l.load, l.p95_ms)),
-            c_p95.stroke_width(2),
-        ))?
-        .label("p95 of successful requests (right axis)")
-        .legend(line(c_p95, 2));
+    chart.draw_secondary_series(DashedLineSeries::new(
+        a.levels
+            .iter()
+            .filter(|l| l.p95_ms.is_finite())
+            .map(|l| (l.load, l.p95_ms)),
+        7,
+        5,
+        c_p95.stroke_width(2),
+    ))?;
+    if let Some(b) = before {
+        // The baseline's curve, thin and grey: where this run serves less, it shows.
+        let c_base = RGBColor(150, 150, 150);
+        chart.draw_series(DashedLineSeries::new(
+            b.levels.iter().map(|l| (l.load, l.succeeded_rps)),
+            5,
+            4,
+            c_base.stroke_width(2),
+        ))?;
+        legend.push((
+            "baseline served successfully".to_string(),
+            c_base,
+            Key::Dashed,
+        ));
+    }
     if let Some(p) = &a.breaking.point {
-        let load = p.load;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(load, 0.0), (load, y_max)],
-                BLACK.stroke_width(2),
-            )))?
-            .label(format!(
-                "breaking point: {load:.0} {}",
-                a.source.load_unit()
-            ))
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x + 9, y - 8), (x + 9, y + 8)], BLACK.stroke_width(2))
-            });
-        let capacity = a.scaling.capacity_rps;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, capacity), (x_max, capacity)],
-                BLACK.mix(0.6).stroke_width(1),
-            )))?
-            .label(format!(
-                "capacity of the mix: {capacity:.1} req/s{}",
-                a.scaling
-                    .limiting
-                    .as_ref()
-                    .map_or(String::new(), |l| format!(" (where {} binds)", l.endpoint))
-            ))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(p.load, 0.0), (p.load, y_max)],
+            BLACK.stroke_width(2),
+        )))?;
+        legend.push((
+            format!("breaking point {:.0} {}", p.load, a.source.load_unit()),
+            BLACK,
+            Key::Mark,
+        ));
     }
-    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
+    if let Some(trigger) = s.scale_out_at_rps {
+        for (y, c) in [(s.capacity_rps, c_capacity), (trigger, c_trigger)] {
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, y), (x_max, y)],
+                12,
+                6,
+                c.stroke_width(3),
+            ))?;
+        }
+        legend.push((
+            format!("capacity {} req/s", crate::units::rps(s.capacity_rps)),
+            c_capacity,
+            Key::Dashed,
+        ));
+        legend.push((
+            format!("scale out at {} req/s", crate::units::rps(trigger)),
+            c_trigger,
+            Key::Dashed,
+        ));
+    }
+    legend_strip(&strip, &legend)?;
     root.present()?;
     Ok(())
 }
@@ -222,9 +244,4 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
     root.present()?;
     Ok(())
-}
-
-fn short(s: &str) -> String {
-    let head = s.split(':').next().unwrap_or(s);
-    head.chars().take(90).collect()
 }

@@ -53,8 +53,13 @@ pub(crate) fn register() {
     });
 }
 
-/// Draws every chart the analysis has data for into `dir`.
-pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
+/// Draws every chart the analysis has data for into `dir`; with `before` (a `--baseline`
+/// run's analysis), the load curve and the latency charts carry it too.
+pub fn draw_all(
+    a: &Analysis,
+    before: Option<&Analysis>,
+    dir: &Path,
+) -> Result<Vec<ChartFile>, String> {
     register();
     let mut out = Vec::new();
     let mut draw = |file: &str,
@@ -71,7 +76,7 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     draw(
         "latency_over_time.png",
         "Latency over time (p50/p95/p99 per endpoint, target dashed)",
-        &time::latency_over_time,
+        &|a, p| time::latency_over_time(a, before, p),
     )?;
     draw(
         "throughput_users.png",
@@ -95,7 +100,7 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
     draw(
         "load_curve.png",
         "Throughput and p95 against load, breaking point and USL fit",
-        &load::load_curve,
+        &|a, p| load::load_curve(a, before, p),
     )?;
     if a.scaling.by_endpoint.len() > 1
         && a.scaling
@@ -133,9 +138,6 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
         "Endpoints ranked: judged latency as a share of target",
         &bars::bottlenecks,
     )?;
-    if !a.models.is_empty() {
-        draw("models.png", "Model usage and latency", &bars::models)?;
-    }
     if a.generation.endpoints.iter().any(|e| e.split.is_some()) {
         draw(
             "time_split.png",
@@ -155,6 +157,49 @@ pub fn draw_all(a: &Analysis, dir: &Path) -> Result<Vec<ChartFile>, String> {
         )?;
     }
     Ok(out)
+}
+
+/// How a legend item is drawn: a line, a dashed line or a vertical mark.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Line,
+    Dashed,
+    Mark,
+}
+
+/// A legend of its own, in a strip above the plot, wrapping to a second row when full: the
+/// data stays uncovered.
+pub fn legend_strip(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    items: &[(String, RGBColor, Key)],
+) -> ChartResult {
+    let (width, _) = area.dim_in_pixel();
+    let (mut x, mut y) = (20i32, 14i32);
+    for (label, c, key) in items {
+        let advance = 44 + 9 * label.chars().count() as i32;
+        if x + advance > width as i32 - 10 && x > 20 {
+            (x, y) = (20, y + 24);
+        }
+        let style = c.stroke_width(3);
+        match key {
+            Key::Line => area.draw(&PathElement::new(vec![(x, y), (x + 26, y)], style))?,
+            Key::Dashed => {
+                area.draw(&PathElement::new(vec![(x, y), (x + 10, y)], style))?;
+                area.draw(&PathElement::new(vec![(x + 16, y), (x + 26, y)], style))?;
+            }
+            Key::Mark => area.draw(&PathElement::new(
+                vec![(x + 13, y - 8), (x + 13, y + 8)],
+                style,
+            ))?,
+        }
+        area.draw(&Text::new(
+            label.clone(),
+            (x + 34, y - 9),
+            (FONT, 16).into_font(),
+        ))?;
+        x += advance;
+    }
+    Ok(())
 }
 
 /// A white canvas of the standard size.
@@ -183,8 +228,21 @@ pub fn color(i: usize) -> RGBColor {
 
 /// One colour per endpoint, the same in every chart: its place among the run's endpoints
 /// (sorted by name), so a reader who learnt "generate_image is orange" once can trust it.
+/// Red is left out: it marks targets, limits and misses in every chart.
 pub fn endpoint_color(a: &Analysis, name: &str) -> RGBColor {
-    color(a.endpoints.iter().position(|e| e.name == name).unwrap_or(7))
+    const ENDPOINTS: [RGBColor; 9] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    let i = a.endpoints.iter().position(|e| e.name == name);
+    i.map_or(ENDPOINTS[6], |i| ENDPOINTS[i % ENDPOINTS.len()])
 }
 
 /// A linear axis's tick label: whole numbers without a decimal ("10", not "10.0"), others

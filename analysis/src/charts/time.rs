@@ -4,7 +4,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, canvas, color, endpoint_color, log_ms_tick, log_range, tick};
+use super::{
+    ChartResult, FONT, Key, canvas, color, endpoint_color, legend_strip, log_ms_tick, log_range,
+    tick,
+};
 use crate::Analysis;
 
 /// Runs of points with no window missing between neighbours: a line never joins across
@@ -20,46 +23,24 @@ fn contiguous(points: Vec<(f64, f64)>, window_s: f64) -> Vec<Vec<(f64, f64)>> {
     runs
 }
 
-/// A legend of its own, in a strip above the panels: the panels' data stays uncovered.
-fn legend_strip(
-    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
-    items: &[(&str, RGBColor, bool)],
-) -> ChartResult {
-    let mut x = 20;
-    for (label, c, dashed) in items {
-        let style = c.stroke_width(3);
-        if *dashed {
-            area.draw(&PathElement::new(vec![(x, 14), (x + 10, 14)], style))?;
-            area.draw(&PathElement::new(vec![(x + 16, 14), (x + 26, 14)], style))?;
-        } else {
-            area.draw(&PathElement::new(vec![(x, 14), (x + 26, 14)], style))?;
-        }
-        area.draw(&Text::new(
-            label.to_string(),
-            (x + 34, 5),
-            (FONT, 17).into_font(),
-        ))?;
-        x += 44 + 10 * label.len() as i32;
-    }
-    Ok(())
-}
-
 /// Small multiples: one panel per endpoint with p50, p95, p99 (dashed, on top so it shows
 /// where it meets p95) and the target, a legend strip above the panels.
-pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
+pub fn latency_over_time(a: &Analysis, before: Option<&Analysis>, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let root = root.titled("Latency over time per endpoint (log scale)", (FONT, 26))?;
     let (strip, root) = root.split_vertically(30);
     let (c50, c95, c99) = (color(0), color(1), RGBColor(60, 60, 60));
-    legend_strip(
-        &strip,
-        &[
-            ("p50", c50, false),
-            ("p95", c95, false),
-            ("p99", c99, true),
-            ("target", RED, true),
-        ],
-    )?;
+    let c_base = RGBColor(150, 150, 150);
+    let mut legend = vec![
+        ("p50".to_string(), c50, Key::Line),
+        ("p95".to_string(), c95, Key::Line),
+        ("p99".to_string(), c99, Key::Dashed),
+        ("target".to_string(), RED, Key::Dashed),
+    ];
+    if before.is_some() {
+        legend.push(("baseline p95 (whole run)".to_string(), c_base, Key::Dashed));
+    }
+    legend_strip(&strip, &legend)?;
     let n = a.endpoints.len().max(1);
     let cols = if n <= 2 {
         n
@@ -77,10 +58,14 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
             .iter()
             .filter(|w| w.endpoint == e.name)
             .collect();
+        let base_p95 = before
+            .and_then(|b| b.endpoints.iter().find(|x| x.name == e.name))
+            .and_then(|x| x.p95_ms);
         let y = log_range(
             w.iter()
                 .flat_map(|w| [w.p50_ms, w.p99_ms])
-                .chain(e.target_ms),
+                .chain(e.target_ms)
+                .chain(base_p95),
         );
         let mut chart = ChartBuilder::on(&panels[i])
             .caption(
@@ -136,6 +121,14 @@ pub fn latency_over_time(a: &Analysis, path: &Path) -> ChartResult {
                 RED.stroke_width(2),
             ))?;
         }
+        if let Some(b) = base_p95 {
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, b), (t_max, b)],
+                4,
+                4,
+                c_base.stroke_width(2),
+            ))?;
+        }
     }
     root.present()?;
     Ok(())
@@ -161,8 +154,9 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         * 1.15;
+    let root = root.titled("Throughput and requests in flight over time", (FONT, 26))?;
+    let (strip, root) = root.split_vertically(34);
     let mut chart = ChartBuilder::on(&root)
-        .caption("Throughput and requests in flight over time", (FONT, 28))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -192,58 +186,48 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         .draw()?;
     let mid = |s: f64| s + a.window_s / 2.0;
     let (c_offered, c_served, c_ok, c_flight, c_users) =
-        (color(7), color(0), color(2), color(3), color(1));
-    chart
-        .draw_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.offered_rps())),
-            c_offered.stroke_width(2),
-        ))?
-        .label("offered (arrivals/s)")
-        .legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 20, y)], c_offered.stroke_width(2))
-        });
-    chart
-        .draw_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.served_rps())),
-            c_served.stroke_width(3),
-        ))?
-        .label("served (completions/s)")
-        .legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 20, y)], c_served.stroke_width(3))
-        });
-    chart
-        .draw_series(LineSeries::new(
+        (color(7), color(0), color(2), color(4), color(1));
+    chart.draw_series(LineSeries::new(
+        a.windows.iter().map(|w| (mid(w.start_s), w.offered_rps())),
+        c_offered.stroke_width(2),
+    ))?;
+    chart.draw_series(LineSeries::new(
+        a.windows.iter().map(|w| (mid(w.start_s), w.served_rps())),
+        c_served.stroke_width(3),
+    ))?;
+    chart.draw_series(LineSeries::new(
+        a.windows
+            .iter()
+            .map(|w| (mid(w.start_s), w.succeeded_rps())),
+        c_ok.stroke_width(2),
+    ))?;
+    chart.draw_secondary_series(LineSeries::new(
+        a.windows.iter().map(|w| (mid(w.start_s), w.in_flight_mean)),
+        c_flight.stroke_width(2),
+    ))?;
+    if closed {
+        chart.draw_secondary_series(LineSeries::new(
             a.windows
                 .iter()
-                .map(|w| (mid(w.start_s), w.succeeded_rps())),
-            c_ok.stroke_width(2),
-        ))?
-        .label("succeeded/s")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c_ok.stroke_width(2)));
-    chart
-        .draw_secondary_series(LineSeries::new(
-            a.windows.iter().map(|w| (mid(w.start_s), w.in_flight_mean)),
-            c_flight.stroke_width(2),
-        ))?
-        .label("requests in flight (right axis)")
-        .legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 20, y)], c_flight.stroke_width(2))
-        });
-    if closed {
-        chart
-            .draw_secondary_series(LineSeries::new(
-                a.windows
-                    .iter()
-                    .filter(|w| w.load.is_finite())
-                    .map(|w| (mid(w.start_s), w.load)),
-                c_users.stroke_width(2),
-            ))?
-            .label("active users (right axis)")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], c_users.stroke_width(2))
-            });
+                .filter(|w| w.load.is_finite())
+                .map(|w| (mid(w.start_s), w.load)),
+            c_users.stroke_width(2),
+        ))?;
     }
-    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
+    let mut legend = vec![
+        ("offered (arrivals/s)".to_string(), c_offered, Key::Line),
+        ("served (completions/s)".to_string(), c_served, Key::Line),
+        ("succeeded/s".to_string(), c_ok, Key::Line),
+        (
+            "requests in flight (right axis)".to_string(),
+            c_flight,
+            Key::Line,
+        ),
+    ];
+    if closed {
+        legend.push(("active users (right axis)".to_string(), c_users, Key::Line));
+    }
+    legend_strip(&strip, &legend)?;
     root.present()?;
     Ok(())
 }

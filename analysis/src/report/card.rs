@@ -58,6 +58,7 @@ pub fn draw(
     a: &Analysis,
     r: &Report,
     baseline: Option<&[EndpointChange]>,
+    before: Option<&Analysis>,
     dir: &Path,
 ) -> Result<ChartFile, Box<dyn std::error::Error>> {
     crate::charts::register();
@@ -125,7 +126,7 @@ pub fn draw(
     }
     endpoint_rows(&root, a, baseline, y + 10)?;
     let curve = root.clone().shrink((740, 250), (440, 370));
-    load_curve(&curve, a)?;
+    load_curve(&curve, a, before)?;
     root.present()?;
     Ok(ChartFile {
         file: file.to_string(),
@@ -147,7 +148,7 @@ fn endpoint_rows(
         Label::new(s, (x, y), cell(c).pos(Pos::new(HPos::Right, VPos::Top)))
     };
     root.draw(&Label::new("endpoint", (28, top), head.clone()))?;
-    for (x, h) in [(420, "p95 ms"), (530, "target"), (650, "in target")] {
+    for (x, h) in [(370, "p95 ms"), (460, "target"), (570, "in target")] {
         root.draw(&Label::new(
             h,
             (x, top),
@@ -157,7 +158,7 @@ fn endpoint_rows(
     if baseline.is_some() {
         root.draw(&Label::new(
             "p95 vs base",
-            (750, top),
+            (690, top),
             head.clone().pos(Pos::new(HPos::Right, VPos::Top)),
         ))?;
     }
@@ -185,19 +186,19 @@ fn endpoint_rows(
             cell(&colour),
         ))?;
         root.draw(&right(
-            420,
+            370,
             y,
             e.p95_ms.map_or("–".into(), |v| format!("{v:.0}")),
             &INK,
         ))?;
         root.draw(&right(
-            530,
+            460,
             y,
             e.target_ms.map_or("–".into(), |v| format!("{v:.0}")),
             &MUTED,
         ))?;
         root.draw(&right(
-            650,
+            570,
             y,
             e.attainment.map_or("–".into(), pct),
             &colour,
@@ -205,7 +206,7 @@ fn endpoint_rows(
         if let Some(c) = baseline.and_then(|b| b.iter().find(|c| c.name == e.name)) {
             let change = (c.p95_ms.1 - c.p95_ms.0) / c.p95_ms.0.max(1e-9);
             root.draw(&right(
-                750,
+                690,
                 y,
                 format!("{:+.0}%", change * 100.0),
                 if c.regression { &FAIL } else { &INK },
@@ -227,6 +228,7 @@ fn endpoint_rows(
 fn load_curve(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     a: &Analysis,
+    before: Option<&Analysis>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let levels: Vec<_> = a.levels.iter().filter(|l| l.trusted()).collect();
     let x_max = levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.05;
@@ -271,6 +273,21 @@ fn load_curve(
         ))?
         .label("served successfully")
         .legend(key(RGBColor(31, 119, 180)));
+    if let Some(b) = before {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(DashedLineSeries::new(
+                b.levels
+                    .iter()
+                    .filter(|l| l.trusted())
+                    .map(|l| (l.load, l.succeeded_rps)),
+                5,
+                4,
+                grey.stroke_width(2),
+            ))?
+            .label("baseline, served successfully")
+            .legend(key(grey));
+    }
     if a.scaling.scale_out_at_rps.is_some() {
         let c = a.scaling.capacity_rps;
         chart

@@ -26,7 +26,7 @@ pub fn document(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     sections.push(errors(a, charts));
     sections.push(breaking(a, charts));
     sections.push(scaling(a, charts));
-    sections.push(models(a, charts));
+    sections.push(models(a));
     sections.extend(super::generation::generation_section(a, charts));
     sections.extend(workers(a));
     sections.push(super::resources::resources_section(a, charts));
@@ -178,8 +178,8 @@ pub fn checks_table(a: &Analysis) -> Table {
             c.observed.clone(),
             c.limit.clone(),
             match &c.judgement {
-                Judgement::Pass => "✅ PASS".to_string(),
-                Judgement::Fail => "❌ FAIL".to_string(),
+                Judgement::Pass => "✓ PASS".to_string(),
+                Judgement::Fail => "✗ FAIL".to_string(),
                 Judgement::NotJudged(why) => format!("– not judged: {why}"),
             },
         ]);
@@ -306,8 +306,8 @@ fn endpoints(a: &Analysis, charts: &[ChartFile]) -> Section {
             opt_ms(e.target_ms).into(),
             e.attainment.map_or("–".into(), pct).into(),
             match e.meets_target {
-                Some(true) => "✅",
-                Some(false) => "❌",
+                Some(true) => "✓",
+                Some(false) => "✗",
                 None => "–",
             }
             .into(),
@@ -758,7 +758,7 @@ fn capacity_by_group(
     s.table(t);
 }
 
-fn models(a: &Analysis, charts: &[ChartFile]) -> Section {
+fn models(a: &Analysis) -> Section {
     let mut s = Section::new("Model performance");
     if a.models.is_empty() {
         s.para(
@@ -780,7 +780,6 @@ fn models(a: &Analysis, charts: &[ChartFile]) -> Section {
         ]);
     }
     s.table(t);
-    s.figure(charts, "models.png");
     s
 }
 
@@ -810,7 +809,7 @@ fn workers(a: &Analysis) -> Option<Section> {
             pct(w.error_rate),
             w.behind
                 .as_deref()
-                .map_or("on time".to_string(), |b| format!("❌ behind: {b}")),
+                .map_or("on time".to_string(), |b| format!("✗ behind: {b}")),
         ]);
     }
     s.table(t);
@@ -837,7 +836,7 @@ fn against_baseline(changes: &[EndpointChange]) -> Section {
             format!("{:.0} → {:.0}", c.p99_ms.0, c.p99_ms.1).into(),
             format!("{} → {}", pct(c.error_rate.0), pct(c.error_rate.1)).into(),
             format!("{:.1} → {:.1}", c.throughput_rps.0, c.throughput_rps.1).into(),
-            format!("{}{}", if c.regression { "❌ " } else { "" }, c.verdict).into(),
+            format!("{}{}", if c.regression { "✗ " } else { "" }, c.verdict).into(),
         ]);
     }
     s.table(t);
@@ -906,9 +905,9 @@ pub fn steps_table(steps: &[crate::capacity::StepVerdict], percentile: f64) -> T
             )
         });
         let verdict = match &s.outcome {
-            StepOutcome::Pass => "✅ PASS".to_string(),
+            StepOutcome::Pass => "✓ PASS".to_string(),
             StepOutcome::Fail(f) => format!(
-                "❌ FAIL: {}",
+                "✗ FAIL: {}",
                 f.iter()
                     .map(|f| f.text.as_str())
                     .collect::<Vec<_>>()

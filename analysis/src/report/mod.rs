@@ -47,13 +47,15 @@ pub fn write(
     baseline: Option<&[EndpointChange]>,
     dir: &Path,
 ) -> Result<ReportFiles, AnalysisError> {
-    write_with(a, baseline, dir, None)
+    write_with(a, baseline, None, dir, None)
 }
 
-/// [`write`] with chart links under `link_base`.
+/// [`write`] with the baseline run's analysis (`before`, drawn beside this run on the load
+/// curve and the latency charts) and chart links under `link_base`.
 pub fn write_with(
     a: &Analysis,
     baseline: Option<&[EndpointChange]>,
+    before: Option<&Analysis>,
     dir: &Path,
     link_base: Option<&str>,
 ) -> Result<ReportFiles, AnalysisError> {
@@ -62,9 +64,9 @@ pub fn write_with(
         reason: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(|e| err(dir, &e))?;
-    let mut charts = charts::draw_all(a, dir).map_err(|e| err(dir, &e))?;
+    let mut charts = charts::draw_all(a, before, dir).map_err(|e| err(dir, &e))?;
     let mut report = document(a, baseline, &charts);
-    let card = card::draw(a, &report, baseline, dir).map_err(|e| err(dir, &e))?;
+    let card = card::draw(a, &report, baseline, before, dir).map_err(|e| err(dir, &e))?;
     report.card = Some(card.file.clone());
     charts.push(card);
     let json_path = dir.join("summary.json");

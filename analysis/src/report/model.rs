@@ -90,7 +90,7 @@ pub enum Align {
     Left,
     /// Number columns.
     Right,
-    /// Marks (✅, ❌).
+    /// Marks (✓, ✗).
     Center,
 }
 

@@ -178,3 +178,33 @@ fn headline_and_numbers_agree_in_every_form() {
     assert!(!header.iter().any(|f| f[0] == "command"));
     assert!(header.iter().any(|f| f[0] == "seed" && f[1] == "11"));
 }
+
+#[test]
+fn a_baseline_is_drawn_beside_the_run_and_links_can_point_where_the_folder_is_served() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/example-run");
+    let a = analyze(&[example]).expect("analyses");
+    let changes = aurax_analysis::baseline::compare(&a, &a);
+    let (alone, compared) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    report::write(&a, None, alone.path()).expect("report");
+    let base = "https://ci.example/artifacts/rep";
+    report::write_with(&a, Some(&changes), Some(&a), compared.path(), Some(base)).expect("report");
+    // The baseline's curve and p95 lines are drawn: the charts differ from the run alone's.
+    for chart in ["load_curve.png", "latency_over_time.png", "summary.png"] {
+        let read = |d: &Path| std::fs::read(d.join(chart)).expect("chart");
+        assert_ne!(read(alone.path()), read(compared.path()), "{chart}");
+    }
+    let md = std::fs::read_to_string(compared.path().join("report.md")).expect("report.md");
+    let links: Vec<&str> = md.match_indices("](").map(|(i, _)| &md[i + 2..]).collect();
+    assert!(links.len() >= 9, "{} links", links.len());
+    for link in links {
+        assert!(
+            link.starts_with(&format!("{base}/")),
+            "{}",
+            &link[..40.min(link.len())]
+        );
+    }
+    assert!(md.contains("## Against the baseline"));
+}

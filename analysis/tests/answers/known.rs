@@ -200,7 +200,7 @@ fn charts_are_real_pictures_and_the_report_links_them() {
     let out = dir.path().join("rep");
     let a = analyze(&[dir.path().join("run")]).expect("analyses");
     let files = report::write(&a, None, &out).expect("report");
-    assert_eq!(files.charts.len(), 8, "{:?}", files.charts);
+    assert_eq!(files.charts.len(), 7, "{:?}", files.charts);
     let md = std::fs::read_to_string(out.join("report.md")).expect("md");
     assert!(
         md.starts_with("# Load test report: synthetic\n\n**FAIL"),

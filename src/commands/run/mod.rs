@@ -426,7 +426,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         match &analysis {
             Some(a) => {
                 say!();
-                super::analyze::write_and_print(a, None, &dir, false)?;
+                super::analyze::write_and_print(a, Default::default(), &dir, None, false)?;
             }
             None => eprintln!("--report: no report, as no request was recorded to analyse"),
         }

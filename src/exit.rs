@@ -36,6 +36,9 @@ pub enum ExitCode {
     Interrupted = 130,
     /// The run finished but missed a performance target (as k6's thresholds).
     TargetsFailed = 99,
+    /// A `--stop-on` condition stopped the run before its end (its files hold every request
+    /// up to the stop): distinct from a missed target, so CI can tell them apart.
+    StoppedByCondition = 97,
     /// `analyze --fail-on-regression` found a significant regression against the baseline.
     Regression = 98,
 }

@@ -38,6 +38,9 @@ pub struct RequestOutcome {
     /// What a model server's answer told of its generation; None for any other answer (boxed:
     /// most rows have none, and every row crosses the sink's channel).
     pub generation: Option<Box<Generation>>,
+    /// Times it went out: 1; 2 for an idempotent request sent again after a reused
+    /// connection closed unanswered; 0 for a dropped arrival.
+    pub sends: u8,
 }
 
 /// A generation as the client saw it (a streamed answer's token timing) and as the server

@@ -28,6 +28,9 @@ pub struct EndpointStats {
     pub dropped: u64,
     /// Sent and cut off unanswered when the run stopped.
     pub cancelled: u64,
+    /// Sent a second time (`sends` 2: an idempotent request whose reused connection closed
+    /// unanswered).
+    pub resent: u64,
     /// Latency of successful responses from the actual send (µs).
     pub latency: Histogram<u64>,
 }
@@ -39,6 +42,7 @@ impl Default for EndpointStats {
             failures: 0,
             dropped: 0,
             cancelled: 0,
+            resent: 0,
             latency: new_histogram(),
         }
     }
@@ -47,6 +51,9 @@ impl Default for EndpointStats {
 impl EndpointStats {
     fn record(&mut self, o: &RequestOutcome) {
         self.arrivals += 1;
+        if o.sends > 1 {
+            self.resent += 1;
+        }
         if o.outcome.is_failure() {
             self.failures += 1;
         }

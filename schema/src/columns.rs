@@ -73,6 +73,7 @@ columns! {
     ServerLoadUs = "server_load_us": "Ollama `load_duration`: loading the model (a cold start); null from other servers (since version 3)",
     ServerPromptUs = "server_prompt_us": "Ollama `prompt_eval_duration`: processing the prompt; null from other servers (since version 3)",
     ServerGenUs = "server_gen_us": "Ollama `eval_duration`: generating the output tokens; null from other servers (since version 3)",
+    Sends = "sends": "times the request went out: 1; 2 when a reused keep-alive connection closed after it was written and before any answer and the request is idempotent (GET, HEAD, PUT, DELETE, OPTIONS), so it went again on a new connection (a POST never does: it fails instead); 0 for a dropped arrival (since version 4)",
 }
 
 impl Column {
@@ -106,6 +107,7 @@ impl Column {
         match self {
             Column::TraceSource | Column::TraceLine => 2,
             c if c.is_generation() => 3,
+            Column::Sends => 4,
             _ => 1,
         }
     }
@@ -146,6 +148,7 @@ impl Column {
             Column::LatencyUs => (DataType::Int64, false),
             Column::Status => (DataType::UInt16, true),
             Column::MaxTokens => (DataType::UInt32, true),
+            Column::Sends => (DataType::UInt8, false),
         }
     }
 }

@@ -28,7 +28,7 @@ pub use targets::{
 };
 
 /// Version of the request-file schema, stored under [`meta::SCHEMA_VERSION`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// File names inside a run directory.
 pub mod files {

@@ -23,8 +23,9 @@ const READ_SIZE: usize = 16 * 1024;
 /// Why an exchange on a connection failed.
 #[derive(Debug)]
 pub enum Error {
-    /// A reused keep-alive connection the server had closed: nothing of the answer came back,
-    /// so the request may go again on a new connection (Go's client does the same).
+    /// A reused keep-alive connection the server had closed: nothing of the answer came back.
+    /// Whether the server read the request cannot be known, so only an idempotent request
+    /// goes again on a new connection (RFC 9110 §9.2.2; `plain.rs`).
     Stale,
     Io(io::Error),
     /// The answer is no HTTP/1.1 this client reads.
@@ -42,11 +43,11 @@ impl fmt::Display for Error {
 }
 
 /// A response head, as far as the exchange needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub status: u16,
-    /// A 3xx naming a `Location`: a redirect, followed elsewhere.
-    pub redirect: bool,
+    /// A 3xx's `Location`: a redirect, whose next hop goes elsewhere (`request.rs`).
+    pub redirect: Option<String>,
     framing: Framing,
     keep_alive: bool,
 }
@@ -108,6 +109,18 @@ impl Connection {
             start: 0,
             end: 0,
             used: 0,
+        }
+    }
+
+    /// Whether the server closed this idle connection (or sent something unasked, which
+    /// leaves it unusable): checked before a request is written on it, as Go's client
+    /// watches its idle connections, so that a request is never written to a closed one
+    /// when that could be known.
+    pub fn closed_by_peer(&self) -> bool {
+        let mut probe = [0u8; 1];
+        match self.stream.try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Ok(_) | Err(_) => true,
         }
     }
 
@@ -310,7 +323,7 @@ fn read_head(
     let mut chunked = false;
     let mut other_coding = false;
     let mut close = http10;
-    let mut location = false;
+    let mut location = None;
     for h in headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("");
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -339,7 +352,7 @@ fn read_head(
                 }
             }
         } else if h.name.eq_ignore_ascii_case("location") {
-            location = true;
+            location = Some(value.trim().to_string());
         }
     }
     let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
@@ -353,7 +366,7 @@ fn read_head(
     };
     Ok(Head {
         status,
-        redirect: location && (300..400).contains(&status),
+        redirect: location.filter(|_| (300..400).contains(&status)),
         keep_alive: !close && framing != Framing::UntilClose,
         framing,
     })

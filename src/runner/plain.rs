@@ -16,6 +16,17 @@ use super::lanes;
 /// (sharing a slot is correct, only slower).
 const SLOTS: usize = 65;
 
+/// A request written and its answer's head read.
+pub struct Sent {
+    /// The connection, to read the body from.
+    pub conn: Connection,
+    /// The answer's head.
+    pub head: Head,
+    /// The request went a second time: a reused connection closed before any answer and
+    /// the request is idempotent.
+    pub resent: bool,
+}
+
 /// Why an exchange got no response.
 pub enum SendError {
     /// The connection could not be made (refused, unreachable, timed out).
@@ -45,23 +56,35 @@ impl Pool {
     }
 
     /// Sends `request` on an idle connection, or a new one, and reads the answer's head.
-    /// A reused connection the server had closed (nothing of an answer came back) is retried
-    /// once on a new connection; any other failure is the request's.
+    /// Idle connections the server closed are dropped before anything is written on them.
+    /// A reused connection that closes after the request was written, before any answer,
+    /// leaves unknown whether the server read it: an `idempotent` request goes once more on
+    /// a new connection (`Sent::resent`), any other fails (RFC 9110 §9.2.2: a POST is never
+    /// sent twice behind the user's back).
     pub async fn send(
         &self,
         request: &[u8],
         head_only: bool,
-    ) -> Result<(Connection, Head), SendError> {
+        idempotent: bool,
+    ) -> Result<Sent, SendError> {
+        let mut resent = false;
         if let Some(mut conn) = self.checkout() {
             match conn.exchange(request, head_only).await {
-                Ok(head) => return Ok((conn, head)),
-                Err(h1::Error::Stale) => {}
+                Ok(head) => {
+                    return Ok(Sent { conn, head, resent });
+                }
+                Err(h1::Error::Stale) if idempotent => resent = true,
+                Err(h1::Error::Stale) => {
+                    return Err(SendError::Exchange(
+                        "the server closed the reused connection after the request was written and before any answer; it may have been applied, so it was not sent again".into(),
+                    ));
+                }
                 Err(e) => return Err(SendError::Exchange(e.to_string())),
             }
         }
         let mut conn = self.connect().await?;
         match conn.exchange(request, head_only).await {
-            Ok(head) => Ok((conn, head)),
+            Ok(head) => Ok(Sent { conn, head, resent }),
             Err(e) => Err(SendError::Exchange(e.to_string())),
         }
     }
@@ -85,8 +108,15 @@ impl Pool {
         }
     }
 
+    /// An idle connection still open; those the server closed while idle are dropped.
     fn checkout(&self) -> Option<Connection> {
-        self.slot().lock().ok()?.pop()
+        let mut idle = self.slot().lock().ok()?;
+        while let Some(conn) = idle.pop() {
+            if !conn.closed_by_peer() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     /// The calling lane's idle connections.
@@ -149,7 +179,7 @@ mod tests {
         let pool = Pool::new(one_answer_a_connection().await, 4, Duration::from_secs(2));
         let request = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         for round in 0..3 {
-            let (mut conn, head) = match pool.send(request, false).await {
+            let Sent { mut conn, head, .. } = match pool.send(request, false, true).await {
                 Ok(sent) => sent,
                 Err(SendError::Connect(e) | SendError::Exchange(e)) => {
                     panic!("request {round} failed: {e}")
@@ -169,5 +199,105 @@ mod tests {
             pool.give_back(conn);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A server that answers the first request of each connection, then reads the second
+    /// and closes without answering (it may have applied it: the client cannot know), counting
+    /// every request it read.
+    async fn closes_after_reading_the_second()
+    -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let address = listener.local_addr().expect("address").to_string();
+        let seen: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+        let counted = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    if !h1::tests::read_request_head(&mut socket).await {
+                        return;
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    if h1::tests::read_request_head(&mut socket).await {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        (address, seen)
+    }
+
+    /// One request on a fresh connection, its body read and the connection given back.
+    async fn first(pool: &Pool, request: &[u8]) {
+        let Ok(Sent { mut conn, head, .. }) = pool.send(request, false, true).await else {
+            panic!("the first request fails");
+        };
+        assert!(conn.read_body(&head, |_| Ok(())).await.expect("body"));
+        pool.give_back(conn);
+    }
+
+    #[tokio::test]
+    async fn a_post_is_never_sent_twice_and_a_get_is_sent_again_and_says_so() {
+        use std::sync::atomic::Ordering;
+        for (method, idempotent) in [("POST", false), ("GET", true)] {
+            let (address, seen) = closes_after_reading_the_second().await;
+            let pool = Pool::new(address, 4, Duration::from_secs(2));
+            let request = format!("{method} / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n");
+            first(&pool, request.as_bytes()).await;
+            let second = pool.send(request.as_bytes(), false, idempotent).await;
+            match (idempotent, second) {
+                (false, Err(SendError::Exchange(e))) => {
+                    assert!(e.contains("not sent again"), "{e}");
+                    // Read once by the server, never again by the client's choice.
+                    assert_eq!(seen.load(Ordering::SeqCst), 2, "{method}");
+                }
+                (true, Ok(sent)) => {
+                    assert!(sent.resent, "the second sending is recorded");
+                    assert_eq!(sent.head.status, 200);
+                    // The server read it on the old connection and again on a new one.
+                    assert_eq!(seen.load(Ordering::SeqCst), 3, "{method}");
+                }
+                (_, Ok(_)) => panic!("{method}: answered on a connection the server closed"),
+                (_, Err(SendError::Connect(e) | SendError::Exchange(e))) => panic!("{method}: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_server_closed_is_dropped_before_a_post_is_written() {
+        let post = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
+        // A server that answers and closes (a keep-alive timeout): wait for the close to
+        // arrive, with a deadline, then the POST goes on a new connection, not the dead one
+        // (written there, it would fail: a POST is not sent twice).
+        let pool_closing = Pool::new(one_answer_a_connection().await, 4, Duration::from_secs(2));
+        first(&pool_closing, post).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let closed = pool_closing.idle[0]
+                .lock()
+                .expect("lock")
+                .last()
+                .is_none_or(|c| c.closed_by_peer());
+            if closed {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never closed"
+            );
+            tokio::task::yield_now().await;
+        }
+        let sent = pool_closing.send(post, false, false).await;
+        assert!(
+            sent.is_ok_and(|s| !s.resent),
+            "the POST went once, on a new connection"
+        );
     }
 }

@@ -101,6 +101,9 @@ pub struct Exchange {
     pub model_used: Option<String>,
     pub response_type: Option<String>,
     pub generation: Option<Box<Generation>>,
+    /// It went a second time: an idempotent request whose reused connection closed
+    /// unanswered (`plain.rs`).
+    pub resent: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,19 +212,55 @@ impl Target {
             },
         };
         if let (Some(plain), Some(origin)) = (&self.plain, &parsed.origin) {
-            // None is a redirect: followed by reqwest (its policy), the first hop counted.
-            if let Some(done) = self
+            return match self
                 .exchange_plain(plain, &method, origin, &out, start)
                 .await
             {
-                return done;
-            }
+                Plain::Done(done) => done,
+                Plain::Redirect { status, location } => {
+                    self.follow(out, method, &parsed.url, status, &location, start)
+                        .await
+                }
+            };
         }
         self.exchange_general(out, method, parsed.url.clone(), start)
             .await
     }
 
-    /// The request on a connection of the plain-http pool. None: the answer was a redirect.
+    /// The hops after a redirect the plain path received: the next one goes where `location`
+    /// says (reqwest follows any further ones, its policy), so the first hop is sent once.
+    /// As browsers, reqwest and Go do: 303, and 301 or 302 to a POST, go on as a GET without
+    /// the body; 307 and 308 keep the method and the body. The time counts from the first hop.
+    async fn follow(
+        &self,
+        out: Outgoing<'_>,
+        method: Method,
+        url: &Url,
+        status: u16,
+        location: &str,
+        start: Instant,
+    ) -> Exchange {
+        let elapsed = start.elapsed().as_micros() as i64;
+        let Ok(next) = url.join(location) else {
+            let msg = format!("redirect {status} to {location:?}, which is no URL");
+            return failed(elapsed, Some(elapsed), Some(status), Outcome::Other, msg, 0);
+        };
+        let as_get = status == 303 && method != Method::HEAD
+            || matches!(status, 301 | 302) && method == Method::POST;
+        let (method, body) = if as_get {
+            (Method::GET, None)
+        } else {
+            (method, out.body.clone())
+        };
+        // Credentials go to the origin they were given for, never to another (as reqwest).
+        let same_origin = next.origin() == url.origin();
+        let next_out = Outgoing { body, ..out };
+        self.send_general(next_out, method, next, same_origin, start)
+            .await
+    }
+
+    /// The request on a connection of the plain-http pool: its exchange, or the redirect it
+    /// was answered with (its body read, the connection kept).
     async fn exchange_plain(
         &self,
         plain: &PlainTarget,
@@ -229,7 +268,7 @@ impl Target {
         origin: &str,
         out: &Outgoing<'_>,
         start: Instant,
-    ) -> Option<Exchange> {
+    ) -> Plain {
         let elapsed = || start.elapsed().as_micros() as i64;
         let body = out.body.as_deref().unwrap_or_default();
         let mut request = Vec::with_capacity(256 + plain.head_block.len() + body.len());
@@ -239,28 +278,38 @@ impl Target {
             h1::header(&mut request, name.as_str(), value.as_bytes())
         });
         if let Err(msg) = written {
-            return Some(failed(0, None, None, Outcome::Other, msg, 0));
+            return Plain::Done(failed(0, None, None, Outcome::Other, msg, 0));
         }
         h1::finish_request(&mut request, method.as_str(), body);
         let mut ttfb = None;
         let mut status = None;
+        let mut resent = false;
         let mut received = Reading::Whole(Received::default());
         let limit = self.max_body_bytes;
         let exchange = async {
             let head_only = *method == Method::HEAD;
-            let (mut conn, head) =
-                plain
-                    .pool
-                    .send(&request, head_only)
-                    .await
-                    .map_err(|e| match e {
-                        SendError::Connect(msg) => (Outcome::ConnectError, msg),
-                        SendError::Exchange(msg) => (Outcome::Other, msg),
-                    })?;
+            let sent = plain
+                .pool
+                .send(&request, head_only, method.is_idempotent())
+                .await
+                .map_err(|e| match e {
+                    SendError::Connect(msg) => (Outcome::ConnectError, msg),
+                    SendError::Exchange(msg) => (Outcome::Other, msg),
+                })?;
+            resent = sent.resent;
+            let (mut conn, head) = (sent.conn, sent.head);
             ttfb = Some(elapsed());
             status = Some(head.status);
-            if head.redirect {
-                return Ok(false);
+            if let Some(location) = &head.redirect {
+                // The redirect's own body is read to its end: the connection carries more.
+                let reusable = conn
+                    .read_body(&head, |_| Ok(()))
+                    .await
+                    .map_err(|msg| (Outcome::Other, msg))?;
+                if reusable {
+                    plain.pool.give_back(conn);
+                }
+                return Ok(Some(location.clone()));
             }
             received = Reading::of(out.endpoint, head.status, start);
             let reusable = conn
@@ -270,7 +319,7 @@ impl Target {
             if reusable {
                 plain.pool.give_back(conn);
             }
-            Ok(true)
+            Ok(None)
         };
         let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -280,22 +329,24 @@ impl Target {
             )),
         };
         match result {
-            Ok(true) => Some(judged(
-                out.endpoint,
-                ttfb,
-                start,
-                status.unwrap_or_default(),
-                received,
-            )),
-            Ok(false) => None,
-            Err((outcome, msg)) => Some(failed(
-                elapsed(),
-                ttfb,
-                status,
-                outcome,
-                msg,
-                received.bytes(),
-            )),
+            Ok(None) => Plain::Done(Exchange {
+                resent,
+                ..judged(
+                    out.endpoint,
+                    ttfb,
+                    start,
+                    status.unwrap_or_default(),
+                    received,
+                )
+            }),
+            Ok(Some(location)) => Plain::Redirect {
+                status: status.unwrap_or_default(),
+                location,
+            },
+            Err((outcome, msg)) => Plain::Done(Exchange {
+                resent,
+                ..failed(elapsed(), ttfb, status, outcome, msg, received.bytes())
+            }),
         }
     }
 
@@ -340,8 +391,7 @@ impl Target {
         Ok(())
     }
 
-    /// The request through reqwest: https targets, and redirects. `start` is when the
-    /// exchange began (before a first hop, for a redirect).
+    /// The request through reqwest: https targets.
     async fn exchange_general(
         &self,
         out: Outgoing<'_>,
@@ -349,10 +399,26 @@ impl Target {
         url: Url,
         start: Instant,
     ) -> Exchange {
+        self.send_general(out, method, url, true, start).await
+    }
+
+    /// A request through reqwest (which follows redirects, its policy). `start` is when the
+    /// exchange began (before a first hop, for a redirect); `same_origin`: the headers that
+    /// carry credentials go too.
+    async fn send_general(
+        &self,
+        out: Outgoing<'_>,
+        method: Method,
+        url: Url,
+        same_origin: bool,
+        start: Instant,
+    ) -> Exchange {
         let endpoint = out.endpoint;
         let mut headers = HeaderMap::new();
         let listed = self.each_header(&out, |name, value| {
-            headers.append(name.clone(), value.clone());
+            if same_origin || !crate::redact::is_secret(name.as_str()) {
+                headers.append(name.clone(), value.clone());
+            }
         });
         if let Err(msg) = listed {
             return failed(0, None, None, Outcome::Other, msg, 0);
@@ -558,6 +624,7 @@ fn judged(
         model_used: recorded.model_used,
         response_type: recorded.response_type,
         generation: recorded.generation,
+        resent: false,
     }
 }
 
@@ -664,6 +731,7 @@ fn failed(
         model_used: None,
         response_type: None,
         generation: None,
+        resent: false,
     }
 }
 
@@ -728,4 +796,10 @@ fn classify(e: &reqwest::Error) -> Outcome {
     } else {
         Outcome::Other
     }
+}
+
+/// What the plain-http path got: an exchange, or a redirect whose next hop goes elsewhere.
+enum Plain {
+    Done(Exchange),
+    Redirect { status: u16, location: String },
 }

@@ -328,6 +328,7 @@ impl Shared {
         row.model_used = ex.model_used;
         row.response_type = ex.response_type;
         row.generation = ex.generation;
+        row.sends = if ex.resent { 2 } else { 1 };
         row
     }
 
@@ -335,6 +336,7 @@ impl Shared {
     pub fn record_dropped(&self, who: Who, intended: Instant, limit: usize) {
         let mut row = self.row(who, intended, Instant::now());
         row.outcome = Outcome::Dropped;
+        row.sends = 0;
         row.error = Some(format!(
             "not sent: {limit} requests already in flight (--max-in-flight)"
         ));
@@ -379,6 +381,7 @@ impl Shared {
             stage_target,
             trace: who.trace,
             generation: None,
+            sends: 1,
         }
     }
 }

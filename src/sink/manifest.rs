@@ -25,6 +25,9 @@ pub struct Manifest {
     /// Requests sent and cut off unanswered when the run stopped (among `requests` and
     /// `failures`).
     pub cancelled: u64,
+    /// Requests sent a second time on a new connection: idempotent ones whose reused
+    /// connection closed after they were written and before any answer (the `sends` column).
+    pub resent: u64,
     /// Sent requests that did not succeed.
     pub failures: u64,
     /// Request files in the directory: 1 once the run's 5-second segments are merged at its

@@ -206,6 +206,7 @@ mod tests {
             stage_target: 3.0,
             trace: None,
             generation: None,
+            sends: 1,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, Float64Builder, Int64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
+    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
@@ -280,6 +280,7 @@ fn to_record_batch(
     );
     let (mut s_queue, mut s_load, mut s_prompt, mut s_gen) =
         (micros_of(), micros_of(), micros_of(), micros_of());
+    let mut sends = UInt8Builder::with_capacity(n);
     for r in rows {
         run_id.append_value(run);
         worker.append_value(r.worker_id);
@@ -318,6 +319,7 @@ fn to_record_batch(
         s_load.append_option(server.map(|s| s.load_us));
         s_prompt.append_option(server.map(|s| s.prompt_us));
         s_gen.append_option(server.map(|s| s.gen_us));
+        sends.append_value(r.sends);
     }
     // Same order as aurax_schema::Column::ALL.
     let columns: Vec<ArrayRef> = vec![
@@ -356,6 +358,7 @@ fn to_record_batch(
         Arc::new(s_load.finish()),
         Arc::new(s_prompt.finish()),
         Arc::new(s_gen.finish()),
+        Arc::new(sends.finish()),
     ];
     RecordBatch::try_new(schema, columns)
 }

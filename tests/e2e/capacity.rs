@@ -170,6 +170,10 @@ fn dropped_arrivals_are_in_no_percentile_and_no_served_figure() {
     let rows = read_rows(&dir.path().join("run"));
     let dropped = rows.iter().filter(|r| r.outcome == "dropped").count();
     assert!(dropped > 20, "{dropped} dropped\n{out}");
+    // A dropped arrival never went out; every other row went once.
+    for r in &rows {
+        assert_eq!(r.sends, u8::from(r.outcome != "dropped"), "{r:?}");
+    }
     let mut ok: Vec<i64> = rows
         .iter()
         .filter(|r| r.outcome == "ok")

@@ -208,6 +208,8 @@ pub struct Row {
     pub path: String,
     pub trace_source: Option<String>,
     pub trace_line: Option<u64>,
+    /// Times the request went out (schema 4).
+    pub sends: u8,
 }
 
 pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
@@ -335,6 +337,10 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
                 .expect("col")
                 .as_primitive::<Int64Type>()
                 .clone();
+            // Files of schema 3 and older (fixtures) have no `sends`: each went once.
+            let sends = b
+                .column_by_name("sends")
+                .map(|c| c.as_primitive::<arrow::datatypes::UInt8Type>().clone());
             for i in 0..b.num_rows() {
                 rows.push(Row {
                     user_id: user.value(i),
@@ -354,6 +360,7 @@ pub fn read_rows(dir: &Path) -> Vec<Row> {
                     path: path.value(i).to_string(),
                     trace_source: trace.is_valid(i).then(|| trace.value(i).to_string()),
                     trace_line: trace_line.is_valid(i).then(|| trace_line.value(i)),
+                    sends: sends.as_ref().map_or(1, |s| s.value(i)),
                 });
             }
         }

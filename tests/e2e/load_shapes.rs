@@ -282,7 +282,7 @@ fn open_model_overflow_is_recorded_as_dropped() {
 }
 
 #[test]
-fn stop_on_ends_any_run_early_with_exit_99() {
+fn stop_on_ends_any_run_early_with_exit_97() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let started = std::time::Instant::now();
@@ -299,7 +299,8 @@ fn stop_on_ends_any_run_early_with_exit_99() {
         "--out",
         out.to_str().expect("utf8"),
     ]);
-    assert_eq!(o.status.code(), Some(99), "{}", text(&o));
+    // Not 99: CI tells a run stopped by its safety condition from one that missed a target.
+    assert_eq!(o.status.code(), Some(97), "{}", text(&o));
     assert!(
         started.elapsed().as_secs() < 30,
         "stopped early: {:?}",

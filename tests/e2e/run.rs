@@ -71,7 +71,7 @@ fn light_profile_without_host_exits_0_and_parquet_matches_the_table() {
         .collect();
     assert_eq!(
         kv.get("aurax.schema_version").map(String::as_str),
-        Some("3")
+        Some("4")
     );
     let merged = kv.get("aurax.merged_segments").map(String::as_str);
     assert!(
@@ -317,6 +317,19 @@ fn counting_capture_server(
     Heads,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    serving_capture_server(answer, false)
+}
+
+/// [`counting_capture_server`]; with `close_after_each`, every connection is closed after its
+/// first answer without saying so (as a keep-alive timeout does to an idle connection).
+fn serving_capture_server(
+    answer: fn(&str) -> String,
+    close_after_each: bool,
+) -> (
+    String,
+    Heads,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::io::{BufRead, BufReader, Write};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -341,9 +354,20 @@ fn counting_capture_server(
                             Ok(_) => head.push_str(&line),
                         }
                     }
+                    // The body, by its length: the next head starts after it.
+                    let length = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        return;
+                    }
                     let response = answer(&head);
                     seen.lock().expect("lock").push(head);
-                    if stream.write_all(response.as_bytes()).is_err() {
+                    if stream.write_all(response.as_bytes()).is_err() || close_after_each {
                         return;
                     }
                 }
@@ -370,7 +394,17 @@ fn ok_json(_: &str) -> String {
 
 /// A scenario of one GET endpoint at `path`, 2 users every 0.1 s for 2 s (profile `p`).
 fn one_get_scenario(dir: &std::path::Path, path: &str) -> std::path::PathBuf {
+    one_scenario(dir, "GET", path)
+}
+
+/// [`one_get_scenario`] with another method (a POST carries a JSON body).
+fn one_scenario(dir: &std::path::Path, method: &str, path: &str) -> std::path::PathBuf {
     let scenario = dir.join("one.toml");
+    let body = if method == "POST" {
+        "body = { prompt = \"Hello\" }"
+    } else {
+        ""
+    };
     std::fs::write(
         &scenario,
         format!(
@@ -378,8 +412,9 @@ fn one_get_scenario(dir: &std::path::Path, path: &str) -> std::path::PathBuf {
 [defaults]
 headers = {{ Accept = "text/plain", X-Endpoint-Only = "kept" }}
 [endpoints.ping]
-method = "GET"
+method = "{method}"
 path = "{path}"
+{body}
 check = {{ status = [200] }}
 [user_classes.Pinger]
 wait_s = [0.1, 0.1]
@@ -491,7 +526,8 @@ fn run_headers_go_out_once_and_override_the_endpoints() {
 }
 
 /// A redirect is followed (as Locust, k6 and oha do by default), and the request's latency
-/// counts both hops: `/old` answers 307 to `/ping`.
+/// counts both hops: `/old` answers 307 to `/ping`. Each hop goes out once: the target
+/// counts as many `/old` and `/ping` requests as rows were recorded.
 #[test]
 fn a_redirect_is_followed_and_both_hops_are_timed() {
     fn answer(head: &str) -> String {
@@ -517,13 +553,98 @@ fn a_redirect_is_followed_and_both_hops_are_timed() {
     );
     // Both hops: the redirect's 30 ms is in every latency.
     assert!(rows.iter().all(|r| r.latency_us >= 30_000), "{rows:?}");
+    assert!(rows.iter().all(|r| r.sends == 1), "every row went once");
     let heads = heads.lock().expect("lock").clone();
-    let old = heads.iter().filter(|h| h.starts_with("GET /old ")).count();
-    let ping = heads.iter().filter(|h| h.starts_with("GET /ping ")).count();
-    assert!(
-        old >= rows.len() && ping >= rows.len(),
-        "{old} /old, {ping} /ping"
+    let count = |start: &str| heads.iter().filter(|h| h.starts_with(start)).count();
+    // The preflight checks reachability with `GET /health`, never an endpoint.
+    assert_eq!(
+        (count("GET /old "), count("GET /ping ")),
+        (rows.len(), rows.len()),
+        "each hop once per request"
     );
+}
+
+/// Redirects as browsers, reqwest and Go follow them, each hop sent once: 307 keeps a POST
+/// and its body, 303 turns it into a GET, 301 on a GET stays a GET.
+#[test]
+fn each_redirect_hop_goes_out_exactly_once_with_the_method_its_status_says() {
+    fn answer(head: &str) -> String {
+        let redirect = |status: &str, to: &str| {
+            format!("HTTP/1.1 {status}\r\nlocation: {to}\r\ncontent-length: 5\r\n\r\nmoved")
+        };
+        let first = head.lines().next().unwrap_or_default();
+        match first.split(' ').take(2).collect::<Vec<_>>()[..] {
+            ["POST", "/keep"] => redirect("307 Temporary Redirect", "/kept"),
+            ["POST", "/see"] => redirect("303 See Other", "/seen"),
+            ["GET", "/moved"] => redirect("301 Moved Permanently", "/here"),
+            _ => ok_json(head),
+        }
+    }
+    for (method, path, next) in [
+        ("POST", "/keep", "POST /kept "),
+        ("POST", "/see", "GET /seen "),
+        ("GET", "/moved", "GET /here "),
+    ] {
+        let (host, heads) = capture_server(answer);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scenario = one_scenario(dir.path(), method, path);
+        let out = dir.path().join("run");
+        let o = run_one(&host, &scenario, &out, &[]);
+        assert_eq!(o.status.code(), Some(0), "{path}: {}", text(&o));
+        let rows = read_rows(&out);
+        assert!(rows.len() >= 10, "{path}: {} rows", rows.len());
+        assert!(rows.iter().all(|r| r.outcome == "ok"), "{path}: {rows:?}");
+        let heads = heads.lock().expect("lock").clone();
+        let first = format!("{method} {path} ");
+        let count = |start: &str| heads.iter().filter(|h| h.starts_with(start)).count();
+        assert_eq!(
+            (count(&first), count(next)),
+            (rows.len(), rows.len()),
+            "{path}: the target saw {heads:#?}"
+        );
+        // A POST kept by 307 carries its body again; one turned into a GET by 303 none.
+        let lengths: Vec<&String> = heads.iter().filter(|h| h.starts_with(next)).collect();
+        let has_body = |h: &&String| h.to_ascii_lowercase().contains("content-length: ");
+        match next {
+            "POST /kept " => assert!(lengths.iter().all(has_body), "{lengths:?}"),
+            _ => assert!(!lengths.iter().any(has_body), "{lengths:?}"),
+        }
+    }
+}
+
+/// A server that closes every connection after its answer, without a `connection: close`:
+/// the client notices the close before it writes again, so each POST and each GET reaches the
+/// target exactly once, on a connection of its own, and every row says it went once.
+#[test]
+fn a_connection_closed_after_each_answer_costs_no_request_twice() {
+    for method in ["POST", "GET"] {
+        let (host, heads, connections) = serving_capture_server(ok_json, true);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scenario = one_scenario(dir.path(), method, "/ping");
+        let out = dir.path().join("run");
+        let o = run_one(&host, &scenario, &out, &[]);
+        assert_eq!(o.status.code(), Some(0), "{method}: {}", text(&o));
+        let rows = read_rows(&out);
+        assert!(rows.len() >= 10, "{method}: {} rows", rows.len());
+        assert!(
+            rows.iter().all(|r| r.outcome == "ok" && r.sends == 1),
+            "{method}: {rows:?}"
+        );
+        let seen = heads
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|h| h.starts_with(&format!("{method} /ping ")))
+            .count();
+        assert_eq!(seen, rows.len(), "{method}: each request once");
+        // One connection a request, and the preflight's.
+        let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(opened, rows.len() + 1, "{method}");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+                .expect("json");
+        assert_eq!(manifest["resent"], 0, "{method}");
+    }
 }
 
 #[test]

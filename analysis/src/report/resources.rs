@@ -87,9 +87,10 @@ pub(super) fn resources_section(a: &Analysis, charts: &[ChartFile]) -> Section {
     if let Some(t) = &r.trigger {
         s.para(
             Text::new()
-                .strong("Scaling trigger:")
-                .plain(" ")
-                .plain(format!("{t}.")),
+                .strong("For a CPU-based autoscaler")
+                .plain(format!(
+                    " (the same trigger read on a resource instead of the request rate): {t}."
+                )),
         );
     }
     match (

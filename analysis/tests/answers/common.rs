@@ -130,6 +130,7 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
                 | Column::ServerLoadUs
                 | Column::ServerPromptUs
                 | Column::ServerGenUs => Arc::new(Int64Array::from(vec![None::<i64>; n])),
+                Column::Sends => Arc::new(arrow::array::UInt8Array::from(vec![1u8; n])),
             }
         })
         .collect();

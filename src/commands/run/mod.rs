@@ -177,6 +177,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         requests: 0,
         dropped: 0,
         cancelled: 0,
+        resent: 0,
         partial_files: Vec::new(),
         failures: 0,
         request_file_count: 0,
@@ -300,6 +301,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     manifest.requests = stats.total.arrivals - stats.total.dropped;
     manifest.dropped = stats.total.dropped;
     manifest.cancelled = stats.total.cancelled;
+    manifest.resent = stats.total.resent;
     manifest.failures = stats.total.failures - stats.total.dropped;
     manifest.status = match (&sink_report, &report.stopped_early) {
         (Err(_), _) => RunStatus::Failed,
@@ -409,6 +411,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     if let Some(c) = &counters {
         replay::print_summary(&args, c, sink_report.rows);
     }
+    if manifest.resent > 0 {
+        eprintln!(
+            "{} idempotent request(s) went a second time: their reused connection closed after they were written and before any answer (rows with sends = 2; run.json resent)",
+            manifest.resent
+        );
+    }
     if report.cancelled > 0 {
         eprintln!(
             "{} request(s) still in flight after --stop-timeout were cancelled: recorded as `cancelled` (failures, with how long they had waited)",
@@ -442,7 +450,11 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     if let Some(StopReason::Condition(why)) = &report.stopped_early {
         eprintln!("{why}");
         if !args.no_thresholds {
-            return Ok(ExitCode::TargetsFailed);
+            eprintln!(
+                "stopped by a --stop-on condition (exit {}; --no-thresholds to exit 0)",
+                ExitCode::StoppedByCondition as i32
+            );
+            return Ok(ExitCode::StoppedByCondition);
         }
     }
     if report.stopped_early == Some(StopReason::Interrupted) {

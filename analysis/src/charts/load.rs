@@ -44,7 +44,7 @@ pub fn load_axes<'a>(
         .light_line_style(TRANSPARENT)
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
-        .x_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| super::load_tick(a, *v))
         .y_label_formatter(&|v| tick(*v))
         .draw()?;
     chart

@@ -256,6 +256,16 @@ pub fn tick(v: f64) -> String {
     }
 }
 
+/// A load axis's tick label: users are whole, so a closed model's axis labels no "2.5";
+/// arrival rates may be fractional.
+pub fn load_tick(a: &Analysis, v: f64) -> String {
+    if !a.source.open_model && (v - v.round()).abs() > 1e-9 {
+        String::new()
+    } else {
+        tick(v)
+    }
+}
+
 /// A latency axis's tick label on a log scale: only 1, 2 and 5 times a power of ten, in ms
 /// below a second and in s above, so the decades are labelled (below 1 s too) and the axis is
 /// never crowded.

@@ -68,7 +68,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
             .light_line_style(TRANSPARENT)
             .x_desc(a.source.load_unit())
             .y_desc(s.unit)
-            .x_label_formatter(&|v| tick(*v))
+            .x_label_formatter(&|v| super::load_tick(a, *v))
             .y_label_formatter(&|v| tick((v * 100.0).round() / 100.0))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))

@@ -114,8 +114,10 @@ pub fn draw(
         a.requests,
         a.failures + a.dropped
     ));
+    // Without a trigger the capacity line says what load would find one: room for it.
+    let room = if r.headline.trigger.is_some() { 2 } else { 4 };
     for f in figures {
-        for line in first_lines(wrap(&f, 62), 2) {
+        for line in first_lines(wrap(&f, 62), room) {
             root.draw(&Label::new(
                 line,
                 (28, y),
@@ -230,7 +232,13 @@ fn load_curve(
     a: &Analysis,
     before: Option<&Analysis>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let levels: Vec<_> = a.levels.iter().filter(|l| l.trusted()).collect();
+    // The trusted levels; a run too short to have two shows every level it has.
+    let trusted: Vec<_> = a.levels.iter().filter(|l| l.trusted()).collect();
+    let levels: Vec<_> = if trusted.len() >= 2 {
+        trusted
+    } else {
+        a.levels.iter().collect()
+    };
     let x_max = levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.05;
     let y_max = levels
         .iter()
@@ -251,7 +259,7 @@ fn load_curve(
         .y_desc("req/s")
         .x_labels(5)
         .y_labels(5)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| crate::charts::load_tick(a, *v))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 14))
@@ -273,6 +281,14 @@ fn load_curve(
         ))?
         .label("served successfully")
         .legend(key(RGBColor(31, 119, 180)));
+    // A level alone is a dot, not nothing.
+    chart.draw_series(levels.iter().map(|l| {
+        Circle::new(
+            (l.load, l.succeeded_rps),
+            4,
+            RGBColor(31, 119, 180).filled(),
+        )
+    }))?;
     if let Some(b) = before {
         let grey = RGBColor(120, 120, 120);
         chart

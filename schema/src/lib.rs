@@ -142,7 +142,7 @@ pub mod meta {
     /// add up. Absent on a run of one machine.
     pub const WORKER: &str = "aurax.worker";
     /// A merged request file: the segments whose rows it holds, `first-last` (indexes, e.g.
-    /// `1-24`); the file is named after the first. At the end of a run the 5-second segments
+    /// `1-24`); the file is named after the first. At the end of a run the one-second segments
     /// are merged into one file; a run killed during the merge can leave segments
     /// `first+1..=last` beside it, holding the same rows: readers skip them
     /// ([`crate::MergedSegments::covers`]). Absent on a segment that was not merged.

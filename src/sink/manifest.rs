@@ -30,7 +30,7 @@ pub struct Manifest {
     pub resent: u64,
     /// Sent requests that did not succeed.
     pub failures: u64,
-    /// Request files in the directory: 1 once the run's 5-second segments are merged at its
+    /// Request files in the directory: 1 once the run's one-second segments are merged at its
     /// end; the segments themselves when a run was killed (or the merge failed).
     pub request_file_count: u32,
     /// Files left half-written (`*.partial`) that could not be removed when the run ended

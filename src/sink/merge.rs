@@ -1,7 +1,7 @@
-//! At the end of a run, the 5-second segments are merged into one request file, sorted by
-//! send time in row groups of up to [`ROW_GROUP_ROWS`]: one footer instead of one every 5 s,
+//! At the end of a run, the one-second segments are merged into one request file, sorted by
+//! send time in row groups of up to [`ROW_GROUP_ROWS`]: one footer instead of one a second,
 //! and send times that delta-encode to the gaps between requests. The segments are what makes
-//! a killed run lose at most 5 s; the merge keeps that guarantee:
+//! a killed run lose at most about a second; the merge keeps that guarantee:
 //!
 //! 1. the merged file is written beside them (`requests-merged.parquet.partial`, which no
 //!    reader's `requests-*.parquet` matches) and synced;

@@ -33,7 +33,8 @@ pub struct SegmentPolicy {
 impl Default for SegmentPolicy {
     fn default() -> Self {
         SegmentPolicy {
-            max_age: Duration::from_secs(5),
+            // A SIGKILL loses at most the open segment: about the last second.
+            max_age: Duration::from_secs(1),
             max_rows: 128 * 1024,
         }
     }

@@ -44,13 +44,31 @@ fn spawn_long_run(out: &std::path::Path) -> std::process::Child {
         .expect("run starts")
 }
 
+/// Waits until the run has closed `n` segments (one a second), with a deadline: the event,
+/// not a guess at how long a loaded machine takes.
+fn wait_for_segments(out: &std::path::Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while out
+        .exists()
+        .then(|| crate::common::segment_files(out).len())
+        .unwrap_or(0)
+        < n
+    {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} segments after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn ctrl_c_mid_run_leaves_readable_parquet_with_every_finished_request() {
     for sig in ["-INT", "-TERM"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("run");
         let mut child = spawn_long_run(&out);
-        std::thread::sleep(Duration::from_secs(7));
+        wait_for_segments(&out, 5);
         signal(child.id(), sig);
         let status = wait_with_deadline(&mut child, Duration::from_secs(40));
         let output = child.wait_with_output().expect("output");
@@ -74,14 +92,22 @@ fn sigkill_loses_at_most_the_open_segment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
     let mut child = spawn_long_run(&out);
-    std::thread::sleep(Duration::from_secs(13));
+    wait_for_segments(&out, 6);
+    let killed_us = chrono::Utc::now().timestamp_micros();
     signal(child.id(), "-KILL");
     let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
-    // Segments close every 5 s: after 13 s at least two are closed and valid.
-    assert!(crate::common::segment_files(&out).len() >= 2);
     let rows = read_rows(&out);
-    assert!(rows.len() > 50, "{} rows", rows.len());
+    assert!(rows.len() > 20, "{} rows", rows.len());
     assert_eq!(manifest(&out)["status"], "running");
+    // Segments close every second: what was lost is the open one, about the last second
+    // (with room for a busy 2-core machine to be late writing it).
+    let last_done = rows
+        .iter()
+        .map(|r| r.actual_us + r.latency_us)
+        .max()
+        .expect("rows");
+    let lost_ms = (killed_us - last_done) / 1000;
+    assert!(lost_ms < 2_500, "{lost_ms} ms before the kill not on disk");
 }
 
 #[test]

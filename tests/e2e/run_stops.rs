@@ -48,12 +48,7 @@ fn spawn_long_run(out: &std::path::Path) -> std::process::Child {
 /// not a guess at how long a loaded machine takes.
 fn wait_for_segments(out: &std::path::Path, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while out
-        .exists()
-        .then(|| crate::common::segment_files(out).len())
-        .unwrap_or(0)
-        < n
-    {
+    while !out.exists() || crate::common::segment_files(out).len() < n {
         assert!(
             Instant::now() < deadline,
             "fewer than {n} segments after 60 s"

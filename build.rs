@@ -2,6 +2,12 @@
 //! empty outside a git checkout.
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=AURAX_COMMIT");
+    // A build without the repository (a container's) is told the commit.
+    if let Ok(commit) = std::env::var("AURAX_COMMIT") {
+        println!("cargo:rustc-env=AURAX_COMMIT={commit}");
+        return;
+    }
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

@@ -2,33 +2,30 @@
 //! drive the load, close the files, print the table and the verdict.
 
 mod capacity;
+mod finish;
 mod monitoring;
 mod out_dir;
 mod plan;
+mod records;
 mod replay;
+mod target;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aurax_schema::{SCHEMA_VERSION, files, meta, request_schema};
-use serde_json::json;
+use aurax_schema::request_schema;
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
-use crate::runner::{self, LiveLine, Shared, StopReason, Target};
-use crate::shape::{LoadShape, Pace};
-use crate::simulator::{self, SimulatorConfig};
-use crate::sink::{Manifest, RunStatus, SegmentPolicy, Sink};
+use crate::runner::{self, LiveLine, Shared, StopReason};
+use crate::shape::LoadShape;
+use crate::sink::{SegmentPolicy, Sink};
 use crate::stats::RunStats;
 
 pub(crate) use plan::{ResolvedRun, resolve};
-
-/// Lateness p99 above this means the generator, not the target, shaped some of the numbers.
-const LATENESS_WARNING_MS: f64 = 5.0;
 
 /// `aurax-tool run`.
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
@@ -49,155 +46,101 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
 
 async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
     crate::http::install_tls_provider();
-    let (host, simulated, sim_record, _sim) = match &args.host {
-        Some(h) => (h.trim_end_matches('/').to_string(), false, None, None),
-        None => {
-            warn_scrape_without_host(&args.scrape);
-            let config = SimulatorConfig {
-                seed: run.plan.seed,
-                ..SimulatorConfig::default()
-            };
-            let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-            let sim = simulator::start(addr, config.clone())
-                .await
-                .or_exit(ExitCode::Failure)?;
-            eprintln!(
-                "no --host: started the built-in AURAX simulator at {} ({})",
-                sim.url(),
-                config.describe()
-            );
-            let record = json!({"time_scale": config.time_scale, "text_slots": config.text_slots,
-                "code_slots": config.code_slots, "image_slots": config.image_slots,
-                "overload": config.overload, "queue_limit": config.queue_limit,
-                "model_timeout_s": config.scaled_model_timeout().as_secs_f64(), "backend": config.backend});
-            (sim.url(), true, Some(record), Some(AbortOnDrop(sim.task)))
-        }
-    };
-    // The host as every file and message shows it: its password redacted.
-    let shown_host = crate::redact::url(&host);
-    if !(host.starts_with("http://") || host.starts_with("https://")) {
-        return Err(fail(
-            ExitCode::BadInput,
-            format!("--host {shown_host}: expected a URL such as http://localhost:8000"),
-        ));
-    }
-    let max_conn = match &run.plan.shape {
-        LoadShape::Open { connections, .. }
-        | LoadShape::Replay {
-            pace: Pace::Recorded { connections, .. },
-        } => connections.unwrap_or(256),
-        LoadShape::Replay {
-            pace: Pace::AsFastAsPossible { users },
-        } => *users as usize,
-        closed => closed.peak().ceil() as usize,
-    } + 16;
-    let target = Target::new(
-        &host,
-        &run.scenario.base_path,
-        &run.headers,
-        run.timeout,
-        args.max_body_bytes as usize,
-        max_conn,
-    )
-    .or_exit(ExitCode::BadInput)?;
-    check_reachable(&target, &shown_host).await?;
-
+    let target = target::start(&args, &run).await?;
     // A distributed run's workers start together: wait for --start-at, or say how late.
     let start_late_ms = match args.start_at {
         Some(at) => Some(wait_for_start(at).await?),
         None => None,
     };
-    let mut config = run.config_record(&args, &host, sim_record);
-    // What the report's run header shows: the command as typed (secrets redacted), the
-    // build that ran it and the load machine's cores.
-    config["command"] = json!(crate::redact::command_line(
-        &std::env::args().collect::<Vec<_>>()
-    ));
-    config["tool_commit"] = json!(env!("AURAX_COMMIT"));
-    config["load_cores"] = json!(std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let config = records::config(&args, &run, &target);
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let targets_json = serde_json::to_string(&run.targets).or_exit(ExitCode::Failure)?;
-    let mut metadata = HashMap::from([
-        (meta::SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
-        (
-            meta::TOOL_VERSION.to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (meta::RUN_ID.to_string(), run.run_id.clone()),
-        (meta::RUN_CONFIG.to_string(), config.to_string()),
-        (meta::TARGET_HOST.to_string(), shown_host.clone()),
-        (meta::START_TIME.to_string(), started.clone()),
-        (meta::TARGETS.to_string(), targets_json),
-        (
-            meta::LOAD_MODEL.to_string(),
-            if run.plan.shape.is_open() {
-                "open"
-            } else {
-                "closed"
-            }
-            .to_string(),
-        ),
-    ]);
-    match &run.replay {
-        Some(r) => {
-            metadata.insert(meta::TRACE.to_string(), r.record.to_string());
-        }
-        None if run.search.is_some() => {}
-        None if run.offered_rps.is_finite() => {
-            // A worker offers its share of the load.
-            let share = f64::from(run.plan.shard.count);
-            metadata.insert(
-                meta::OFFERED_CEILING_RPS.to_string(),
-                (run.offered_rps / share).to_string(),
-            );
-        }
-        None => {}
-    }
-    if run.plan.shard.is_distributed() {
-        metadata.insert(meta::WORKER.to_string(), run.plan.shard.to_string());
-    }
-    if let Some(on_start) = on_start_record(&run) {
-        metadata.insert(meta::ON_START.to_string(), on_start);
-    }
-    if let Some(search) = &run.search {
-        metadata.insert(
-            meta::CAPACITY_SEARCH.to_string(),
-            serde_json::to_string(search).or_exit(ExitCode::Failure)?,
-        );
-    }
-    let mut manifest = Manifest {
-        run_id: run.run_id.clone(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        schema_version: SCHEMA_VERSION,
-        status: RunStatus::Running,
-        started_at: started,
-        finished_at: None,
-        target_host: shown_host.clone(),
-        simulated_target: simulated,
-        requests: 0,
-        dropped: 0,
-        cancelled: 0,
-        resent: 0,
-        partial_files: Vec::new(),
-        failures: 0,
-        request_file_count: 0,
-        request_files: format!("{}*.{}", files::REQUEST_SEGMENT_PREFIX, files::PARQUET_EXT),
-        config,
-        targets: run.targets.clone(),
-        shard: run
-            .plan
-            .shard
-            .is_distributed()
-            .then(|| run.plan.shard.to_string()),
-        start_at: args
-            .start_at
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        start_late_ms,
-    };
-    let out_err =
-        |e: std::io::Error| fail(ExitCode::Output, format!("{}: {e}", run.out_dir.display()));
-    manifest.write(&run.out_dir).map_err(out_err)?;
+    let metadata = records::file_metadata(&run, &config, &target.shown_host, &started)?;
+    let mut manifest = records::new_manifest(&args, &run, &target, config, started, start_late_ms);
+    manifest
+        .write(&run.out_dir)
+        .map_err(out_err(&run.out_dir))?;
 
+    let driven = drive(&args, &mut run, target, metadata).await?;
+
+    let stats = driven
+        .stats
+        .lock()
+        .map_err(|_| fail(ExitCode::Failure, "statistics lock poisoned"))?;
+    records::finish_manifest(&mut manifest, &stats, &driven.sink, &driven.report);
+    let late_p99_ms = stats.lateness.value_at_quantile(0.99) as f64 / 1000.0;
+    drop(stats);
+    // A segment cut short (a full disk) is no valid file: removed, or named when it cannot be.
+    manifest.partial_files = out_dir::remove_partial_files(&run.out_dir);
+    manifest
+        .write(&run.out_dir)
+        .map_err(out_err(&run.out_dir))?;
+    let sink = driven.sink.or_exit(ExitCode::Output)?;
+
+    // The table and the verdict come from the run's own files, exact, through the same judge
+    // as `analyze`: the same run gets the same figures and exit code from both.
+    let analysis = (sink.rows > 0)
+        .then(|| aurax_analysis::analyze(std::slice::from_ref(&run.out_dir)))
+        .and_then(|a| {
+            a.map_err(|e| eprintln!("cannot analyse the run's files, so nothing is judged: {e}"))
+                .ok()
+        });
+    finish::print_verdict(analysis.as_ref(), sink.rows);
+    finish::print_recorded(&finish::Recorded {
+        manifest: &manifest,
+        sink: &sink,
+        resources: &driven.resources,
+        report: &driven.report,
+        out_dir: &run.out_dir,
+        late_p99_ms,
+        replay_behind_hint: driven.replay.is_some().then(|| format!(
+            "the replay could not keep up with the trace at --speed {}: lower --speed, cap it with --max-rate, or raise --connections",
+            args.selection.speed
+        )),
+    });
+    if let Some(c) = &driven.replay {
+        replay::print_summary(&args, c, sink.rows);
+    }
+    if let Some(a) = &analysis {
+        super::analyze::export(a, &args.exports)?;
+    }
+    if args.report {
+        finish::write_report(&args, &run.out_dir, analysis.as_ref())?;
+    }
+    if let Some(StopReason::Condition(why)) = &driven.report.stopped_early {
+        eprintln!("{why}");
+    }
+    finish::RunEnd::of(&driven.report, analysis.as_ref(), args.no_thresholds).exit()
+}
+
+/// An error writing the run directory (exit 5).
+fn out_err(dir: &std::path::Path) -> impl Fn(std::io::Error) -> Fail + '_ {
+    move |e| fail(ExitCode::Output, format!("{}: {e}", dir.display()))
+}
+
+/// What driving the load left: how it ended, the sink's and the samplers' reports, the live
+/// statistics and, for a replay, its counters.
+struct Driven {
+    report: runner::DriveReport,
+    sink: Result<crate::sink::SinkReport, crate::sink::SegmentError>,
+    resources: crate::monitor::SamplerReport,
+    stats: Arc<Mutex<RunStats>>,
+    replay: Option<Arc<crate::trace::ReplayCounters>>,
+}
+
+/// The load itself: the sink on its thread, the monitors, the stop watcher and the live
+/// line around the engine (or the capacity search); all of them ended and flushed when it
+/// returns.
+async fn drive(
+    args: &RunArgs,
+    run: &mut ResolvedRun,
+    target: target::TargetUp,
+    metadata: HashMap<String, String>,
+) -> Result<Driven, Fail> {
+    let simulator_metrics = target
+        .simulated()
+        .then(|| format!("{}/metrics", target.host));
+    let against = target.shown_host.clone();
+    let (target, _simulator) = target.into_parts();
     let stats = Arc::new(Mutex::new(RunStats::default()));
     let sink_failed = Arc::new(AtomicBool::new(false));
     let (sender, sink) = Sink::start(
@@ -207,7 +150,7 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         SegmentPolicy::default(),
         sink_failed.clone(),
     )
-    .map_err(out_err)?;
+    .map_err(out_err(&run.out_dir))?;
     let shared = Shared::new(run.scenario.clone(), target, sender).with_shard(run.plan.shard);
     let shared = Arc::new(if run.search.is_some() {
         shared.with_step_log()
@@ -220,12 +163,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         .ok_or_else(|| fail(ExitCode::Failure, "monitoring prepared twice"))?;
     let monitoring = monitoring::start(
         monitor,
-        &args,
+        args,
         &run.out_dir,
         &run.run_id,
         shared.clone(),
         stats.clone(),
-        simulated.then(|| format!("{host}/metrics")),
+        simulator_metrics,
     )
     .await?;
     let (stop_tx, stop_rx) = watch::channel(None);
@@ -239,33 +182,12 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
             args.quiet,
         ),
     );
-    let what = match &run.plan.shape {
-        _ if run.search.is_some() => format!(
-            "a capacity search from {} req/s (open-model steps, doubled then bisected to {:.0}%) within {:?}",
-            args.start_rate,
-            args.precision * 100.0,
-            args.budget
-        ),
-        LoadShape::Open { .. } => format!(
-            "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
-            run.plan.shape.peak(),
-            run.plan.shape.stages().len(),
-            run.plan.synthetic_end()
-        ),
-        LoadShape::Replay { pace } => replay::describe(&args, pace, run.plan.run_time),
-        closed => format!(
-            "up to {} users (closed model) in {} stage(s) for {:?}",
-            closed.peak(),
-            closed.stages().len(),
-            run.plan.synthetic_end()
-        ),
-    };
     eprintln!(
-        "running {what} against {shown_host}; writing {}",
+        "running {} against {against}; writing {}",
+        describe_load(args, run),
         run.out_dir.display()
     );
-
-    let (feed, counters) = match run.replay.take() {
+    let (feed, replay) = match run.replay.take() {
         Some(r) => (Some(r.feed), Some(r.counters)),
         None => (None, None),
     };
@@ -290,185 +212,40 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
     drop(shared);
     // Every outcome counted before the exporter says the run is over: the sink thread has
     // folded the last ones into the live statistics once it has ended.
-    let sink_report = sink.finish();
+    let sink = sink.finish();
     let resources = monitoring.finish().await;
+    Ok(Driven {
+        report,
+        sink,
+        resources,
+        stats,
+        replay,
+    })
+}
 
-    let stats = stats
-        .lock()
-        .map_err(|_| fail(ExitCode::Failure, "statistics lock poisoned"))?;
-    manifest.finished_at =
-        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-    manifest.requests = stats.total.arrivals - stats.total.dropped;
-    manifest.dropped = stats.total.dropped;
-    manifest.cancelled = stats.total.cancelled;
-    manifest.resent = stats.total.resent;
-    manifest.failures = stats.total.failures - stats.total.dropped;
-    manifest.status = match (&sink_report, &report.stopped_early) {
-        (Err(_), _) => RunStatus::Failed,
-        (Ok(_), Some(StopReason::Condition(_))) => RunStatus::StoppedByCondition,
-        (Ok(_), Some(StopReason::BadTrace(_))) => RunStatus::Failed,
-        (Ok(_), Some(_)) => RunStatus::Interrupted,
-        (Ok(_), None) => RunStatus::Completed,
-    };
-    if let Ok(r) = &sink_report {
-        manifest.request_file_count = r.files;
-        if let Some(e) = &r.merge_failed {
-            eprintln!(
-                "warning: the run's {} Parquet segments could not be merged into one file ({e}); they are kept as they are, every row in them",
-                r.files
-            );
-        }
-    }
-    // A segment cut short (a full disk) is no valid file: removed, or named when it cannot be.
-    manifest.partial_files = out_dir::remove_partial_files(&run.out_dir);
-    manifest.write(&run.out_dir).map_err(out_err)?;
-    let sink_report = sink_report.or_exit(ExitCode::Output)?;
-
-    let late_p99_ms = stats.lateness.value_at_quantile(0.99) as f64 / 1000.0;
-    drop(stats);
-    // The table and the verdict come from the run's own files, exact, through the same judge
-    // as `analyze`: the same run gets the same figures and exit code from both.
-    let analysis = if sink_report.rows > 0 {
-        match aurax_analysis::analyze(std::slice::from_ref(&run.out_dir)) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                eprintln!("cannot analyse the run's files, so nothing is judged: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    match &analysis {
-        Some(a) => {
-            use aurax_analysis::report;
-            say!(
-                "\n{}  latency of successful responses (exact, nearest rank); failures of the requests sent, dropped arrivals apart (the error rate counts both)",
-                report::text_table(&report::endpoint_summary_table(a))
-            );
-            if let Some(c) = &a.capacity {
-                say!(
-                    "capacity search (each step judged on the second half of its arrivals):\n{}",
-                    report::text_table(&report::steps_table(&c.steps, a.source.targets.percentile))
-                );
-                say!("{}\n", c.sentence);
-            }
-            say!(
-                "{}\n{}",
-                report::checks_caption(a),
-                report::text_table(&report::checks_table(a))
-            );
-            print_failure_reasons(a);
-        }
-        None if sink_report.rows == 0 => {
-            say!("\nno request was recorded: nothing to judge, so the run cannot pass")
-        }
-        None => say!(
-            "\nthe run's files could not be analysed (above): nothing judged, so the run cannot pass"
+/// The load in words, for the line that starts it.
+fn describe_load(args: &RunArgs, run: &ResolvedRun) -> String {
+    match &run.plan.shape {
+        _ if run.search.is_some() => format!(
+            "a capacity search from {} req/s (open-model steps, doubled then bisected to {:.0}%) within {:?}",
+            args.start_rate,
+            args.precision * 100.0,
+            args.budget
+        ),
+        LoadShape::Open { .. } => format!(
+            "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
+            run.plan.shape.peak(),
+            run.plan.shape.stages().len(),
+            run.plan.synthetic_end()
+        ),
+        LoadShape::Replay { pace } => replay::describe(args, pace, run.plan.run_time),
+        closed => format!(
+            "up to {} users (closed model) in {} stage(s) for {:?}",
+            closed.peak(),
+            closed.stages().len(),
+            run.plan.synthetic_end()
         ),
     }
-    // Rows are arrivals: the requests sent and the arrivals dropped unsent.
-    say!(
-        "{} requests sent{} recorded in {} Parquet file(s) under {}",
-        manifest.requests,
-        if manifest.dropped > 0 {
-            format!(" and {} arrivals dropped unsent", manifest.dropped)
-        } else {
-            String::new()
-        },
-        sink_report.files,
-        run.out_dir.display()
-    );
-    say!(
-        "scheduling lateness p99 {late_p99_ms:.2} ms (how late requests went out against their schedule)"
-    );
-    if late_p99_ms > LATENESS_WARNING_MS {
-        eprintln!(
-            "warning: the load generator fell behind its schedule (lateness p99 {late_p99_ms:.1} ms): these numbers are partly the client's; compare latency from the intended send time"
-        );
-        if counters.is_some() {
-            eprintln!(
-                "the replay could not keep up with the trace at --speed {}: lower --speed, cap it with --max-rate, or raise --connections",
-                args.selection.speed
-            );
-        }
-    }
-    say!(
-        "{} resource sample(s), {} value(s), in {}{}{}",
-        resources.samples,
-        resources.rows,
-        aurax_schema::files::RESOURCES,
-        match resources.sealed {
-            0 => String::new(),
-            n => format!(" and {n} earlier segment(s) resources-*.parquet"),
-        },
-        if resources.warnings.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} warning(s) above)", resources.warnings.len())
-        }
-    );
-    if let Some(c) = &counters {
-        replay::print_summary(&args, c, sink_report.rows);
-    }
-    if manifest.resent > 0 {
-        eprintln!(
-            "{} idempotent request(s) went a second time: their reused connection closed after they were written and before any answer (rows with sends = 2; run.json resent)",
-            manifest.resent
-        );
-    }
-    if report.cancelled > 0 {
-        eprintln!(
-            "{} request(s) still in flight after --stop-timeout were cancelled: recorded as `cancelled` (failures, with how long they had waited)",
-            report.cancelled
-        );
-    }
-    if let Some(a) = &analysis {
-        super::analyze::export(a, &args.exports)?;
-    }
-    if args.report {
-        let dir = args
-            .report_dir
-            .clone()
-            .unwrap_or_else(|| super::analyze::default_report_dir(&run.out_dir));
-        match &analysis {
-            Some(a) => {
-                say!();
-                super::analyze::write_and_print(a, Default::default(), &dir, None, false)?;
-            }
-            None => eprintln!("--report: no report, as no request was recorded to analyse"),
-        }
-    }
-    if let Some(StopReason::BadTrace(why)) = &report.stopped_early {
-        return Err(fail(
-            ExitCode::BadInput,
-            format!(
-                "{why} (the replay stopped there; every request sent before it is recorded; --lenient skips bad lines)"
-            ),
-        ));
-    }
-    if let Some(StopReason::Condition(why)) = &report.stopped_early {
-        eprintln!("{why}");
-        if !args.no_thresholds {
-            eprintln!(
-                "stopped by a --stop-on condition (exit {}; --no-thresholds to exit 0)",
-                ExitCode::StoppedByCondition as i32
-            );
-            return Ok(ExitCode::StoppedByCondition);
-        }
-    }
-    if report.stopped_early == Some(StopReason::Interrupted) {
-        eprintln!("interrupted: the files hold every request finished before the stop");
-        return Ok(ExitCode::Interrupted);
-    }
-    if !analysis.as_ref().is_some_and(|a| a.pass) && !args.no_thresholds {
-        eprintln!(
-            "some targets failed (exit {}; --no-thresholds to exit 0)",
-            ExitCode::TargetsFailed as i32
-        );
-        return Ok(ExitCode::TargetsFailed);
-    }
-    Ok(ExitCode::Success)
 }
 
 /// Ctrl-C or SIGTERM stop the run gracefully; a second one ends the grace period. A sink
@@ -511,15 +288,6 @@ async fn watch_for_stop(
     }
 }
 
-/// Stops the in-process simulator when the run is over.
-struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// How late a process may begin a `--start-at` run and still count as on time: a worker's
 /// clock and its wake-up (docs/distributed.md).
 const START_TOLERANCE_MS: f64 = 50.0;
@@ -553,93 +321,4 @@ async fn wait_for_start(at: chrono::DateTime<chrono::Utc>) -> Result<f64, Fail> 
         );
     }
     Ok(late_ms)
-}
-
-/// `aurax.on_start`: the closed model's classes that send requests when a user starts, and
-/// which (None when none does, or the load is open: no user starts).
-fn on_start_record(run: &plan::ResolvedRun) -> Option<String> {
-    if run.plan.shape.is_open() || run.replay.is_some() {
-        return None;
-    }
-    let classes: serde_json::Map<String, serde_json::Value> = run
-        .plan
-        .classes
-        .iter()
-        .filter_map(|&(class, _)| run.scenario.user_classes.get(class))
-        .filter(|c| !c.on_start.is_empty())
-        .map(|c| {
-            let names = c
-                .on_start
-                .iter()
-                .filter_map(|&e| run.scenario.endpoints.get(e))
-                .map(|e| serde_json::Value::from(e.name.clone()))
-                .collect();
-            (c.name.clone(), serde_json::Value::Array(names))
-        })
-        .collect();
-    (!classes.is_empty()).then(|| serde_json::Value::Object(classes).to_string())
-}
-
-/// The most common failures, so a run that failed says why without a report.
-fn print_failure_reasons(a: &aurax_analysis::Analysis) {
-    if a.errors.is_empty() {
-        return;
-    }
-    say!(
-        "failures, most common first ({} failed, {} dropped):",
-        a.failures,
-        a.dropped
-    );
-    for e in a.errors.iter().take(3) {
-        let status = e.status.map_or(String::new(), |s| format!(" HTTP {s}"));
-        say!(
-            "  {} x {}{status} on {}: {}",
-            e.count,
-            e.outcome,
-            e.endpoint,
-            e.example
-        );
-    }
-    if a.errors.len() > 3 {
-        say!("  ({} more patterns in the report)", a.errors.len() - 3);
-    }
-    say!();
-}
-
-/// `GET /health` before any load: unreachable ends the run (exit 4); a 404 or a 5xx is
-/// warned of and the run goes on (a target may have no /health), so the failures that follow
-/// have a cause.
-async fn check_reachable(target: &Target, shown_host: &str) -> Result<(), Fail> {
-    match target.preflight("/health").await {
-        Err(e) => Err(fail(
-            ExitCode::Unreachable,
-            format!(
-                "cannot reach {shown_host}: {e} (is AURAX running there? omit --host to use the built-in simulator)"
-            ),
-        )),
-        Ok(404) => {
-            eprintln!(
-                "warning: GET {shown_host}/health answered HTTP 404: is the URL's path right (AURAX serves /health at its root)? running anyway"
-            );
-            Ok(())
-        }
-        Ok(status) if status >= 500 => {
-            eprintln!(
-                "warning: GET {shown_host}/health answered HTTP {status}: the target, or a proxy in front of it, is failing; running anyway"
-            );
-            Ok(())
-        }
-        Ok(_) => Ok(()),
-    }
-}
-
-/// No --host: the load goes to the built-in simulator, so another server scraped would be
-/// read as the target. Said before any load, per URL.
-fn warn_scrape_without_host(scrape: &[String]) {
-    for url in scrape {
-        eprintln!(
-            "warning: no --host: the load goes to the built-in simulator, not to {} that --scrape samples; add --host for that server",
-            crate::redact::url(url)
-        );
-    }
 }

@@ -260,6 +260,7 @@ mod tests {
             let kind = match ty {
                 DataType::Dictionary(..) => "dict string",
                 DataType::Timestamp(..) => "timestamp",
+                DataType::UInt8 => "uint8",
                 DataType::UInt16 => "uint16",
                 DataType::UInt32 => "uint32",
                 DataType::UInt64 => "uint64",

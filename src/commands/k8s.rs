@@ -20,7 +20,7 @@ pub fn execute(cmd: K8sCommand) -> Result<ExitCode, Fail> {
     match cmd {
         K8sCommand::Job(args) => {
             let manifest = job_manifest(&args)?;
-            for note in pod_notes(&pod_run(&args, &manifest)?) {
+            for note in pod_notes(&pod_run(&manifest)?) {
                 eprintln!("note: {note}");
             }
             let text = serde_json::to_string_pretty(&manifest)
@@ -133,16 +133,11 @@ pub fn job_manifest(args: &K8sJobArgs) -> Result<Value, Fail> {
 /// The run one pod makes, parsed and resolved as the pod would (its index 0 standing for
 /// every index): a run a pod would refuse is refused here, before a Job is written whose
 /// pods all fail. Bad flags are usage errors (exit 2), bad input keeps its own code.
-fn pod_run(args: &K8sJobArgs, manifest: &Value) -> Result<RunArgs, Fail> {
+fn pod_run(manifest: &Value) -> Result<RunArgs, Fail> {
     let container = &manifest["spec"]["template"]["spec"]["containers"][0]["args"];
     let mut argv = vec!["aurax-tool".to_string()];
     for a in container.as_array().into_iter().flatten() {
         argv.extend(a.as_str().map(str::to_string));
-    }
-    // `--shards N` takes the index from the pod's environment: index 0 checks the same run.
-    if let Some(at) = argv.iter().position(|a| a == "--shards") {
-        argv[at] = "--shard".into();
-        argv[at + 1] = format!("0/{}", args.workers);
     }
     let cli = Cli::try_parse_from(&argv).map_err(|e| {
         let rendered = e.render().to_string();
@@ -160,7 +155,12 @@ fn pod_run(args: &K8sJobArgs, manifest: &Value) -> Result<RunArgs, Fail> {
     };
     if run.scenario_file.is_none() && run.trace.is_empty() {
         // Files named in the run are read in the pod, not here: resolved only without them.
-        super::run::resolve(&run).map_err(|e| {
+        // As pod 0 sees it: its index from the Job, nothing bound.
+        let pod = super::run::Environment {
+            job_completion_index: Some("0".into()),
+            ..super::run::Environment::current()
+        };
+        super::run::resolve(&run, &pod).map_err(|e| {
             fail(
                 e.code,
                 format!("the run after `--` would fail in every pod: {:#}", e.error),

@@ -444,7 +444,7 @@ stages = [{{ users = {stage_users}, duration = {stage_len} }}]
                         if let Ok(crate::cli::Cli { command: crate::cli::Command::Run(args) }) =
                             <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
                         {
-                            let _ = crate::commands::run::resolve(&args);
+                            let _ = crate::commands::run::resolve(&args, &crate::commands::run::Environment::current());
                         }
                     }
                 }

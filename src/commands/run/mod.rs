@@ -25,11 +25,13 @@ use crate::shape::LoadShape;
 use crate::sink::{SegmentPolicy, Sink};
 use crate::stats::RunStats;
 
-pub(crate) use plan::{ResolvedRun, resolve};
+pub(crate) use plan::{Environment, ResolvedRun, resolve};
 
 /// `aurax-tool run`.
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
-    let run = resolve(&args)?;
+    let mut run = resolve(&args, &plan::Environment::current())?;
+    // The exporter's port, bound before any load (exit 6 when taken).
+    run.monitor = Some(monitoring::prepare(&args, run.plan.run_time)?);
     for note in &run.notes {
         eprintln!("note: {note}");
     }

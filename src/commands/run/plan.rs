@@ -34,7 +34,8 @@ pub struct ResolvedRun {
     pub out_dir: PathBuf,
     pub run_id: String,
     pub replay: Option<Replay>,
-    /// Checked monitoring flags, the exporter's port bound; taken when the run starts.
+    /// Checked monitoring flags, the exporter's port bound (by `monitoring::prepare`, after
+    /// resolution); taken when the run starts.
     pub monitor: Option<MonitorPlan>,
     /// What the user should know about how the flags were read, one line each.
     pub notes: Vec<String>,
@@ -53,7 +54,33 @@ fn humantime(d: Duration) -> String {
     }
 }
 
-pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
+/// What a run's plan takes from the world around it, read once by [`Environment::current`]
+/// so that [`resolve`] is a function of the flags and this alone (tests give their own).
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The time the run is resolved: its id and default seed.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// This process's id: two runs started in the same millisecond get different ids.
+    pub process_id: u32,
+    /// `JOB_COMPLETION_INDEX`: a Kubernetes Indexed Job pod's index (`--shards N`).
+    pub job_completion_index: Option<String>,
+}
+
+impl Environment {
+    /// The process's own clock, id and environment.
+    pub fn current() -> Environment {
+        Environment {
+            now: chrono::Utc::now(),
+            process_id: std::process::id(),
+            job_completion_index: std::env::var("JOB_COMPLETION_INDEX").ok(),
+        }
+    }
+}
+
+/// The flags resolved into the run's plan: no clock, environment or socket of its own (they
+/// come in `env`; the metrics port is bound by `monitoring::prepare`), so the same flags and
+/// environment give the same plan.
+pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
     let (scenario, scenario_source) = match &args.scenario_file {
         Some(path) => (
             Scenario::from_path(path).or_exit(ExitCode::BadInput)?,
@@ -292,7 +319,6 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         Some(_) => run_time_flag,
         None => Some(run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration()))),
     };
-    let monitor = Some(super::monitoring::prepare(args, run_time)?);
     // The scenario's stop conditions are text of a file (exit 3 when bad); the flag's are
     // parsed already.
     let mut stop_on = Vec::new();
@@ -333,8 +359,8 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
             f64::from(*w) / total_weight / mean.max(1e-3)
         })
         .sum();
-    let now = chrono::Utc::now();
-    let shard = shard_of(args)?;
+    let now = env.now;
+    let shard = shard_of(args, env)?;
     let (run_id, seed) = match (shard.is_distributed(), args.start_at) {
         // Every worker derives the same id and seed from what they share: the start time,
         // the workers, the seed given; so their directories are known to belong together
@@ -351,7 +377,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         _ => {
             // Unique per run, even for two started in the same millisecond with the same
             // seed: the process id and the clock's nanoseconds pick the suffix.
-            let suffix = (u64::from(std::process::id()) << 32
+            let suffix = (u64::from(env.process_id) << 32
                 ^ u64::from(now.timestamp_subsec_nanos()))
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 >> 48;
@@ -400,7 +426,7 @@ pub fn resolve(args: &RunArgs) -> Result<ResolvedRun, Fail> {
         out_dir,
         run_id,
         replay,
-        monitor,
+        monitor: None,
         notes,
         search,
     })
@@ -411,11 +437,11 @@ const STEP_MAX_HOLDS: f64 = 3.0;
 
 /// This worker's share: `--shard I/N`, or `--shards N` with the index Kubernetes gives an
 /// Indexed Job's pod (`JOB_COMPLETION_INDEX`); the whole load otherwise.
-fn shard_of(args: &RunArgs) -> Result<Shard, Fail> {
+fn shard_of(args: &RunArgs, env: &Environment) -> Result<Shard, Fail> {
     match (args.shard, args.shards) {
         (Some(shard), _) => Ok(shard),
         (None, Some(count)) => {
-            let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+            let raw = env.job_completion_index.as_deref().ok_or_else(|| {
                 fail(
                     ExitCode::BadInput,
                     format!("--shards {count}: JOB_COMPLETION_INDEX is not set (run in a Kubernetes Indexed Job, or give --shard I/{count})"),
@@ -484,8 +510,74 @@ mod tests {
     use clap::Parser;
     use proptest::prelude::*;
 
-    use super::resolve;
-    use crate::cli::{Cli, Command};
+    use super::{Environment, resolve};
+    use crate::cli::{Cli, Command, RunArgs};
+
+    /// A fixed world: the same flags resolve to the same plan.
+    fn env(index: Option<&str>) -> Environment {
+        Environment {
+            now: chrono::DateTime::from_timestamp(1_800_000_000, 123_000_000).expect("time"),
+            process_id: 4242,
+            job_completion_index: index.map(str::to_string),
+        }
+    }
+
+    fn args(argv: &[&str]) -> RunArgs {
+        let mut full = vec!["aurax-tool", "run"];
+        full.extend(argv);
+        match Cli::try_parse_from(full) {
+            Ok(Cli {
+                command: Command::Run(args),
+            }) => *args,
+            other => panic!("{argv:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_flags_and_world_resolve_to_the_same_run() {
+        let a = resolve(&args(&["-t", "30s"]), &env(None)).expect("resolves");
+        let b = resolve(&args(&["-t", "30s"]), &env(None)).expect("resolves");
+        assert_eq!(a.run_id, b.run_id);
+        assert!(
+            a.run_id.starts_with("20270115T080000.123Z-"),
+            "{}",
+            a.run_id
+        );
+        // The seed defaults to the clock's microseconds.
+        assert_eq!(a.plan.seed, 1_800_000_000_123_000);
+        assert!(a.monitor.is_none(), "no port bound while resolving");
+    }
+
+    #[test]
+    fn a_pod_takes_its_share_from_its_job_completion_index() {
+        let at = "2026-12-01T10:00:00Z";
+        let run = resolve(
+            &args(&[
+                "--shards",
+                "3",
+                "--start-at",
+                at,
+                "--rate",
+                "9/s",
+                "-t",
+                "10s",
+            ]),
+            &env(Some("2")),
+        )
+        .expect("resolves");
+        assert_eq!((run.plan.shard.index, run.plan.shard.count), (2, 3));
+        assert!(run.out_dir.ends_with("w2"), "{}", run.out_dir.display());
+        for (index, says) in [(None, "is not set"), (Some("3"), "JOB_COMPLETION_INDEX=3")] {
+            let e = resolve(
+                &args(&["--shards", "3", "--start-at", at, "--rate", "9/s"]),
+                &env(index),
+            )
+            .err()
+            .expect("refused");
+            assert_eq!(e.code, crate::exit::ExitCode::BadInput);
+            assert!(e.to_string().contains(says), "{e}");
+        }
+    }
 
     /// Numbers as users type them, and as attackers do.
     fn number() -> impl Strategy<Value = String> {
@@ -548,6 +640,7 @@ mod tests {
             "4294967296",
             "1e9/s",
         ];
+        let (mut planned, mut refused_by_resolve, mut refused_by_clap) = (0, 0, 0);
         for base in [
             "--profile=light",
             "--scenario=exhaustion",
@@ -561,15 +654,31 @@ mod tests {
                         v.to_string()
                     };
                     let argv = ["aurax-tool", "run", base, flag, &v];
-                    if let Ok(Cli {
-                        command: Command::Run(args),
-                    }) = Cli::try_parse_from(argv)
-                    {
-                        let _ = resolve(&args);
+                    match Cli::try_parse_from(argv) {
+                        Ok(Cli {
+                            command: Command::Run(args),
+                        }) => match resolve(&args, &env(None)) {
+                            Ok(_) => planned += 1,
+                            Err(_) => refused_by_resolve += 1,
+                        },
+                        _ => refused_by_clap += 1,
                     }
                 }
             }
         }
+        // Every value was tried, and each kind of answer was given: a test that passed
+        // because everything was refused (or nothing was) would fail here.
+        assert_eq!(
+            planned + refused_by_resolve + refused_by_clap,
+            3 * FLAGS.len() * edges.len()
+        );
+        // Exact: the typed flags refuse every bad value at the edge (exit 2), so resolve
+        // refuses none of what reaches it, and the values that are fine make a plan.
+        assert_eq!(
+            (planned, refused_by_resolve, refused_by_clap),
+            (35, 0, 553),
+            "planned, refused by resolve, refused by clap"
+        );
     }
 
     proptest! {
@@ -592,7 +701,7 @@ mod tests {
                 a.to_string(), value(a, &x), b.to_string(), value(b, &y),
             ];
             if let Ok(Cli { command: Command::Run(args) }) = Cli::try_parse_from(&argv)
-                && let Ok(run) = resolve(&args)
+                && let Ok(run) = resolve(&args, &env(None))
             {
                 prop_assert!(run.plan.shape.peak() <= crate::limits::MAX_RATE.max(f64::from(crate::limits::MAX_USERS)));
                 prop_assert!(run.plan.run_time.is_none_or(|t| t <= crate::limits::MAX_DURATION));

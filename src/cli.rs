@@ -229,6 +229,13 @@ pub struct Exports {
         .args(["scenario", "stages", "rate", "rate_stages", "trace"])
         .multiple(false)
 ))]
+// Every relation between flags is declared here, once, and refused by clap (exit 2).
+#[command(group(
+    ArgGroup::new("trace_only")
+        .args(["trace_format", "trace_endpoint", "window", "lenient", "speed", "loops", "as_fast_as_possible"])
+        .multiple(true)
+        .requires("trace")
+))]
 /// `run` flags.
 pub struct RunArgs {
     /// Base URL of AURAX, e.g. http://localhost:8000. Absent: start the built-in simulator on 127.0.0.1.
@@ -250,7 +257,11 @@ pub struct RunArgs {
     #[arg(short = 't', long = "run-time", value_parser = flags::positive_duration)]
     pub run_time: Option<Duration>,
     /// User class to run, NAME or NAME:WEIGHT; repeat for several (overrides the profile).
-    #[arg(long = "user-class", value_name = "NAME[:WEIGHT]")]
+    #[arg(
+        long = "user-class",
+        value_name = "NAME[:WEIGHT]",
+        conflicts_with = "trace"
+    )]
     pub user_class: Vec<String>,
     /// Load scenario: ramp, spike, sustained, mixed, exhaustion (or one of --scenario-file's).
     #[arg(long)]
@@ -300,7 +311,7 @@ pub struct RunArgs {
     #[arg(long = "max-rate", value_name = "RATE", value_parser = flags::rate, requires = "trace")]
     pub max_rate: Option<f64>,
     /// Replay the trace's requests back to back with -u users, ignoring its timing.
-    #[arg(long = "as-fast-as-possible")]
+    #[arg(long = "as-fast-as-possible", requires = "users")]
     pub as_fast_as_possible: bool,
     /// Serve the run's live metrics in Prometheus format at http://ADDR/metrics (port 0 picks one).
     #[arg(long = "metrics-listen", value_name = "ADDR", value_parser = flags::socket_address)]

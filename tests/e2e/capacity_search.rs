@@ -248,8 +248,13 @@ fn ctrl_c_keeps_the_steps_done_and_the_bound_they_prove() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run starts");
-    // Steps 0 (4/s) and 1 (8/s) take 3 s each; the signal lands in step 2 or 3.
-    std::thread::sleep(std::time::Duration::from_secs(8));
+    // Steps 0 (4/s) and 1 (8/s) take 3 s each: the signal goes once step 2's requests are on
+    // disk (a segment a second), so it lands in step 2 or later, however loaded the machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !(run.exists() && read_rows(&run).iter().any(|r| r.stage >= 2)) {
+        assert!(std::time::Instant::now() < deadline, "step 2 never began");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -7,6 +7,33 @@ use std::path::Path;
 
 use crate::common::{aurax, text};
 
+/// Every relation between `run`'s flags is clap's (exit 2, the flag named), checked before
+/// any file is read: a trace-only flag without `--trace`, a synthetic flag with it,
+/// `--as-fast-as-possible` without `-u`, two load shapes, a search split over workers.
+#[test]
+fn flag_relations_are_usage_errors_with_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--speed", "2"], "--trace"),
+        (&["--window", "0s..10s"], "--trace"),
+        (&["--trace-format", "jsonl"], "--trace"),
+        (&["--trace-endpoint", "generate_text"], "--trace"),
+        (&["--lenient"], "--trace"),
+        (&["--loop", "2"], "--trace"),
+        (&["--max-rate", "5/s"], "--trace"),
+        (&["--as-fast-as-possible", "--trace", "t.jsonl"], "-u"),
+        (&["--trace", "t.jsonl", "--user-class", "A"], "--user-class"),
+        (&["--rate", "5/s", "--stages", "5:10s"], "--stages"),
+        (&["--find-capacity", "--shards", "2"], "--shards"),
+    ];
+    for (flags, names) in cases {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        let o = aurax(&args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", text(&o));
+        assert!(text(&o).contains(names), "{flags:?}: {}", text(&o));
+    }
+}
+
 /// A bad value for every flag that takes a number, a duration, a rate, a URL or an enum:
 /// exit 2 with clap's message naming the flag, before anything runs or is written.
 #[test]

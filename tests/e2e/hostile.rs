@@ -34,17 +34,25 @@ const HOSTILE_ERROR: &str =
 /// Serves `mode` to every request but `/health` (answered, so the run starts); `/metrics`
 /// is 64 MiB of comments.
 fn hostile(mode: Mode) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream, mode));
-        }
-    });
-    url
+    counting_hostile(mode).0
 }
 
-fn serve(mut stream: TcpStream, mode: Mode) {
+/// [`hostile`], also counting the requests it received (`/health` and `/metrics` aside).
+fn counting_hostile(mode: Mode) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let received: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+    let counter = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || serve(stream, mode, &counter));
+        }
+    });
+    (url, received)
+}
+
+fn serve(mut stream: TcpStream, mode: Mode, received: &std::sync::atomic::AtomicUsize) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     loop {
         let Some((path, _)) = read_request(&mut stream) else {
@@ -84,6 +92,7 @@ fn serve(mut stream: TcpStream, mode: Mode) {
             }
             continue;
         }
+        received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match mode {
             Mode::Stall => {
                 std::thread::sleep(Duration::from_secs(60));
@@ -185,7 +194,7 @@ fn requests_cut_off_at_the_end_are_rows_and_the_run_fails() {
 #[test]
 #[cfg(unix)]
 fn a_sigterm_records_what_was_still_waiting() {
-    let host = hostile(Mode::Stall);
+    let (host, received) = counting_hostile(Mode::Stall);
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let child = bin()
@@ -212,7 +221,12 @@ fn a_sigterm_records_what_was_still_waiting() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    std::thread::sleep(Duration::from_secs(3));
+    // The event, not a guess at how long it takes: all 4 users' requests are held.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+        assert!(Instant::now() < deadline, "the 4 requests never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: a plain kill(2) of our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);

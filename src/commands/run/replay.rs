@@ -26,43 +26,15 @@ pub struct Replay {
     pub record: Value,
 }
 
-/// Flags of synthetic load that make no sense with a trace.
-fn conflicts(args: &RunArgs) -> Option<&'static str> {
-    [(!args.user_class.is_empty(), "--user-class")]
-        .into_iter()
-        .find_map(|(set, flag)| set.then_some(flag))
-}
-
 pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option<Replay>, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
+    // The trace-only flags without --trace, --user-class with it, --as-fast-as-possible
+    // without -u: refused by clap (cli.rs), exit 2.
     if args.trace.is_empty() {
-        let trace_only = [
-            (args.selection.trace_format.is_some(), "--trace-format"),
-            (args.selection.trace_endpoint.is_some(), "--trace-endpoint"),
-            (args.selection.window.is_some(), "--window"),
-            (args.loops.is_some(), "--loop"),
-            (args.max_rate.is_some(), "--max-rate"),
-            (args.selection.lenient, "--lenient"),
-            (args.as_fast_as_possible, "--as-fast-as-possible"),
-            (args.selection.speed != 1.0, "--speed"),
-        ];
-        if let Some((_, flag)) = trace_only.iter().find(|(set, _)| *set) {
-            return Err(bad(format!(
-                "{flag} applies to trace replay; add --trace PATH"
-            )));
-        }
         return Ok(None);
     }
-    if let Some(flag) = conflicts(args) {
-        return Err(bad(format!(
-            "{flag} shapes synthetic load; a --trace replay keeps the trace's own timing (use --speed, --window, --max-rate)"
-        )));
-    }
     let max_rate = args.max_rate;
-    let pace = if args.as_fast_as_possible {
-        let users = args.users.ok_or_else(|| {
-            bad("--as-fast-as-possible needs -u N: how many users send back to back".into())
-        })?;
+    let pace = if let (true, Some(users)) = (args.as_fast_as_possible, args.users) {
         Pace::AsFastAsPossible { users }
     } else {
         if args.users.is_some() {
@@ -126,11 +98,6 @@ const MAX_MIX: usize = 100_000;
 /// the mix each step sends in turn, at the step's rate; the recorded timing is not kept.
 pub fn recorded_mix(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Arc<[TraceRequest]>, Fail> {
     let bad = |e: String| fail(ExitCode::BadInput, e);
-    if let Some(flag) = conflicts(args) {
-        return Err(bad(format!(
-            "{flag} shapes synthetic load; with --trace the search sends the trace's mix"
-        )));
-    }
     let options = ReplayOptions {
         passes: Some(1),
         ..replay_options(&args.trace, &args.selection).map_err(bad)?

@@ -255,7 +255,8 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
 /// `I/N` of `aurax.worker`.
 fn worker_of(text: &str) -> Option<(u32, u32)> {
     let (index, count) = text.split_once('/')?;
-    Some((index.trim().parse().ok()?, count.trim().parse().ok()?))
+    let (index, count) = (index.trim().parse().ok()?, count.trim().parse().ok()?);
+    (index < count).then_some((index, count))
 }
 
 /// The endpoints the files hold, by name: what an objective (`--slo`) may name.

@@ -52,6 +52,33 @@ pub struct Head {
     keep_alive: bool,
 }
 
+impl Head {
+    /// Whether the connection can carry another request once this answer's body is read.
+    pub fn reusable(&self) -> bool {
+        self.keep_alive
+    }
+}
+
+/// Peeks at the socket with a system call now (`recv` with `MSG_PEEK` on the non-blocking
+/// socket), not tokio's cached readiness, which has not seen a close the reactor has not
+/// polled yet: a connection the server closed while idle is found before a request is
+/// written on it.
+#[cfg(unix)]
+fn peek_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: the fd is `stream`'s, open for this call; `ManuallyDrop` keeps the borrowed
+    // std stream from closing it. tokio keeps it non-blocking, so `peek` never waits.
+    let std_stream = std::mem::ManuallyDrop::new(unsafe {
+        std::net::TcpStream::from_raw_fd(stream.as_raw_fd())
+    });
+    std_stream.peek(buf)
+}
+
+#[cfg(not(unix))]
+fn peek_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    stream.try_read(buf)
+}
+
 /// How the body's end is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -118,7 +145,7 @@ impl Connection {
     /// when that could be known.
     pub fn closed_by_peer(&self) -> bool {
         let mut probe = [0u8; 1];
-        match self.stream.try_read(&mut probe) {
+        match peek_now(&self.stream, &mut probe) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Ok(_) | Err(_) => true,
         }
@@ -366,7 +393,10 @@ fn read_head(
     };
     Ok(Head {
         status,
-        redirect: location.filter(|_| (300..400).contains(&status)),
+        // The redirects reqwest follows, with a Location to go to (300, 304 and 305 are
+        // answers of their own).
+        redirect: location
+            .filter(|l| !l.is_empty() && matches!(status, 301 | 302 | 303 | 307 | 308)),
         keep_alive: !close && framing != Framing::UntilClose,
         framing,
     })

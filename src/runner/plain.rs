@@ -22,9 +22,6 @@ pub struct Sent {
     pub conn: Connection,
     /// The answer's head.
     pub head: Head,
-    /// The request went a second time: a reused connection closed before any answer and
-    /// the request is idempotent.
-    pub resent: bool,
 }
 
 /// Why an exchange got no response.
@@ -59,21 +56,23 @@ impl Pool {
     /// Idle connections the server closed are dropped before anything is written on them.
     /// A reused connection that closes after the request was written, before any answer,
     /// leaves unknown whether the server read it: an `idempotent` request goes once more on
-    /// a new connection (`Sent::resent`), any other fails (RFC 9110 §9.2.2: a POST is never
+    /// a new connection (and `resent` says so), any other fails (RFC 9110 §9.2.2: a POST is never
     /// sent twice behind the user's back).
+    /// `resent` is set before the second sending, so a request sent twice says so even when
+    /// that second sending fails.
     pub async fn send(
         &self,
         request: &[u8],
         head_only: bool,
         idempotent: bool,
+        resent: &mut bool,
     ) -> Result<Sent, SendError> {
-        let mut resent = false;
         if let Some(mut conn) = self.checkout() {
             match conn.exchange(request, head_only).await {
                 Ok(head) => {
-                    return Ok(Sent { conn, head, resent });
+                    return Ok(Sent { conn, head });
                 }
-                Err(h1::Error::Stale) if idempotent => resent = true,
+                Err(h1::Error::Stale) if idempotent => *resent = true,
                 Err(h1::Error::Stale) => {
                     return Err(SendError::Exchange(
                         "the server closed the reused connection after the request was written and before any answer; it may have been applied, so it was not sent again".into(),
@@ -84,7 +83,7 @@ impl Pool {
         }
         let mut conn = self.connect().await?;
         match conn.exchange(request, head_only).await {
-            Ok(head) => Ok(Sent { conn, head, resent }),
+            Ok(head) => Ok(Sent { conn, head }),
             Err(e) => Err(SendError::Exchange(e.to_string())),
         }
     }
@@ -179,12 +178,13 @@ mod tests {
         let pool = Pool::new(one_answer_a_connection().await, 4, Duration::from_secs(2));
         let request = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         for round in 0..3 {
-            let Sent { mut conn, head, .. } = match pool.send(request, false, true).await {
-                Ok(sent) => sent,
-                Err(SendError::Connect(e) | SendError::Exchange(e)) => {
-                    panic!("request {round} failed: {e}")
-                }
-            };
+            let Sent { mut conn, head, .. } =
+                match pool.send(request, false, true, &mut false).await {
+                    Ok(sent) => sent,
+                    Err(SendError::Connect(e) | SendError::Exchange(e)) => {
+                        panic!("request {round} failed: {e}")
+                    }
+                };
             assert_eq!(head.status, 200);
             let mut body = Vec::new();
             let reusable = conn
@@ -236,7 +236,8 @@ mod tests {
 
     /// One request on a fresh connection, its body read and the connection given back.
     async fn first(pool: &Pool, request: &[u8]) {
-        let Ok(Sent { mut conn, head, .. }) = pool.send(request, false, true).await else {
+        let Ok(Sent { mut conn, head, .. }) = pool.send(request, false, true, &mut false).await
+        else {
             panic!("the first request fails");
         };
         assert!(conn.read_body(&head, |_| Ok(())).await.expect("body"));
@@ -251,7 +252,10 @@ mod tests {
             let pool = Pool::new(address, 4, Duration::from_secs(2));
             let request = format!("{method} / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n");
             first(&pool, request.as_bytes()).await;
-            let second = pool.send(request.as_bytes(), false, idempotent).await;
+            let mut resent = false;
+            let second = pool
+                .send(request.as_bytes(), false, idempotent, &mut resent)
+                .await;
             match (idempotent, second) {
                 (false, Err(SendError::Exchange(e))) => {
                     assert!(e.contains("not sent again"), "{e}");
@@ -259,7 +263,7 @@ mod tests {
                     assert_eq!(seen.load(Ordering::SeqCst), 2, "{method}");
                 }
                 (true, Ok(sent)) => {
-                    assert!(sent.resent, "the second sending is recorded");
+                    assert!(resent, "the second sending is recorded");
                     assert_eq!(sent.head.status, 200);
                     // The server read it on the old connection and again on a new one.
                     assert_eq!(seen.load(Ordering::SeqCst), 3, "{method}");
@@ -294,9 +298,10 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
-        let sent = pool_closing.send(post, false, false).await;
+        let mut resent = false;
+        let sent = pool_closing.send(post, false, false, &mut resent).await;
         assert!(
-            sent.is_ok_and(|s| !s.resent),
+            sent.is_ok() && !resent,
             "the POST went once, on a new connection"
         );
     }

@@ -59,6 +59,8 @@ impl<'a> Outgoing<'a> {
 pub struct Target {
     /// Carries the run's `--header`s as its default headers: built once, not per request.
     client: Client,
+    /// The same without the run's secret headers: for a redirect to another origin.
+    foreign: Client,
     host: String,
     base_path: String,
     base_url: String,
@@ -140,15 +142,28 @@ impl Target {
         }
         let run_headers = map.clone();
         let plain = plain_target(host, &map, timeout, max_connections);
-        let client = Client::builder()
-            .default_headers(map)
-            .user_agent(USER_AGENT_VALUE)
-            .tcp_nodelay(true)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(max_connections)
-            .build()?;
+        let builder = |defaults: HeaderMap| {
+            Client::builder()
+                .default_headers(defaults)
+                .user_agent(USER_AGENT_VALUE)
+                .tcp_nodelay(true)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .pool_max_idle_per_host(max_connections)
+                .build()
+        };
+        // A redirect to another origin goes through a client without the run's credentials
+        // (`Authorization`, cookies, keys): reqwest strips them on the hops it follows, but
+        // the first hop after a plain-path redirect is a request of its own to it.
+        let public: HeaderMap = map
+            .iter()
+            .filter(|(name, _)| !crate::redact::is_secret(name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let foreign = builder(public)?;
+        let client = builder(map)?;
         Ok(Target {
             client,
+            foreign,
             host: host.trim_end_matches('/').to_string(),
             base_path: base_path.to_string(),
             base_url: format!("{}{}", host.trim_end_matches('/'), base_path),
@@ -217,9 +232,18 @@ impl Target {
                 .await
             {
                 Plain::Done(done) => done,
-                Plain::Redirect { status, location } => {
-                    self.follow(out, method, &parsed.url, status, &location, start)
-                        .await
+                Plain::Redirect {
+                    status,
+                    location,
+                    resent,
+                } => {
+                    let next = self
+                        .follow(out, method, &parsed.url, status, &location, start)
+                        .await;
+                    Exchange {
+                        resent: resent || next.resent,
+                        ..next
+                    }
                 }
             };
         }
@@ -229,8 +253,9 @@ impl Target {
 
     /// The hops after a redirect the plain path received: the next one goes where `location`
     /// says (reqwest follows any further ones, its policy), so the first hop is sent once.
-    /// As browsers, reqwest and Go do: 303, and 301 or 302 to a POST, go on as a GET without
-    /// the body; 307 and 308 keep the method and the body. The time counts from the first hop.
+    /// As reqwest does: 303, and 301 or 302 to a POST, go on as a GET without the body (Go
+    /// also turns other methods into a GET on 301 and 302); 307 and 308 keep the method and
+    /// the body. The time counts from the first hop, within one --timeout.
     async fn follow(
         &self,
         out: Outgoing<'_>,
@@ -290,23 +315,25 @@ impl Target {
             let head_only = *method == Method::HEAD;
             let sent = plain
                 .pool
-                .send(&request, head_only, method.is_idempotent())
+                .send(&request, head_only, method.is_idempotent(), &mut resent)
                 .await
                 .map_err(|e| match e {
                     SendError::Connect(msg) => (Outcome::ConnectError, msg),
                     SendError::Exchange(msg) => (Outcome::Other, msg),
                 })?;
-            resent = sent.resent;
             let (mut conn, head) = (sent.conn, sent.head);
             ttfb = Some(elapsed());
             status = Some(head.status);
             if let Some(location) = &head.redirect {
-                // The redirect's own body is read to its end: the connection carries more.
-                let reusable = conn
-                    .read_body(&head, |_| Ok(()))
-                    .await
-                    .map_err(|msg| (Outcome::Other, msg))?;
-                if reusable {
+                // A connection that carries more has the redirect's own body read to its
+                // end and goes back; one that does not is dropped (a body that ends at the
+                // close would hold the request until the timeout).
+                if head.reusable()
+                    && conn
+                        .read_body(&head, |_| Ok(()))
+                        .await
+                        .map_err(|msg| (Outcome::Other, msg))?
+                {
                     plain.pool.give_back(conn);
                 }
                 return Ok(Some(location.clone()));
@@ -342,6 +369,7 @@ impl Target {
             Ok(Some(location)) => Plain::Redirect {
                 status: status.unwrap_or_default(),
                 location,
+                resent,
             },
             Err((outcome, msg)) => Plain::Done(Exchange {
                 resent,
@@ -402,6 +430,11 @@ impl Target {
         self.send_general(out, method, url, true, start).await
     }
 
+    /// What is left of `--timeout` for a request that began at `start`.
+    fn time_left(&self, start: Instant) -> Duration {
+        self.timeout.saturating_sub(start.elapsed())
+    }
+
     /// A request through reqwest (which follows redirects, its policy). `start` is when the
     /// exchange began (before a first hop, for a redirect); `same_origin`: the headers that
     /// carry credentials go too.
@@ -423,11 +456,19 @@ impl Target {
         if let Err(msg) = listed {
             return failed(0, None, None, Outcome::Other, msg, 0);
         }
-        let mut request = self
-            .client
-            .request(method, url)
-            .timeout(self.timeout)
-            .headers(headers);
+        // One --timeout for the whole request, the hops before this one included.
+        let left = self.time_left(start);
+        if left.is_zero() {
+            let msg = format!("timed out after {:?} (--timeout)", self.timeout);
+            let elapsed = start.elapsed().as_micros() as i64;
+            return failed(elapsed, None, None, Outcome::Timeout, msg, 0);
+        }
+        let client = if same_origin {
+            &self.client
+        } else {
+            &self.foreign
+        };
+        let mut request = client.request(method, url).timeout(left).headers(headers);
         if let Some(body) = out.body {
             request = request.body(body);
         }
@@ -801,5 +842,10 @@ fn classify(e: &reqwest::Error) -> Outcome {
 /// What the plain-http path got: an exchange, or a redirect whose next hop goes elsewhere.
 enum Plain {
     Done(Exchange),
-    Redirect { status: u16, location: String },
+    /// `resent`: the first hop went twice (an idempotent request on a closed connection).
+    Redirect {
+        status: u16,
+        location: String,
+        resent: bool,
+    },
 }

@@ -613,6 +613,67 @@ fn each_redirect_hop_goes_out_exactly_once_with_the_method_its_status_says() {
     }
 }
 
+/// Where the cross-origin redirect test's first server sends its requests.
+static ELSEWHERE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A redirect to another origin: the run's credentials stay with the origin they were
+/// given for (as reqwest does on the hops it follows), its other headers go on.
+#[test]
+fn credentials_never_follow_a_redirect_to_another_origin() {
+    fn answer(head: &str) -> String {
+        if head.starts_with("GET /away ") {
+            let to = ELSEWHERE.get().map_or("", String::as_str);
+            format!("HTTP/1.1 302 Found\r\nlocation: {to}/there\r\ncontent-length: 0\r\n\r\n")
+        } else {
+            ok_json(head)
+        }
+    }
+    let (elsewhere, away_heads) = capture_server(ok_json);
+    // The other origin: another port of 127.0.0.1 (an origin is scheme, host and port).
+    ELSEWHERE.set(elsewhere).expect("set once");
+    let (host, heads) = capture_server(answer);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = one_get_scenario(dir.path(), "/away");
+    let out = dir.path().join("run");
+    let o = run_one(
+        &host,
+        &scenario,
+        &out,
+        &[
+            "--header",
+            "Authorization: Bearer T0KEN",
+            "--header",
+            "X-Run: 1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rows = read_rows(&out);
+    assert!(
+        rows.len() >= 10 && rows.iter().all(|r| r.outcome == "ok"),
+        "{rows:?}"
+    );
+    let has = |h: &String, name: &str| {
+        h.lines()
+            .any(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+    };
+    let first: Vec<String> = heads
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|h| h.starts_with("GET /away "))
+        .cloned()
+        .collect();
+    let there: Vec<String> = away_heads.lock().expect("lock").clone();
+    assert_eq!((first.len(), there.len()), (rows.len(), rows.len()));
+    assert!(first.iter().all(|h| has(h, "authorization")), "{first:?}");
+    assert!(
+        there
+            .iter()
+            .all(|h| !has(h, "authorization") && has(h, "x-run")),
+        "the token went to another origin: {there:?}"
+    );
+}
+
 /// A server that closes every connection after its answer, without a `connection: close`:
 /// the client notices the close before it writes again, so each POST and each GET reaches the
 /// target exactly once, on a connection of its own, and every row says it went once.

@@ -108,11 +108,16 @@ pub fn draw(
     let mut figures = vec![r.headline.capacity.clone()];
     figures.extend(r.headline.trigger.clone());
     figures.push(format!(
-        "Error rate {} (target < {}) · {} requests, {} failed",
+        "Error rate {} (target < {}) · {} requests sent, {} failed{}",
         pct(a.error_rate),
         pct(a.source.targets.error_rate.max_error_rate),
         a.requests,
-        a.failures + a.dropped
+        a.failures,
+        if a.dropped > 0 {
+            format!(", {} arrivals dropped unsent", a.dropped)
+        } else {
+            String::new()
+        }
     ));
     // Without a trigger the capacity line says what load would find one: room for it.
     let room = if r.headline.trigger.is_some() { 2 } else { 4 };

@@ -19,9 +19,11 @@ use crate::stats::RunStats;
 /// machine's cores.
 pub(super) fn config(args: &RunArgs, run: &ResolvedRun, target: &TargetUp) -> Value {
     let mut config = run.config_record(args, &target.host, target.simulator.clone());
-    config["command"] = json!(crate::redact::command_line(
-        &std::env::args().collect::<Vec<_>>()
-    ));
+    // Arguments that are no UTF-8 (a path) are shown lossily, never a panic.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    config["command"] = json!(crate::redact::command_line(&argv));
     config["tool_commit"] = json!(env!("AURAX_COMMIT"));
     config["load_cores"] = json!(std::thread::available_parallelism().map_or(0, |n| n.get()));
     config

@@ -15,7 +15,7 @@ use crate::limits::{MAX_RATE, MAX_USERS};
 use crate::redact;
 use crate::runner::{LoadPlan, MixDraw, StopCondition, default_threads};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
-use crate::scenario::{Profile, Scenario};
+use crate::scenario::{LoadScenario, Profile, Scenario};
 use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
 use crate::shard::Shard;
 
@@ -91,44 +91,8 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             "built-in".to_string(),
         ),
     };
-    // A replay takes no load from a profile, only the classes whose targets it is judged on:
-    // a scenario file without the default profile then uses every class.
-    let every_class = Profile {
-        users: 1,
-        spawn_rate: 1.0,
-        run_time: Duration::from_secs(60),
-        user_classes: scenario
-            .class_names()
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
-    };
-    // A scenario file without the default profile runs as its flags say (a replay takes
-    // no load from a profile anyway): every class, one user, a minute, unless -u, -r, -t,
-    // --user-class, --rate or --stages say otherwise.
-    let default_missing = args.profile == DEFAULT_PROFILE;
-    let profile = match scenario.profiles.get(&args.profile) {
-        Some(p) => p,
-        None if default_missing => &every_class,
-        None => {
-            let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
-            return Err(fail(
-                ExitCode::BadInput,
-                format!(
-                    "unknown profile `{}` (known: {})",
-                    args.profile,
-                    known.join(", ")
-                ),
-            ));
-        }
-    };
     let mut notes = Vec::new();
-    if default_missing && !scenario.profiles.contains_key(DEFAULT_PROFILE) && args.trace.is_empty()
-    {
-        notes.push(format!(
-            "{scenario_source} has no `{DEFAULT_PROFILE}` profile: every class, 1 user for 60 s, where -u, -r, -t, --user-class, --rate or --stages do not say otherwise"
-        ));
-    }
+    let profile = profile_of(args, &scenario, &scenario_source, &mut notes)?;
     let load_scenario = match &args.scenario {
         Some(name) => Some(scenario.load_scenarios.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = scenario.load_scenarios.keys().map(String::as_str).collect();
@@ -139,20 +103,186 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         })?),
         None => None,
     };
-    let class_specs: Vec<String> = match (&load_scenario, args.user_class.is_empty()) {
-        (_, false) => args.user_class.clone(),
-        (Some(l), true) => l.classes.clone(),
-        (None, true) => profile.user_classes.clone(),
+    let classes = classes_of(args, &scenario, load_scenario.as_ref(), &profile)?;
+    let scenario = Arc::new(scenario);
+    // A search with --trace sends the trace's mix at each step's rate: no replay.
+    let (replay, recorded_mix) = if args.find_capacity && !args.trace.is_empty() {
+        (None, Some(super::replay::recorded_mix(args, &scenario)?))
+    } else {
+        (resolve_replay(args, &scenario)?, None)
+    };
+    let search = search_of(args)?;
+    let shape = match &replay {
+        Some(r) => r.shape.clone(),
+        None => {
+            let shape = shape_of(
+                args,
+                &profile,
+                load_scenario.as_ref(),
+                search.is_some(),
+                &mut notes,
+            )?;
+            within_ceilings(&shape)?;
+            shape
+        }
+    };
+    // -t caps a shape with stages; otherwise the stages (or the trace) say how long it runs.
+    let run_time = match &replay {
+        // Without -t a replay runs until its trace ends.
+        Some(_) => args.run_time,
+        None => Some(
+            args.run_time
+                .map_or(shape.duration(), |t| t.min(shape.duration())),
+        ),
+    };
+    // The scenario's stop conditions are text of a file (exit 3 when bad); the flag's are
+    // parsed already.
+    let mut stop_on = Vec::new();
+    for text in load_scenario.iter().flat_map(|l| l.stop_on.iter()) {
+        stop_on.push(StopCondition::parse(text).map_err(bad)?);
+    }
+    stop_on.extend(args.stop_on.iter().cloned());
+    let mut headers = scenario.headers.clone();
+    headers.extend(
+        args.headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone())),
+    );
+    let targets = targets_of(args, &scenario, &classes)?;
+    let shard = shard_of(args, env)?;
+    let (run_id, seed) = identity(args, env, shard);
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("runs").join(&run_id);
+        if shard.is_distributed() {
+            dir.join(format!("w{}", shard.index))
+        } else {
+            dir
+        }
+    });
+    // A search offers what its steps find; the throughput tiers are judged on what was served.
+    let until = run_time.unwrap_or(Duration::MAX);
+    let offered_rps = if search.is_some() {
+        f64::INFINITY
+    } else if shape.is_open() {
+        shape.peak_before(until)
+    } else {
+        per_user_rps(&scenario, &classes) * shape.peak_before(until)
+    };
+    Ok(ResolvedRun {
+        scenario,
+        scenario_source,
+        offered_rps,
+        plan: LoadPlan {
+            shape,
+            run_time,
+            classes,
+            seed,
+            stop_timeout: args.stop_timeout,
+            stop_on,
+            step: None,
+            recorded_mix,
+            mix_draw: MixDraw::Random,
+            shard,
+            threads: args.threads.unwrap_or_else(default_threads),
+        },
+        headers,
+        timeout: args.timeout,
+        targets,
+        out_dir,
+        run_id,
+        replay,
+        monitor: None,
+        notes,
+        search,
+    })
+}
+
+/// `--find-capacity`: the search's settings.
+fn search_of(args: &RunArgs) -> Result<Option<CapacitySearch>, Fail> {
+    if !args.find_capacity {
+        return Ok(None);
+    }
+    if args.step_time > args.budget {
+        return Err(bad(format!(
+            "--step-time {:?} is longer than --budget {:?}: not one step fits (lower --step-time or raise --budget)",
+            args.step_time, args.budget
+        )));
+    }
+    Ok(Some(CapacitySearch {
+        precision: args.precision,
+        step_min_s: args.step_time.as_secs_f64(),
+        step_max_s: args.step_time.as_secs_f64() * STEP_MAX_HOLDS,
+        budget_s: args.budget.as_secs_f64(),
+        start_rps: args.start_rate,
+    }))
+}
+
+/// Bad input only a file can tell (exit 3).
+fn bad(e: String) -> Fail {
+    fail(ExitCode::BadInput, e)
+}
+
+/// The profile named by `--profile`. A scenario file without the default profile runs as its
+/// flags say (a replay takes no load from a profile anyway): every class, one user, a minute,
+/// unless -u, -r, -t, --user-class, --rate or --stages say otherwise.
+fn profile_of(
+    args: &RunArgs,
+    scenario: &Scenario,
+    source: &str,
+    notes: &mut Vec<String>,
+) -> Result<Profile, Fail> {
+    let default_missing = args.profile == DEFAULT_PROFILE;
+    match scenario.profiles.get(&args.profile) {
+        Some(p) => Ok(p.clone()),
+        None if default_missing => {
+            if args.trace.is_empty() {
+                notes.push(format!(
+                    "{source} has no `{DEFAULT_PROFILE}` profile: every class, 1 user for 60 s, where -u, -r, -t, --user-class, --rate or --stages do not say otherwise"
+                ));
+            }
+            Ok(Profile {
+                users: 1,
+                spawn_rate: 1.0,
+                run_time: Duration::from_secs(60),
+                user_classes: scenario
+                    .class_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+            })
+        }
+        None => {
+            let known: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
+            Err(bad(format!(
+                "unknown profile `{}` (known: {})",
+                args.profile,
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+/// The user classes and their weights: `--user-class NAME[:WEIGHT]`, else the load
+/// scenario's, else the profile's.
+fn classes_of(
+    args: &RunArgs,
+    scenario: &Scenario,
+    load_scenario: Option<&LoadScenario>,
+    profile: &Profile,
+) -> Result<Vec<(usize, u32)>, Fail> {
+    let specs: &[String] = match (load_scenario, args.user_class.is_empty()) {
+        (_, false) => &args.user_class,
+        (Some(l), true) => &l.classes,
+        (None, true) => &profile.user_classes,
     };
     let mut classes = Vec::new();
-    for spec in &class_specs {
+    for spec in specs {
         let (name, weight) = match spec.split_once(':') {
             Some((n, w)) => {
                 let w: u32 = w.parse().ok().filter(|w| *w > 0).ok_or_else(|| {
-                    fail(
-                        ExitCode::BadInput,
-                        format!("--user-class {spec}: the weight must be a whole number above 0"),
-                    )
+                    bad(format!(
+                        "--user-class {spec}: the weight must be a whole number above 0"
+                    ))
                 })?;
                 (n, Some(w))
             }
@@ -163,79 +293,46 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             .iter()
             .position(|c| c.name == name)
             .ok_or_else(|| {
-                fail(
-                    ExitCode::BadInput,
-                    format!(
-                        "unknown user class `{name}` (known: {})",
-                        scenario.class_names().join(", ")
-                    ),
-                )
+                bad(format!(
+                    "unknown user class `{name}` (known: {})",
+                    scenario.class_names().join(", ")
+                ))
             })?;
         classes.push((index, weight.unwrap_or(scenario.user_classes[index].weight)));
     }
-    let bad = |e: String| fail(ExitCode::BadInput, e);
-    // Flag values arrive typed and within their ceilings (crate::flags): what is left to
-    // check here needs the scenario file.
-    let run_time_flag = args.run_time;
     if classes.is_empty() {
         return Err(bad(
             "no user class to run: name one with --user-class (the profile or scenario lists none)"
                 .into(),
         ));
     }
-    let connections = args.connections.map(|n| n as usize);
-    let max_in_flight = args.max_in_flight.map(|n| n as usize);
+    Ok(classes)
+}
+
+/// The synthetic load's shape: a search's first step, `--rate`, `--rate-stages`,
+/// `--stages`, a load scenario, or the profile's Locust-style ramp (-u, -r, -t). Flag values
+/// arrive typed and within their ceilings (crate::flags).
+fn shape_of(
+    args: &RunArgs,
+    profile: &Profile,
+    load_scenario: Option<&LoadScenario>,
+    search: bool,
+    notes: &mut Vec<String>,
+) -> Result<LoadShape, Fail> {
     let open = |stages: Vec<Stage>,
                 default_arrivals: Arrivals,
                 default_max: usize,
                 default_conn: Option<usize>| LoadShape::Open {
         stages,
         arrivals: args.arrivals.unwrap_or(default_arrivals),
-        connections: connections.or(default_conn),
-        max_in_flight: max_in_flight.unwrap_or(default_max),
+        connections: args.connections.map(|n| n as usize).or(default_conn),
+        max_in_flight: args
+            .max_in_flight
+            .map(|n| n as usize)
+            .unwrap_or(default_max),
     };
-    let profile = profile.clone();
-    let scenario = Arc::new(scenario);
-    // A search with --trace sends the trace's mix at each step's rate: no replay.
-    let (replay, recorded_mix) = if args.find_capacity && !args.trace.is_empty() {
-        (None, Some(super::replay::recorded_mix(args, &scenario)?))
-    } else {
-        (resolve_replay(args, &scenario)?, None)
-    };
-    let search = args.find_capacity.then_some(CapacitySearch {
-        precision: args.precision,
-        step_min_s: args.step_time.as_secs_f64(),
-        step_max_s: args.step_time.as_secs_f64() * STEP_MAX_HOLDS,
-        budget_s: args.budget.as_secs_f64(),
-        start_rps: args.start_rate,
-    });
-    if search.is_some() && args.step_time > args.budget {
-        return Err(bad(format!(
-            "--step-time {:?} is longer than --budget {:?}: not one step fits (lower --step-time or raise --budget)",
-            args.step_time, args.budget
-        )));
-    }
-    let shape = if let Some(r) = &replay {
-        r.shape.clone()
-    } else if search.is_some() {
-        // The first step; the search sets each step's rate and hold.
-        open(
-            vec![
-                Stage {
-                    target: args.start_rate,
-                    duration: Duration::ZERO,
-                },
-                Stage {
-                    target: args.start_rate,
-                    duration: args.budget,
-                },
-            ],
-            Arrivals::Constant,
-            DEFAULT_MAX_IN_FLIGHT,
-            None,
-        )
-    } else if let Some(rate) = args.rate {
-        let length = run_time_flag.unwrap_or(profile.run_time);
+    // A constant rate from the start: held for `length`.
+    let constant = |rate: f64, length: Duration| {
         open(
             vec![
                 Stage {
@@ -251,6 +348,13 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             DEFAULT_MAX_IN_FLIGHT,
             None,
         )
+    };
+    let length = args.run_time.unwrap_or(profile.run_time);
+    Ok(if search {
+        // The first step; the search sets each step's rate and hold.
+        constant(args.start_rate, args.budget)
+    } else if let Some(rate) = args.rate {
+        constant(rate, length)
     } else if let Some(StageList(stages)) = &args.rate_stages {
         open(
             stages.clone(),
@@ -262,7 +366,7 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         LoadShape::Closed {
             stages: stages.clone(),
         }
-    } else if let Some(l) = &load_scenario {
+    } else if let Some(l) = load_scenario {
         match l.scaled(args.scale, args.duration_scale) {
             LoadShape::Open {
                 stages,
@@ -278,7 +382,6 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         if users == 0 {
             return Err(bad("the profile's users must be at least 1".into()));
         }
-        let length = run_time_flag.unwrap_or(profile.run_time);
         let stages = locust_ramp(users, spawn_rate, length);
         let reached = stages.first().map_or(0.0, |s| s.target);
         if reached < f64::from(users) {
@@ -288,52 +391,41 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             ));
         }
         LoadShape::Closed { stages }
-    };
-    if shape.peak() <= 0.0 && replay.is_none() {
+    })
+}
+
+/// A synthetic load that rises above 0 and stays under the ceilings (users or rate, 30 days).
+fn within_ceilings(shape: &LoadShape) -> Result<(), Fail> {
+    if shape.peak() <= 0.0 {
         return Err(bad("the load never rises above 0".into()));
     }
-    if replay.is_none() {
-        let (what, max) = if shape.is_open() {
-            ("arrivals per second", MAX_RATE)
-        } else {
-            ("users", f64::from(MAX_USERS))
-        };
-        // NaN is no load either: only a number up to the ceiling passes.
-        if shape.peak().partial_cmp(&max) == Some(std::cmp::Ordering::Greater)
-            || shape.peak().is_nan()
-        {
-            return Err(bad(format!(
-                "the load peaks at {} {what}, over the ceiling of {max}",
-                shape.peak()
-            )));
-        }
-        if shape.duration() > crate::limits::MAX_DURATION {
-            return Err(bad(
-                "the load's stages last over the ceiling of 30 days".into()
-            ));
-        }
-    }
-    // -t caps a shape with stages; otherwise the stages (or the trace) say how long it runs.
-    let run_time = match &replay {
-        // Without -t a replay runs until its trace ends.
-        Some(_) => run_time_flag,
-        None => Some(run_time_flag.map_or(shape.duration(), |t| t.min(shape.duration()))),
+    let (what, max) = if shape.is_open() {
+        ("arrivals per second", MAX_RATE)
+    } else {
+        ("users", f64::from(MAX_USERS))
     };
-    // The scenario's stop conditions are text of a file (exit 3 when bad); the flag's are
-    // parsed already.
-    let mut stop_on = Vec::new();
-    for text in load_scenario.iter().flat_map(|l| l.stop_on.iter()) {
-        stop_on.push(StopCondition::parse(text).map_err(bad)?);
+    // NaN is no load either: only a number up to the ceiling passes.
+    if shape.peak().partial_cmp(&max) == Some(std::cmp::Ordering::Greater) || shape.peak().is_nan()
+    {
+        return Err(bad(format!(
+            "the load peaks at {} {what}, over the ceiling of {max}",
+            shape.peak()
+        )));
     }
-    stop_on.extend(args.stop_on.iter().cloned());
-    let timeout = args.timeout;
-    let stop_timeout = args.stop_timeout;
-    let mut headers = scenario.headers.clone();
-    headers.extend(
-        args.headers
-            .iter()
-            .map(|h| (h.name.clone(), h.value.clone())),
-    );
+    if shape.duration() > crate::limits::MAX_DURATION {
+        return Err(bad(
+            "the load's stages last over the ceiling of 30 days".into()
+        ));
+    }
+    Ok(())
+}
+
+/// The targets the run is judged on: its classes' endpoints', the percentile and `--slo`s.
+fn targets_of(
+    args: &RunArgs,
+    scenario: &Scenario,
+    classes: &[(usize, u32)],
+) -> Result<Targets, Fail> {
     let class_refs: Vec<_> = classes
         .iter()
         .map(|(i, _)| &scenario.user_classes[*i])
@@ -349,22 +441,29 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         args.target_percentile,
         Some(&known),
     )
-    .map_err(|e| fail(ExitCode::BadInput, e))?;
+    .map_err(bad)?;
+    Ok(targets)
+}
+
+/// Requests per second one user of the mix sends: each class's weight over its mean wait.
+fn per_user_rps(scenario: &Scenario, classes: &[(usize, u32)]) -> f64 {
     let total_weight: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
-    let per_user_rps: f64 = classes
+    classes
         .iter()
         .map(|(i, w)| {
             let (lo, hi) = scenario.user_classes[*i].wait;
             let mean = (lo + hi).as_secs_f64() / 2.0;
             f64::from(*w) / total_weight / mean.max(1e-3)
         })
-        .sum();
-    let now = env.now;
-    let shard = shard_of(args, env)?;
-    let (run_id, seed) = match (shard.is_distributed(), args.start_at) {
-        // Every worker derives the same id and seed from what they share: the start time,
-        // the workers, the seed given; so their directories are known to belong together
-        // and they draw the one schedule.
+        .sum()
+}
+
+/// The run's id and seed. Every worker of a distributed run derives the same ones from what
+/// they share (the start time, the workers, the seed given), so their directories are known
+/// to belong together and they draw the one schedule; a run of its own is unique even beside
+/// one started in the same millisecond (the process id and the clock's nanoseconds).
+fn identity(args: &RunArgs, env: &Environment, shard: Shard) -> (String, u64) {
+    match (shard.is_distributed(), args.start_at) {
         (true, Some(at)) => {
             let seed = args.seed.unwrap_or(at.timestamp_micros() as u64);
             let key = at.timestamp_micros() as u64 ^ u64::from(shard.count).rotate_left(40) ^ seed;
@@ -375,8 +474,7 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             )
         }
         _ => {
-            // Unique per run, even for two started in the same millisecond with the same
-            // seed: the process id and the clock's nanoseconds pick the suffix.
+            let now = env.now;
             let suffix = (u64::from(env.process_id) << 32
                 ^ u64::from(now.timestamp_subsec_nanos()))
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -387,49 +485,7 @@ pub fn resolve(args: &RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
                 args.seed.unwrap_or_else(|| now.timestamp_micros() as u64),
             )
         }
-    };
-    let out_dir = args.out.clone().unwrap_or_else(|| {
-        let dir = PathBuf::from("runs").join(&run_id);
-        if shard.is_distributed() {
-            dir.join(format!("w{}", shard.index))
-        } else {
-            dir
-        }
-    });
-    Ok(ResolvedRun {
-        scenario,
-        scenario_source,
-        // A search offers what its steps find; the throughput tiers are judged on what was served.
-        offered_rps: if search.is_some() {
-            f64::INFINITY
-        } else if shape.is_open() {
-            shape.peak_before(run_time.unwrap_or(Duration::MAX))
-        } else {
-            per_user_rps * shape.peak_before(run_time.unwrap_or(Duration::MAX))
-        },
-        plan: LoadPlan {
-            shape,
-            run_time,
-            classes,
-            seed,
-            stop_timeout,
-            stop_on,
-            step: None,
-            recorded_mix,
-            mix_draw: MixDraw::Random,
-            shard,
-            threads: args.threads.unwrap_or_else(default_threads),
-        },
-        headers,
-        timeout,
-        targets,
-        out_dir,
-        run_id,
-        replay,
-        monitor: None,
-        notes,
-        search,
-    })
+    }
 }
 
 /// A step not settled after its minimum hold is held up to this many times as long.

@@ -14,6 +14,7 @@ mod open;
 mod plain;
 mod replay;
 mod request;
+mod response;
 mod shared;
 mod users;
 

@@ -21,3 +21,4 @@ mod resources;
 mod run;
 mod run_stops;
 mod streaming;
+mod wire;

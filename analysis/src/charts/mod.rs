@@ -211,38 +211,32 @@ pub fn canvas(
     Ok(root)
 }
 
+/// The palette every chart draws from (matplotlib's tab10).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 /// A stable colour per series index.
 pub fn color(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-    ];
-    COLORS[i % COLORS.len()]
+    PALETTE[i % 8]
 }
 
 /// One colour per endpoint, the same in every chart: its place among the run's endpoints
 /// (sorted by name), so a reader who learnt "generate_image is orange" once can trust it.
 /// Red is left out: it marks targets, limits and misses in every chart.
 pub fn endpoint_color(a: &Analysis, name: &str) -> RGBColor {
-    const ENDPOINTS: [RGBColor; 9] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-        RGBColor(188, 189, 34),
-        RGBColor(23, 190, 207),
-    ];
+    const NOT_RED: [usize; 9] = [0, 1, 2, 4, 5, 6, 7, 8, 9];
     let i = a.endpoints.iter().position(|e| e.name == name);
-    i.map_or(ENDPOINTS[6], |i| ENDPOINTS[i % ENDPOINTS.len()])
+    PALETTE[i.map_or(7, |i| NOT_RED[i % NOT_RED.len()])]
 }
 
 /// A linear axis's tick label: whole numbers without a decimal ("10", not "10.0"), others

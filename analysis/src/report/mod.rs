@@ -9,16 +9,17 @@ use crate::charts::{self, ChartFile};
 use crate::{Analysis, AnalysisError, summary};
 
 mod card;
+mod cells;
 mod document;
 mod generation;
 mod header;
+mod load;
 pub mod model;
 mod render;
 mod resources;
 
-pub use document::{
-    checks_caption, checks_table, document, endpoint_summary_table, headline, steps_table,
-};
+pub use document::{checks_caption, checks_table, document, endpoint_summary_table, headline};
+pub use load::steps_table;
 pub use render::{html_page, markdown, terminal, text_table};
 
 /// What was written.

@@ -223,7 +223,7 @@ pub struct Exports {
     pub junit: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 #[command(group(
     ArgGroup::new("load_shape")
         .args(["scenario", "stages", "rate", "rate_stages", "trace"])
@@ -403,7 +403,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub report: bool,
     /// Where --report writes [default: reports/<name of the run directory>].
-    #[arg(long = "report-dir")]
+    #[arg(long = "report-dir", requires = "report")]
     pub report_dir: Option<PathBuf>,
     /// Files for other tools.
     #[command(flatten)]

@@ -160,7 +160,7 @@ fn pod_run(manifest: &Value) -> Result<RunArgs, Fail> {
             job_completion_index: Some("0".into()),
             ..super::run::Environment::current()
         };
-        super::run::resolve(&run, &pod).map_err(|e| {
+        super::run::resolve(RunArgs::clone(&run), &pod).map_err(|e| {
             fail(
                 e.code,
                 format!("the run after `--` would fail in every pod: {:#}", e.error),

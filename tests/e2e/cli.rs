@@ -24,6 +24,7 @@ fn flag_relations_are_usage_errors_with_exit_2() {
         (&["--trace", "t.jsonl", "--user-class", "A"], "--user-class"),
         (&["--rate", "5/s", "--stages", "5:10s"], "--stages"),
         (&["--find-capacity", "--shards", "2"], "--shards"),
+        (&["--report-dir", "rep"], "--report"),
     ];
     for (flags, names) in cases {
         let mut args = vec!["run"];

@@ -21,6 +21,59 @@ use crate::shape::{LoadShape, Stage};
 const SAMPLE: Duration = Duration::from_millis(100);
 
 /// Runs the search; returns what the engine reports over all steps.
+/// Step `index`: the mix at `rate`, from the first moment, held up to `hold`, every
+/// class drawn exactly, no stop condition of the run's.
+fn step_plan(plan: &LoadPlan, index: u32, rate: f64, hold: Duration, drain: Duration) -> LoadPlan {
+    let shape = match &plan.shape {
+        LoadShape::Open {
+            arrivals,
+            connections,
+            max_in_flight,
+            ..
+        } => LoadShape::Open {
+            stages: vec![
+                Stage {
+                    target: rate,
+                    duration: Duration::ZERO,
+                },
+                Stage {
+                    target: rate,
+                    duration: hold,
+                },
+            ],
+            arrivals: *arrivals,
+            connections: *connections,
+            max_in_flight: *max_in_flight,
+        },
+        other => other.clone(),
+    };
+    LoadPlan {
+        shape,
+        run_time: Some(hold),
+        stop_on: Vec::new(),
+        stop_timeout: drain,
+        step: Some(index),
+        mix_draw: MixDraw::Exact,
+        ..plan.clone()
+    }
+}
+
+/// The line that ends a search: its steps, its time and the bracket it proved.
+fn search_over(steps: &[StepVerdict], took: Duration) -> String {
+    let (pass, fail) = capacity::bracket(steps);
+    format!(
+        "search over after {} step(s) in {}: {}",
+        steps.len(),
+        secs(took),
+        match (pass, fail) {
+            (Some(p), Some(f)) => format!("passes at {p:.2} req/s, fails at {f:.2} req/s"),
+            (Some(p), None) => format!("passes at {p:.2} req/s, no step failed"),
+            (None, Some(f)) => format!("fails even at {f:.2} req/s"),
+            (None, None) => "no step judged".to_string(),
+        }
+    )
+}
+
 pub async fn search(
     shared: Arc<Shared>,
     plan: &LoadPlan,
@@ -52,37 +105,7 @@ pub async fn search(
         }
         let index = steps.len() as u32;
         let hold = step_max.min(left);
-        let step_plan = LoadPlan {
-            shape: match &plan.shape {
-                LoadShape::Open {
-                    arrivals,
-                    connections,
-                    max_in_flight,
-                    ..
-                } => LoadShape::Open {
-                    stages: vec![
-                        Stage {
-                            target: rate,
-                            duration: Duration::ZERO,
-                        },
-                        Stage {
-                            target: rate,
-                            duration: hold,
-                        },
-                    ],
-                    arrivals: *arrivals,
-                    connections: *connections,
-                    max_in_flight: *max_in_flight,
-                },
-                other => other.clone(),
-            },
-            run_time: Some(hold),
-            stop_on: Vec::new(),
-            stop_timeout: drain_limit,
-            step: Some(index),
-            mix_draw: MixDraw::Exact,
-            ..plan.clone()
-        };
+        let step_plan = step_plan(plan, index, rate, hold, drain_limit);
         if !quiet {
             eprintln!(
                 "step {index}: {rate:.2} req/s, held {}..{} ({} of the {} budget left)",
@@ -111,19 +134,8 @@ pub async fn search(
             Some(reason) => break Some(reason),
         }
     };
-    let (pass, fail) = capacity::bracket(&steps);
     if !quiet {
-        eprintln!(
-            "search over after {} step(s) in {}: {}",
-            steps.len(),
-            secs(started.elapsed()),
-            match (pass, fail) {
-                (Some(p), Some(f)) => format!("passes at {p:.2} req/s, fails at {f:.2} req/s"),
-                (Some(p), None) => format!("passes at {p:.2} req/s, no step failed"),
-                (None, Some(f)) => format!("fails even at {f:.2} req/s"),
-                (None, None) => "no step judged".to_string(),
-            }
-        );
+        eprintln!("{}", search_over(&steps, started.elapsed()));
     }
     DriveReport {
         stopped_early,

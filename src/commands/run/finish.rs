@@ -4,7 +4,6 @@
 use aurax_analysis::Analysis;
 use aurax_analysis::report;
 
-use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, fail};
 use crate::monitor::SamplerReport;
 use crate::runner::{DriveReport, StopReason};
@@ -177,19 +176,11 @@ impl RunEnd {
 }
 
 /// `--report`: the report folder of the run, from its files.
-pub(super) fn write_report(
-    args: &RunArgs,
-    out_dir: &std::path::Path,
-    analysis: Option<&Analysis>,
-) -> Result<(), Fail> {
-    let dir = args
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| super::super::analyze::default_report_dir(out_dir));
+pub(super) fn write_report(dir: &std::path::Path, analysis: Option<&Analysis>) -> Result<(), Fail> {
     match analysis {
         Some(a) => {
             say!();
-            super::super::analyze::write_and_print(a, Default::default(), &dir, None, false)?;
+            super::super::analyze::write_and_print(a, Default::default(), dir, None, false)?;
         }
         None => eprintln!("--report: no report, as no request was recorded to analyse"),
     }

@@ -24,21 +24,23 @@ use crate::runner::{self, LiveLine, Shared, StopReason};
 use crate::shape::LoadShape;
 use crate::sink::{SegmentPolicy, Sink};
 use crate::stats::RunStats;
+use monitoring::MonitorPlan;
+use replay::ReplayAbout;
 
 pub(crate) use plan::{Environment, ResolvedRun, resolve};
 
 /// `aurax-tool run`.
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
-    let mut run = resolve(&args, &plan::Environment::current())?;
+    let run = resolve(args, &plan::Environment::current())?;
     // The exporter's port, bound before any load (exit 6 when taken).
-    run.monitor = Some(monitoring::prepare(&args, run.plan.run_time)?);
+    let monitor = monitoring::prepare(&run.monitor, run.plan.run_time)?;
     for note in &run.notes {
         eprintln!("note: {note}");
     }
     out_dir::prepare(&run.out_dir)?;
     let dir = run.out_dir.clone();
     let rt = super::runtime()?;
-    let result = rt.block_on(run_async(args, run));
+    let result = rt.block_on(run_async(run, monitor));
     if result.is_err() {
         // Failed before the run began (an unreachable host): give the directory back.
         out_dir::release(&dir);
@@ -46,23 +48,23 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     result
 }
 
-async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail> {
+async fn run_async(mut run: ResolvedRun, monitor: MonitorPlan) -> Result<ExitCode, Fail> {
     crate::http::install_tls_provider();
-    let target = target::start(&args, &run).await?;
+    let target = target::start(&run).await?;
     // A distributed run's workers start together: wait for --start-at, or say how late.
-    let start_late_ms = match args.start_at {
+    let start_late_ms = match run.start_at {
         Some(at) => Some(wait_for_start(at).await?),
         None => None,
     };
-    let config = records::config(&args, &run, &target);
+    let config = records::config(&run, &target);
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let metadata = records::file_metadata(&run, &config, &target.shown_host, &started)?;
-    let mut manifest = records::new_manifest(&args, &run, &target, config, started, start_late_ms);
+    let mut manifest = records::new_manifest(&run, &target, config, started, start_late_ms);
     manifest
         .write(&run.out_dir)
         .map_err(out_err(&run.out_dir))?;
 
-    let driven = drive(&args, &mut run, target, metadata).await?;
+    let driven = drive(&mut run, monitor, target, metadata).await?;
 
     let stats = driven
         .stats
@@ -94,24 +96,24 @@ async fn run_async(args: RunArgs, mut run: ResolvedRun) -> Result<ExitCode, Fail
         report: &driven.report,
         out_dir: &run.out_dir,
         late_p99_ms,
-        replay_behind_hint: driven.replay.is_some().then(|| format!(
+        replay_behind_hint: driven.replay.as_ref().map(|r| format!(
             "the replay could not keep up with the trace at --speed {}: lower --speed, cap it with --max-rate, or raise --connections",
-            args.selection.speed
+            r.speed
         )),
     });
-    if let Some(c) = &driven.replay {
-        replay::print_summary(&args, c, sink.rows);
+    if let Some(r) = &driven.replay {
+        r.print_summary(sink.rows);
     }
     if let Some(a) = &analysis {
-        super::analyze::export(a, &args.exports)?;
+        super::analyze::export(a, &run.output.exports)?;
     }
-    if args.report {
-        finish::write_report(&args, &run.out_dir, analysis.as_ref())?;
+    if let Some(dir) = &run.output.report {
+        finish::write_report(dir, analysis.as_ref())?;
     }
     if let Some(StopReason::Condition(why)) = &driven.report.stopped_early {
         eprintln!("{why}");
     }
-    finish::RunEnd::of(&driven.report, analysis.as_ref(), args.no_thresholds).exit()
+    finish::RunEnd::of(&driven.report, analysis.as_ref(), run.output.no_thresholds).exit()
 }
 
 /// An error writing the run directory (exit 5).
@@ -126,15 +128,15 @@ struct Driven {
     sink: Result<crate::sink::SinkReport, crate::sink::SegmentError>,
     resources: crate::monitor::SamplerReport,
     stats: Arc<Mutex<RunStats>>,
-    replay: Option<Arc<crate::trace::ReplayCounters>>,
+    replay: Option<ReplayAbout>,
 }
 
 /// The load itself: the sink on its thread, the monitors, the stop watcher and the live
 /// line around the engine (or the capacity search); all of them ended and flushed when it
 /// returns.
 async fn drive(
-    args: &RunArgs,
     run: &mut ResolvedRun,
+    monitor: MonitorPlan,
     target: target::TargetUp,
     metadata: HashMap<String, String>,
 ) -> Result<Driven, Fail> {
@@ -159,13 +161,8 @@ async fn drive(
     } else {
         shared
     });
-    let monitor = run
-        .monitor
-        .take()
-        .ok_or_else(|| fail(ExitCode::Failure, "monitoring prepared twice"))?;
     let monitoring = monitoring::start(
         monitor,
-        args,
         &run.out_dir,
         &run.run_id,
         shared.clone(),
@@ -178,36 +175,23 @@ async fn drive(
         runner::watch_conditions(run.plan.stop_on.clone(), stats.clone(), shared.clone());
     let watcher = tokio::spawn(watch_for_stop(stop_tx, sink_failed, conditions));
     let live = tokio::spawn(
-        LiveLine::new(run.plan.run_time, run.plan.shape.is_open(), args.quiet).run(
-            shared.clone(),
-            stats.clone(),
-            args.quiet,
-        ),
-    );
-    eprintln!(
-        "running {} against {against}; writing {}",
-        describe_load(args, run),
-        run.out_dir.display()
+        LiveLine::new(
+            run.plan.run_time,
+            run.plan.shape.is_open(),
+            run.output.quiet,
+        )
+        .run(shared.clone(), stats.clone(), run.output.quiet),
     );
     let (feed, replay) = match run.replay.take() {
-        Some(r) => (Some(r.feed), Some(r.counters)),
+        Some(r) => (Some(r.feed), Some(r.about)),
         None => (None, None),
     };
-    let report = match &run.search {
-        Some(search) => {
-            capacity::search(
-                shared.clone(),
-                &run.plan,
-                search,
-                &run.targets,
-                run.timeout.max(run.plan.stop_timeout),
-                stop_rx,
-                args.quiet,
-            )
-            .await
-        }
-        None => runner::drive(shared.clone(), &run.plan, stop_rx, feed).await,
-    };
+    eprintln!(
+        "running {} against {against}; writing {}",
+        describe_load(run, replay.as_ref()),
+        run.out_dir.display()
+    );
+    let report = load(run, shared.clone(), stop_rx, feed).await;
     live.abort();
     let _ = live.await;
     watcher.abort();
@@ -225,23 +209,49 @@ async fn drive(
     })
 }
 
+/// The engine over the plan, or the capacity search's steps, until it ends or is stopped.
+async fn load(
+    run: &ResolvedRun,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<Option<StopReason>>,
+    feed: Option<runner::ReplayFeed>,
+) -> runner::DriveReport {
+    match &run.search {
+        Some(search) => {
+            capacity::search(
+                shared,
+                &run.plan,
+                search,
+                &run.targets,
+                run.timeout.max(run.plan.stop_timeout),
+                stop,
+                run.output.quiet,
+            )
+            .await
+        }
+        None => runner::drive(shared, &run.plan, stop, feed).await,
+    }
+}
+
 /// The load in words, for the line that starts it.
-fn describe_load(args: &RunArgs, run: &ResolvedRun) -> String {
-    match &run.plan.shape {
-        _ if run.search.is_some() => format!(
+fn describe_load(run: &ResolvedRun, replay: Option<&ReplayAbout>) -> String {
+    if let Some(search) = &run.search {
+        return format!(
             "a capacity search from {} req/s (open-model steps, doubled then bisected to {:.0}%) within {:?}",
-            args.start_rate,
-            args.precision * 100.0,
-            args.budget
-        ),
-        LoadShape::Open { .. } => format!(
+            search.start_rps,
+            search.precision * 100.0,
+            Duration::from_secs_f64(search.budget_s)
+        );
+    }
+    match (&run.plan.shape, replay) {
+        (LoadShape::Open { .. }, _) => format!(
             "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
             run.plan.shape.peak(),
             run.plan.shape.stages().len(),
             run.plan.synthetic_end()
         ),
-        LoadShape::Replay { pace } => replay::describe(args, pace, run.plan.run_time),
-        closed => format!(
+        (LoadShape::Replay { pace }, Some(replay)) => replay.describe(pace, run.plan.run_time),
+        (closed, _) => format!(
             "up to {} users (closed model) in {} stage(s) for {:?}",
             closed.peak(),
             closed.stages().len(),

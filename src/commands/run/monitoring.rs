@@ -10,7 +10,6 @@ use std::time::Duration;
 use aurax_schema::{SCHEMA_VERSION, meta, resource_schema};
 use tokio::sync::watch;
 
-use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, fail};
 use crate::monitor::exporter::{self, Exporter};
 use crate::monitor::{SamplerConfig, SamplerReport, sampler};
@@ -26,11 +25,23 @@ pub struct Monitoring {
     sampler: tokio::task::JoinHandle<SamplerReport>,
 }
 
+/// `--metrics-listen`, `--metrics-hold`, `--sample-interval`, `--scrape`, `--watch-pid`.
+pub struct MonitorFlags {
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub metrics_hold: Duration,
+    pub sample_interval: Option<Duration>,
+    /// Prometheus endpoints to sample; none: the built-in simulator's, when it is the target.
+    pub scrape: Vec<String>,
+    pub watch_pid: Vec<u32>,
+}
+
 /// The monitoring flags, checked, with the exporter's port already bound.
 pub struct MonitorPlan {
     listener: Option<std::net::TcpListener>,
     hold: Duration,
     interval: Duration,
+    scrape: Vec<String>,
+    watch_pid: Vec<u32>,
 }
 
 /// Resource samples per run when --sample-interval is not given and the run is short.
@@ -44,8 +55,8 @@ fn default_interval(run_time: Duration) -> Duration {
 
 /// Checks the monitoring flags and binds `--metrics-listen`, before any load or file.
 /// `run_time` is the run's planned length (it sets the default sample interval).
-pub fn prepare(args: &RunArgs, run_time: Option<Duration>) -> Result<MonitorPlan, Fail> {
-    let listener = match args.metrics_listen {
+pub fn prepare(flags: &MonitorFlags, run_time: Option<Duration>) -> Result<MonitorPlan, Fail> {
+    let listener = match flags.metrics_listen {
         None => None,
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
             fail(
@@ -54,20 +65,20 @@ pub fn prepare(args: &RunArgs, run_time: Option<Duration>) -> Result<MonitorPlan
             )
         })?),
     };
-    let hold = args.metrics_hold;
-    let interval = args
+    let interval = flags
         .sample_interval
         .unwrap_or_else(|| run_time.map_or(Duration::from_secs(5), default_interval));
     Ok(MonitorPlan {
         listener,
-        hold,
+        hold: flags.metrics_hold,
         interval,
+        scrape: flags.scrape.clone(),
+        watch_pid: flags.watch_pid.clone(),
     })
 }
 
 pub async fn start(
     plan: MonitorPlan,
-    args: &RunArgs,
     dir: &Path,
     run_id: &str,
     shared: Arc<Shared>,
@@ -78,11 +89,13 @@ pub async fn start(
         listener,
         hold,
         interval,
+        mut scrape,
+        watch_pid,
     } = plan;
     let running = Arc::new(AtomicBool::new(true));
     let exporter = match listener {
         Some(l) => {
-            let e = exporter::start(l, shared, stats, running.clone(), args.watch_pid.clone())
+            let e = exporter::start(l, shared, stats, running.clone(), watch_pid.clone())
                 .await
                 .map_err(|e| fail(ExitCode::Failure, format!("--metrics-listen: {e}")))?;
             eprintln!("live metrics (Prometheus) at {}", e.url());
@@ -90,7 +103,6 @@ pub async fn start(
         }
         None => None,
     };
-    let mut scrape = args.scrape.clone();
     if scrape.is_empty() {
         scrape.extend(simulator_metrics);
     }
@@ -101,7 +113,7 @@ pub async fn start(
     let writer = ResourceWriter::new(dir, resource_schema(metadata));
     let config = SamplerConfig {
         scrape,
-        pids: args.watch_pid.clone(),
+        pids: watch_pid,
         interval,
         segment_rows: sampler::SEGMENT_ROWS,
     };

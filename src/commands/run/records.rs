@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::plan::ResolvedRun;
 use super::target::TargetUp;
-use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, OrExit};
 use crate::runner::{DriveReport, StopReason};
 use crate::sink::{Manifest, RunStatus, SinkReport};
@@ -17,8 +16,8 @@ use crate::stats::RunStats;
 /// The run's configuration as the files and run.json record it, with what the report's run
 /// header shows: the command as typed (secrets redacted), the build that ran it and the load
 /// machine's cores.
-pub(super) fn config(args: &RunArgs, run: &ResolvedRun, target: &TargetUp) -> Value {
-    let mut config = run.config_record(args, &target.host, target.simulator.clone());
+pub(super) fn config(run: &ResolvedRun, target: &TargetUp) -> Value {
+    let mut config = run.config_record(&target.host, target.simulator.clone());
     // Arguments that are no UTF-8 (a path) are shown lossily, never a panic.
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
@@ -57,7 +56,7 @@ pub(super) fn file_metadata(
     ]);
     match &run.replay {
         Some(r) => {
-            metadata.insert(meta::TRACE.to_string(), r.record.to_string());
+            metadata.insert(meta::TRACE.to_string(), r.about.record.to_string());
         }
         None if run.search.is_some() => {}
         None if run.offered_rps.is_finite() => {
@@ -87,7 +86,6 @@ pub(super) fn file_metadata(
 
 /// run.json as the run begins: `running`, no counts yet.
 pub(super) fn new_manifest(
-    args: &RunArgs,
     run: &ResolvedRun,
     target: &TargetUp,
     config: Value,
@@ -118,7 +116,7 @@ pub(super) fn new_manifest(
             .shard
             .is_distributed()
             .then(|| run.plan.shard.to_string()),
-        start_at: args
+        start_at: run
             .start_at
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         start_late_ms,

@@ -21,8 +21,20 @@ use crate::trace::{
 pub struct Replay {
     pub shape: LoadShape,
     pub feed: ReplayFeed,
+    pub about: ReplayAbout,
+}
+
+/// What a replay is, apart from its requests: for the lines before and after it, run.json
+/// and the Parquet metadata.
+pub struct ReplayAbout {
+    /// The traces, as named.
+    pub traces: Vec<String>,
+    /// `--speed`.
+    pub speed: f64,
+    /// `--loop 0`: until Ctrl-C.
+    pub endless: bool,
     pub counters: Arc<ReplayCounters>,
-    /// How the replay was asked for, for run.json and the Parquet metadata.
+    /// How the replay was asked for.
     pub record: Value,
 }
 
@@ -86,8 +98,13 @@ pub fn resolve_replay(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Option
     Ok(Some(Replay {
         shape: LoadShape::Replay { pace },
         feed: ReplayFeed { first, rest },
-        counters,
-        record,
+        about: ReplayAbout {
+            traces: args.trace.clone(),
+            speed: args.selection.speed,
+            endless: args.loops == Some(0),
+            counters,
+            record,
+        },
     }))
 }
 
@@ -118,24 +135,27 @@ pub fn recorded_mix(args: &RunArgs, scenario: &Arc<Scenario>) -> Result<Arc<[Tra
     Ok(mix.into())
 }
 
-/// What a replay does, for the line printed before the load starts.
-pub fn describe(args: &RunArgs, pace: &Pace, run_time: Option<Duration>) -> String {
-    let how = match pace {
-        Pace::Recorded { .. } => format!("at {}x the recorded speed", args.selection.speed),
-        Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
-    };
-    let until = match run_time {
-        None if args.loops == Some(0) => "in a loop until Ctrl-C".to_string(),
-        None => "until the trace ends".to_string(),
-        Some(t) => format!("for at most {t:?}"),
-    };
-    format!("a replay of {} {how} {until}", args.trace.join(" + "))
-}
+impl ReplayAbout {
+    /// What the replay does, for the line printed before the load starts.
+    pub fn describe(&self, pace: &Pace, run_time: Option<Duration>) -> String {
+        let how = match pace {
+            Pace::Recorded { .. } => format!("at {}x the recorded speed", self.speed),
+            Pace::AsFastAsPossible { users } => format!("as fast as {users} user(s) can"),
+        };
+        let until = match run_time {
+            None if self.endless => "in a loop until Ctrl-C".to_string(),
+            None => "until the trace ends".to_string(),
+            Some(t) => format!("for at most {t:?}"),
+        };
+        format!("a replay of {} {how} {until}", self.traces.join(" + "))
+    }
 
-/// After the run: how many requests of which traces were sent, and what --lenient skipped.
-pub fn print_summary(args: &RunArgs, counters: &ReplayCounters, rows: u64) {
-    say!("replayed {rows} request(s) of {}", args.trace.join(", "));
-    if let Some(note) = counters.skipped_note() {
-        eprintln!("{note}");
+    /// After the run: how many requests of which traces were sent, and what --lenient
+    /// skipped.
+    pub fn print_summary(&self, rows: u64) {
+        say!("replayed {rows} request(s) of {}", self.traces.join(", "));
+        if let Some(note) = self.counters.skipped_note() {
+            eprintln!("{note}");
+        }
     }
 }

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use serde_json::{Value, json};
 
 use super::plan::ResolvedRun;
-use crate::cli::RunArgs;
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::runner::Target;
 use crate::shape::{LoadShape, Pace};
@@ -39,11 +38,11 @@ impl TargetUp {
 
 /// Starts the simulator when no `--host` is given, builds the HTTP client and checks the
 /// target answers (exit 4 when it cannot be reached).
-pub(super) async fn start(args: &RunArgs, run: &ResolvedRun) -> Result<TargetUp, Fail> {
-    let (host, simulator, guard) = match &args.host {
+pub(super) async fn start(run: &ResolvedRun) -> Result<TargetUp, Fail> {
+    let (host, simulator, guard) = match &run.host {
         Some(h) => (h.trim_end_matches('/').to_string(), None, None),
         None => {
-            warn_scrape_without_host(&args.scrape);
+            warn_scrape_without_host(&run.monitor.scrape);
             let (url, record, guard) = start_simulator(run.plan.seed).await?;
             (url, Some(record), Some(guard))
         }
@@ -54,7 +53,7 @@ pub(super) async fn start(args: &RunArgs, run: &ResolvedRun) -> Result<TargetUp,
         &run.scenario.base_path,
         &run.headers,
         run.timeout,
-        args.max_body_bytes as usize,
+        run.max_body_bytes as usize,
         max_connections(&run.plan.shape),
     )
     .or_exit(ExitCode::BadInput)?;

@@ -50,9 +50,10 @@ impl BodyTemplate {
                     let num =
                         |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
                     match (num(lo), num(hi)) {
-                        (Some(lo), Some(hi)) if lo <= hi => Ok((lo, hi)),
+                        // A range wider than f64 holds (-1e308..1e308) cannot be drawn from.
+                        (Some(lo), Some(hi)) if lo <= hi && (hi - lo).is_finite() => Ok((lo, hi)),
                         _ => Err(format!(
-                            "{at}: {what} needs [low, high] numbers with low <= high"
+                            "{at}: {what} needs [low, high] finite numbers with low <= high (and a range under 1e308)"
                         )),
                     }
                 }
@@ -171,5 +172,8 @@ mod tests {
         assert!(err.starts_with("body.x"), "{err}");
         let err = compile(r#"x = { "$pick" = [1] }"#).expect_err("unknown");
         assert!(err.contains("unknown generator"), "{err}");
+        // A range no f64 can span would panic the draw: refused where it is written.
+        let err = compile(r#"x = { "$float" = [-1e308, 1e308] }"#).expect_err("too wide");
+        assert!(err.contains("range under 1e308"), "{err}");
     }
 }

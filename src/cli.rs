@@ -326,6 +326,12 @@ pub struct RunArgs {
     /// Sample a local process's CPU, memory and disk I/O into resources.parquet; repeatable.
     #[arg(long = "watch-pid", value_name = "PID")]
     pub watch_pid: Vec<u32>,
+    /// Ollama behind AURAX (e.g. http://127.0.0.1:11434): its /api/ps (the models in memory)
+    /// sampled at the sample interval into resources.parquet, for the report's model
+    /// residency: loads, swaps and the time requests lost to them [default: the scenario
+    /// file's `[monitoring] ollama`].
+    #[arg(long, value_name = "URL", value_parser = flags::url)]
+    pub ollama: Option<String>,
     /// How often resources are sampled (the generator's own CPU and memory always are).
     /// Default: 5s; a run planned shorter than 150 s is sampled 30 times (at least every 1s).
     #[arg(long = "sample-interval", value_name = "DURATION", value_parser = flags::sample_interval)]
@@ -501,6 +507,15 @@ pub struct SimArgs {
     /// Ollama's load_duration); 0s: models loaded from the start.
     #[arg(long = "model-load", default_value = "0s", value_parser = flags::duration)]
     pub model_load: Duration,
+    /// Memory for loaded models, e.g. 24GB: when it cannot hold every model (text 4.4 GB,
+    /// code 18.6 GB, image 4.0 GB), they swap as Ollama's do: the least recently used idle
+    /// model is unloaded, a request for an unloaded one waits for its load (text 3 s, code
+    /// 10 s, image 4 s at real-world speed, or --model-load) [default: every model fits].
+    #[arg(long = "model-memory", value_name = "SIZE", value_parser = flags::memory_size)]
+    pub model_memory: Option<u64>,
+    /// An idle model is unloaded after this long (Ollama's keep_alive), at real-world speed.
+    #[arg(long = "keep-alive", default_value = "5m", value_parser = flags::duration)]
+    pub keep_alive: Duration,
 }
 
 /// `scenario` subcommands.

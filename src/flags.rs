@@ -410,9 +410,53 @@ pub fn stall(text: &str) -> Result<(Duration, Duration), String> {
     Ok((parse_duration(at)?, parse_duration(length)?))
 }
 
+/// A memory size: `24GB`, `20GiB`, `512MB`, or bytes (`4400000000`); above 0.
+pub fn memory_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024f64.powi(2),
+        "gib" => 1024f64.powi(3),
+        "tib" => 1024f64.powi(4),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 24GB)"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is no size such as 24GB"))?;
+    let bytes = value * multiplier;
+    if !(1.0..1e18).contains(&bytes) {
+        return Err(format!("{text} is not between 1 byte and 1 EB"));
+    }
+    Ok(bytes as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_sizes_read_as_users_write_them() {
+        assert_eq!(memory_size("24GB"), Ok(24_000_000_000));
+        assert_eq!(memory_size("20 GiB"), Ok(20 * 1024 * 1024 * 1024));
+        assert_eq!(memory_size("4400000000"), Ok(4_400_000_000));
+        assert_eq!(memory_size("1.5gb"), Ok(1_500_000_000));
+        for bad in ["", "0GB", "GB", "-1GB", "24 parsecs", "1e30", "nan"] {
+            assert!(memory_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn values_become_types_or_say_why() {

@@ -86,6 +86,20 @@ pub mod metrics {
     /// answered (prometheus-fastapi-instrumentator). The analysis sums it over its labels,
     /// leaving out `handler="/metrics"` (the scrapes themselves).
     pub const SERVED_REQUESTS: &str = "fastapi_requests_total";
+    /// Gauge, from Ollama's `GET /api/ps` (`--ollama`): the models in memory (loaded or
+    /// being loaded) at the sample, no labels. Written only when `/api/ps` answered, so a
+    /// sample without it is unknown, never "none loaded".
+    pub const OLLAMA_MODELS_LOADED: &str = "ollama_models_loaded";
+    /// Gauge, labelled `model`: the memory a loaded model takes (`size`, bytes). A model
+    /// present at a sample and absent at the one before was loaded between them.
+    pub const OLLAMA_MODEL_SIZE: &str = "ollama_model_size_bytes";
+    /// Gauge, labelled `model`: the part of it in GPU memory (`size_vram`, bytes).
+    pub const OLLAMA_MODEL_VRAM: &str = "ollama_model_vram_bytes";
+    /// Gauge, labelled `model`: when it will be unloaded if idle (`expires_at`, Unix
+    /// seconds).
+    pub const OLLAMA_MODEL_EXPIRES_AT: &str = "ollama_model_expires_at_seconds";
+    /// Gauge, labelled `model`: its context window (`context_length`, tokens).
+    pub const OLLAMA_MODEL_CONTEXT: &str = "ollama_model_context_length";
     /// The label value of the scrapes' own handler.
     pub const METRICS_HANDLER_LABEL: &str = "handler=\"/metrics\"";
 }
@@ -98,4 +112,6 @@ pub mod sources {
     pub const PID_PREFIX: &str = "pid:";
     /// A target's `/metrics` sampled with `--scrape`: `scrape:<URL>`.
     pub const SCRAPE_PREFIX: &str = "scrape:";
+    /// Ollama's `/api/ps` sampled with `--ollama`: `ollama:<URL>`.
+    pub const OLLAMA_PREFIX: &str = "ollama:";
 }

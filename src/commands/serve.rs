@@ -84,5 +84,7 @@ pub(crate) fn simulator_config(a: &SimArgs) -> Result<SimulatorConfig, Fail> {
             default_tokens: a.default_tokens,
             model_load: a.model_load,
         },
+        model_memory: a.model_memory,
+        keep_alive: a.keep_alive,
     })
 }

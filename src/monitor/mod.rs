@@ -3,6 +3,7 @@
 //! CPU and memory beside the request files.
 
 pub mod exporter;
+pub mod ollama;
 pub mod procfs;
 pub mod sampler;
 

@@ -17,6 +17,8 @@ use crate::sink::{ResourceSample, ResourceWriter};
 pub struct SamplerConfig {
     /// `/metrics` URLs to scrape.
     pub scrape: Vec<String>,
+    /// Ollama's base URL, whose `/api/ps` is polled (`--ollama`).
+    pub ollama: Option<String>,
     /// Local processes to sample.
     pub pids: Vec<u32>,
     pub interval: Duration,
@@ -52,7 +54,7 @@ pub async fn run(
 ) -> SamplerReport {
     // Only when there is something to scrape: building a client reads the system's root
     // certificates, milliseconds of every run for nothing.
-    let client = if config.scrape.is_empty() {
+    let client = if config.scrape.is_empty() && config.ollama.is_none() {
         None
     } else {
         crate::http::install_tls_provider();
@@ -97,19 +99,8 @@ pub async fn run(
                 );
             }
         }
-        for url in &config.scrape {
-            let shown = crate::redact::url(url);
-            let source: Arc<str> = Arc::from(format!("{}{shown}", sources::SCRAPE_PREFIX));
-            match scrape(client.as_ref(), url).await {
-                Ok(scraped) => push_scrape(&mut rows, now, &source, scraped),
-                Err(e) => warn(
-                    url.clone(),
-                    format!(
-                        "--scrape {shown}: {e}; the target's resource samples are missing (the run goes on)"
-                    ),
-                    &mut report,
-                ),
-            }
+        for (key, message) in sample_remote(&config, client.as_ref(), &mut rows, now).await {
+            warn(key, message, &mut report);
         }
         ticks += 1;
         if done || ticks.is_multiple_of(WRITE_EVERY) {
@@ -152,6 +143,45 @@ pub async fn run(
             return report;
         }
     }
+}
+
+/// Samples every `--scrape` URL and `--ollama`'s `/api/ps` into `rows`; what failed comes
+/// back as (key, warning) to be said once per key.
+async fn sample_remote(
+    config: &SamplerConfig,
+    client: Option<&reqwest::Client>,
+    rows: &mut Vec<ResourceSample>,
+    now: i64,
+) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    for url in &config.scrape {
+        let shown = crate::redact::url(url);
+        let source: Arc<str> = Arc::from(format!("{}{shown}", sources::SCRAPE_PREFIX));
+        match scrape(client, url).await {
+            Ok(scraped) => push_scrape(rows, now, &source, scraped),
+            Err(e) => failed.push((
+                url.clone(),
+                format!(
+                    "--scrape {shown}: {e}; the target's resource samples are missing (the run goes on)"
+                ),
+            )),
+        }
+    }
+    if let (Some(base), Some(client)) = (&config.ollama, client) {
+        let shown = crate::redact::url(base);
+        let source: Arc<str> = Arc::from(format!("{}{shown}", sources::OLLAMA_PREFIX));
+        match super::ollama::poll(client, base).await {
+            Ok(models) => super::ollama::push(rows, now, &source, &models),
+            // One warning for every way it fails: garbage, then down, is one story.
+            Err(e) => failed.push((
+                format!("ollama {base}"),
+                format!(
+                    "--ollama {shown}: /api/ps: {e}; model residency is missing where it failed (the run goes on)"
+                ),
+            )),
+        }
+    }
+    failed
 }
 
 /// Samples a local process; false when it cannot be read.
@@ -295,6 +325,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let writer = ResourceWriter::new(dir.path(), resource_schema(HashMap::new()));
         let config = SamplerConfig {
+            ollama: None,
             scrape: Vec::new(),
             pids: Vec::new(),
             interval: Duration::from_millis(5),

@@ -227,8 +227,24 @@ pub(super) fn compile(raw: ScenarioFile) -> Result<Scenario, Located> {
             target_rps: 50.0,
             peak_rps: 100.0,
         });
+    let ollama = match &raw.monitoring.ollama {
+        Some(url)
+            if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://")) =>
+        {
+            return Err((
+                Some(url.span()),
+                format!(
+                    "monitoring.ollama: `{}` is no URL such as http://127.0.0.1:11434",
+                    crate::redact::url(url.get_ref())
+                ),
+            ));
+        }
+        Some(url) => Some(url.get_ref().trim_end_matches('/').to_string()),
+        None => None,
+    };
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| "scenario".into()),
+        ollama,
         base_path: raw.defaults.base_path.trim_end_matches('/').to_string(),
         headers: raw.defaults.headers.into_iter().collect(),
         endpoints,

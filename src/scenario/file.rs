@@ -11,6 +11,8 @@ pub struct ScenarioFile {
     pub name: Option<String>,
     #[serde(default)]
     pub defaults: Defaults,
+    #[serde(default)]
+    pub monitoring: MonitoringDef,
     pub targets: Option<Spanned<TargetsDef>>,
     pub endpoints: BTreeMap<String, Spanned<EndpointDef>>,
     pub user_classes: BTreeMap<String, Spanned<UserClassDef>>,
@@ -18,6 +20,14 @@ pub struct ScenarioFile {
     pub profiles: BTreeMap<String, Spanned<ProfileDef>>,
     #[serde(default)]
     pub scenarios: BTreeMap<String, Spanned<LoadScenarioDef>>,
+}
+
+/// What a run samples beside the load.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringDef {
+    /// Ollama's base URL: its `/api/ps` is sampled (as `run --ollama`).
+    pub ollama: Option<Spanned<String>>,
 }
 
 /// A load shape: stages of users or rates, or steps, with the classes and stop conditions.

@@ -34,6 +34,8 @@ pub const MODEL_SERVER_SCENARIOS: [(&str, &str); 2] = [
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
+    /// `[monitoring] ollama`: Ollama's base URL, whose `/api/ps` a run samples.
+    pub ollama: Option<String>,
     pub base_path: String,
     pub headers: Vec<(String, String)>,
     pub endpoints: Vec<Endpoint>,
@@ -342,6 +344,20 @@ mod tests {
         assert!((share("generate_image") - 0.10).abs() < 0.01);
         assert!((share("system_status") + share("test_routing") - 0.10).abs() < 0.01);
         assert_eq!(share("burst_request"), 0.0);
+    }
+
+    #[test]
+    fn a_file_names_the_ollama_a_run_samples() {
+        let file = |url: &str| {
+            format!(
+                "[monitoring]\nollama = \"{url}\"\n[endpoints.e]\nmethod = \"GET\"\npath = \"/h\"\n[user_classes.U]\nwait_s = [1, 2]\ntasks = {{ e = 1 }}\n"
+            )
+        };
+        let s = Scenario::parse(&file("http://127.0.0.1:11434/"), "s.toml").expect("valid");
+        assert_eq!(s.ollama.as_deref(), Some("http://127.0.0.1:11434"));
+        let e = Scenario::parse(&file("localhost:11434"), "s.toml").expect_err("no URL");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("monitoring.ollama"), "{e}");
     }
 
     #[test]

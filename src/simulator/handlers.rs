@@ -126,7 +126,15 @@ async fn generate(State(sim): State<Sim>, body: Bytes) -> Response {
             return app_failure(prompt, sim.faults.app_error_message(pool.name));
         }
         let service = models::generation_seconds(pool.name) * sim.faults.jitter() * sim.config.time_scale;
-        match pool.serve(Duration::from_secs_f64(service), sim.config.scaled_model_timeout()).await {
+        // The model in memory first (a load, or a swap, as Ollama schedules), all within the
+        // model client's timeout; the lease keeps it loaded while this request needs it.
+        let deadline = sim.config.scaled_model_timeout();
+        let asked = std::time::Instant::now();
+        let Ok((_lease, _)) = tokio::time::timeout(deadline, sim.residency.acquire(pool.name)).await else {
+            return app_failure(prompt, LLM_FAILURE.to_string());
+        };
+        let left = deadline.saturating_sub(asked.elapsed());
+        match pool.serve(Duration::from_secs_f64(service), left).await {
             Ok(()) => {}
             // What AURAX makes of the model server's "busy" and of its own client's timeout.
             Err(NotServed::QueueFull { queued }) if sim.config.overload == Overload::Refuse => {
@@ -243,8 +251,50 @@ fn full_metrics(sim: &Simulator) -> Response {
             busy,
         ),
     ];
-    let text = sim.metrics.render(&gauges, &host);
+    let mut text = sim.metrics.render(&gauges, &host);
+    residency_counters(&mut text, sim);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The model server's own count of loads, swaps, unloads and time spent loading (the
+/// simulator's ground truth: Ollama exposes none of it).
+fn residency_counters(out: &mut String, sim: &Simulator) {
+    use std::fmt::Write;
+    let counts = sim.residency.counts();
+    type Family = (
+        &'static str,
+        &'static str,
+        fn(&super::residency::ModelCounts) -> f64,
+    );
+    let families: [Family; 4] = [
+        (
+            "aurax_simulated_model_loads_total",
+            "Models loaded into memory.",
+            |c| c.loads as f64,
+        ),
+        (
+            "aurax_simulated_model_swaps_total",
+            "Loads that first unloaded another model to make room.",
+            |c| c.swaps as f64,
+        ),
+        (
+            "aurax_simulated_model_unloads_total",
+            "Models unloaded (to make room, or idle past keep_alive).",
+            |c| c.unloads as f64,
+        ),
+        (
+            "aurax_simulated_model_load_seconds_total",
+            "Seconds spent loading models.",
+            |c| c.load_seconds,
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for c in &counts {
+            let _ = writeln!(out, "{name}{{model=\"{}\"}} {}", c.name, value(c));
+        }
+    }
 }
 
 /// The simulated AURAX host's CPU and memory, modelled from its work: one core per

@@ -7,6 +7,7 @@ mod handlers;
 mod metrics;
 mod model_api;
 mod models;
+mod residency;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub use models::{CODE_MODEL, IMAGE_MODEL, TEXT_MODEL};
 use faults::FaultInjector;
 use metrics::Metrics;
 use models::ModelPool;
+use residency::Residency;
+pub use residency::{ModelSpec, ResidencyConfig, default_models};
 
 /// What happens to a generation that finds every slot of its model busy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -73,6 +76,12 @@ pub struct SimulatorConfig {
     pub seed: u64,
     /// Token timing of the model-server APIs (Ollama's `/api/*`, OpenAI's `/v1/*`).
     pub tokens: TokenTiming,
+    /// Memory for loaded models (`--model-memory`): when it cannot hold every model, the
+    /// model server swaps them as Ollama does. None: every model fits.
+    pub model_memory: Option<u64>,
+    /// Idle time after which a loaded model is unloaded (Ollama's `keep_alive`), at
+    /// real-world speed (scaled by `time_scale`).
+    pub keep_alive: std::time::Duration,
 }
 
 /// How the simulated model server times a generation asked for directly, at real-world
@@ -113,6 +122,9 @@ impl TokenTiming {
     }
 }
 
+/// How long Ollama keeps an idle model loaded (`OLLAMA_KEEP_ALIVE`), at real-world speed.
+pub const DEFAULT_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The model server's queue (`OLLAMA_MAX_QUEUE`).
 pub const DEFAULT_QUEUE: u32 = 512;
 /// AURAX's model client timeout (`OLLAMA_TIMEOUT`), at real-world speed.
@@ -133,6 +145,8 @@ impl Default for SimulatorConfig {
             faults: FaultConfig::default(),
             seed: 0,
             tokens: TokenTiming::default(),
+            model_memory: None,
+            keep_alive: DEFAULT_KEEP_ALIVE,
         }
     }
 }
@@ -161,6 +175,29 @@ impl SimulatorConfig {
         }
     }
 
+    /// How the model server keeps its models, at this time scale: without `--model-memory`
+    /// every model is loaded from the start (or on its first request with `--model-load`);
+    /// with it, each model loads in its own time (or `--model-load`) and they swap.
+    pub fn residency(&self) -> ResidencyConfig {
+        let scale = self.time_scale.max(0.0);
+        let load_of = |spec: &ModelSpec| match (self.model_memory, self.tokens.model_load) {
+            (_, given) if !given.is_zero() => given,
+            (Some(_), _) => spec.load,
+            (None, _) => std::time::Duration::ZERO,
+        };
+        ResidencyConfig {
+            memory_bytes: self.model_memory,
+            keep_alive: self.keep_alive.mul_f64(scale),
+            models: default_models()
+                .into_iter()
+                .map(|spec| ModelSpec {
+                    load: load_of(&spec).mul_f64(scale),
+                    ..spec
+                })
+                .collect(),
+        }
+    }
+
     /// One line describing capacity, printed when the simulator starts.
     pub fn describe(&self) -> String {
         let model = |name: &str, slots: u32| {
@@ -183,7 +220,19 @@ impl SimulatorConfig {
             self.queue_limit,
             self.scaled_model_timeout().as_secs_f64(),
             self.backend,
-        )
+        ) + &match self.model_memory {
+            None => String::new(),
+            Some(bytes) => format!(
+                "; model memory {:.1} GB for {} (models swap when it cannot hold them all; keep_alive {:.0} s)",
+                bytes as f64 / 1e9,
+                default_models()
+                    .iter()
+                    .map(|m| format!("{} {:.1} GB", m.name, m.size_bytes as f64 / 1e9))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.keep_alive.mul_f64(self.time_scale).as_secs_f64()
+            ),
+        }
     }
 }
 
@@ -195,6 +244,7 @@ pub struct Simulator {
     image: ModelPool,
     faults: FaultInjector,
     metrics: Metrics,
+    residency: Arc<Residency>,
 }
 
 /// A running simulator; dropping the handle does not stop it, aborting the task does.
@@ -219,6 +269,7 @@ pub async fn start(addr: SocketAddr, config: SimulatorConfig) -> std::io::Result
         image: ModelPool::new(IMAGE_MODEL, config.image_slots, config.queue_limit),
         faults: FaultInjector::new(config.faults.clone(), config.seed),
         metrics: Metrics::default(),
+        residency: Residency::new(config.residency()),
         started: std::time::Instant::now(),
         config,
     });

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::Simulator;
-use super::models::{CODE_MODEL, ModelPool, NotServed, TEXT_MODEL};
+use super::models::{CODE_MODEL, IMAGE_MODEL, ModelPool, NotServed, TEXT_MODEL};
 
 type Sim = Arc<Simulator>;
 
@@ -31,6 +31,7 @@ pub fn router(sim: Sim) -> Router {
         .route("/api/generate", post(ollama_generate))
         .route("/api/chat", post(ollama_chat))
         .route("/api/tags", get(ollama_tags))
+        .route("/api/ps", get(ollama_ps))
         .route("/api/version", get(ollama_version))
         .route("/v1/completions", post(openai_completions))
         .route("/v1/chat/completions", post(openai_chat))
@@ -119,6 +120,55 @@ async fn openai_chat(State(sim): State<Sim>, body: Bytes) -> Response {
 async fn ollama_tags() -> Response {
     let model = |name: &str| json!({"name": name, "model": name, "details": {"format": "gguf"}});
     axum::Json(json!({"models": [model(TEXT_MODEL), model(CODE_MODEL)]})).into_response()
+}
+
+/// `GET /api/ps`: the models in memory (or being loaded), as Ollama lists them; `size_vram`
+/// is the part in GPU memory (all of it, unless a model is larger than the memory).
+async fn ollama_ps(State(sim): State<Sim>) -> Response {
+    let now = chrono::Utc::now();
+    let models: Vec<Value> = sim
+        .residency
+        .loaded()
+        .into_iter()
+        .map(|m| {
+            let expires = now + chrono::Duration::from_std(m.expires_in).unwrap_or_default();
+            let vram = sim
+                .config
+                .model_memory
+                .map_or(m.size_bytes, |b| b.min(m.size_bytes));
+            json!({
+                "name": m.name,
+                "model": m.name,
+                "size": m.size_bytes,
+                "digest": digest(m.name),
+                "details": details(m.name),
+                "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "size_vram": vram,
+                "context_length": 4096,
+            })
+        })
+        .collect();
+    axum::Json(json!({ "models": models })).into_response()
+}
+
+/// A stable stand-in for a model's sha256 digest (64 hex digits).
+fn digest(name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}").repeat(4)
+}
+
+/// `details` as Ollama gives them for each model.
+fn details(name: &str) -> Value {
+    let (family, parameters, quantization) = match name {
+        CODE_MODEL => ("qwen3moe", "30.5B", "Q4_K_M"),
+        IMAGE_MODEL => ("stable-diffusion", "1.1B", "F16"),
+        _ => ("llama", "7.2B", "Q4_K_M"),
+    };
+    json!({"parent_model": "", "format": "gguf", "family": family, "families": [family],
+        "parameter_size": parameters, "quantization_level": quantization})
 }
 
 async fn ollama_version() -> Response {
@@ -327,12 +377,11 @@ async fn generation(
     let pool = sim.pool(model);
     let scale = sim.config.time_scale.max(0.0);
     let timing = &sim.config.tokens;
-    let load_start = Instant::now();
-    tokio::select! {
-        _ = pool.ensure_loaded(timing.model_load.mul_f64(scale)) => {}
+    // Ollama's load_duration: the time until the model was in memory for this request.
+    let (_lease, load) = tokio::select! {
+        held = sim.residency.acquire(model) => held,
         _ = tx.closed() => return,
-    }
-    let load = load_start.elapsed();
+    };
     let queued = match pool.enqueue() {
         Ok(q) => q,
         Err(why) => {
@@ -350,9 +399,12 @@ async fn generation(
     let first = prompt_start + prompt;
     // Tokens as models give them: a word with its following space.
     let mut words = LOREM.split_inclusive(char::is_whitespace).cycle();
+    // Each token at its own time from the first as it went out: no drift from timer
+    // rounding, and a first token the timer woke late does not squeeze the gaps after it
+    // (a model generates each token after the one before).
+    let mut anchor = first;
     for k in 0..tokens {
-        // Each token at its own time from the first: no drift from timer rounding.
-        let due = first + step * k;
+        let due = anchor + step * k;
         if due > Instant::now() {
             tokio::select! {
                 _ = tokio::time::sleep_until(due.into()) => {}
@@ -362,6 +414,9 @@ async fn generation(
         let word = words.next().unwrap_or("token");
         if tx.send(Event::Token(word)).await.is_err() {
             return;
+        }
+        if k == 0 {
+            anchor = anchor.max(Instant::now());
         }
     }
     let end = Instant::now();

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// The model tags as the published backend reports them in `metadata.model_used`.
 pub const TEXT_MODEL: &str = "mistral:7b-instruct-q4_K_M";
@@ -27,9 +27,6 @@ pub struct ModelPool {
     pub served: AtomicU64,
     clock: Instant,
     work: Mutex<BusyTime>,
-    /// Set once the model is in memory: the first generation loads it (`--model-load`),
-    /// every one arriving meanwhile waits for the same load.
-    loaded: OnceCell<()>,
 }
 
 /// Slot-seconds of generation: finished ones, plus those under way (count and start sum), so
@@ -89,7 +86,6 @@ impl ModelPool {
             served: AtomicU64::new(0),
             clock: Instant::now(),
             work: Mutex::new(BusyTime::default()),
-            loaded: OnceCell::new(),
         }
     }
 
@@ -105,18 +101,6 @@ impl ModelPool {
             pool: self,
             _waiting: waiting,
         })
-    }
-
-    /// Waits until the model is loaded: the first caller loads it for `load`, the others
-    /// wait for that same load. Zero `load`: loaded from the start.
-    pub async fn ensure_loaded(&self, load: Duration) {
-        self.loaded
-            .get_or_init(|| async move {
-                if !load.is_zero() {
-                    tokio::time::sleep(load).await;
-                }
-            })
-            .await;
     }
 
     /// Waits in FIFO order for a slot, then holds it for `service`; gives up when `deadline`

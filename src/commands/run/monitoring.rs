@@ -33,6 +33,8 @@ pub struct MonitorFlags {
     /// Prometheus endpoints to sample; none: the built-in simulator's, when it is the target.
     pub scrape: Vec<String>,
     pub watch_pid: Vec<u32>,
+    /// Ollama's base URL, whose `/api/ps` is sampled.
+    pub ollama: Option<String>,
 }
 
 /// The monitoring flags, checked, with the exporter's port already bound.
@@ -42,6 +44,7 @@ pub struct MonitorPlan {
     interval: Duration,
     scrape: Vec<String>,
     watch_pid: Vec<u32>,
+    ollama: Option<String>,
 }
 
 /// Resource samples per run when --sample-interval is not given and the run is short.
@@ -74,6 +77,7 @@ pub fn prepare(flags: &MonitorFlags, run_time: Option<Duration>) -> Result<Monit
         interval,
         scrape: flags.scrape.clone(),
         watch_pid: flags.watch_pid.clone(),
+        ollama: flags.ollama.clone(),
     })
 }
 
@@ -91,6 +95,7 @@ pub async fn start(
         interval,
         mut scrape,
         watch_pid,
+        ollama,
     } = plan;
     let running = Arc::new(AtomicBool::new(true));
     let exporter = match listener {
@@ -114,6 +119,7 @@ pub async fn start(
     let config = SamplerConfig {
         scrape,
         pids: watch_pid,
+        ollama,
         interval,
         segment_rows: sampler::SEGMENT_ROWS,
     };

@@ -149,7 +149,9 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
     let (run_id, seed) = identity(args, env, shard);
     let out_dir = out_dir_of(args, &run_id, shard);
     let offered_rps = offered_rps_of(search.is_some(), &shape, run_time, &scenario, &classes);
+    let monitor = monitor_of(args, &scenario);
     Ok(ResolvedRun {
+        monitor,
         scenario,
         scenario_source,
         offered_rps,
@@ -175,7 +177,6 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         host: args.host.clone(),
         max_body_bytes: args.max_body_bytes,
         start_at: args.start_at,
-        monitor: monitor_of(args),
         output: output_of(args, &out_dir),
         profile_name: args.profile.clone(),
         load_scenario_name: args.scenario.clone(),
@@ -244,8 +245,9 @@ fn load_scenario_of(args: &RunArgs, scenario: &Scenario) -> Result<Option<LoadSc
 }
 
 /// The monitoring flags, as they are (`monitoring::prepare` binds the port).
-fn monitor_of(args: &RunArgs) -> MonitorFlags {
+fn monitor_of(args: &RunArgs, scenario: &Scenario) -> MonitorFlags {
     MonitorFlags {
+        ollama: args.ollama.clone().or_else(|| scenario.ollama.clone()),
         metrics_listen: args.metrics_listen,
         metrics_hold: args.metrics_hold,
         sample_interval: args.sample_interval,
@@ -646,6 +648,7 @@ impl ResolvedRun {
             "capacity_search": self.search,
             "recorded_mix": self.plan.recorded_mix.as_ref().map(|m| json!({"traces": self.traces, "requests": m.len()})),
             "shard": self.plan.shard.is_distributed().then(|| json!({"index": self.plan.shard.index, "count": self.plan.shard.count})),
+            "ollama": self.monitor.ollama.as_deref().map(redact::url),
             "start_at": self.start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         })
     }

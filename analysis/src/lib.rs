@@ -24,6 +24,7 @@ pub mod levels;
 mod little;
 mod models;
 pub mod report;
+pub mod residency;
 pub mod resources;
 pub mod saturation;
 pub mod scaling;
@@ -143,6 +144,9 @@ pub struct Analysis {
     pub(crate) percentile_curves: Vec<endpoints::PercentileCurve>,
     /// CPU, memory and in-flight of the target and the generator against load.
     pub resources: resources::ResourceFindings,
+    /// Ollama's models in memory over the run (`run --ollama`): loads, swaps, the requests
+    /// that waited for them; None when `/api/ps` was not sampled.
+    pub residency: Option<residency::Residency>,
     /// What this run cannot tell, said plainly.
     pub notes: Vec<String>,
     /// What must be said beside the verdict: a run that ended early.
@@ -336,6 +340,19 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         breaking.point.as_ref(),
     )?;
 
+    let generation_frame = source::scan_generation(&source)?;
+    let residency = residency::analyse(
+        &source.resource_files,
+        || match &generation_frame {
+            Some(g) => residency::requests(g, true),
+            None => residency::requests(&base, false),
+        },
+        start_us,
+        &windows,
+        &window_levels,
+        &levels,
+    )?;
+
     let workers = workers::per_worker(&base)?;
     let mut notes = Vec::new();
     for w in workers.iter().filter(|w| w.behind.is_some()) {
@@ -383,6 +400,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         ));
     }
     notes.extend(resources.notes.iter().cloned());
+    notes.extend(residency.iter().flat_map(|r| r.notes.iter().cloned()));
     notes.extend(resources.generator_saturated.iter().cloned());
     if little.iter().any(|l| !l.holds) {
         notes.push("Little's law (in flight ≈ served throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
@@ -424,6 +442,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         optimisation,
         percentile_curves,
         resources,
+        residency,
         notes,
         warnings,
     })

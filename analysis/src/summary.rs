@@ -50,6 +50,9 @@ pub struct Summary<'a> {
     pub notes: &'a [String],
     pub baseline: Option<&'a [EndpointChange]>,
     pub resources: ResourcesJson<'a>,
+    /// Ollama's models in memory (`run --ollama`): loads, swaps, the requests that waited
+    /// and the time they lost; null when `/api/ps` was not sampled.
+    pub residency: Option<&'a crate::residency::Residency>,
 }
 
 /// The headline, in its parts.
@@ -351,5 +354,6 @@ pub fn build<'a>(
                 })
                 .collect(),
         },
+        residency: a.residency.as_ref(),
     }
 }

@@ -17,6 +17,7 @@ mod mix_capacity;
 mod monitoring;
 mod replay;
 mod replay_input;
+mod residency;
 mod resources;
 mod run;
 mod run_stops;

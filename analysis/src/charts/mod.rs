@@ -18,6 +18,7 @@ macro_rules! draw_legend {
 mod bars;
 mod capacity;
 mod load;
+mod residency;
 mod resources;
 mod saturation;
 mod time;
@@ -154,6 +155,13 @@ pub fn draw_all(
             "resources.png",
             "Resources against load, each in its own unit with its limit, and p95",
             &resources::resources_vs_load,
+        )?;
+    }
+    if a.residency.as_ref().is_some_and(|r| !r.models.is_empty()) {
+        draw(
+            "residency.png",
+            "Model residency: each Ollama model's time in memory, its loads and unloads, and swaps per minute against load",
+            &residency::residency,
         )?;
     }
     Ok(out)

@@ -30,6 +30,7 @@ pub fn document(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[Cha
     sections.extend(super::generation::generation_section(a, charts));
     sections.extend(workers(a));
     sections.push(super::resources::resources_section(a, charts));
+    sections.extend(super::residency::residency_section(a, charts));
     let mut optimisation = Section::new("Optimisation targets");
     optimisation.list(
         true,
@@ -123,6 +124,8 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         // Nothing failed: what passed is the news, then what the load showed.
         cause.push(format!("all {judged} judged targets met"));
     }
+    // Swapping models is a cause of its own: the latency it adds is no slot's capacity.
+    cause.extend(a.residency.as_ref().and_then(|r| r.constraint.clone()));
     cause.extend(why.map(|w| w.trim_end_matches('.').to_string()));
     let capacity = match (s.scale_out_at_rps, &s.limiting) {
         (Some(_), Some(l)) => format!(

@@ -16,6 +16,7 @@ mod header;
 mod load;
 pub mod model;
 mod render;
+mod residency;
 mod resources;
 
 pub use document::{checks_caption, checks_table, document, endpoint_summary_table, headline};

@@ -82,6 +82,9 @@ pub(super) fn resources_section(a: &Analysis, charts: &[ChartFile]) -> Section {
             a.source.load_unit(),
             a.breaking.verdict.trim_end_matches('.')
         ))),
+        None if a.residency.as_ref().is_some_and(|r| r.constraint.is_some()) => s.para(
+            "No sampled resource of the target saturated: the constraint is model swapping (Model residency, below).",
+        ),
         None => s.para("No sampled resource of the target saturated, so no resource-based scaling trigger is set."),
     }
     if let Some(t) = &r.trigger {

@@ -20,6 +20,7 @@ use crate::breaking::Signal;
 use crate::error::AnalysisError;
 use crate::levels::LoadLevel;
 use crate::windows::Window;
+pub(crate) use samples::scan as scan_samples;
 use samples::{increase, rates, read};
 use saturation::{SATURATED, judge};
 

@@ -19,11 +19,34 @@ pub(super) struct Sample {
 /// labels `aurax_inprogress` by handler and method), the `/metrics` handler left out.
 pub(super) type Raw = BTreeMap<(String, String), Vec<Sample>>;
 
-pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
+/// Every sample of the resource files (and sealed segments) as columns `t` (µs), `source`,
+/// `metric`, `labels` (strings) and `value`: the one reading of the resources contract.
+pub(crate) fn scan(files: &[PathBuf]) -> Result<LazyFrame, AnalysisError> {
     let paths: Vec<PlRefPath> = files
         .iter()
         .map(|p| PlRefPath::try_from_path(p))
         .collect::<PolarsResult<_>>()?;
+    Ok(
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?
+            .select([
+                col(ResourceColumn::Time.name())
+                    .cast(DataType::Int64)
+                    .alias("t"),
+                col(ResourceColumn::Source.name())
+                    .cast(DataType::String)
+                    .alias("source"),
+                col(ResourceColumn::Metric.name())
+                    .cast(DataType::String)
+                    .alias("metric"),
+                col(ResourceColumn::Labels.name())
+                    .cast(DataType::String)
+                    .alias("labels"),
+                col(ResourceColumn::Value.name()).alias("value"),
+            ]),
+    )
+}
+
+pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
     let wanted = [
         metrics::CPU_SECONDS,
         metrics::RESIDENT_BYTES,
@@ -33,35 +56,20 @@ pub(super) fn read(files: &[PathBuf]) -> Result<Raw, AnalysisError> {
         metrics::IO_READ_BYTES,
         metrics::IO_WRITE_BYTES,
     ];
-    let metric = col(ResourceColumn::Metric.name()).cast(DataType::String);
     let is_wanted = wanted
         .iter()
-        .map(|m| metric.clone().eq(lit(*m)))
+        .map(|m| col("metric").eq(lit(*m)))
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false));
-    let df =
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?
-            .select([
-                col(ResourceColumn::Time.name())
-                    .cast(DataType::Int64)
-                    .alias("t"),
-                col(ResourceColumn::Source.name())
-                    .cast(DataType::String)
-                    .alias("source"),
-                metric.alias("metric"),
-                col(ResourceColumn::Labels.name())
-                    .cast(DataType::String)
-                    .alias("labels"),
-                col(ResourceColumn::Value.name()).alias("value"),
-            ])
-            .filter(
-                is_wanted
-                    .and(col("labels").eq(lit("")))
-                    .or(col("metric").eq(lit(metrics::SERVED_REQUESTS)))
-                    .or(col("metric").eq(lit(metrics::IN_PROGRESS))),
-            )
-            .sort(["t"], SortMultipleOptions::default())
-            .collect()?;
+    let df = scan(files)?
+        .filter(
+            is_wanted
+                .and(col("labels").eq(lit("")))
+                .or(col("metric").eq(lit(metrics::SERVED_REQUESTS)))
+                .or(col("metric").eq(lit(metrics::IN_PROGRESS))),
+        )
+        .sort(["t"], SortMultipleOptions::default())
+        .collect()?;
     let t = df.column("t")?.i64()?;
     let source = df.column("source")?.str()?;
     let metric = df.column("metric")?.str()?;

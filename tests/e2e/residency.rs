@@ -11,16 +11,20 @@ use crate::common::{
     resource_sample_times, summary, text,
 };
 
-/// Text 2 s x 0.02 = 40 ms a generation, code 80 ms; every load (`--model-load 25s`) 500 ms.
+/// Text 2 s x 0.02 = 40 ms a generation, code 80 ms; every load (`--model-load 15s`) 300 ms.
 const SCALE: &str = "0.02";
-const MODEL_LOAD: &str = "25s";
-const LOAD_S: f64 = 0.5;
+const MODEL_LOAD: &str = "15s";
+const LOAD_S: f64 = 0.3;
+/// Between two requests of a trace: a load and a generation (0.38 s at most) end well before
+/// the next, even on a machine busy elsewhere (at 0.7 s, a run beside a build once saw a
+/// second request of a run arrive while the first still waited for the load).
+const SPACING_MS: usize = 1000;
 /// Text 4.4 GB and code 18.6 GB: 20 GB holds one of them, 24 GB both.
 const ONE_MODEL: &str = "20GB";
 const BOTH_MODELS: &str = "24GB";
 
 /// A `/health` first, then `blocks` runs of three requests to one model, text then code in
-/// turn, 0.7 s apart (each done before the next): the first of a run finds the other model
+/// turn, [`SPACING_MS`] apart (each done before the next): the first of a run finds the other model
 /// in memory. The first generation goes 0.5 s after the start, so the sampler's first
 /// `/api/ps` (at the start) sees no model and the first load is seen too.
 fn alternating_trace(path: &Path, blocks: usize) {
@@ -39,7 +43,7 @@ fn alternating_trace(path: &Path, blocks: usize) {
         };
         lines.push_str(&format!(
             "{{\"offset_ms\":{},\"endpoint\":\"{endpoint}\",\"body\":{body}}}\n",
-            500 + i * 700
+            500 + i * SPACING_MS
         ));
     }
     std::fs::write(path, lines).expect("trace written");
@@ -104,17 +108,17 @@ fn sampled_replay(
 
 #[test]
 fn memory_for_one_of_two_models_swaps_and_the_report_counts_and_prices_every_swap() {
-    let (s, metrics, dir) = swapping_run(ONE_MODEL, 10);
-    // The simulator's own count: 10 runs, 10 loads, 9 of them swaps (the first finds the
+    let (s, metrics, dir) = swapping_run(ONE_MODEL, 8);
+    // The simulator's own count: 8 runs, 8 loads, 7 of them swaps (the first finds the
     // memory empty).
     let simulated_loads = counter(&metrics, "aurax_simulated_model_loads_total");
     let simulated = counter(&metrics, "aurax_simulated_model_swaps_total");
-    assert_eq!((simulated_loads, simulated), (10.0, 9.0), "{metrics}");
+    assert_eq!((simulated_loads, simulated), (8.0, 7.0), "{metrics}");
     let r = &s["residency"];
     assert_eq!(r["loads"].as_f64(), Some(simulated_loads), "{r}");
     assert_eq!(r["swaps"].as_f64(), Some(simulated), "{r}");
     // The first request of each run waited for its model: one load each.
-    assert_eq!(r["waited"], 10, "{r}");
+    assert_eq!(r["waited"], 8, "{r}");
     let lost = r["time_lost_s"].as_f64().expect("time lost estimated");
     let expected = simulated_loads * LOAD_S;
     assert!(
@@ -124,7 +128,7 @@ fn memory_for_one_of_two_models_swaps_and_the_report_counts_and_prices_every_swa
     assert_eq!(r["exact"], false, "AURAX's answers carry no load_duration");
     let constraint = r["constraint"].as_str().expect("a constraint");
     assert!(
-        constraint.starts_with("model swapping: 9 swaps"),
+        constraint.starts_with("model swapping: 7 swaps"),
         "{constraint}"
     );
     let headline = s["headline"]["line"].as_str().expect("headline");
@@ -234,7 +238,7 @@ fn driving_ollama_directly_prices_each_wait_with_its_own_load_duration() {
     let scenario = dir.path().join("ollama.toml");
     let shown = crate::common::aurax(&["scenario", "show", "ollama"]);
     std::fs::write(&scenario, &shown.stdout).expect("scenario written");
-    // One request at a time, 0.7 s apart, two of each model in turn: every load (the first
+    // One request at a time, [`SPACING_MS`] apart, two of each model in turn: every load (the first
     // two included) is paid by exactly one request, which reports it as load_duration.
     let mut lines = String::new();
     for i in 0..8 {
@@ -245,7 +249,7 @@ fn driving_ollama_directly_prices_each_wait_with_its_own_load_duration() {
         };
         lines.push_str(&format!(
             "{{\"offset_ms\":{},\"endpoint\":\"{endpoint}\",\"body\":{{\"model\":\"{model}\",\"prompt\":\"hi\",\"options\":{{\"num_predict\":8}}}}}}\n",
-            i * 700
+            i * SPACING_MS
         ));
     }
     let trace = dir.path().join("direct.jsonl");

@@ -7,8 +7,22 @@ use crate::common::{Simulator, aurax, summary, text};
 #[test]
 fn scraping_the_simulator_names_its_cpu_as_the_constraint_when_it_saturates() {
     // 4 text slots of 2 s x 0.025 = 50 ms: the modelled CPU rises to 4 cores and stays there
-    // from 80 req/s.
-    let sim = Simulator::start(&["--text-slots", "4", "--time-scale", "0.025"]);
+    // from 80 req/s. A host of those 4 slots alone (no code or image slots: the burst user
+    // sends text only) has 4 cores, so its CPU saturates at its cores' ceiling, judged
+    // without a breaking point. With the default 8 + 4 more slots it had 16 and the CPU's
+    // plateau was named only beside a breaking point, which a machine busy elsewhere (the
+    // generator late, its levels untrusted) withholds: the test's old flake, reproduced 3 of
+    // 3 times with three copies beside a build.
+    let sim = Simulator::start(&[
+        "--text-slots",
+        "4",
+        "--code-slots",
+        "0",
+        "--image-slots",
+        "0",
+        "--time-scale",
+        "0.025",
+    ]);
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("run");
     let rep = dir.path().join("rep");

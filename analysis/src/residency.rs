@@ -552,7 +552,10 @@ fn judge(r: &mut Residency) {
     r.constraint = Some(format!(
         "model swapping: {} swaps between {}; waiting for {} loads cost {:.1} s, {:.0}% of all latency{}",
         r.swaps,
-        names.join(" and "),
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        },
         r.loads,
         r.time_lost_s.unwrap_or(0.0),
         share * 100.0,

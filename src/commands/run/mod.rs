@@ -40,7 +40,7 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     out_dir::prepare(&run.out_dir)?;
     let dir = run.out_dir.clone();
     let rt = super::runtime()?;
-    let result = rt.block_on(run_async(run, monitor));
+    let result = rt.block_on(run_in_phases(run, monitor));
     if result.is_err() {
         // Failed before the run began (an unreachable host): give the directory back.
         out_dir::release(&dir);
@@ -48,7 +48,10 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     result
 }
 
-async fn run_async(mut run: ResolvedRun, monitor: MonitorPlan) -> Result<ExitCode, Fail> {
+/// The run over its plan, phase by phase: the target up, the records begun, the load driven
+/// (`drive`), the files closed, the verdict printed, the exports and report written; one
+/// [`finish::RunEnd`] decides the exit code.
+async fn run_in_phases(mut run: ResolvedRun, monitor: MonitorPlan) -> Result<ExitCode, Fail> {
     crate::http::install_tls_provider();
     let target = target::start(&run).await?;
     // A distributed run's workers start together: wait for --start-at, or say how late.

@@ -3,6 +3,7 @@
 
 mod capacity;
 mod finish;
+mod identity;
 mod monitoring;
 mod out_dir;
 mod plan;
@@ -27,11 +28,12 @@ use crate::stats::RunStats;
 use monitoring::MonitorPlan;
 use replay::ReplayAbout;
 
-pub(crate) use plan::{Environment, ResolvedRun, resolve};
+pub(crate) use identity::Environment;
+pub(crate) use plan::{ResolvedRun, resolve};
 
 /// `aurax-tool run`.
 pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
-    let run = resolve(args, &plan::Environment::current())?;
+    let run = resolve(args, &Environment::current())?;
     // The exporter's port, bound before any load (exit 6 when taken).
     let monitor = monitoring::prepare(&run.monitor, run.plan.run_time)?;
     for note in &run.notes {

@@ -6,19 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aurax_schema::{CapacitySearch, Targets};
-use serde_json::{Value, json};
 
 use crate::cli::{DEFAULT_PROFILE, Exports, RunArgs};
 use crate::exit::{ExitCode, Fail, OrExit, fail};
 use crate::flags::StageList;
 use crate::limits::{MAX_RATE, MAX_USERS};
-use crate::redact;
 use crate::runner::{LoadPlan, MixDraw, StopCondition, default_threads};
 use crate::scenario::DEFAULT_MAX_IN_FLIGHT;
 use crate::scenario::{LoadScenario, Profile, Scenario};
 use crate::shape::{Arrivals, LoadShape, Stage, locust_ramp};
-use crate::shard::Shard;
 
+use super::identity::{Environment, identity, out_dir_of, shard_of};
 use super::monitoring::MonitorFlags;
 use super::replay::{Replay, resolve_replay};
 
@@ -74,29 +72,6 @@ fn humantime(d: Duration) -> String {
         format!("{secs:.0} s")
     } else {
         format!("{:.0} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
-    }
-}
-
-/// What a run's plan takes from the world around it, read once by [`Environment::current`]
-/// so that [`resolve`] is a function of the flags and this alone (tests give their own).
-#[derive(Debug, Clone)]
-pub struct Environment {
-    /// The time the run is resolved: its id and default seed.
-    pub now: chrono::DateTime<chrono::Utc>,
-    /// This process's id: two runs started in the same millisecond get different ids.
-    pub process_id: u32,
-    /// `JOB_COMPLETION_INDEX`: a Kubernetes Indexed Job pod's index (`--shards N`).
-    pub job_completion_index: Option<String>,
-}
-
-impl Environment {
-    /// The process's own clock, id and environment.
-    pub fn current() -> Environment {
-        Environment {
-            now: chrono::Utc::now(),
-            process_id: std::process::id(),
-            job_completion_index: std::env::var("JOB_COMPLETION_INDEX").ok(),
-        }
     }
 }
 
@@ -198,18 +173,6 @@ fn stop_on_of(
     }
     stop_on.extend(args.stop_on.iter().cloned());
     Ok(stop_on)
-}
-
-/// `--out`, or `runs/<run id>` (with `/w<index>` for a worker of a distributed run).
-fn out_dir_of(args: &RunArgs, run_id: &str, shard: Shard) -> PathBuf {
-    args.out.clone().unwrap_or_else(|| {
-        let dir = PathBuf::from("runs").join(run_id);
-        if shard.is_distributed() {
-            dir.join(format!("w{}", shard.index))
-        } else {
-            dir
-        }
-    })
 }
 
 /// `--scenario-file`, or the built-in scenario; and how the files name it.
@@ -550,117 +513,17 @@ fn per_user_rps(scenario: &Scenario, classes: &[(usize, u32)]) -> f64 {
         .sum()
 }
 
-/// The run's id and seed. Every worker of a distributed run derives the same ones from what
-/// they share (the start time, the workers, the seed given), so their directories are known
-/// to belong together and they draw the one schedule; a run of its own is unique even beside
-/// one started in the same millisecond (the process id and the clock's nanoseconds).
-fn identity(args: &RunArgs, env: &Environment, shard: Shard) -> (String, u64) {
-    match (shard.is_distributed(), args.start_at) {
-        (true, Some(at)) => {
-            let seed = args.seed.unwrap_or(at.timestamp_micros() as u64);
-            let key = at.timestamp_micros() as u64 ^ u64::from(shard.count).rotate_left(40) ^ seed;
-            let suffix = crate::runner::splitmix(key) >> 48;
-            (
-                format!("{}-{suffix:04x}", at.format("%Y%m%dT%H%M%S%.3fZ")),
-                seed,
-            )
-        }
-        _ => {
-            let now = env.now;
-            let suffix = (u64::from(env.process_id) << 32
-                ^ u64::from(now.timestamp_subsec_nanos()))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                >> 48;
-            let run_id = format!("{}-{suffix:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"));
-            (
-                run_id,
-                args.seed.unwrap_or_else(|| now.timestamp_micros() as u64),
-            )
-        }
-    }
-}
-
 /// A step not settled after its minimum hold is held up to this many times as long.
 const STEP_MAX_HOLDS: f64 = 3.0;
-
-/// This worker's share: `--shard I/N`, or `--shards N` with the index Kubernetes gives an
-/// Indexed Job's pod (`JOB_COMPLETION_INDEX`); the whole load otherwise.
-fn shard_of(args: &RunArgs, env: &Environment) -> Result<Shard, Fail> {
-    match (args.shard, args.shards) {
-        (Some(shard), _) => Ok(shard),
-        (None, Some(count)) => {
-            let raw = env.job_completion_index.as_deref().ok_or_else(|| {
-                fail(
-                    ExitCode::BadInput,
-                    format!("--shards {count}: JOB_COMPLETION_INDEX is not set (run in a Kubernetes Indexed Job, or give --shard I/{count})"),
-                )
-            })?;
-            crate::shard::parse(&format!("{}/{count}", raw.trim())).map_err(|e| {
-                fail(
-                    ExitCode::BadInput,
-                    format!("--shards {count} with JOB_COMPLETION_INDEX={raw}: {e}"),
-                )
-            })
-        }
-        (None, None) => Ok(Shard::WHOLE),
-    }
-}
-
-impl ResolvedRun {
-    /// The run configuration as recorded in run.json and the Parquet metadata, with the
-    /// values of secret-looking headers redacted.
-    pub fn config_record(&self, host: &str, simulator: Option<Value>) -> Value {
-        let classes: Vec<Value> = self
-            .plan
-            .classes
-            .iter()
-            .map(|(i, w)| json!({"name": self.scenario.user_classes[*i].name, "weight": w}))
-            .collect();
-        let headers: serde_json::Map<String, Value> = self
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    Value::String(redact::header_value(k, v).to_string()),
-                )
-            })
-            .collect();
-        json!({
-            "profile": self.profile_name,
-            "scenario": self.scenario_source,
-            "host": redact::url(host),
-            "load_model": if self.plan.shape.is_open() { "open" } else { "closed" },
-            "load_scenario": self.load_scenario_name,
-            "peak_load": self.plan.shape.peak(),
-            "stages": self.plan.shape.stages().iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
-            "stop_on": self.plan.stop_on.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
-            "run_time_s": self.plan.run_time.map(|t| t.as_secs_f64()),
-            "user_classes": classes,
-            "seed": self.plan.seed,
-            "headers": headers,
-            "timeout_s": self.timeout.as_secs_f64(),
-            "max_body_bytes": self.max_body_bytes,
-            "stop_timeout_s": self.plan.stop_timeout.as_secs_f64(),
-            "offered_rps": self.offered_rps,
-            "simulator": simulator,
-            "trace": self.replay.as_ref().map(|r| r.about.record.clone()),
-            "capacity_search": self.search,
-            "recorded_mix": self.plan.recorded_mix.as_ref().map(|m| json!({"traces": self.traces, "requests": m.len()})),
-            "shard": self.plan.shard.is_distributed().then(|| json!({"index": self.plan.shard.index, "count": self.plan.shard.count})),
-            "ollama": self.monitor.ollama.as_deref().map(redact::url),
-            "start_at": self.start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
     use proptest::prelude::*;
 
-    use super::{Environment, resolve};
+    use super::resolve;
     use crate::cli::{Cli, Command, RunArgs};
+    use crate::commands::run::Environment;
 
     /// A fixed world: the same flags resolve to the same plan.
     fn env(index: Option<&str>) -> Environment {

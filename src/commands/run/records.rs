@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::plan::ResolvedRun;
 use super::target::TargetUp;
 use crate::exit::{ExitCode, Fail, OrExit};
+use crate::redact;
 use crate::runner::{DriveReport, StopReason};
 use crate::sink::{Manifest, RunStatus, SinkReport};
 use crate::stats::RunStats;
@@ -17,7 +18,7 @@ use crate::stats::RunStats;
 /// header shows: the command as typed (secrets redacted), the build that ran it and the load
 /// machine's cores.
 pub(super) fn config(run: &ResolvedRun, target: &TargetUp) -> Value {
-    let mut config = run.config_record(&target.host, target.simulator.clone());
+    let mut config = config_record(run, &target.host, target.simulator.clone());
     // Arguments that are no UTF-8 (a path) are shown lossily, never a panic.
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
@@ -26,6 +27,52 @@ pub(super) fn config(run: &ResolvedRun, target: &TargetUp) -> Value {
     config["tool_commit"] = json!(env!("AURAX_COMMIT"));
     config["load_cores"] = json!(std::thread::available_parallelism().map_or(0, |n| n.get()));
     config
+}
+
+/// The run configuration as recorded in run.json and the Parquet metadata, with the
+/// values of secret-looking headers redacted.
+fn config_record(run: &ResolvedRun, host: &str, simulator: Option<Value>) -> Value {
+    let classes: Vec<Value> = run
+        .plan
+        .classes
+        .iter()
+        .map(|(i, w)| json!({"name": run.scenario.user_classes[*i].name, "weight": w}))
+        .collect();
+    let headers: serde_json::Map<String, Value> = run
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                Value::String(redact::header_value(k, v).to_string()),
+            )
+        })
+        .collect();
+    json!({
+        "profile": run.profile_name,
+        "scenario": run.scenario_source,
+        "host": redact::url(host),
+        "load_model": if run.plan.shape.is_open() { "open" } else { "closed" },
+        "load_scenario": run.load_scenario_name,
+        "peak_load": run.plan.shape.peak(),
+        "stages": run.plan.shape.stages().iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
+        "stop_on": run.plan.stop_on.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
+        "run_time_s": run.plan.run_time.map(|t| t.as_secs_f64()),
+        "user_classes": classes,
+        "seed": run.plan.seed,
+        "headers": headers,
+        "timeout_s": run.timeout.as_secs_f64(),
+        "max_body_bytes": run.max_body_bytes,
+        "stop_timeout_s": run.plan.stop_timeout.as_secs_f64(),
+        "offered_rps": run.offered_rps,
+        "simulator": simulator,
+        "trace": run.replay.as_ref().map(|r| r.about.record.clone()),
+        "capacity_search": run.search,
+        "recorded_mix": run.plan.recorded_mix.as_ref().map(|m| json!({"traces": run.traces, "requests": m.len()})),
+        "shard": run.plan.shard.is_distributed().then(|| json!({"index": run.plan.shard.index, "count": run.plan.shard.count})),
+        "ollama": run.monitor.ollama.as_deref().map(redact::url),
+        "start_at": run.start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    })
 }
 
 /// The key-value metadata of every request file.

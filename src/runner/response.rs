@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::generation::{self, TokenStream};
 use crate::outcome::Generation;
-use crate::scenario::{Endpoint, lookup};
+use crate::scenario::{Endpoint, Verdict, lookup};
 
 /// What one exchange produced; the runner adds who sent it and when.
 #[derive(Debug)]
@@ -122,29 +122,8 @@ pub(super) fn judged(
             }
         },
         Reading::Whole(received) => {
-            let body = &received.body;
-            let is_json = matches!(
-                body.iter().find(|b| !b.is_ascii_whitespace()),
-                Some(b'{') | Some(b'[')
-            );
-            let (verdict, recorded) = if !is_json {
-                (endpoint.check.judge(status, None), Recorded::default())
-            } else if endpoint.check.reads_body(status) {
-                let json: Option<Value> = serde_json::from_slice(body).ok();
-                (
-                    endpoint.check.judge(status, json.as_ref()),
-                    Recorded::of(json.as_ref()),
-                )
-            } else {
-                // The check is on the status alone: read the recorded fields and skip the
-                // rest unbuilt (a whole `Value` per response was 2% of the runner's CPU on
-                // /health).
-                let recorded = serde_json::from_slice::<RecordedFields>(body)
-                    .map(Recorded::from)
-                    .unwrap_or_default();
-                (endpoint.check.judge(status, None), recorded)
-            };
-            (verdict, recorded, body.len() as u64)
+            let (verdict, recorded) = judge_whole(endpoint, status, &received.body);
+            (verdict, recorded, received.body.len() as u64)
         }
     };
     Exchange {
@@ -159,6 +138,32 @@ pub(super) fn judged(
         generation: recorded.generation,
         resent: false,
     }
+}
+
+/// A whole body judged by the endpoint's check, and the fields every row records read from it.
+fn judge_whole(endpoint: &Endpoint, status: u16, body: &[u8]) -> (Verdict, Recorded) {
+    let is_json = matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    );
+    let (verdict, recorded) = if !is_json {
+        (endpoint.check.judge(status, None), Recorded::default())
+    } else if endpoint.check.reads_body(status) {
+        let json: Option<Value> = serde_json::from_slice(body).ok();
+        (
+            endpoint.check.judge(status, json.as_ref()),
+            Recorded::of(json.as_ref()),
+        )
+    } else {
+        // The check is on the status alone: read the recorded fields and skip the
+        // rest unbuilt (a whole `Value` per response was 2% of the runner's CPU on
+        // /health).
+        let recorded = serde_json::from_slice::<RecordedFields>(body)
+            .map(Recorded::from)
+            .unwrap_or_default();
+        (endpoint.check.judge(status, None), recorded)
+    };
+    (verdict, recorded)
 }
 
 /// The string at a dotted path of a JSON body.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use aurax_schema::{EndpointTarget, ErrorRateTier, Targets, ThroughputTiers};
 use rand::Rng;
 
-pub use check::{SuccessCheck, lookup};
+pub use check::{SuccessCheck, Verdict, lookup};
 pub use load::{DEFAULT_MAX_IN_FLIGHT, LoadScenario, section};
 pub use template::BodyTemplate;
 

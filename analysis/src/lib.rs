@@ -222,9 +222,11 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let map = levels::level_map(&windows, &window_levels)?;
     let levels = levels::load_levels(&lf, &map, &windows, &window_levels)?;
     let level_endpoints = levels::level_endpoints(&lf, &map)?;
-    let generation = match source::scan_generation(&source)? {
+    // Scanned once: the generation figures and the residency's load_duration both read it.
+    let generation_frame = source::scan_generation(&source)?;
+    let generation = match &generation_frame {
         Some(g) => generation::generations(
-            &windows::with_window(&g, start_us, window_s),
+            &windows::with_window(g, start_us, window_s),
             &map,
             &source.targets,
             duration_s,
@@ -340,7 +342,6 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         breaking.point.as_ref(),
     )?;
 
-    let generation_frame = source::scan_generation(&source)?;
     let residency = residency::analyse(
         &source.resource_files,
         || match &generation_frame {

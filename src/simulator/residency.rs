@@ -172,6 +172,16 @@ impl Residency {
             // A model the server does not hold: nothing to load.
             return (self.lease_unknown(), Duration::ZERO);
         };
+        if self.memory_bytes.is_none() && self.lock()[index].spec.load.is_zero() {
+            // Loaded from the start and never unloaded (the default): no scheduling to wait
+            // for, so no turn taken on every generation.
+            self.lock()[index].in_use += 1;
+            let lease = Lease {
+                residency: self.clone(),
+                index,
+            };
+            return (lease, Duration::ZERO);
+        }
         let _turn = self.turn.lock().await;
         // Held from the moment this request starts a load: the model is in use by it, so
         // neither keep_alive nor another request's room-making unloads it before it is

@@ -1,10 +1,11 @@
 //! Question 1: per endpoint, how many, how fast, how often failed, and against its target.
 
-use aurax_schema::{Outcome, Targets};
+use aurax_schema::Targets;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile, quantile_of, strs};
+use crate::frame::{CollectStreaming, f64s, only, quantile, strs};
+use crate::ranks::Ranks;
 
 /// Question 1, per endpoint. Latency figures are those of **successful** responses only;
 /// failures have their own summary and count in the error rate; dropped arrivals (never sent)
@@ -87,57 +88,60 @@ pub struct FailureLatency {
 /// Every endpoint's summary: counts, latency of successful responses, error rate, Apdex.
 pub fn per_endpoint(
     lf: &LazyFrame,
+    ranks: &Ranks,
     targets: &Targets,
     duration_s: f64,
 ) -> PolarsResult<Vec<EndpointSummary>> {
     let ok = col("ok");
     let lat = || col("latency_us").cast(DataType::Float64);
-    let ok_lat = |q: f64| quantile_of(col("latency_us").filter(col("ok")), q);
     let failed_sent = col("failed").and(col("sent"));
-    let fail_lat = |q: f64| quantile_of(col("latency_us").filter(failed_sent.clone()), q);
     let count = |e: Expr| e.cast(DataType::Float64).sum();
     let t_us = col("target_ms") * lit(1000.0);
-    let df = lf
+    // Two queries: counts over every row, the failures' percentiles over the failures alone
+    // (so no query holds every row's values for them); the successes' percentiles come from
+    // the one sort.
+    let counts = lf.clone().group_by([col("endpoint")]).agg([
+        count(col("sent")).alias("requests"),
+        count(failed_sent.clone()).alias("failures"),
+        count(col("dropped")).alias("dropped"),
+        count(ok.clone()).alias("successes"),
+        count(col("good")).alias("good"),
+        count(col("timeout")).alias("timeouts"),
+        count(col("cancelled")).alias("cancelled"),
+        only(lat(), ok.clone()).mean().alias("mean_us"),
+        only(lat(), col("sent")).sum().alias("sum_us"),
+        only(col("latency_us"), ok.clone()).min().alias("min"),
+        only(col("latency_us"), ok.clone()).max().alias("max"),
+        col("target_ms").first().alias("target_ms"),
+        count(ok.clone().and(lat().lt_eq(t_us.clone()))).alias("satisfied"),
+        count(
+            ok.clone()
+                .and(lat().gt(t_us.clone()))
+                .and(lat().lt_eq(t_us * lit(4.0))),
+        )
+        .alias("tolerating"),
+    ]);
+    let failures = lf
         .clone()
+        .filter(failed_sent)
         .group_by([col("endpoint")])
         .agg([
-            count(col("sent")).alias("requests"),
-            count(failed_sent.clone()).alias("failures"),
-            count(col("dropped")).alias("dropped"),
-            count(ok.clone()).alias("successes"),
-            count(col("good")).alias("good"),
-            count(
-                failed_sent
-                    .clone()
-                    .and(col("outcome").eq(lit(Outcome::Timeout.as_str()))),
-            )
-            .alias("timeouts"),
-            count(col("outcome").eq(lit(Outcome::Cancelled.as_str()))).alias("cancelled"),
-            lat().filter(ok.clone()).mean().alias("mean_us"),
-            lat().filter(col("sent")).sum().alias("sum_us"),
-            ok_lat(0.50).alias("p50"),
-            ok_lat(0.90).alias("p90"),
-            ok_lat(0.95).alias("p95"),
-            ok_lat(0.99).alias("p99"),
-            ok_lat(0.999).alias("p999"),
-            col("latency_us").filter(ok.clone()).min().alias("min"),
-            col("latency_us").filter(ok.clone()).max().alias("max"),
-            ok_lat(targets.percentile / 100.0).alias("judged"),
-            quantile_of(col("corrected_us").filter(ok.clone()), 0.95).alias("c95"),
-            quantile_of(col("corrected_us").filter(ok.clone()), 0.99).alias("c99"),
-            fail_lat(0.50).alias("f50"),
-            fail_lat(0.95).alias("f95"),
-            col("latency_us").filter(failed_sent).max().alias("fmax"),
-            col("target_ms").first().alias("target_ms"),
-            count(ok.clone().and(lat().lt_eq(t_us.clone()))).alias("satisfied"),
-            count(
-                ok.and(lat().gt(t_us.clone()))
-                    .and(lat().lt_eq(t_us * lit(4.0))),
-            )
-            .alias("tolerating"),
-        ])
+            quantile("latency_us", 0.50).alias("f50"),
+            quantile("latency_us", 0.95).alias("f95"),
+            col("latency_us").max().alias("fmax"),
+        ]);
+    let by_endpoint = || JoinArgs::new(JoinType::Left);
+    let df = counts
+        .collect_streaming()?
+        .lazy()
+        .join(
+            failures.collect_streaming()?.lazy(),
+            [col("endpoint")],
+            [col("endpoint")],
+            by_endpoint(),
+        )
         .sort(["endpoint"], SortMultipleOptions::default())
-        .collect_streaming()?;
+        .collect()?;
     let names = strs(&df, "endpoint")?;
     let col = |n: &str| f64s(&df, n);
     let cancelled = col("cancelled")?;
@@ -150,21 +154,18 @@ pub fn per_endpoint(
         col("timeouts")?,
     );
     let (mean, sum, min, max) = (col("mean_us")?, col("sum_us")?, col("min")?, col("max")?);
-    let (p50, p90, p95, p99, p999) = (
-        col("p50")?,
-        col("p90")?,
-        col("p95")?,
-        col("p99")?,
-        col("p999")?,
+    let ranked = ranks.quantiles(
+        ranks.endpoints.len(),
+        &[0.5, 0.9, 0.95, 0.99, 0.999, targets.percentile / 100.0],
+        |k| Some(k.endpoint),
     );
-    let (judged, c95, c99, target, sat, tol) = (
-        col("judged")?,
-        col("c95")?,
-        col("c99")?,
-        col("target_ms")?,
-        col("satisfied")?,
-        col("tolerating")?,
-    );
+    let at = |i: usize, q: usize| {
+        names[i]
+            .as_deref()
+            .and_then(|n| ranks.endpoint(n))
+            .map_or(f64::NAN, |e| ranked[e].values[q])
+    };
+    let (target, sat, tol) = (col("target_ms")?, col("satisfied")?, col("tolerating")?);
     let (f50, f95, fmax) = (col("f50")?, col("f95")?, col("fmax")?);
     let total_wait: f64 = sum.iter().filter(|v| v.is_finite()).sum();
     let ms = |us: f64| us.is_finite().then_some(us / 1000.0);
@@ -179,7 +180,7 @@ pub fn per_endpoint(
         .map(|i| {
             let target_ms = (!target[i].is_nan()).then_some(target[i]);
             let arrivals = requests[i] + dropped[i];
-            let judged_ms = ms(judged[i]);
+            let judged_ms = ms(at(i, 5));
             let failed = failures[i] as u64;
             EndpointSummary {
                 name: names[i].clone().unwrap_or_default(),
@@ -196,15 +197,16 @@ pub fn per_endpoint(
                 goodput_rps: per_s(good[i]),
                 successes: successes[i] as u64,
                 mean_ms: ms(mean[i]),
-                p50_ms: ms(p50[i]),
-                p90_ms: ms(p90[i]),
-                p95_ms: ms(p95[i]),
-                p99_ms: ms(p99[i]),
-                p999_ms: ms(p999[i]),
+                p50_ms: ms(at(i, 0)),
+                p90_ms: ms(at(i, 1)),
+                p95_ms: ms(at(i, 2)),
+                p99_ms: ms(at(i, 3)),
+                p999_ms: ms(at(i, 4)),
                 min_ms: ms(min[i]),
                 max_ms: ms(max[i]),
-                corrected_p95_ms: ms(c95[i]),
-                corrected_p99_ms: ms(c99[i]),
+                // From another sort: [`add_corrected`].
+                corrected_p95_ms: None,
+                corrected_p99_ms: None,
                 judged_ms,
                 attainment: target_ms.and_then(|_| crate::slo::attainment(good[i], arrivals)),
                 meets_target: target_ms
@@ -231,37 +233,39 @@ pub fn per_endpoint(
         .collect())
 }
 
+/// Each endpoint's p95 and p99 latency from the intended send time (coordinated omission
+/// corrected), from the successes ranked by it.
+pub fn add_corrected(endpoints: &mut [EndpointSummary], corrected: &Ranks) {
+    let ranked = corrected.quantiles(corrected.endpoints.len(), &[0.95, 0.99], |k| {
+        Some(k.endpoint)
+    });
+    for e in endpoints {
+        if let Some(q) = corrected.endpoint(&e.name).map(|i| &ranked[i]) {
+            let ms = |us: f64| us.is_finite().then_some(us / 1000.0);
+            (e.corrected_p95_ms, e.corrected_p99_ms) = (ms(q.values[0]), ms(q.values[1]));
+        }
+    }
+}
+
 /// An endpoint and its (quantile, latency ms) points.
 pub type PercentileCurve = (String, Vec<(f64, f64)>);
 
 /// Latency of the successful responses at each of `qs` per endpoint, for the
-/// percentile-distribution chart.
-pub fn percentile_curves(lf: &LazyFrame, qs: &[f64]) -> PolarsResult<Vec<PercentileCurve>> {
-    let aggs: Vec<Expr> = qs
+/// percentile-distribution chart: from the one sort, no query.
+pub fn percentile_curves(ranks: &Ranks, qs: &[f64]) -> Vec<PercentileCurve> {
+    let ranked = ranks.quantiles(ranks.endpoints.len(), qs, |k| Some(k.endpoint));
+    ranks
+        .endpoints
         .iter()
-        .enumerate()
-        .map(|(i, q)| quantile("latency_us", *q).alias(format!("q{i}")))
-        .collect();
-    let df = lf
-        .clone()
-        .filter(col("ok"))
-        .group_by([col("endpoint")])
-        .agg(aggs)
-        .sort(["endpoint"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let names = strs(&df, "endpoint")?;
-    let mut columns = Vec::new();
-    for i in 0..qs.len() {
-        columns.push(f64s(&df, &format!("q{i}"))?);
-    }
-    Ok((0..df.height())
-        .map(|row| {
+        .zip(ranked)
+        .filter(|(_, q)| q.n > 0)
+        .map(|(name, q)| {
             let points = qs
                 .iter()
-                .enumerate()
-                .map(|(i, q)| (*q, columns[i][row] / 1000.0))
+                .zip(&q.values)
+                .map(|(q, v)| (*q, v / 1000.0))
                 .collect();
-            (names[row].clone().unwrap_or_default(), points)
+            (name.clone(), points)
         })
-        .collect())
+        .collect()
 }

@@ -58,3 +58,11 @@ impl CollectStreaming for LazyFrame {
         Ok(self.collect_with_engine(Engine::Streaming)?.unwrap_single())
     }
 }
+
+/// `expr` where `condition` holds, null elsewhere: an aggregation over it skips the other
+/// rows as a filter would. Row by row, so polars' streaming engine keeps the aggregation
+/// streaming, where a filter inside an aggregation makes it gather every row of the group
+/// first.
+pub fn only(expr: Expr, condition: Expr) -> Expr {
+    when(condition).then(expr).otherwise(lit(NULL))
+}

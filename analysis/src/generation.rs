@@ -187,10 +187,10 @@ fn within_targets(targets: &[GenerationTarget]) -> Expr {
 }
 
 /// The generation figures of `lf` (a [`crate::source::scan_generation`] frame with the
-/// window column), its load levels mapped by `level_map`.
+/// window column), its load levels given by `level` ([`crate::levels::level_of_row`]).
 pub fn generations(
     lf: &LazyFrame,
-    level_map: &DataFrame,
+    level: &Expr,
     targets: &Targets,
     duration_s: f64,
 ) -> PolarsResult<Generations> {
@@ -298,7 +298,7 @@ pub fn generations(
             name,
         });
     }
-    let levels = level_splits(&ok, level_map)?;
+    let levels = level_splits(&ok, level)?;
     let judged = judged_targets(&ok, &targets.generation)?;
     Ok(Generations {
         endpoints,
@@ -308,16 +308,11 @@ pub fn generations(
 }
 
 /// The split per load level and endpoint, over successes with the server's durations.
-fn level_splits(ok: &LazyFrame, level_map: &DataFrame) -> PolarsResult<Vec<LevelSplit>> {
+fn level_splits(ok: &LazyFrame, level: &Expr) -> PolarsResult<Vec<LevelSplit>> {
     let df = ok
         .clone()
         .filter(col("server_queue_us").is_not_null())
-        .join(
-            level_map.clone().lazy(),
-            [col("win")],
-            [col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
+        .with_column(level.clone())
         .group_by([col("level"), col("endpoint")])
         .agg(split_aggs())
         .sort(["level", "endpoint"], SortMultipleOptions::default())

@@ -6,7 +6,8 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile_of, strs};
+use crate::frame::{CollectStreaming, f64s, only};
+use crate::ranks::Ranks;
 use crate::windows::Window;
 
 /// A level needs this many arrivals before its rates, p95 or error rate are trusted.
@@ -203,48 +204,36 @@ pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Which load level each window belongs to, as a frame to join the rows with.
-pub fn level_map(windows: &[Window], levels: &[f64]) -> PolarsResult<DataFrame> {
-    let win_index: Vec<i64> = windows.iter().map(|w| w.index).collect();
-    DataFrame::new_infer_height(vec![
-        Column::new("win".into(), win_index),
-        Column::new("level".into(), levels.to_vec()),
-    ])
+/// Each row's load level (`level`), looked up from its window (`win`): the level each
+/// window was binned to. A gather, not a join: no row is copied.
+pub fn level_of_row(window_levels: &[f64]) -> Expr {
+    lit(Series::new("level".into(), window_levels.to_vec()))
+        .gather(col("win"), true)
+        .alias("level")
 }
 
 /// The levels, lowest load first: flows summed over their windows, percentiles from the rows.
 pub fn load_levels(
     lf: &LazyFrame,
-    map: &DataFrame,
+    ranks: &Ranks,
+    level: &Expr,
     windows: &[Window],
     window_levels: &[f64],
 ) -> PolarsResult<Vec<LoadLevel>> {
     let df = lf
         .clone()
-        .join(
-            map.clone().lazy(),
-            [col("win")],
-            [col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
+        .with_column(level.clone())
         .group_by([col("level")])
-        .agg([
-            col("latency_us")
-                .filter(col("sent"))
-                .cast(DataType::Float64)
-                .mean()
-                .alias("mean_us"),
-            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
-            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
-        ])
+        .agg([only(col("latency_us"), col("sent"))
+            .cast(DataType::Float64)
+            .mean()
+            .alias("mean_us")])
         .sort(["level"], SortMultipleOptions::default())
         .collect_streaming()?;
-    let (level, mean, p95, late) = (
-        f64s(&df, "level")?,
-        f64s(&df, "mean_us")?,
-        f64s(&df, "p95")?,
-        f64s(&df, "late99")?,
-    );
+    let (level, mean) = (f64s(&df, "level")?, f64s(&df, "mean_us")?);
+    let levels = Levels::of(window_levels);
+    let p95 = ranks.quantiles(levels.distinct.len(), &[0.95], |k| levels.of_window(k.win));
+    let p95_of = |load: f64| levels.index(load).map_or(f64::NAN, |l| p95[l].values[0]);
     Ok((0..df.height())
         .filter(|&i| level[i].is_finite())
         .map(|i| {
@@ -275,8 +264,9 @@ pub fn load_levels(
                     0.0
                 },
                 mean_latency_ms: mean[i] / 1000.0,
-                p95_ms: p95[i] / 1000.0,
-                lateness_p99_ms: late[i] / 1000.0,
+                p95_ms: p95_of(level[i]) / 1000.0,
+                // From another sort: [`add_lateness`].
+                lateness_p99_ms: f64::NAN,
                 ..LoadLevel::from_flows(LevelFlows {
                     load: level[i],
                     seconds: sum(&|w| w.seconds),
@@ -295,35 +285,74 @@ pub fn load_levels(
         .collect())
 }
 
+/// Each level's p99 of how late requests went out, from the sent requests ranked by it.
+pub fn add_lateness(levels: &mut [LoadLevel], window_levels: &[f64], lateness: &Ranks) {
+    let distinct = Levels::of(window_levels);
+    let ranked = lateness.quantiles(distinct.distinct.len(), &[0.99], |k| {
+        distinct.of_window(k.win)
+    });
+    for level in levels {
+        if let Some(i) = distinct.index(level.load) {
+            level.lateness_p99_ms = ranked[i].values[0] / 1000.0;
+        }
+    }
+}
+
+/// The distinct load levels of the windows, lowest first, and each window's among them.
+struct Levels {
+    distinct: Vec<f64>,
+    of_window: Vec<Option<usize>>,
+}
+
+impl Levels {
+    fn of(window_levels: &[f64]) -> Levels {
+        let mut distinct: Vec<f64> = window_levels
+            .iter()
+            .copied()
+            .filter(|l| l.is_finite())
+            .collect();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        let of_window = window_levels
+            .iter()
+            .map(|l| distinct.binary_search_by(|d| d.total_cmp(l)).ok())
+            .collect();
+        Levels {
+            distinct,
+            of_window,
+        }
+    }
+
+    fn index(&self, load: f64) -> Option<usize> {
+        self.distinct.binary_search_by(|d| d.total_cmp(&load)).ok()
+    }
+
+    fn of_window(&self, win: usize) -> Option<usize> {
+        self.of_window.get(win).copied().flatten()
+    }
+}
+
 /// p95 of the successful requests per load level and endpoint, for "p95 crossed its target"
-/// and degradation.
-pub fn level_endpoints(lf: &LazyFrame, map: &DataFrame) -> PolarsResult<Vec<LevelEndpoint>> {
-    let df = lf
-        .clone()
-        .filter(col("ok"))
-        .join(
-            map.clone().lazy(),
-            [col("win")],
-            [col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col("level"), col("endpoint")])
-        .agg([
-            quantile_of(col("latency_us"), 0.95).alias("p95"),
-            len().cast(DataType::Float64).alias("n"),
-        ])
-        .sort(["level", "endpoint"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let names = strs(&df, "endpoint")?;
-    let (level, p95, n) = (f64s(&df, "level")?, f64s(&df, "p95")?, f64s(&df, "n")?);
-    Ok((0..df.height())
-        .map(|i| LevelEndpoint {
-            load: level[i],
-            endpoint: names[i].clone().unwrap_or_default(),
-            p95_ms: p95[i] / 1000.0,
-            successes: n[i],
+/// and degradation: from the one sort.
+pub fn level_endpoints(ranks: &Ranks, window_levels: &[f64]) -> Vec<LevelEndpoint> {
+    let levels = Levels::of(window_levels);
+    let n_endpoints = ranks.endpoints.len();
+    let ranked = ranks.quantiles(levels.distinct.len() * n_endpoints, &[0.95], |k| {
+        levels
+            .of_window(k.win)
+            .map(|l| l * n_endpoints + k.endpoint)
+    });
+    ranked
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.n > 0)
+        .map(|(g, q)| LevelEndpoint {
+            load: levels.distinct[g / n_endpoints],
+            endpoint: ranks.endpoints[g % n_endpoints].clone(),
+            p95_ms: q.values[0] / 1000.0,
+            successes: q.n as f64,
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod judge;
 pub mod levels;
 mod little;
 mod models;
+pub mod ranks;
 pub mod report;
 pub mod residency;
 pub mod resources;
@@ -36,15 +37,18 @@ mod usl;
 mod windows;
 pub mod workers;
 
-/// The queries one by one, for `examples/probe_memory.rs` (peak memory per query); not an
-/// API.
+/// The steps one by one, for `examples/probe_memory.rs` (time and peak memory per step);
+/// not an API.
 #[doc(hidden)]
 pub mod probe {
     pub use crate::endpoints::{per_endpoint, percentile_curves};
     pub use crate::errors::patterns;
     pub use crate::models::usage;
-    pub use crate::source::{discover, scan};
-    pub use crate::windows::{endpoint_windows, timeline, with_window};
+    pub use crate::ranks::{Names, Ranked, Ranks};
+    pub use crate::source::{discover, load, rows, scan};
+    pub use crate::windows::{
+        endpoint_windows, group_flows, timeline, windows_between, with_window,
+    };
 }
 
 use std::path::PathBuf;
@@ -56,12 +60,13 @@ pub use error::AnalysisError;
 use breaking::Breaking;
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
-use frame::{CollectStreaming, f64s, quantile_of};
+use frame::{CollectStreaming, f64s, only};
 use insights::Bottleneck;
 use judge::TargetCheck;
 use levels::LoadLevel;
 use little::LittleCheck;
 use models::ModelUsage;
+use ranks::Ranked;
 use scaling::Scaling;
 use source::Source;
 use usl::UslFit;
@@ -162,72 +167,65 @@ pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
 /// change them first, as `analyze --slo` does, or look at the run ids without reading the
 /// footers twice).
 pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
-    source::check_rows(&source)?;
+    // The main questions read the rows once, in memory; the side ones (workers, a search's
+    // steps) scan the files for the few columns they need.
+    let loaded = source::load(&source)?;
+    source::check_rows(&source, &loaded)?;
+    let rows = source::rows(&loaded, &source.targets);
     let base = source::scan(&source)?;
-    let count = |e: Expr| e.cast(DataType::Float64).sum();
-    let totals = base
-        .clone()
-        .select([
-            len().cast(DataType::Float64).alias("arrivals"),
-            count(col("dropped")).alias("dropped"),
-            count(col("failed").and(col("sent"))).alias("failures"),
-            count(col("ok")).alias("succeeded"),
-            col("sent_us").min().cast(DataType::Float64).alias("start"),
-            col("sent_us")
-                .max()
-                .cast(DataType::Float64)
-                .alias("last_send"),
-            col("ended_us")
-                .filter(col("sent"))
-                .max()
-                .cast(DataType::Float64)
-                .alias("end"),
-            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
-            count(
-                col("outcome")
-                    .eq(lit("app_error"))
-                    .and(col("status").eq(lit(200i64))),
-            )
-            .alias("hidden"),
-            count(col("status").is_not_null()).alias("responses"),
-        ])
-        .collect_streaming()?;
-    let one = |name: &str| -> Result<f64, AnalysisError> {
-        Ok(f64s(&totals, name)?
-            .first()
-            .copied()
-            .filter(|v| v.is_finite())
-            .unwrap_or(0.0))
-    };
-    let arrivals = one("arrivals")?;
-    if arrivals < 1.0 {
-        return Err(AnalysisError::EmptyRun);
-    }
-    let (dropped, failures, succeeded) = (one("dropped")?, one("failures")?, one("succeeded")?);
+    let totals = Totals::of(&rows)?;
+    let Totals {
+        arrivals,
+        dropped,
+        failures,
+        succeeded,
+        start_us,
+        last_send_us,
+        ..
+    } = totals;
     let requests = arrivals - dropped;
-    let start_us = one("start")? as i64;
-    let last_send_us = one("last_send")? as i64;
-    let end_us = one("end")?.max(last_send_us as f64);
-    let duration_s = ((end_us - start_us as f64) / 1e6).max(1e-3);
+    let duration_s = totals.duration_s();
     let window_s = (duration_s / 60.0).round().max(1.0);
-    let lf = windows::with_window(&base, start_us, window_s);
+    let lf = windows::with_window(&rows, start_us, window_s);
+    // The successes' latencies, sorted once: every latency percentile below comes from it.
+    let window_us = (window_s * 1e6) as i64;
+    let names = ranks::Names::of(&loaded)?;
+    let ranks = ranks::Ranks::of(&loaded, &names, Ranked::SuccessLatency, start_us, window_us)?;
 
     let targets = &source.targets;
-    let endpoints = endpoints::per_endpoint(&lf, targets, duration_s)?;
-    let timeline = windows::timeline(&lf, start_us, window_s, last_send_us)?;
-    let windows = timeline.windows;
-    let endpoint_windows = windows::endpoint_windows(&lf, window_s)?;
+    let mut endpoints = endpoints::per_endpoint(&lf, &ranks, targets, duration_s)?;
+    // Every endpoint's flows per window, in one query by send time and one by completion
+    // time: the run's windows, and each endpoint's and model's own levels, add them up.
+    let n_windows = windows::windows_between(start_us, last_send_us, window_s);
+    let flows = windows::group_flows(&lf, "endpoint", start_us, window_s, last_send_us, n_windows)?;
+    let timeline = windows::timeline(
+        &flows,
+        &ranks,
+        (start_us, window_s),
+        last_send_us,
+        totals.drained,
+    );
+    let mut windows = timeline.windows;
+    let endpoint_windows = windows::endpoint_windows(&ranks, windows.len(), window_s);
     let failure_windows = windows::failure_windows(&lf, window_s)?;
     let window_levels = levels::window_levels(&windows, MAX_LEVELS);
-    let map = levels::level_map(&windows, &window_levels)?;
-    let levels = levels::load_levels(&lf, &map, &windows, &window_levels)?;
-    let level_endpoints = levels::level_endpoints(&lf, &map)?;
+    let level = levels::level_of_row(&window_levels);
+    let mut levels = levels::load_levels(&lf, &ranks, &level, &windows, &window_levels)?;
+    let lateness_p99_us = other_percentiles(
+        &loaded,
+        &names,
+        (start_us, window_us),
+        &mut endpoints,
+        &mut windows,
+        (&mut levels, &window_levels),
+    )?;
+    let level_endpoints = levels::level_endpoints(&ranks, &window_levels);
     // Scanned once: the generation figures and the residency's load_duration both read it.
     let generation_frame = source::scan_generation(&source)?;
     let generation = match &generation_frame {
         Some(g) => generation::generations(
             &windows::with_window(g, start_us, window_s),
-            &map,
+            &level,
             &source.targets,
             duration_s,
         )?,
@@ -236,6 +234,8 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let unit = source.load_unit();
     let groups = saturation::groups(
         &lf,
+        &flows,
+        &ranks,
         &saturation::RunLevels {
             windows: &windows,
             window_levels: &window_levels,
@@ -261,10 +261,10 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         usl::fit_usl(&levels)
     };
     let little = little::little_checks(&levels);
-    let error_rate = (failures + dropped) / arrivals;
+    let error_rate = totals.error_rate();
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);
-    let models = models::usage(&lf)?;
+    let models = models::usage(&lf, &ranks)?;
     let t = &targets.throughput;
     let tiers = [
         ("minimum", t.minimum_rps),
@@ -281,33 +281,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         .as_ref()
         .and_then(|c| scaling::for_search(c, level_scaling.max_throughput_rps, &tiers))
         .unwrap_or(level_scaling);
-    // Judged on the most served successfully at a trusted level; a run too short to have
-    // one is judged on its whole length.
-    let trusted_offered = levels
-        .iter()
-        .filter(|l| l.trusted())
-        .map(|l| l.offered_rps)
-        .fold(0.0, f64::max);
-    let served_total = if scaling.max_throughput_rps > 0.0 {
-        scaling.max_throughput_rps
-    } else {
-        succeeded / duration_s
-    };
-    let run_figures = judge::RunFigures {
-        // In the mix's proportions: its cheap calls do not carry a tier its generations miss.
-        served_rps: groups
-            .mix_served_rps()
-            .map_or(served_total, |mix| mix.min(served_total)),
-        offered_ceiling_rps: source
-            .offered_ceiling_rps
-            .unwrap_or(if trusted_offered > 0.0 {
-                trusted_offered
-            } else {
-                arrivals / duration_s
-            }),
-        error_rate,
-        partial_workers: source.partial_workers,
-    };
+    let run_figures = run_figures(&source, &totals, &levels, &groups, &scaling);
     let mut checks = judge::judge(&endpoints, run_figures, targets);
     checks.extend(judge::generation_checks(&generation.judged));
     let checks = match &capacity {
@@ -323,7 +297,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         targets.percentile,
         unit,
     );
-    let hidden_app_errors = one("hidden")? as u64;
+    let hidden_app_errors = totals.hidden as u64;
     let optimisation = insights::optimisation_targets(
         &bottlenecks,
         &errors,
@@ -331,7 +305,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         &scaling,
         hidden_app_errors,
     );
-    let percentile_curves = endpoints::percentile_curves(&lf, &CURVE_QUANTILES)?;
+    let percentile_curves = endpoints::percentile_curves(&ranks, &CURVE_QUANTILES);
     let resources = resources::analyse(
         &source.resource_files,
         start_us,
@@ -355,14 +329,6 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     )?;
 
     let workers = workers::per_worker(&base)?;
-    let mut notes = Vec::new();
-    for w in workers.iter().filter(|w| w.behind.is_some()) {
-        notes.push(format!(
-            "Worker {} fell behind: {}; the merged figures describe less load than was asked for.",
-            w.worker,
-            w.behind.as_deref().unwrap_or_default()
-        ));
-    }
     let warnings: Vec<String> = source
         .ended_early
         .iter()
@@ -373,47 +339,18 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
             )
         })
         .collect();
-    notes.extend(warnings.iter().cloned());
-    if requests < 1000.0 {
-        notes.push(format!(
-            "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
-            100.0 * (1.0 - 10.0 / requests.max(1.0)).max(0.0)
-        ));
-    }
-    if source.open_model {
-        notes.push("Open-model run: load levels are offered arrival rates, so no Universal Scalability Law fit (it models concurrency).".into());
-    }
-    if endpoints.len() == 1 {
-        notes.push("One endpoint only: no comparison between endpoints.".into());
-    }
-    if !source.targets_recorded {
-        notes.push("The files carry no targets: the seed's defaults were used.".into());
-    }
-    if dropped > 0.0 {
-        notes.push(format!(
-            "{dropped:.0} arrivals were dropped unsent (--max-in-flight): they are in no latency and no served throughput, and count as failures in the error rate."
-        ));
-    }
-    if timeline.drained > 0.0 {
-        notes.push(format!(
-            "{:.0} requests completed after the last send (the drain): they are in the totals and percentiles, in no load level.",
-            timeline.drained
-        ));
-    }
-    notes.extend(resources.notes.iter().cloned());
-    notes.extend(residency.iter().flat_map(|r| r.notes.iter().cloned()));
-    notes.extend(resources.generator_saturated.iter().cloned());
-    if little.iter().any(|l| !l.holds) {
-        notes.push("Little's law (in flight ≈ served throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
-    }
-    Ok(Analysis {
-        lateness_p99_ms: one("late99")? / 1000.0,
+    let mut analysis = Analysis {
+        lateness_p99_ms: if lateness_p99_us.is_finite() {
+            lateness_p99_us / 1000.0
+        } else {
+            0.0
+        },
         source,
         start_us,
         window_s,
         requests: requests as u64,
         dropped: dropped as u64,
-        responses: one("responses")? as u64,
+        responses: totals.responses as u64,
         failures: failures as u64,
         succeeded: succeeded as u64,
         drained: timeline.drained as u64,
@@ -444,7 +381,196 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         percentile_curves,
         resources,
         residency,
-        notes,
+        notes: Vec::new(),
         warnings,
-    })
+    };
+    analysis.notes = notes_of(&analysis);
+    Ok(analysis)
+}
+
+/// The run's totals: one query over every row.
+#[derive(Debug, Clone, Copy)]
+struct Totals {
+    arrivals: f64,
+    dropped: f64,
+    failures: f64,
+    succeeded: f64,
+    /// The first send and the last (µs since the epoch).
+    start_us: i64,
+    last_send_us: i64,
+    /// The last completion, at least the last send.
+    end_us: f64,
+    hidden: f64,
+    responses: f64,
+    /// Requests that completed after the last send.
+    drained: f64,
+}
+
+impl Totals {
+    fn of(rows: &LazyFrame) -> Result<Totals, AnalysisError> {
+        let count = |e: Expr| e.cast(DataType::Float64).sum();
+        let totals = rows
+            .clone()
+            .select([
+                len().cast(DataType::Float64).alias("arrivals"),
+                count(col("dropped")).alias("dropped"),
+                count(col("failed").and(col("sent"))).alias("failures"),
+                count(col("ok")).alias("succeeded"),
+                col("sent_us").min().cast(DataType::Float64).alias("start"),
+                col("sent_us")
+                    .max()
+                    .cast(DataType::Float64)
+                    .alias("last_send"),
+                only(col("ended_us"), col("sent"))
+                    .max()
+                    .cast(DataType::Float64)
+                    .alias("end"),
+                count(col("hidden_app_error")).alias("hidden"),
+                count(col("responded")).alias("responses"),
+                count(col("sent").and(col("ended_us").gt(col("sent_us").max()))).alias("drained"),
+            ])
+            .collect_streaming()?;
+        let one = |name: &str| -> Result<f64, AnalysisError> {
+            Ok(f64s(&totals, name)?
+                .first()
+                .copied()
+                .filter(|v| v.is_finite())
+                .unwrap_or(0.0))
+        };
+        let arrivals = one("arrivals")?;
+        if arrivals < 1.0 {
+            return Err(AnalysisError::EmptyRun);
+        }
+        let last_send_us = one("last_send")? as i64;
+        Ok(Totals {
+            arrivals,
+            dropped: one("dropped")?,
+            failures: one("failures")?,
+            succeeded: one("succeeded")?,
+            start_us: one("start")? as i64,
+            last_send_us,
+            end_us: one("end")?.max(last_send_us as f64),
+            hidden: one("hidden")?,
+            responses: one("responses")?,
+            drained: one("drained")?,
+        })
+    }
+
+    /// (failures + dropped) / arrivals: the share of the offered load that did not succeed.
+    fn error_rate(&self) -> f64 {
+        (self.failures + self.dropped) / self.arrivals
+    }
+
+    /// From the first send to the last completion.
+    fn duration_s(&self) -> f64 {
+        ((self.end_us - self.start_us as f64) / 1e6).max(1e-3)
+    }
+}
+
+/// Percentiles of other values than latency, each from one sort used and dropped (so no more
+/// than two sorts are held at once): lateness (the run's p99, returned in µs, and each
+/// window's and level's) and latency from the intended send time (each endpoint's and
+/// window's).
+fn other_percentiles(
+    loaded: &DataFrame,
+    names: &ranks::Names,
+    (start_us, window_us): (i64, i64),
+    endpoints: &mut [EndpointSummary],
+    windows: &mut [Window],
+    (levels, window_levels): (&mut [LoadLevel], &[f64]),
+) -> Result<f64, AnalysisError> {
+    let lateness = ranks::Ranks::of(loaded, names, Ranked::SentLateness, start_us, window_us)?;
+    windows::add_lateness(windows, &lateness);
+    levels::add_lateness(levels, window_levels, &lateness);
+    let p99_us = lateness.quantiles(1, &[0.99], |_| Some(0))[0].values[0];
+    drop(lateness);
+    let corrected = ranks::Ranks::of(loaded, names, Ranked::SuccessCorrected, start_us, window_us)?;
+    endpoints::add_corrected(endpoints, &corrected);
+    windows::add_corrected(windows, &corrected);
+    Ok(p99_us)
+}
+
+/// What the run's throughput and error targets are judged on: the most served successfully at
+/// a trusted level (in the mix's proportions: its cheap calls do not carry a tier its
+/// generations miss); a run too short to have one is judged on its whole length.
+fn run_figures(
+    source: &Source,
+    totals: &Totals,
+    levels: &[LoadLevel],
+    groups: &saturation::Groups,
+    scaling: &Scaling,
+) -> judge::RunFigures {
+    let duration_s = totals.duration_s();
+    let trusted_offered = levels
+        .iter()
+        .filter(|l| l.trusted())
+        .map(|l| l.offered_rps)
+        .fold(0.0, f64::max);
+    let served_total = if scaling.max_throughput_rps > 0.0 {
+        scaling.max_throughput_rps
+    } else {
+        totals.succeeded / duration_s
+    };
+    judge::RunFigures {
+        served_rps: groups
+            .mix_served_rps()
+            .map_or(served_total, |mix| mix.min(served_total)),
+        offered_ceiling_rps: source
+            .offered_ceiling_rps
+            .unwrap_or(if trusted_offered > 0.0 {
+                trusted_offered
+            } else {
+                totals.arrivals / duration_s
+            }),
+        error_rate: totals.error_rate(),
+        partial_workers: source.partial_workers,
+    }
+}
+
+/// What this run cannot tell, said plainly: from what the analysis found.
+fn notes_of(a: &Analysis) -> Vec<String> {
+    let mut notes = Vec::new();
+    for w in a.workers.iter().filter(|w| w.behind.is_some()) {
+        notes.push(format!(
+            "Worker {} fell behind: {}; the merged figures describe less load than was asked for.",
+            w.worker,
+            w.behind.as_deref().unwrap_or_default()
+        ));
+    }
+    notes.extend(a.warnings.iter().cloned());
+    let requests = a.requests as f64;
+    if requests < 1000.0 {
+        notes.push(format!(
+            "Only {requests:.0} requests: percentiles above p{:.1} are the slowest few requests, not a tail estimate.",
+            100.0 * (1.0 - 10.0 / requests.max(1.0)).max(0.0)
+        ));
+    }
+    if a.source.open_model {
+        notes.push("Open-model run: load levels are offered arrival rates, so no Universal Scalability Law fit (it models concurrency).".into());
+    }
+    if a.endpoints.len() == 1 {
+        notes.push("One endpoint only: no comparison between endpoints.".into());
+    }
+    if !a.source.targets_recorded {
+        notes.push("The files carry no targets: the seed's defaults were used.".into());
+    }
+    if a.dropped > 0 {
+        notes.push(format!(
+            "{} arrivals were dropped unsent (--max-in-flight): they are in no latency and no served throughput, and count as failures in the error rate.",
+            a.dropped
+        ));
+    }
+    if a.drained > 0 {
+        notes.push(format!(
+            "{} requests completed after the last send (the drain): they are in the totals and percentiles, in no load level.",
+            a.drained
+        ));
+    }
+    notes.extend(a.resources.notes.iter().cloned());
+    notes.extend(a.residency.iter().flat_map(|r| r.notes.iter().cloned()));
+    notes.extend(a.resources.generator_saturated.iter().cloned());
+    if a.little.iter().any(|l| !l.holds) {
+        notes.push("Little's law (in flight ≈ served throughput × latency) fails at some load levels: the load generator's measurements there are suspect.".into());
+    }
+    notes
 }

@@ -18,8 +18,9 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::breaking::{OwnRates, Signal, SignalKind, saturation_signals};
-use crate::frame::{CollectStreaming, f64s, quantile_of, strs};
+use crate::frame::{CollectStreaming, f64s, strs};
 use crate::levels::{LevelFlows, LoadLevel, MIN_LEVEL_REQUESTS};
+use crate::ranks::{Key, Ranks};
 use crate::windows::{Flows, Window};
 
 /// An endpoint (or a model) needs this many load levels of its own to be judged: four, as a
@@ -164,24 +165,18 @@ pub struct RunLevels<'a> {
 /// `win` ([`crate::windows::with_window`]).
 pub fn groups(
     lf: &LazyFrame,
+    flows: &[(String, Vec<Flows>)],
+    ranks: &Ranks,
     run: &RunLevels,
     source: &crate::source::Source,
     unit: &str,
-) -> PolarsResult<Groups> {
+) -> Result<Groups, crate::AnalysisError> {
     let targets = &source.targets;
     let n_windows = run.windows.len();
-    let flows = crate::windows::group_flows(
-        lf,
-        "endpoint",
-        run.start_us,
-        run.window_s,
-        run.last_send_us,
-        n_windows,
-    )?;
     let model_of = dominant_models(lf)?;
     // A model's flows are its endpoints' summed (arrivals, completions and in flight add up).
     let mut model_flows: BTreeMap<String, (Vec<String>, Vec<Flows>)> = BTreeMap::new();
-    for (endpoint, f) in &flows {
+    for (endpoint, f) in flows {
         let Some(model) = model_of.get(endpoint) else {
             continue;
         };
@@ -194,7 +189,7 @@ pub fn groups(
         }
     }
     // Shares of the task mix: each user's `on_start` requests are load, but no part of it.
-    let on_start = on_start_arrivals(lf, &source.on_start)?;
+    let on_start = on_start_arrivals(source)?;
     let mix_arrivals = |endpoints: &[String], flows: &[Flows]| {
         let all: f64 = flows.iter().map(|f| f.arrivals).sum();
         let once: f64 = endpoints.iter().filter_map(|e| on_start.get(e)).sum();
@@ -205,7 +200,7 @@ pub fn groups(
         .map(|(e, f)| mix_arrivals(std::slice::from_ref(e), f))
         .sum();
     let mut plans: Vec<(Group, Vec<Vec<usize>>)> = Vec::new();
-    for (name, f) in &flows {
+    for (name, f) in flows {
         let models = model_of.get(name).cloned().into_iter().collect();
         let share = mix_arrivals(std::slice::from_ref(name), f) / total_arrivals.max(1e-9);
         plans.push(plan_group(
@@ -230,7 +225,7 @@ pub fn groups(
             share,
         ));
     }
-    let latencies = bucket_latencies(lf, &plans)?;
+    let p95s = bucket_p95s(ranks, &plans);
     let mut out = Groups::default();
     for (i, (mut group, _)) in plans.into_iter().enumerate() {
         let target = match group.kind {
@@ -238,9 +233,8 @@ pub fn groups(
             GroupKind::Model => None,
         };
         for (b, level) in group.levels.iter_mut().enumerate() {
-            if let Some(&(mean_ms, p95_ms)) = latencies.get(&(i, b)) {
-                level.own.mean_latency_ms = mean_ms;
-                level.own.p95_ms = p95_ms;
+            if let Some(&p95_us) = p95s.get(&(i, b)) {
+                level.own.p95_ms = p95_us / 1000.0;
             }
             level.attainment = target.and(level.attainment);
         }
@@ -312,15 +306,15 @@ fn own_signal(group: &Group, mut s: Signal) -> Signal {
 /// Per endpoint, how many of its arrivals were users' `on_start` requests: each user of a
 /// class (a distinct `(worker_id, user_id)`) sent its class's once.
 fn on_start_arrivals(
-    lf: &LazyFrame,
-    on_start: &BTreeMap<String, Vec<String>>,
-) -> PolarsResult<BTreeMap<String, f64>> {
+    source: &crate::source::Source,
+) -> Result<BTreeMap<String, f64>, crate::AnalysisError> {
+    let on_start = &source.on_start;
     let mut out = BTreeMap::new();
     if on_start.is_empty() {
         return Ok(out);
     }
-    let df = lf
-        .clone()
+    // Users are a side question: the files are scanned for their three columns.
+    let df = crate::source::scan(source)?
         .group_by([col("user_class")])
         .agg([(col("worker_id") * lit(1i64 << 32) + col("user_id"))
             .n_unique()
@@ -416,7 +410,8 @@ fn group_level(flows: &[Flows], wins: &[usize], run: &RunLevels) -> GroupLevel {
     let first = wins.first().copied().unwrap_or(0);
     // The generator's own in-flight count and its lateness are the run's, not an
     // endpoint's: they stay NaN here; latency comes from the rows.
-    let own = LoadLevel::from_flows(LevelFlows {
+    let sent = sum(&|i| flows[i].sent());
+    let mut own = LoadLevel::from_flows(LevelFlows {
         // The lowest of the run's levels merged here: where this level of its own began.
         load: wins
             .iter()
@@ -433,6 +428,10 @@ fn group_level(flows: &[Flows], wins: &[usize], run: &RunLevels) -> GroupLevel {
         in_flight_seconds: sum(&|i| flows[i].in_flight_mean * run.windows[i].seconds),
         in_flight_start: flows.get(first).map_or(0.0, |f| f.in_flight_start),
     });
+    // Of the requests sent at this level (any outcome), for Little's law and the plateau.
+    if sent > 0.0 {
+        own.mean_latency_ms = sum(&|i| flows[i].sent_latency_us) / sent / 1000.0;
+    }
     GroupLevel {
         own,
         mix_offered_rps: sum(&|i| run.windows[i].arrivals) / seconds,
@@ -442,71 +441,53 @@ fn group_level(flows: &[Flows], wins: &[usize], run: &RunLevels) -> GroupLevel {
     }
 }
 
-/// Mean latency (sent requests) and p95 (successful ones) of every group's every level, in
-/// one query: rows joined to (endpoint, window) → (group, level).
-fn bucket_latencies(
-    lf: &LazyFrame,
-    plans: &[(Group, Vec<Vec<usize>>)],
-) -> PolarsResult<BTreeMap<(usize, usize), (f64, f64)>> {
-    let (mut endpoint, mut win, mut group, mut bucket) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (g, (plan, buckets)) in plans.iter().enumerate() {
-        for (b, wins) in buckets.iter().enumerate() {
-            for e in &plan.endpoints {
+/// The p95 (successful requests) of every group's every level, from the one sort
+/// ([`Ranks`]): a pass for the endpoints' levels, one for the models'.
+fn bucket_p95s(ranks: &Ranks, plans: &[(Group, Vec<Vec<usize>>)]) -> BTreeMap<(usize, usize), f64> {
+    // Per group, each window's level of its own.
+    let bucket_of: Vec<Vec<Option<usize>>> = plans
+        .iter()
+        .map(|(_, buckets)| {
+            let n = buckets.iter().flatten().max().map_or(0, |w| w + 1);
+            let mut of = vec![None; n];
+            for (b, wins) in buckets.iter().enumerate() {
                 for &w in wins {
-                    endpoint.push(e.clone());
-                    win.push(w as i64);
-                    group.push(g as i64);
-                    bucket.push(b as i64);
+                    of[w] = Some(b);
                 }
             }
-        }
-    }
-    if endpoint.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let map = DataFrame::new_infer_height(vec![
-        Column::new("grp_endpoint".into(), endpoint),
-        Column::new("win".into(), win),
-        Column::new("grp".into(), group),
-        Column::new("bucket".into(), bucket),
-    ])?;
-    let df = lf
-        .clone()
-        .filter(col("sent"))
-        .select([
-            col("endpoint").cast(DataType::String).alias("grp_endpoint"),
-            col("win"),
-            col("latency_us"),
-            col("ok"),
-        ])
-        .join(
-            map.lazy(),
-            [col("grp_endpoint"), col("win")],
-            [col("grp_endpoint"), col("win")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col("grp"), col("bucket")])
-        .agg([
-            col("latency_us")
-                .cast(DataType::Float64)
-                .mean()
-                .alias("mean_us"),
-            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
-        ])
-        .collect_streaming()?;
-    let (g, b, mean, p95) = (
-        f64s(&df, "grp")?,
-        f64s(&df, "bucket")?,
-        f64s(&df, "mean_us")?,
-        f64s(&df, "p95")?,
-    );
-    Ok((0..df.height())
-        .map(|i| {
-            (
-                (g[i] as usize, b[i] as usize),
-                (mean[i] / 1000.0, p95[i] / 1000.0),
-            )
+            of
         })
-        .collect())
+        .collect();
+    let most = plans.iter().map(|(_, b)| b.len()).max().unwrap_or(0);
+    let p95 = |kind: GroupKind,
+               index_of: &dyn Fn(&str) -> Option<usize>,
+               key: &dyn Fn(Key) -> Option<usize>| {
+        // The plans of this kind by their index among the ranked names.
+        let mut plan_of = BTreeMap::new();
+        for (g, (plan, _)) in plans
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, _))| p.kind == kind)
+        {
+            if let Some(i) = index_of(&plan.name) {
+                plan_of.insert(i, g);
+            }
+        }
+        let groups = plan_of.keys().max().map_or(0, |i| i + 1) * most;
+        let ranked = ranks.quantiles(groups, &[0.95], |k| {
+            let g = *plan_of.get(&key(k)?)?;
+            let b = bucket_of[g].get(k.win).copied().flatten()?;
+            Some(key(k)? * most + b)
+        });
+        plan_of
+            .into_iter()
+            .flat_map(|(i, g)| (0..most).map(move |b| ((g, b), i * most + b)))
+            .filter_map(|(gb, r)| ranked.get(r).filter(|q| q.n > 0).map(|q| (gb, q.values[0])))
+            .collect::<BTreeMap<(usize, usize), f64>>()
+    };
+    let mut p95s = p95(GroupKind::Endpoint, &|n| ranks.endpoint(n), &|k| {
+        Some(k.endpoint)
+    });
+    p95s.extend(p95(GroupKind::Model, &|n| ranks.model(n), &|k| k.model));
+    p95s
 }

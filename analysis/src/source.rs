@@ -13,7 +13,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use polars::prelude::*;
 
 use crate::error::AnalysisError;
-use crate::frame::clean;
+use crate::frame::{CollectStreaming, clean};
 
 /// What the files say about the run(s) they hold.
 #[derive(Debug, Clone)]
@@ -392,19 +392,17 @@ fn check_file(path: &Path) -> Result<Vec<(String, String)>, AnalysisError> {
 }
 
 /// Refuses files whose rows break the contract where the schema cannot say it: a latency that
-/// is null or negative. The error names the file and the row (0-based) and what is wrong.
-pub fn check_rows(source: &Source) -> Result<(), AnalysisError> {
+/// is null or negative. Checked on the rows [`load`] read; the error names the file and the
+/// row (0-based) and what is wrong.
+pub fn check_rows(source: &Source, loaded: &DataFrame) -> Result<(), AnalysisError> {
     let latency = Column::LatencyUs.name();
     let bad = || col(latency).is_null().or(col(latency).lt(lit(0i64)));
     let scan = |paths: Vec<PlRefPath>| {
         LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
     };
-    let all: Vec<PlRefPath> = source
-        .files
-        .iter()
-        .map(|p| PlRefPath::try_from_path(p))
-        .collect::<PolarsResult<_>>()?;
-    let any = scan(all)?
+    let any = loaded
+        .clone()
+        .lazy()
         .select([bad().cast(DataType::UInt32).sum().alias("n")])
         .collect()?;
     if crate::frame::f64s(&any, "n")?
@@ -440,14 +438,10 @@ pub fn check_rows(source: &Source) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// The request rows as a lazy frame with the derived columns every question uses, each the
-/// one definition of its word (docs/analysis.md):
-/// - `sent_us`, `intended_us`, `ended_us` (actual send + latency: when the request completed);
-/// - `dropped`: an arrival the generator never sent (`--max-in-flight`); `sent`: the others;
-/// - `ok`: a sent request that passed every check; `failed`: any other row, dropped included;
-/// - `target_ms`: the endpoint's response-time target (null without one);
-/// - `good`: `ok` and strictly under the endpoint's target (goodput, attainment);
-/// - `corrected_us` (latency from the intended send time), `lateness_us`.
+/// The request rows as a lazy frame over the files, with the derived columns every question
+/// uses ([`derive`]) and every contract column a question may group by. Each query over it
+/// reads the files again: the side questions (workers, a capacity search's steps, failure
+/// patterns, exports) use it; the main questions read [`load`]'s rows, read once.
 pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
     scan_files(source, &source.files, &[])
 }
@@ -461,78 +455,139 @@ pub fn scan_generation(source: &Source) -> Result<Option<LazyFrame>, AnalysisErr
     scan_files(source, &source.generation_files, &Column::GENERATION).map(Some)
 }
 
+/// The request rows every main question reads (per endpoint, per window, per level, per
+/// model), read from the files once into memory: only the columns those questions use, in
+/// their narrowest types (dictionary strings stay categorical, the outcome becomes the flags
+/// the questions ask about: a bit a row), so memory grows by about 30 bytes a row. Every
+/// query over it is in memory, none decodes the files again. Same derived columns as
+/// [`scan`] once [`derive`]d ([`rows`]).
+pub fn load(source: &Source) -> Result<DataFrame, AnalysisError> {
+    let mut scan = parquet(&source.files)?;
+    let schema = scan.collect_schema()?;
+    Ok(scan
+        .select(kept_columns(source, &schema))
+        .collect_streaming()?)
+}
+
+/// [`load`]'s rows as a lazy frame with the derived columns.
+pub fn rows(loaded: &DataFrame, targets: &Targets) -> LazyFrame {
+    derive(loaded.clone().lazy(), targets)
+}
+
+fn parquet(files: &[PathBuf]) -> Result<LazyFrame, AnalysisError> {
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p))
+        .collect::<PolarsResult<_>>()?;
+    Ok(LazyFrame::scan_parquet_files(
+        paths.into_iter().collect(),
+        ScanArgsParquet::default(),
+    )?)
+}
+
+/// What [`load`] keeps of a row, each the one definition of its word (docs/analysis.md):
+/// - `sent_us`, `latency_us`, `lateness_us` (actual less intended send, never negative);
+/// - `load`: the load a request met: users for a closed model, offered req/s for an open one;
+/// - `ok`: a sent request that passed every check; `dropped`: an arrival never sent
+///   (`--max-in-flight`); `timeout`, `cancelled`: those outcomes; `good` ([`good`]);
+/// - `responded`: an HTTP response came (any status); `hidden_app_error`: an `app_error`
+///   with HTTP 200 (`success: false`), invisible to status codes.
+fn kept_columns(source: &Source, schema: &Schema) -> Vec<Expr> {
+    let outcome = |o: Outcome| col("outcome").eq(lit(o.as_str()));
+    // Categorical whatever wrote the file: the contract's dictionary strings already are (a
+    // cast would cost a tenth of the analysis); a plain string column from another writer
+    // becomes one. The ranks key rows by category.
+    let categorical = |name: &str| match schema.get(name) {
+        Some(DataType::Categorical(..)) => col(name),
+        _ => col(name).cast(DataType::from_categories(Categories::global())),
+    };
+    vec![
+        categorical("endpoint"),
+        categorical("model_used"),
+        col("actual_send_time")
+            .cast(DataType::Int64)
+            .alias("sent_us"),
+        col("latency_us").cast(DataType::Int64),
+        (col("actual_send_time").cast(DataType::Int64)
+            - col("intended_send_time").cast(DataType::Int64))
+        .clip_min(lit(0))
+        .alias("lateness_us"),
+        if source.open_model {
+            col("stage_target")
+        } else {
+            col("users_active")
+        }
+        .alias("load"),
+        col("in_flight"),
+        outcome(Outcome::Ok).alias("ok"),
+        good(&source.targets),
+        outcome(Outcome::Dropped).alias("dropped"),
+        outcome(Outcome::Timeout).alias("timeout"),
+        outcome(Outcome::Cancelled).alias("cancelled"),
+        col("status").is_not_null().alias("responded"),
+        outcome(Outcome::AppError)
+            .and(col("status").eq(lit(200)))
+            .alias("hidden_app_error"),
+        // For the failure patterns: a few bytes a row, dictionary-coded.
+        col("outcome"),
+        col("status"),
+        col("error"),
+    ]
+}
+
 fn scan_files(
     source: &Source,
     files: &[PathBuf],
     extra: &[Column],
 ) -> Result<LazyFrame, AnalysisError> {
-    let paths: Vec<PlRefPath> = files
-        .iter()
-        .map(|p| PlRefPath::try_from_path(p))
-        .collect::<PolarsResult<_>>()?;
-    let lf =
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?;
-    let mut columns = vec![
-        col("endpoint"),
+    let mut scan = parquet(files)?;
+    let schema = scan.collect_schema()?;
+    let mut columns = kept_columns(source, &schema);
+    columns.extend([
         col("method"),
-        col("outcome"),
-        col("error"),
-        col("model_used"),
-        col("status").cast(DataType::Int64),
-        col("actual_send_time")
-            .cast(DataType::Int64)
-            .alias("sent_us"),
         col("intended_send_time")
             .cast(DataType::Int64)
             .alias("intended_us"),
-        col("latency_us").cast(DataType::Int64),
         col("bytes_received").cast(DataType::Float64),
-        col("users_active").cast(DataType::Int64),
         col("user_class"),
         col("user_id").cast(DataType::Int64),
-        col("in_flight").cast(DataType::Int64),
         col("stage").cast(DataType::Int64),
         col("stage_target").cast(DataType::Float64),
         col("worker_id").cast(DataType::Int64),
-    ];
+    ]);
     columns.extend(extra.iter().map(|c| col(c.name()).cast(DataType::Int64)));
-    Ok(lf
-        // Dictionary strings stay categorical (a few bytes a row); only aggregated results are
-        // turned into strings, which keeps memory small on runs of millions of rows.
-        .select(columns)
-        .with_columns([
-            // The load a request met: users for a closed model, offered req/s for an open one.
-            if source.open_model {
-                col("stage_target")
-            } else {
-                col("users_active").cast(DataType::Float64)
-            }
-            .alias("load"),
-            col("outcome")
-                .neq(lit(Outcome::Ok.as_str()))
-                .alias("failed"),
-            col("outcome").eq(lit(Outcome::Ok.as_str())).alias("ok"),
-            col("outcome")
-                .eq(lit(Outcome::Dropped.as_str()))
-                .alias("dropped"),
-            (col("sent_us") - col("intended_us"))
-                .clip_min(lit(0))
-                .alias("lateness_us"),
-            (col("sent_us") + col("latency_us")).alias("ended_us"),
-            target_expr(&source.targets).alias("target_ms"),
-        ])
-        .with_columns([
-            (col("latency_us") + col("lateness_us")).alias("corrected_us"),
-            col("dropped").not().alias("sent"),
-            col("ok")
-                .and(
-                    // Strictly under the target: `crate::slo::within_target`.
-                    col("target_ms").is_null().or(col("latency_us")
-                        .cast(DataType::Float64)
-                        .lt(col("target_ms") * lit(1000.0))),
-                )
-                .alias("good"),
-        ]))
+    // Dictionary strings stay categorical (a few bytes a row); only aggregated results are
+    // turned into strings, which keeps memory small on runs of millions of rows.
+    Ok(derive(parquet(files)?.select(columns), &source.targets))
+}
+
+/// The words every question uses, derived from [`kept_columns`] (docs/analysis.md):
+/// - `sent`: not dropped; `failed`: not ok (dropped included);
+/// - `ended_us` (actual send + latency: when the request completed);
+/// - `target_ms`: the endpoint's response-time target (null without one);
+/// - `corrected_us`: latency from the intended send time.
+fn derive(rows: LazyFrame, targets: &Targets) -> LazyFrame {
+    rows.with_columns([
+        col("dropped").not().alias("sent"),
+        col("ok").not().alias("failed"),
+        (col("sent_us") + col("latency_us")).alias("ended_us"),
+        (col("latency_us") + col("lateness_us")).alias("corrected_us"),
+        target_expr(targets).alias("target_ms"),
+    ])
+}
+
+/// `good`: `ok` and strictly under the endpoint's target (`crate::slo::within_target`); kept
+/// a bit a row, so no query evaluates the targets again.
+fn good(targets: &Targets) -> Expr {
+    let target_ms = target_expr(targets);
+    col("outcome")
+        .eq(lit(Outcome::Ok.as_str()))
+        .and(
+            target_ms.clone().is_null().or(col("latency_us")
+                .cast(DataType::Float64)
+                .lt(target_ms * lit(1000.0))),
+        )
+        .alias("good")
 }
 
 /// `target_ms` per row, from the run's targets (null for endpoints without one).

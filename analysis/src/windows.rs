@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::frame::{CollectStreaming, f64s, quantile, quantile_of, strs};
+use crate::frame::{CollectStreaming, f64s, only, strs};
+use crate::ranks::Ranks;
 
 /// One time window of the run, from its first send to its last send; completions after the
 /// last send (the drain) belong to no window.
@@ -136,88 +137,29 @@ pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
         .with_column(((col("sent_us") - lit(start_us)) / lit(w_us)).alias("win"))
 }
 
-/// Every window from the first send to the last, with its flows and in-flight count.
-/// `last_send_us` ends the last window.
+/// Every window from the first send to the last (`last_send_us` ends the last one), with its
+/// flows and in-flight count: the endpoints' flows ([`group_flows`]) added up, window by
+/// window (counts, sums and requests in flight all add), so the run's windows take no query
+/// of their own; latency percentiles from the one sort. `drained`: requests that completed
+/// after the last send.
 pub fn timeline(
-    lf: &LazyFrame,
-    start_us: i64,
-    window_s: f64,
+    flows: &[(String, Vec<Flows>)],
+    ranks: &Ranks,
+    (start_us, window_s): (i64, f64),
     last_send_us: i64,
-) -> PolarsResult<Timeline> {
-    let w_us = (window_s * 1e6) as i64;
-    let count = |e: Expr| e.cast(DataType::Float64).sum();
-    let offset_s = |c: &str| (col(c) - lit(start_us)).cast(DataType::Float64) / lit(1e6);
-    let sends = lf
-        .clone()
-        .group_by([col("win")])
-        .agg([
-            len().cast(DataType::Float64).alias("arrivals"),
-            count(col("dropped")).alias("dropped"),
-            count(col("failed")).alias("failures"),
-            col("load").max().alias("load"),
-            col("in_flight")
-                .filter(col("sent"))
-                .cast(DataType::Float64)
-                .mean()
-                .alias("seen"),
-            offset_s("sent_us")
-                .filter(col("sent"))
-                .sum()
-                .alias("send_offsets"),
-            col("latency_us")
-                .filter(col("sent"))
-                .cast(DataType::Float64)
-                .mean()
-                .alias("mean_us"),
-            quantile_of(col("latency_us").filter(col("ok")), 0.50).alias("p50"),
-            quantile_of(col("latency_us").filter(col("ok")), 0.95).alias("p95"),
-            quantile_of(col("latency_us").filter(col("ok")), 0.99).alias("p99"),
-            quantile_of(col("corrected_us").filter(col("ok")), 0.95).alias("c95"),
-            quantile_of(col("lateness_us").filter(col("sent")), 0.99).alias("late99"),
-        ])
-        .sort(["win"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let ends = lf
-        .clone()
-        .filter(col("sent").and(col("ended_us").lt_eq(lit(last_send_us))))
-        .with_column(((col("ended_us") - lit(start_us)) / lit(w_us)).alias("end_win"))
-        .group_by([col("end_win")])
-        .agg([
-            len().cast(DataType::Float64).alias("completions"),
-            count(col("ok")).alias("succeeded"),
-            count(col("good")).alias("good"),
-            offset_s("ended_us").sum().alias("end_offsets"),
-        ])
-        .collect_streaming()?;
-    let drained = lf
-        .clone()
-        .filter(col("sent").and(col("ended_us").gt(lit(last_send_us))))
-        .select([len().cast(DataType::Float64).alias("n")])
-        .collect_streaming()?;
-    let drained = f64s(&drained, "n")?.first().copied().unwrap_or(0.0);
-
-    let c = |n: &str| f64s(&sends, n);
-    let (win, arrivals, dropped, failures, load, seen) = (
-        c("win")?,
-        c("arrivals")?,
-        c("dropped")?,
-        c("failures")?,
-        c("load")?,
-        c("seen")?,
-    );
-    let (send_offsets, mean_us) = (c("send_offsets")?, c("mean_us")?);
-    let (p50, p95, p99, c95, late) = (c("p50")?, c("p95")?, c("p99")?, c("c95")?, c("late99")?);
-    let e = |n: &str| f64s(&ends, n);
-    let (end_win, completions, succeeded, good, end_offsets) = (
-        e("end_win")?,
-        e("completions")?,
-        e("succeeded")?,
-        e("good")?,
-        e("end_offsets")?,
-    );
-
+    drained: f64,
+) -> Timeline {
+    let n_windows = windows_between(start_us, last_send_us, window_s);
+    let mut total = vec![Flows::default(); n_windows];
+    for (_, f) in flows {
+        for (t, w) in total.iter_mut().zip(f) {
+            t.add(w);
+        }
+    }
+    // Latency percentiles from the one sort; corrected latency and lateness rank other
+    // values ([`add_corrected`], [`add_lateness`]).
+    let ranked = ranks.quantiles(n_windows, &[0.5, 0.95, 0.99], |k| Some(k.win));
     let last_send_s = (last_send_us - start_us) as f64 / 1e6;
-    let n_windows = win.iter().fold(0.0, |m: f64, w| m.max(*w)) as usize + 1;
     let mut windows: Vec<Window> = (0..n_windows)
         .map(|i| {
             let start_s = i as f64 * window_s;
@@ -228,32 +170,26 @@ pub fn timeline(
             )
         })
         .collect();
-    // Σ (offset − window start) over a window's sends and completions, for the integral.
-    let mut send_sum = vec![0.0; n_windows];
-    let mut end_sum = vec![0.0; n_windows];
-    for i in 0..win.len() {
-        let w = &mut windows[win[i] as usize];
-        w.arrivals = arrivals[i];
-        w.dropped = dropped[i];
-        w.failures = failures[i];
-        w.load = load[i];
-        w.seen_in_flight = seen[i];
-        w.mean_latency_ms = mean_us[i] / 1000.0;
-        w.p50_ms = p50[i] / 1000.0;
-        w.p95_ms = p95[i] / 1000.0;
-        w.p99_ms = p99[i] / 1000.0;
-        w.corrected_p95_ms = c95[i] / 1000.0;
-        w.lateness_p99_ms = late[i] / 1000.0;
-        send_sum[win[i] as usize] = nan_is_zero(send_offsets[i]);
-    }
-    for i in 0..end_win.len() {
-        let Some(w) = windows.get_mut(end_win[i] as usize) else {
-            continue;
-        };
-        w.completions = completions[i];
-        w.succeeded = succeeded[i];
-        w.good = good[i];
-        end_sum[end_win[i] as usize] = nan_is_zero(end_offsets[i]);
+    for ((w, f), q) in windows.iter_mut().zip(&total).zip(&ranked) {
+        w.arrivals = f.arrivals;
+        w.dropped = f.dropped;
+        w.failures = f.failures;
+        w.completions = f.completions;
+        w.succeeded = f.succeeded;
+        w.good = f.good;
+        let sent = f.sent();
+        if f.arrivals > 0.0 {
+            w.load = f.load;
+        }
+        if sent > 0.0 {
+            w.seen_in_flight = f.seen_in_flight_sum / sent;
+            w.mean_latency_ms = f.sent_latency_us / sent / 1000.0;
+        }
+        (w.p50_ms, w.p95_ms, w.p99_ms) = (
+            q.values[0] / 1000.0,
+            q.values[1] / 1000.0,
+            q.values[2] / 1000.0,
+        );
     }
     let mut previous_load = f64::NAN;
     for w in windows.iter_mut() {
@@ -262,19 +198,41 @@ pub fn timeline(
         }
         previous_load = w.load;
     }
-    let flows: Vec<(f64, f64, f64, f64)> = windows
+    let series: Vec<(f64, f64, f64, f64)> = total
         .iter()
-        .enumerate()
-        .map(|(i, w)| (w.sent(), send_sum[i], w.completions, end_sum[i]))
+        .map(|f| (f.sent(), f.send_offsets, f.completions, f.end_offsets))
         .collect();
     for (w, (start, mean)) in windows
         .iter_mut()
-        .zip(in_flight(&flows, window_s, last_send_s))
+        .zip(in_flight(&series, window_s, last_send_s))
     {
         w.in_flight_start = start;
         w.in_flight_mean = mean;
     }
-    Ok(Timeline { windows, drained })
+    Timeline { windows, drained }
+}
+
+/// How many windows of `window_s` seconds run from the first send to the last.
+pub fn windows_between(start_us: i64, last_send_us: i64, window_s: f64) -> usize {
+    let w_us = ((window_s * 1e6) as i64).max(1);
+    usize::try_from(last_send_us.saturating_sub(start_us) / w_us).unwrap_or(0) + 1
+}
+
+/// Each window's p95 of latency from the intended send time (successes), from the
+/// successes ranked by it.
+pub fn add_corrected(windows: &mut [Window], corrected: &Ranks) {
+    let ranked = corrected.quantiles(windows.len(), &[0.95], |k| Some(k.win));
+    for (w, q) in windows.iter_mut().zip(ranked) {
+        w.corrected_p95_ms = q.values[0] / 1000.0;
+    }
+}
+
+/// Each window's p99 of how late requests went out, from the sent requests ranked by it.
+pub fn add_lateness(windows: &mut [Window], lateness: &Ranks) {
+    let ranked = lateness.quantiles(windows.len(), &[0.99], |k| Some(k.win));
+    for (w, q) in windows.iter_mut().zip(ranked) {
+        w.lateness_p99_ms = q.values[0] / 1000.0;
+    }
 }
 
 /// Requests in flight per window, exact: (at its start, time-averaged over it), from each
@@ -306,7 +264,7 @@ fn in_flight(flows: &[(f64, f64, f64, f64)], window_s: f64, last_send_s: f64) ->
 
 /// What one group of requests (an endpoint's, a model's) did in one window: the same flows
 /// as [`Window`]'s, by send time and by completion time, and its own requests in flight.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Flows {
     pub arrivals: f64,
     pub dropped: f64,
@@ -316,8 +274,39 @@ pub struct Flows {
     pub completions: f64,
     pub succeeded: f64,
     pub good: f64,
+    /// Σ latency of the requests sent (µs, any outcome), for their mean.
+    pub sent_latency_us: f64,
+    /// The highest load its arrivals met (NaN without arrivals).
+    pub load: f64,
+    /// Σ the generator's in-flight count at each send (for its mean).
+    pub seen_in_flight_sum: f64,
+    /// Σ (send offset), Σ (completion offset), seconds from the run's start: what requests in
+    /// flight are integrated from ([`in_flight`]).
+    pub send_offsets: f64,
+    pub end_offsets: f64,
     pub in_flight_start: f64,
     pub in_flight_mean: f64,
+}
+
+impl Default for Flows {
+    fn default() -> Flows {
+        Flows {
+            arrivals: 0.0,
+            dropped: 0.0,
+            failures: 0.0,
+            within: 0.0,
+            completions: 0.0,
+            succeeded: 0.0,
+            good: 0.0,
+            sent_latency_us: 0.0,
+            load: f64::NAN,
+            seen_in_flight_sum: 0.0,
+            send_offsets: 0.0,
+            end_offsets: 0.0,
+            in_flight_start: 0.0,
+            in_flight_mean: 0.0,
+        }
+    }
 }
 
 impl Flows {
@@ -334,6 +323,12 @@ impl Flows {
         self.completions += o.completions;
         self.succeeded += o.succeeded;
         self.good += o.good;
+        self.sent_latency_us += o.sent_latency_us;
+        // NaN (no arrivals) gives way to any load.
+        self.load = self.load.max(o.load);
+        self.seen_in_flight_sum += o.seen_in_flight_sum;
+        self.send_offsets += o.send_offsets;
+        self.end_offsets += o.end_offsets;
         self.in_flight_start += o.in_flight_start;
         self.in_flight_mean += o.in_flight_mean;
     }
@@ -383,8 +378,14 @@ pub fn group_flows(
             count(col("dropped")).alias("dropped"),
             count(col("failed")).alias("failures"),
             count(col("good")).alias("within"),
-            offset_s("sent_us")
-                .filter(col("sent"))
+            only(col("latency_us").cast(DataType::Float64), col("sent"))
+                .sum()
+                .alias("latency_sum"),
+            col("load").max().cast(DataType::Float64).alias("load"),
+            only(col("in_flight").cast(DataType::Float64), col("sent"))
+                .sum()
+                .alias("seen_sum"),
+            only(offset_s("sent_us"), col("sent"))
                 .sum()
                 .alias("offsets"),
         ])
@@ -411,12 +412,21 @@ pub fn group_flows(
         f64s(&sends, "within")?,
         f64s(&sends, "offsets")?,
     );
+    let (latency_sum, load, seen_sum) = (
+        f64s(&sends, "latency_sum")?,
+        f64s(&sends, "load")?,
+        f64s(&sends, "seen_sum")?,
+    );
     for (r, name) in names.into_iter().enumerate() {
         if let Some((f, sums)) = group_slot(&mut groups, name, win[r], n_windows) {
             f.arrivals = arrivals[r];
             f.dropped = dropped[r];
             f.failures = failures[r];
             f.within = within[r];
+            f.sent_latency_us = nan_is_zero(latency_sum[r]);
+            f.load = load[r];
+            f.seen_in_flight_sum = nan_is_zero(seen_sum[r]);
+            f.send_offsets = nan_is_zero(offsets[r]);
             sums.0 = nan_is_zero(offsets[r]);
         }
     }
@@ -432,6 +442,7 @@ pub fn group_flows(
             f.completions = completions[r];
             f.succeeded = succeeded[r];
             f.good = good[r];
+            f.end_offsets = nan_is_zero(offsets[r]);
             sums.1 = nan_is_zero(offsets[r]);
         }
     }
@@ -461,35 +472,23 @@ fn nan_is_zero(v: f64) -> f64 {
     if v.is_nan() { 0.0 } else { v }
 }
 
-/// p50/p95/p99 of the successful requests per endpoint and window.
-pub fn endpoint_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<EndpointWindow>> {
-    let df = lf
-        .clone()
-        .filter(col("ok"))
-        .group_by([col("endpoint"), col("win")])
-        .agg([
-            quantile("latency_us", 0.50).alias("p50"),
-            quantile("latency_us", 0.95).alias("p95"),
-            quantile("latency_us", 0.99).alias("p99"),
-        ])
-        .sort(["endpoint", "win"], SortMultipleOptions::default())
-        .collect_streaming()?;
-    let names = strs(&df, "endpoint")?;
-    let (win, p50, p95, p99) = (
-        f64s(&df, "win")?,
-        f64s(&df, "p50")?,
-        f64s(&df, "p95")?,
-        f64s(&df, "p99")?,
-    );
-    Ok((0..df.height())
-        .map(|i| EndpointWindow {
-            endpoint: names[i].clone().unwrap_or_default(),
-            start_s: win[i] * window_s,
-            p50_ms: p50[i] / 1000.0,
-            p95_ms: p95[i] / 1000.0,
-            p99_ms: p99[i] / 1000.0,
+/// p50/p95/p99 of the successful requests per endpoint and window, from the one sort.
+pub fn endpoint_windows(ranks: &Ranks, n_windows: usize, window_s: f64) -> Vec<EndpointWindow> {
+    let ranked = ranks.quantiles(ranks.endpoints.len() * n_windows, &[0.5, 0.95, 0.99], |k| {
+        (k.win < n_windows).then_some(k.endpoint * n_windows + k.win)
+    });
+    ranked
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.n > 0)
+        .map(|(g, q)| EndpointWindow {
+            endpoint: ranks.endpoints[g / n_windows].clone(),
+            start_s: (g % n_windows) as f64 * window_s,
+            p50_ms: q.values[0] / 1000.0,
+            p95_ms: q.values[1] / 1000.0,
+            p99_ms: q.values[2] / 1000.0,
         })
-        .collect())
+        .collect()
 }
 
 pub fn failure_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<FailureWindow>> {

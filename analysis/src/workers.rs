@@ -32,6 +32,14 @@ pub struct WorkerSummary {
 
 /// Every worker, by index; empty for a run of one process.
 pub fn per_worker(lf: &LazyFrame) -> PolarsResult<Vec<WorkerSummary>> {
+    // Most runs are one process: counted first, without holding a row.
+    let workers = lf
+        .clone()
+        .select([col("worker_id").n_unique().alias("n")])
+        .collect_streaming()?;
+    if f64s(&workers, "n")?.first().is_none_or(|n| *n < 2.0) {
+        return Ok(Vec::new());
+    }
     let df = lf
         .clone()
         .group_by([col("worker_id")])

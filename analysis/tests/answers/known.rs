@@ -419,3 +419,105 @@ fn a_mix_whose_generations_fail_is_not_carried_by_its_cheap_calls() {
     assert_eq!(check("throughput (peak)")["judgement"], "fail");
     assert_eq!(check("throughput (minimum)")["judgement"], "pass");
 }
+
+/// A file from another writer (pandas, Spark) may hold the contract's dictionary strings as
+/// plain strings: the answers are the same, percentiles included (the one sort keys its rows
+/// by category, so the analysis makes them categorical as it reads).
+#[test]
+fn plain_string_columns_give_the_same_answers_as_dictionary_ones() {
+    use arrow::compute::cast;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut reqs = saturating_ramp(6, 4.0, 3.0, 12.0);
+    for (i, r) in reqs.iter_mut().enumerate() {
+        r.endpoint = ["generate_text", "health"][i % 2];
+        r.model = (i % 2 == 0).then_some("mistral");
+        if i % 9 == 0 {
+            r.outcome = "http_error";
+            r.status = Some(503);
+            r.error = Some(format!("overloaded {i}"));
+        }
+    }
+    let dict_run = dir.path().join("dict");
+    write_run(&dict_run, &reqs, "1");
+    // The same rows, every dictionary column cast to a plain string, the footer kept.
+    let plain_run = dir.path().join("plain");
+    std::fs::create_dir_all(&plain_run).expect("mkdir");
+    let file = std::fs::File::open(dict_run.join("requests-00001.parquet")).expect("open");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("reader");
+    let kv = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned();
+    let batches: Vec<_> = reader
+        .build()
+        .expect("batches")
+        .map(|b| b.expect("batch"))
+        .collect();
+    let schema = batches[0].schema();
+    let plain_schema = Arc::new(Schema::new_with_metadata(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Dictionary(..) => Field::new(f.name(), DataType::Utf8, true),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    ));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(kv)
+        .build();
+    let out = std::fs::File::create(plain_run.join("requests-00001.parquet")).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(out, plain_schema.clone(), Some(props))
+        .expect("writer");
+    for b in &batches {
+        let columns = b
+            .columns()
+            .iter()
+            .zip(plain_schema.fields())
+            .map(|(c, f)| cast(c, f.data_type()).expect("cast"))
+            .collect();
+        w.write(
+            &arrow::record_batch::RecordBatch::try_new(plain_schema.clone(), columns)
+                .expect("batch"),
+        )
+        .expect("write");
+    }
+    w.close().expect("close");
+    let dict = summary_of(&dict_run, &dir.path().join("dict-rep"));
+    let plain = summary_of(&plain_run, &dir.path().join("plain-rep"));
+    assert_eq!(dict["endpoints"].as_array().map(Vec::len), Some(2));
+    assert_eq!(dict["endpoints"], plain["endpoints"]);
+    assert_eq!(dict["errors"], plain["errors"]);
+    // Levels alike, in flight to the last bits (a sum of time offsets, in any order).
+    let (d, p) = (&dict["levels"], &plain["levels"]);
+    assert_eq!(d.as_array().map(Vec::len), Some(6));
+    for (d, p) in d
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(p.as_array().into_iter().flatten())
+    {
+        for (key, dv) in d.as_object().into_iter().flatten() {
+            match (dv.as_f64(), p[key].as_f64()) {
+                (Some(a), Some(b)) if key.starts_with("in_flight") => {
+                    assert!(
+                        (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                        "{key}: {a} against {b}"
+                    )
+                }
+                _ => assert_eq!(dv, &p[key], "{key}"),
+            }
+        }
+    }
+    assert!(
+        dict["endpoints"][0]["p95_ms"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0)
+    );
+}

@@ -17,18 +17,19 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 bench/make_big_run.py --rows "$rows" --out "$work/run"
 
-measure() { # label, command...
+measure() { # label, command...: prints the figures, and keeps "seconds MB" in $work/$label.figures
   local label="$1"; shift
   /usr/bin/time -v "$@" > "$work/$label.out" 2> "$work/$label.time"
   local wall rss
   wall=$(awk -F': ' '/Elapsed/ {print $2}' "$work/$label.time")
   rss=$(awk -F': ' '/Maximum resident/ {print $2}' "$work/$label.time")
-  python3 - "$label" "$wall" "$rss" "$rows" <<'PY'
+  python3 - "$label" "$wall" "$rss" "$rows" "$work/$label.figures" <<'PY'
 import sys
-label, wall, rss, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+label, wall, rss, rows, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 parts = [float(x) for x in wall.split(":")]
 secs = parts[-1] + (parts[-2] * 60 if len(parts) > 1 else 0) + (parts[-3] * 3600 if len(parts) > 2 else 0)
 print(f"{label:<34} {secs:>8.2f} s {rows / secs / 1e6:>8.2f} M rows/s {rss / 1024:>8.0f} MB peak")
+open(out, "w").write(f"{secs} {rss / 1024}\n")
 PY
 }
 
@@ -51,6 +52,10 @@ out = {name: con.sql(sql).fetchall() for name, sql in q.items()}
 print(json.dumps(out["endpoints"]))
 PY
 measure "duckdb, the six questions" python3 "$work/duckdb_six.py"
+read -r ours_s ours_mb < "$work/aurax-tool analyze (full report).figures"
+read -r duck_s duck_mb < "$work/duckdb, the six questions.figures"
+python3 -c "import sys; a, b, c, d = map(float, sys.argv[1:]); print(f'aurax-tool / duckdb: {a / c:.2f}x the time, {b / d:.2f}x the memory (goal: at most 2.0x each)')" \
+  "$ours_s" "$ours_mb" "$duck_s" "$duck_mb"
 python3 - "$work" <<'PY'
 import json, sys
 work = sys.argv[1]

@@ -4,8 +4,9 @@
 //! k-th of its rows met, so no group's values are gathered, copied or selected again.
 //!
 //! Per endpoint, per window, per endpoint and window, per load level, per level and
-//! endpoint, per model and per endpoint's or model's own level are each a function of
-//! (endpoint, model, window): [`Ranks::quantiles`] takes that function. The definition is
+//! endpoint, per model (the one each response named) and per endpoint's or model's own
+//! level (a model's: its endpoints' rows) are each a function of (endpoint, model, window):
+//! [`Ranks::quantiles`] takes that function. The definition is
 //! the one of [`crate::frame::quantile`] (nearest rank: the value at index ceil(q·n) − 1 of
 //! the sorted sample, DuckDB's `quantile_disc`), and the tests hold the two equal.
 
@@ -26,10 +27,12 @@ pub struct Key {
     pub win: usize,
 }
 
-/// Bits of a packed key: endpoint (24), model + 1 (16, 0 = none), window (24).
+/// Bits of a packed key: endpoint (24), model + 1 (24, 0 = none: a model name is text a
+/// server sends, so there may be many), window (16: a run has about 60 windows,
+/// `window_s` = its duration / 60).
 const ENDPOINT_BITS: u32 = 24;
-const MODEL_BITS: u32 = 16;
-const WIN_BITS: u32 = 24;
+const MODEL_BITS: u32 = 24;
+const WIN_BITS: u32 = 16;
 
 fn pack(endpoint: usize, model: Option<usize>, win: usize) -> Option<u64> {
     let model = model.map_or(0, |m| m + 1);
@@ -319,10 +322,15 @@ fn dictionary(rows: &DataFrame, name: &str) -> PolarsResult<(Vec<String>, Vec<Op
             .max()
             .unwrap_or(0)
     ];
-    for (i, (_, id)) in pairs.iter().enumerate() {
-        of[*id as usize] = Some(i);
+    // Two raw names that print the same (they differ in control characters only) are one.
+    let mut names: Vec<String> = Vec::new();
+    for (name, id) in pairs {
+        if names.last() != Some(&name) {
+            names.push(name);
+        }
+        of[id as usize] = Some(names.len() - 1);
     }
-    Ok((pairs.into_iter().map(|(n, _)| n).collect(), of))
+    Ok((names, of))
 }
 
 #[cfg(test)]
@@ -452,5 +460,7 @@ mod tests {
             );
         }
         assert_eq!(pack(1 << 24, None, 0), None);
+        assert_eq!(pack(0, Some((1 << 24) - 1), 0), None);
+        assert_eq!(pack(0, None, 1 << 16), None);
     }
 }

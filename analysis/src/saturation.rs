@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::breaking::{OwnRates, Signal, SignalKind, saturation_signals};
 use crate::frame::{CollectStreaming, f64s, strs};
 use crate::levels::{LevelFlows, LoadLevel, MIN_LEVEL_REQUESTS};
-use crate::ranks::{Key, Ranks};
+use crate::ranks::Ranks;
 use crate::windows::{Flows, Window};
 
 /// An endpoint (or a model) needs this many load levels of its own to be judged: four, as a
@@ -161,8 +161,9 @@ pub struct RunLevels<'a> {
     pub last_send_us: i64,
 }
 
-/// Per endpoint and per model: levels and saturation signals. `lf` has the scan's columns and
-/// `win` ([`crate::windows::with_window`]).
+/// Per endpoint and per model: levels and saturation signals. `lf` is the loaded rows
+/// ([`crate::source::load`]) with `win` ([`crate::windows::with_window`]); `flows`, each
+/// endpoint's per window ([`crate::windows::group_flows`]).
 pub fn groups(
     lf: &LazyFrame,
     flows: &[(String, Vec<Flows>)],
@@ -409,7 +410,8 @@ fn group_level(flows: &[Flows], wins: &[usize], run: &RunLevels) -> GroupLevel {
     let arrivals = sum(&|i| flows[i].arrivals);
     let first = wins.first().copied().unwrap_or(0);
     // The generator's own in-flight count and its lateness are the run's, not an
-    // endpoint's: they stay NaN here; latency comes from the rows.
+    // endpoint's: they stay NaN here. Its mean latency comes from its flows, its p95 from
+    // the one sort ([`bucket_p95s`]).
     let sent = sum(&|i| flows[i].sent());
     let mut own = LoadLevel::from_flows(LevelFlows {
         // The lowest of the run's levels merged here: where this level of its own began.
@@ -442,7 +444,8 @@ fn group_level(flows: &[Flows], wins: &[usize], run: &RunLevels) -> GroupLevel {
 }
 
 /// The p95 (successful requests) of every group's every level, from the one sort
-/// ([`Ranks`]): a pass for the endpoints' levels, one for the models'.
+/// ([`Ranks`]): a pass for the endpoints' levels, one for the models'. A model's rows are
+/// its endpoints' (as its flows are), whatever model each response named.
 fn bucket_p95s(ranks: &Ranks, plans: &[(Group, Vec<Vec<usize>>)]) -> BTreeMap<(usize, usize), f64> {
     // Per group, each window's level of its own.
     let bucket_of: Vec<Vec<Option<usize>>> = plans
@@ -459,35 +462,26 @@ fn bucket_p95s(ranks: &Ranks, plans: &[(Group, Vec<Vec<usize>>)]) -> BTreeMap<(u
         })
         .collect();
     let most = plans.iter().map(|(_, b)| b.len()).max().unwrap_or(0);
-    let p95 = |kind: GroupKind,
-               index_of: &dyn Fn(&str) -> Option<usize>,
-               key: &dyn Fn(Key) -> Option<usize>| {
-        // The plans of this kind by their index among the ranked names.
-        let mut plan_of = BTreeMap::new();
+    let mut p95s = BTreeMap::new();
+    for kind in [GroupKind::Endpoint, GroupKind::Model] {
+        // Each endpoint is in one group of each kind at most: its own, its dominant model's.
+        let mut plan_of: BTreeMap<usize, usize> = BTreeMap::new();
         for (g, (plan, _)) in plans
             .iter()
             .enumerate()
             .filter(|(_, (p, _))| p.kind == kind)
         {
-            if let Some(i) = index_of(&plan.name) {
-                plan_of.insert(i, g);
+            for e in plan.endpoints.iter().filter_map(|e| ranks.endpoint(e)) {
+                plan_of.insert(e, g);
             }
         }
-        let groups = plan_of.keys().max().map_or(0, |i| i + 1) * most;
-        let ranked = ranks.quantiles(groups, &[0.95], |k| {
-            let g = *plan_of.get(&key(k)?)?;
-            let b = bucket_of[g].get(k.win).copied().flatten()?;
-            Some(key(k)? * most + b)
+        let ranked = ranks.quantiles(plans.len() * most, &[0.95], |k| {
+            let g = *plan_of.get(&k.endpoint)?;
+            Some(g * most + bucket_of[g].get(k.win).copied().flatten()?)
         });
-        plan_of
-            .into_iter()
-            .flat_map(|(i, g)| (0..most).map(move |b| ((g, b), i * most + b)))
-            .filter_map(|(gb, r)| ranked.get(r).filter(|q| q.n > 0).map(|q| (gb, q.values[0])))
-            .collect::<BTreeMap<(usize, usize), f64>>()
-    };
-    let mut p95s = p95(GroupKind::Endpoint, &|n| ranks.endpoint(n), &|k| {
-        Some(k.endpoint)
-    });
-    p95s.extend(p95(GroupKind::Model, &|n| ranks.model(n), &|k| k.model));
+        for (r, q) in ranked.iter().enumerate().filter(|(_, q)| q.n > 0) {
+            p95s.insert((r / most, r % most), q.values[0]);
+        }
+    }
     p95s
 }

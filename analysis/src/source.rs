@@ -440,8 +440,9 @@ pub fn check_rows(source: &Source, loaded: &DataFrame) -> Result<(), AnalysisErr
 
 /// The request rows as a lazy frame over the files, with the derived columns every question
 /// uses ([`derive`]) and every contract column a question may group by. Each query over it
-/// reads the files again: the side questions (workers, a capacity search's steps, failure
-/// patterns, exports) use it; the main questions read [`load`]'s rows, read once.
+/// reads the files again: the side questions (workers, users' `on_start` requests, a
+/// capacity search's steps, exports) use it; the main questions read [`load`]'s rows, read
+/// once.
 pub fn scan(source: &Source) -> Result<LazyFrame, AnalysisError> {
     scan_files(source, &source.files, &[])
 }
@@ -456,10 +457,10 @@ pub fn scan_generation(source: &Source) -> Result<Option<LazyFrame>, AnalysisErr
 }
 
 /// The request rows every main question reads (per endpoint, per window, per level, per
-/// model), read from the files once into memory: only the columns those questions use, in
-/// their narrowest types (dictionary strings stay categorical, the outcome becomes the flags
-/// the questions ask about: a bit a row), so memory grows by about 30 bytes a row. Every
-/// query over it is in memory, none decodes the files again. Same derived columns as
+/// model, failure patterns), read from the files once into memory: only the columns those
+/// questions use, in their narrowest types (dictionary strings stay categorical, the flags
+/// the questions ask about a bit a row), about 50 bytes a row. Every query over it is in
+/// memory, none decodes the files again. Same derived columns as
 /// [`scan`] once [`derive`]d ([`rows`]).
 pub fn load(source: &Source) -> Result<DataFrame, AnalysisError> {
     let mut scan = parquet(&source.files)?;

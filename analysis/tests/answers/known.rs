@@ -521,3 +521,41 @@ fn plain_string_columns_give_the_same_answers_as_dictionary_ones() {
             .is_some_and(|v| v > 0.0)
     );
 }
+
+/// A model's own levels are its endpoints' requests, whatever model each response named: one
+/// endpoint answering from two models (70% fast, 30% slow) is one model group whose p95 at
+/// each level is the endpoint's, slow answers included.
+#[test]
+fn a_models_levels_rank_all_of_its_endpoints_requests() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut reqs = saturating_ramp(8, 6.0, 5.0, 1000.0);
+    for (i, r) in reqs.iter_mut().enumerate() {
+        r.endpoint = "generate_text";
+        let slow = i % 10 >= 7;
+        r.model = Some(if slow { "big" } else { "small" });
+        r.latency_ms = if slow { 900.0 } else { 100.0 + (i % 7) as f64 };
+    }
+    let run = dir.path().join("run");
+    write_run(&run, &reqs, "1");
+    let s = summary_of(&run, &dir.path().join("rep"));
+    let endpoint = &s["endpoint_levels"][0];
+    let models = s["model_levels"].as_array().expect("model levels");
+    assert_eq!(
+        models.len(),
+        1,
+        "one model group: the endpoint's dominant model"
+    );
+    assert_eq!(models[0]["name"], "small");
+    let (mine, theirs) = (
+        endpoint["levels"].as_array().expect("levels"),
+        models[0]["levels"].as_array().expect("levels"),
+    );
+    assert!(mine.len() >= 4, "{} levels", mine.len());
+    assert_eq!(mine.len(), theirs.len());
+    for (e, m) in mine.iter().zip(theirs) {
+        // 30% of the answers took 900 ms: the p95 of all of them is 900 ms.
+        assert_eq!(e["p95_ms"], 900.0);
+        assert_eq!(m["p95_ms"], e["p95_ms"]);
+        assert_eq!(m["arrivals"], e["arrivals"]);
+    }
+}

@@ -329,16 +329,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     )?;
 
     let workers = workers::per_worker(&base)?;
-    let warnings: Vec<String> = source
-        .ended_early
-        .iter()
-        .map(|why| {
-            format!(
-                "{why}; the files hold {:.0} s of load and {requests:.0} requests: judge them as a partial run",
-                (last_send_us - start_us) as f64 / 1e6
-            )
-        })
-        .collect();
+    let warnings = warnings_of(&source, &totals);
     let mut analysis = Analysis {
         lateness_p99_ms: if lateness_p99_us.is_finite() {
             lateness_p99_us / 1000.0
@@ -525,6 +516,21 @@ fn run_figures(
         error_rate: totals.error_rate(),
         partial_workers: source.partial_workers,
     }
+}
+
+/// What must be said beside the verdict: a run directory that did not run to its end.
+fn warnings_of(source: &Source, totals: &Totals) -> Vec<String> {
+    let requests = totals.arrivals - totals.dropped;
+    source
+        .ended_early
+        .iter()
+        .map(|why| {
+            format!(
+                "{why}; the files hold {:.0} s of load and {requests:.0} requests: judge them as a partial run",
+                (totals.last_send_us - totals.start_us) as f64 / 1e6
+            )
+        })
+        .collect()
 }
 
 /// What this run cannot tell, said plainly: from what the analysis found.

@@ -19,28 +19,34 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, new_null_array};
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::Schema;
 use aurax_schema::{Column, MergedSegments, files, meta};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 
 use super::SegmentError;
 use super::segment::{
-    MERGED_ROW_GROUP_ROWS as ROW_GROUP_ROWS, Packing, bare, request_file_properties,
+    HeldColumns, MERGED_ROW_GROUP_ROWS as ROW_GROUP_ROWS, Packing, bare, request_file_properties,
 };
 
-/// Merges request segments `1..=count` of `dir` into `requests-00001.parquet` (see the
-/// module's steps). `schema` carries the run's metadata. Returns the rows merged.
-pub fn merge_segments(dir: &Path, schema: &Schema, count: u32) -> Result<u64, SegmentError> {
+/// Merges request segments `1..=segments.len()` of `dir` into `requests-00001.parquet` (see
+/// the module's steps); `segments[i]` says which columns of segment `i + 1` hold values.
+/// `schema` carries the run's metadata. Returns the rows merged.
+pub(super) fn merge_segments(
+    dir: &Path,
+    schema: &Schema,
+    segments: &[HeldColumns],
+) -> Result<u64, SegmentError> {
+    let count = segments.len() as u32;
     let partial = dir.join(format!(
         "{}merged.{}.{}",
         files::REQUEST_SEGMENT_PREFIX,
         files::PARQUET_EXT,
         files::PARTIAL_EXT
     ));
-    let result = write_merged(dir, schema, count, &partial);
+    let result = write_merged(dir, schema, segments, &partial);
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
@@ -62,9 +68,10 @@ pub fn merge_segments(dir: &Path, schema: &Schema, count: u32) -> Result<u64, Se
 fn write_merged(
     dir: &Path,
     schema: &Schema,
-    count: u32,
+    segments: &[HeldColumns],
     partial: &Path,
 ) -> Result<u64, SegmentError> {
+    let count = segments.len() as u32;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SegmentError::Io { path, source }
@@ -89,21 +96,23 @@ fn write_merged(
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0usize;
     let (mut rows_in, mut rows_out) = (0u64, 0u64);
-    for index in 1..=count {
+    for (index, held) in (1..=count).zip(segments) {
         let path = dir.join(files::request_segment(index));
         let reader =
             ParquetRecordBatchReaderBuilder::try_new(File::open(&path).map_err(io(&path))?)
                 .map_err(pq(&path))?;
         rows_in += reader.metadata().file_metadata().num_rows() as u64;
+        let read: Vec<usize> = (0..columns.fields().len())
+            .filter(|&i| held.holds(i))
+            .collect();
+        let projection = ProjectionMask::roots(reader.parquet_schema(), read.iter().copied());
         for batch in reader
             .with_batch_size(64 * 1024)
+            .with_projection(projection)
             .build()
             .map_err(pq(&path))?
         {
-            let batch = batch?;
-            // The segment's own schema object (it carries the embedded Arrow schema's
-            // metadata, if an older writer put any there): rebuilt on the merged columns.
-            let batch = RecordBatch::try_new(columns.clone(), batch.columns().to_vec())?;
+            let batch = with_nulls(&columns, &read, batch?)?;
             pending_rows += batch.num_rows();
             pending.push(batch);
             if pending_rows >= ROW_GROUP_ROWS {
@@ -124,6 +133,29 @@ fn write_merged(
         });
     }
     Ok(rows_out)
+}
+
+/// The rows of `read` (the columns `read` names, in order) with every other column of
+/// `columns` as nulls. Built on the merged columns, not the segment's own schema object (it
+/// carries the embedded Arrow schema's metadata, if an older writer put any there).
+fn with_nulls(
+    columns: &Arc<Schema>,
+    read: &[usize],
+    batch: RecordBatch,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let rows = batch.num_rows();
+    let mut values = batch.columns().iter();
+    let mut all = Vec::with_capacity(columns.fields().len());
+    for (i, field) in columns.fields().iter().enumerate() {
+        all.push(if read.contains(&i) {
+            values.next().cloned().ok_or_else(|| {
+                arrow::error::ArrowError::SchemaError(format!("no column {}", field.name()))
+            })?
+        } else {
+            new_null_array(field.data_type(), rows)
+        });
+    }
+    RecordBatch::try_new(columns.clone(), all)
 }
 
 /// Sorts the pending rows by actual send time (then `seq`, so equal times keep one order)
@@ -243,7 +275,7 @@ mod tests {
             .write(&[row(3, 250), row(2, 200)])
             .expect("segment 2");
         writer.write(&[row(4, 50)]).expect("segment 3");
-        let merged = merge_segments(dir.path(), &schema, 3).expect("merge");
+        let merged = merge_segments(dir.path(), &schema, writer.written()).expect("merge");
         assert_eq!(merged, 5);
         assert_eq!(names(dir.path()), vec!["requests-00001.parquet"]);
         let path = dir.path().join("requests-00001.parquet");
@@ -311,6 +343,71 @@ mod tests {
         );
     }
 
+    /// A column that holds values in one segment and none in another (an error, the model
+    /// of a failed request) is read where it has them and null elsewhere: every value kept,
+    /// in its row, and the columns that never held one stay null.
+    #[test]
+    fn a_column_null_in_one_segment_keeps_its_values_from_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = schema();
+        let mut writer = SegmentWriter::new(dir.path(), &schema);
+        let failed = |seq, sent_us| RequestOutcome {
+            error: Some(format!("error {seq}")),
+            model_used: None,
+            ..row(seq, sent_us)
+        };
+        writer
+            .write(&[row(0, 100), row(1, 300)])
+            .expect("segment 1");
+        writer.write(&[failed(2, 200)]).expect("segment 2");
+        writer.write(&[row(3, 400)]).expect("segment 3");
+        let held = writer.written();
+        let error = Column::ALL
+            .iter()
+            .position(|c| *c == Column::Error)
+            .expect("error");
+        assert_eq!(
+            held.iter().map(|h| h.holds(error)).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        assert_eq!(merge_segments(dir.path(), &schema, held).expect("merge"), 4);
+        let path = dir.path().join("requests-00001.parquet");
+        let batch = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).expect("open"))
+            .expect("parquet")
+            .build()
+            .expect("reader")
+            .next()
+            .expect("a batch")
+            .expect("rows");
+        let strings = |name: &str| -> Vec<Option<String>> {
+            let column = batch.column_by_name(name).expect(name);
+            let column =
+                arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).expect("cast");
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        assert_eq!(
+            strings("error"),
+            vec![None, Some("error 2".into()), None, None]
+        );
+        let model = Some("llama3.2:1b".to_string());
+        assert_eq!(
+            strings("model_used"),
+            vec![model.clone(), None, model.clone(), model]
+        );
+        assert_eq!(strings("trace_source"), vec![None; 4]);
+        let seq: Vec<u64> = batch
+            .column_by_name("seq")
+            .expect("seq")
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .values()
+            .to_vec();
+        assert_eq!(seq, vec![0, 2, 1, 3]);
+    }
+
     /// A file that is not a readable segment stops the merge before anything is renamed or
     /// removed: every segment is still there, and no partial file is left.
     #[test]
@@ -321,7 +418,8 @@ mod tests {
         writer.write(&[row(0, 100)]).expect("segment 1");
         writer.write(&[row(1, 200)]).expect("segment 2");
         std::fs::write(dir.path().join("requests-00003.parquet"), b"not parquet").expect("write");
-        assert!(merge_segments(dir.path(), &schema, 3).is_err());
+        let segments = [writer.written(), &[HeldColumns::ALL]].concat();
+        assert!(merge_segments(dir.path(), &schema, &segments).is_err());
         assert_eq!(
             names(dir.path()),
             vec![
@@ -350,7 +448,7 @@ mod tests {
             let name = files::request_segment(i);
             std::fs::copy(dir.path().join(&name), kept.join(&name)).expect("copy");
         }
-        merge_segments(dir.path(), &schema, 3).expect("merge");
+        merge_segments(dir.path(), &schema, writer.written()).expect("merge");
         std::fs::copy(
             kept.join(files::request_segment(3)),
             dir.path().join(files::request_segment(3)),

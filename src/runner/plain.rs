@@ -111,7 +111,7 @@ impl Pool {
     fn checkout(&self) -> Option<Connection> {
         let mut idle = self.slot().lock().ok()?;
         while let Some(conn) = idle.pop() {
-            if !conn.closed_by_peer() {
+            if !conn.may_be_closed() || !conn.closed_by_peer() {
                 return Some(conn);
             }
         }
@@ -148,6 +148,7 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::h1::CHECK_AFTER_IDLE;
     use super::*;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
@@ -155,6 +156,12 @@ mod tests {
     /// A server that answers one request a connection and then closes it without saying so
     /// (uvicorn's keep-alive timeout, 5 s by default, does this to an idle connection).
     async fn one_answer_a_connection() -> String {
+        answers_a_connection(1).await
+    }
+
+    /// A server that answers `n` requests on each connection, then closes it without saying
+    /// so (no `connection: close`), as a keep-alive limit or timeout does.
+    async fn answers_a_connection(n: usize) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let address = listener.local_addr().expect("address").to_string();
         tokio::spawn(async move {
@@ -162,12 +169,16 @@ mod tests {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
                 };
-                if !h1::tests::read_request_head(&mut socket).await {
-                    continue;
-                }
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
+                tokio::spawn(async move {
+                    for _ in 0..n {
+                        if !h1::tests::read_request_head(&mut socket).await {
+                            return;
+                        }
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                    }
+                });
             }
         });
         address
@@ -282,15 +293,21 @@ mod tests {
         // (written there, it would fail: a POST is not sent twice).
         let pool_closing = Pool::new(one_answer_a_connection().await, 4, Duration::from_secs(2));
         first(&pool_closing, post).await;
+        until_the_server_closed(&pool_closing).await;
+        a_post_goes_once_on_a_new_connection(&pool_closing, post).await;
+    }
+
+    /// Waits, with a deadline, until the pool's last idle connection is seen closed.
+    async fn until_the_server_closed(pool: &Pool) {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let closed = pool_closing.idle[0]
+            let closed = pool.idle[0]
                 .lock()
                 .expect("lock")
                 .last()
                 .is_none_or(|c| c.closed_by_peer());
             if closed {
-                break;
+                return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
@@ -298,11 +315,60 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
+    }
+
+    /// A POST sent on `pool` goes once, on a new connection (on the closed one it would fail).
+    async fn a_post_goes_once_on_a_new_connection(pool: &Pool, post: &[u8]) {
         let mut resent = false;
-        let sent = pool_closing.send(post, false, false, &mut resent).await;
+        let sent = pool.send(post, false, false, &mut resent).await;
         assert!(
             sent.is_ok() && !resent,
             "the POST went once, on a new connection"
         );
+    }
+
+    /// A connection that carried two answers and then sat idle past the check's threshold is
+    /// checked again: the server closed it after its second answer (a keep-alive limit), so
+    /// the POST goes on a new connection, once, not onto the closed one (where it would fail).
+    #[tokio::test]
+    async fn a_connection_idle_past_the_threshold_is_checked_again() {
+        let post = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
+        let pool = Pool::new(answers_a_connection(2).await, 4, Duration::from_secs(2));
+        first(&pool, post).await;
+        first(&pool, post).await;
+        until_the_server_closed(&pool).await;
+        // Past the threshold, whatever the clock did while waiting for the close.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(pool.idle[0].lock().expect("lock")[0].may_be_closed());
+        a_post_goes_once_on_a_new_connection(&pool, post).await;
+    }
+
+    /// Reused at once after its second answer, a connection is not checked (the system call
+    /// a request it would cost at zero wait); on its first reuse, and once idle, it is.
+    #[tokio::test]
+    async fn only_a_connection_that_may_have_closed_is_checked() {
+        let request = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+        let pool = Pool::new(answers_a_connection(100).await, 4, Duration::from_secs(2));
+        first(&pool, request).await;
+        let checked = || pool.idle[0].lock().expect("lock")[0].may_be_closed();
+        assert!(checked(), "its first reuse is checked");
+        // Reused within the millisecond of its answer, it is not. Whether a round trip here
+        // took less is up to the machine: some of 50 do, and every one of those is unchecked.
+        let mut quick = 0;
+        for _ in 0..50 {
+            let before = std::time::Instant::now();
+            first(&pool, request).await;
+            let at_once = checked();
+            if before.elapsed() < CHECK_AFTER_IDLE {
+                quick += 1;
+                assert!(
+                    !at_once,
+                    "reused at once after two answers or more: not checked"
+                );
+            }
+        }
+        assert!(quick > 0, "no round trip under a millisecond in 50");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(checked(), "idle past the threshold: checked");
     }
 }

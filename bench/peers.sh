@@ -10,7 +10,8 @@
 #   5. Parquet bytes a row of the runs above.
 # Installs what it lacks (oha with cargo, wrk with apt, Locust with pip).
 # Sections 1 and 2 alternate aurax-tool and its peer ROUNDS times (this machine is shared and noisy: each
-# round's ratio is of two runs side by side; the median round is the figure).
+# round's ratio is of two runs side by side, in section 1 the first of them alternating; the median
+# round is the figure).
 # Usage: bench/peers.sh [SECONDS] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,14 +38,33 @@ rows_of() { python3 -c "import json,sys;m=json.load(open(sys.argv[1]));print(m['
 bytes_of() { du -cb "$1"/requests-*.parquet | tail -1 | cut -f1; }
 
 echo "== 1. /health, zero service time, $conns connections, ${secs} s, $rounds rounds"
-: > "$work/rounds"
-for round in $(seq "$rounds"); do
+# aurax-tool's CPU seconds while its load threads ran (the load itself, without the merge of
+# its segments and the analysis of its files that follow), polled from /proc every 50 ms.
+health_run() {
   rm -rf "$work/health"
   /usr/bin/time -v $bin run --host "$url" --scenario-file bench/health.toml --profile bench \
-    -u "$conns" -t "${secs}s" --quiet --no-thresholds --out "$work/health" > /dev/null 2> "$work/health.time"
+    -u "$conns" -t "${secs}s" --quiet --no-thresholds --out "$work/health" > /dev/null 2> "$work/health.time" &
+  local pid=$! ticks=0 now
+  while kill -0 "$pid" 2>/dev/null; do
+    local child
+    child=$(pgrep -P "$pid" -x aurax-tool | head -1)
+    if [ -n "$child" ] && grep -qs aurax-lane /proc/"$child"/task/*/comm; then
+      now=$(awk '{print $14 + $15}' /proc/"$child"/stat 2>/dev/null) && ticks=$now
+    fi
+    sleep 0.05
+  done
+  wait "$pid"
+  echo "$ticks" > "$work/health.load_ticks"
+}
+oha_run() {
   /usr/bin/time -v oha -z "${secs}s" -c "$conns" --no-tui --output-format json "$url/health" \
     > "$work/oha.json" 2> "$work/oha.time"
-  echo "$(rows_of "$work/health") $(cpu_of "$work/health.time") $(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(sum(d['statusCodeDistribution'].values()))" "$work/oha.json") $(cpu_of "$work/oha.time") $(bytes_of "$work/health")" >> "$work/rounds"
+}
+: > "$work/rounds"
+for round in $(seq "$rounds"); do
+  # Who goes first alternates, so a drift of the machine's speed favours neither.
+  if [ $((round % 2)) -eq 1 ]; then health_run; oha_run; else oha_run; health_run; fi
+  echo "$(rows_of "$work/health") $(cpu_of "$work/health.time") $(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(sum(d['statusCodeDistribution'].values()))" "$work/oha.json") $(cpu_of "$work/oha.time") $(bytes_of "$work/health") $(cat "$work/health.load_ticks")" >> "$work/rounds"
 done
 /usr/bin/time -v wrk -t1 -c"$conns" -d"${secs}s" "$url/health" > "$work/wrk.out" 2> "$work/wrk.time"
 wrk_reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
@@ -102,12 +122,15 @@ for users in 100 10000; do
 done
 
 # The median round (by throughput ratio) stands for section 1; every round is printed.
-read -r h_rows h_cpu o_reqs o_cpu h_bytes < <(python3 - "$work/rounds" <<'PY'
-import sys
+read -r h_rows h_cpu o_reqs o_cpu h_bytes h_load < <(python3 - "$work/rounds" <<'PY'
+import os, sys
 rounds = [l.split() for l in open(sys.argv[1]) if l.strip()]
 ratio = lambda r: int(r[0]) / int(r[2])
 for i, r in enumerate(rounds, 1):
-    print(f"round {i}: aurax-tool {int(r[0])} requests, oha {int(r[2])}: {ratio(r):.2f}x", file=sys.stderr)
+    load = int(r[5]) / os.sysconf("SC_CLK_TCK") / int(r[0]) * 1e6
+    print(f"round {i}: aurax-tool {int(r[0])} requests, oha {int(r[2])}: {ratio(r):.2f}x; CPU a request "
+          f"{float(r[1]) / int(r[0]) * 1e6:.1f} us ({load:.1f} during the load), oha {float(r[3]) / int(r[2]) * 1e6:.1f} us",
+          file=sys.stderr)
 print(" ".join(sorted(rounds, key=ratio)[len(rounds) // 2]))
 PY
 )
@@ -115,8 +138,8 @@ python3 - "$secs" "$work" "$h_rows" "$h_cpu" \
   "$o_reqs" "$o_cpu" "$wrk_reqs" "$(cpu_of "$work/wrk.time")" \
   "$b_rows" "$b_cpu" "$l_reqs" "$l_cpu" \
   "$lateness" "$(rss_of "$work/idle-100.time")" "$(rss_of "$work/idle-10000.time")" \
-  "$h_bytes" "$b_bytes" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" <<'PY'
-import sys
+  "$h_bytes" "$b_bytes" "$(bytes_of "$work/open")" "$(rows_of "$work/open")" "$h_load" <<'PY'
+import os, sys
 a = sys.argv[1:]
 secs = float(a[0])
 hr, hc, orq, oc, wr, wc = int(a[2]), float(a[3]), int(a[4]), float(a[5]), int(a[6]), float(a[7])
@@ -128,6 +151,9 @@ print(f"\n{'tool':<34} {'requests':>9} {'req/s':>8} {'CPU s':>6} {'CPU ms/1k':>1
 for name, n, cpu in [("aurax-tool (Parquet, checks)", hr, hc), ("oha", orq, oc), ("wrk -t1", wr, wc)]:
     print(f"{name:<34} {n:>9} {n/secs:>8.0f} {cpu:>6.2f} {ms(cpu, n):>10.1f}")
 print(f"aurax-tool / oha: throughput {hr/orq:.2f}x, CPU per request {(hc/hr)/(oc/orq):.2f}x")
+load = int(a[19]) / os.sysconf("SC_CLK_TCK")
+print(f"aurax-tool during the load alone (before merging its segments and analysing its files): "
+      f"{load:.2f} CPU s, {ms(load, hr):.1f} ms/1k, {(load/hr)/(oc/orq):.2f}x oha's")
 print(f"aurax-tool / wrk: throughput {hr/wr:.2f}x, CPU per request {(hc/hr)/(wc/wr):.2f}x")
 print(f"\nAuraxBurstUser x 300: aurax-tool {br} requests, {br/bc:.0f} per CPU-second; "
       f"Locust {lr} requests, {lr/lc:.0f} per CPU-second: {(br/bc)/(lr/lc):.1f}x Locust's efficiency")

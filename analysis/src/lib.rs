@@ -222,31 +222,24 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let level_endpoints = levels::level_endpoints(&ranks, &window_levels);
     // Scanned once: the generation figures and the residency's load_duration both read it.
     let generation_frame = source::scan_generation(&source)?;
-    let generation = match &generation_frame {
-        Some(g) => generation::generations(
-            &windows::with_window(g, start_us, window_s),
-            &level,
-            &source.targets,
-            duration_s,
-        )?,
-        None => generation::Generations::default(),
-    };
+    let generation = generation_frame
+        .as_ref()
+        .map(|g| {
+            let g = windows::with_window(g, start_us, window_s);
+            generation::generations(&g, &level, targets, duration_s)
+        })
+        .transpose()?
+        .unwrap_or_default();
     let unit = source.load_unit();
-    let groups = saturation::groups(
-        &lf,
-        &flows,
-        &ranks,
-        &saturation::RunLevels {
-            windows: &windows,
-            window_levels: &window_levels,
-            levels: &levels,
-            start_us,
-            window_s,
-            last_send_us,
-        },
-        &source,
-        unit,
-    )?;
+    let run_levels = saturation::RunLevels {
+        windows: &windows,
+        window_levels: &window_levels,
+        levels: &levels,
+        start_us,
+        window_s,
+        last_send_us,
+    };
+    let groups = saturation::groups(&lf, &flows, &ranks, &run_levels, &source, unit)?;
     let breaking = breaking::find(
         &levels,
         &level_endpoints,
@@ -265,30 +258,19 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let errors = errors::patterns(&lf, start_us)?;
     let bursts = errors::bursts(&windows, window_s, error_rate);
     let models = models::usage(&lf, &ranks)?;
-    let t = &targets.throughput;
-    let tiers = [
-        ("minimum", t.minimum_rps),
-        ("target", t.target_rps),
-        ("peak", t.peak_rps),
-    ];
-    let capacity = match &source.capacity_search {
-        Some(search) => Some(capacity::from_frame(&base, targets, search)?),
-        None => None,
-    };
-    let level_scaling = scaling::scaling(&levels, &breaking, &groups, &tiers);
-    // A search's capacity is its answer; the levels' reading only where it found none.
-    let scaling = capacity
-        .as_ref()
-        .and_then(|c| scaling::for_search(c, level_scaling.max_throughput_rps, &tiers))
-        .unwrap_or(level_scaling);
-    let run_figures = run_figures(&source, &totals, &levels, &groups, &scaling);
-    let mut checks = judge::judge(&endpoints, run_figures, targets);
-    checks.extend(judge::generation_checks(&generation.judged));
-    let checks = match &capacity {
-        Some(c) => judge::search_checks(checks, c, targets),
-        None => checks,
-    };
-    let pass = judge::all_pass(&checks);
+    let Verdict {
+        capacity,
+        scaling,
+        checks,
+        pass,
+    } = verdict(
+        &source,
+        &base,
+        &totals,
+        (&levels, &breaking, &groups),
+        &endpoints,
+        &generation,
+    )?;
     let bottlenecks = insights::bottlenecks(
         &endpoints,
         &level_endpoints,
@@ -306,28 +288,14 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         hidden_app_errors,
     );
     let percentile_curves = endpoints::percentile_curves(&ranks, &CURVE_QUANTILES);
-    let resources = resources::analyse(
-        &source.resource_files,
-        start_us,
-        &windows,
-        &window_levels,
-        &levels,
+    let (resources, residency) = machine(
+        &source,
+        &base,
+        generation_frame.as_ref(),
+        &run_levels,
         unit,
         breaking.point.as_ref(),
     )?;
-
-    let residency = residency::analyse(
-        &source.resource_files,
-        || match &generation_frame {
-            Some(g) => residency::requests(g, true),
-            None => residency::requests(&base, false),
-        },
-        start_us,
-        &windows,
-        &window_levels,
-        &levels,
-    )?;
-
     let workers = workers::per_worker(&base)?;
     let warnings = warnings_of(&source, &totals);
     let mut analysis = Analysis {
@@ -479,6 +447,90 @@ fn other_percentiles(
     endpoints::add_corrected(endpoints, &corrected);
     windows::add_corrected(windows, &corrected);
     Ok(p99_us)
+}
+
+/// What the machines said: the resource samples read against the run (`resources.parquet`),
+/// and Ollama's model residency where it was sampled. `generation` (the generation files,
+/// when the run wrote any) gives Ollama's own load durations; else `base`'s rows are used.
+fn machine(
+    source: &Source,
+    base: &LazyFrame,
+    generation: Option<&LazyFrame>,
+    run: &saturation::RunLevels,
+    unit: &str,
+    breaking_point: Option<&breaking::Signal>,
+) -> Result<(resources::ResourceFindings, Option<residency::Residency>), AnalysisError> {
+    let resources = resources::analyse(
+        &source.resource_files,
+        run.start_us,
+        run.windows,
+        run.window_levels,
+        run.levels,
+        unit,
+        breaking_point,
+    )?;
+    let residency = residency::analyse(
+        &source.resource_files,
+        || match generation {
+            Some(g) => residency::requests(g, true),
+            None => residency::requests(base, false),
+        },
+        run.start_us,
+        run.windows,
+        run.window_levels,
+        run.levels,
+    )?;
+    Ok((resources, residency))
+}
+
+/// The run read against the seed's targets: a capacity search's answer (when one ran), the
+/// scaling thresholds, every check and the verdict.
+struct Verdict {
+    capacity: Option<capacity::CapacityAnswer>,
+    scaling: Scaling,
+    checks: Vec<TargetCheck>,
+    pass: bool,
+}
+
+fn verdict(
+    source: &Source,
+    base: &LazyFrame,
+    totals: &Totals,
+    (levels, breaking, groups): (&[LoadLevel], &Breaking, &saturation::Groups),
+    endpoints: &[EndpointSummary],
+    generation: &generation::Generations,
+) -> Result<Verdict, AnalysisError> {
+    let targets = &source.targets;
+    let t = &targets.throughput;
+    let tiers = [
+        ("minimum", t.minimum_rps),
+        ("target", t.target_rps),
+        ("peak", t.peak_rps),
+    ];
+    let capacity = match &source.capacity_search {
+        Some(search) => Some(capacity::from_frame(base, targets, search)?),
+        None => None,
+    };
+    let level_scaling = scaling::scaling(levels, breaking, groups, &tiers);
+    // A search's capacity is its answer; the levels' reading only where it found none.
+    let scaling = capacity
+        .as_ref()
+        .and_then(|c| scaling::for_search(c, level_scaling.max_throughput_rps, &tiers))
+        .unwrap_or(level_scaling);
+    let run_figures = run_figures(source, totals, levels, groups, &scaling);
+    let mut checks = judge::judge(endpoints, run_figures, targets);
+    checks.extend(judge::generation_checks(&generation.judged));
+    let checks = match &capacity {
+        Some(c) => judge::search_checks(checks, c, targets),
+        None => checks,
+    };
+    let pass = judge::all_pass(&checks);
+    Ok(Verdict {
+        capacity,
+        scaling,
+        checks,
+        pass,
+    })
 }
 
 /// What the run's throughput and error targets are judged on: the most served successfully at

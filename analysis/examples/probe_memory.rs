@@ -52,7 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .flatten()
         .min()
         .unwrap_or(0);
-    let lf = q::with_window(&q::rows(&loaded, &src.targets), start_us, 5.0);
+    let last_send_us = start_us + 5_000_000_000;
+    let grid = q::Grid::new(start_us, last_send_us, 5.0);
+    let lf = q::with_window(&q::rows(&loaded, &src.targets), &grid);
     let names = q::Names::of(&loaded)?;
     let mut ranks = None;
     step("rank latencies", &mut || {
@@ -60,8 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &loaded,
             &names,
             q::Ranked::SuccessLatency,
-            start_us,
-            5_000_000,
+            &grid,
         )?);
         Ok(())
     })?;
@@ -70,15 +71,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         q::per_endpoint(&lf, &ranks, &src.targets, 5000.0)?;
         Ok(())
     })?;
-    let last_send_us = start_us + 5_000_000_000;
-    let n_windows = q::windows_between(start_us, last_send_us, 5.0);
     let mut flows = Vec::new();
     step("flows", &mut || {
-        flows = q::group_flows(&lf, "endpoint", start_us, 5.0, last_send_us, n_windows)?;
+        flows = q::group_flows(&lf, "endpoint", &grid, last_send_us)?;
         Ok(())
     })?;
     step("timeline", &mut || {
-        q::timeline(&flows, &ranks, (start_us, 5.0), last_send_us, 0.0);
+        q::timeline(&flows, &ranks, &grid, last_send_us, 0.0);
         Ok(())
     })?;
     step("endpoint_windows", &mut || {

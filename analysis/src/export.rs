@@ -55,7 +55,12 @@ pub fn write_locust_csv(a: &Analysis, prefix: &Path) -> Result<CsvFiles, Analysi
     if let Some(dir) = files.stats.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     }
-    let lf = windows::with_window(&source::scan(&a.source)?, a.start_us, a.window_s);
+    let grid = crate::grid::Grid {
+        start_us: a.start_us,
+        width_us: (a.window_s * 1e6) as i64,
+        count: a.windows.len().max(1),
+    };
+    let lf = windows::with_window(&source::scan(&a.source)?, &grid);
     let methods = methods(&lf)?;
     write(&files.stats, &stats_csv(a, &lf, &methods)?)?;
     write(&files.history, &history_csv(a, &lf)?)?;

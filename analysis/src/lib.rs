@@ -18,6 +18,7 @@ pub mod errors;
 pub mod export;
 mod frame;
 pub mod generation;
+pub mod grid;
 pub mod insights;
 pub mod judge;
 pub mod levels;
@@ -43,12 +44,11 @@ pub mod workers;
 pub mod probe {
     pub use crate::endpoints::{per_endpoint, percentile_curves};
     pub use crate::errors::patterns;
+    pub use crate::grid::Grid;
     pub use crate::models::usage;
     pub use crate::ranks::{Names, Ranked, Ranks};
     pub use crate::source::{discover, load, rows, scan};
-    pub use crate::windows::{
-        endpoint_windows, group_flows, timeline, windows_between, with_window,
-    };
+    pub use crate::windows::{endpoint_windows, group_flows, timeline, with_window};
 }
 
 use std::path::PathBuf;
@@ -61,6 +61,7 @@ use breaking::Breaking;
 use endpoints::EndpointSummary;
 use errors::{ErrorBurst, ErrorPattern};
 use frame::{CollectStreaming, f64s, only};
+use grid::Grid;
 use insights::Bottleneck;
 use judge::TargetCheck;
 use levels::LoadLevel;
@@ -186,25 +187,18 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let requests = arrivals - dropped;
     let duration_s = totals.duration_s();
     let window_s = (duration_s / 60.0).round().max(1.0);
-    let lf = windows::with_window(&rows, start_us, window_s);
+    let grid = Grid::new(start_us, last_send_us, window_s);
+    let lf = windows::with_window(&rows, &grid);
     // The successes' latencies, sorted once: every latency percentile below comes from it.
-    let window_us = (window_s * 1e6) as i64;
     let names = ranks::Names::of(&loaded)?;
-    let ranks = ranks::Ranks::of(&loaded, &names, Ranked::SuccessLatency, start_us, window_us)?;
+    let ranks = ranks::Ranks::of(&loaded, &names, Ranked::SuccessLatency, &grid)?;
 
     let targets = &source.targets;
     let mut endpoints = endpoints::per_endpoint(&lf, &ranks, targets, duration_s)?;
     // Every endpoint's flows per window, in one query by send time and one by completion
     // time: the run's windows, and each endpoint's and model's own levels, add them up.
-    let n_windows = windows::windows_between(start_us, last_send_us, window_s);
-    let flows = windows::group_flows(&lf, "endpoint", start_us, window_s, last_send_us, n_windows)?;
-    let timeline = windows::timeline(
-        &flows,
-        &ranks,
-        (start_us, window_s),
-        last_send_us,
-        totals.drained,
-    );
+    let flows = windows::group_flows(&lf, "endpoint", &grid, last_send_us)?;
+    let timeline = windows::timeline(&flows, &ranks, &grid, last_send_us, totals.drained);
     let mut windows = timeline.windows;
     let endpoint_windows = windows::endpoint_windows(&ranks, windows.len(), window_s);
     let failure_windows = windows::failure_windows(&lf, window_s)?;
@@ -214,7 +208,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let lateness_p99_us = other_percentiles(
         &loaded,
         &names,
-        (start_us, window_us),
+        &grid,
         &mut endpoints,
         &mut windows,
         (&mut levels, &window_levels),
@@ -225,7 +219,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let generation = generation_frame
         .as_ref()
         .map(|g| {
-            let g = windows::with_window(g, start_us, window_s);
+            let g = windows::with_window(g, &grid);
             generation::generations(&g, &level, targets, duration_s)
         })
         .transpose()?
@@ -433,17 +427,17 @@ impl Totals {
 fn other_percentiles(
     loaded: &DataFrame,
     names: &ranks::Names,
-    (start_us, window_us): (i64, i64),
+    grid: &Grid,
     endpoints: &mut [EndpointSummary],
     windows: &mut [Window],
     (levels, window_levels): (&mut [LoadLevel], &[f64]),
 ) -> Result<f64, AnalysisError> {
-    let lateness = ranks::Ranks::of(loaded, names, Ranked::SentLateness, start_us, window_us)?;
+    let lateness = ranks::Ranks::of(loaded, names, Ranked::SentLateness, grid)?;
     windows::add_lateness(windows, &lateness);
     levels::add_lateness(levels, window_levels, &lateness);
     let p99_us = lateness.quantiles(1, &[0.99], |_| Some(0))[0].values[0];
     drop(lateness);
-    let corrected = ranks::Ranks::of(loaded, names, Ranked::SuccessCorrected, start_us, window_us)?;
+    let corrected = ranks::Ranks::of(loaded, names, Ranked::SuccessCorrected, grid)?;
     endpoints::add_corrected(endpoints, &corrected);
     windows::add_corrected(windows, &corrected);
     Ok(p99_us)

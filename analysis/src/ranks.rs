@@ -14,6 +14,7 @@ use polars::prelude::*;
 use rayon::slice::ParallelSliceMut;
 
 use crate::frame::strs;
+use crate::grid::Grid;
 
 /// What a ranked row is grouped by: its endpoint and model (indices into [`Ranks::endpoints`]
 /// and [`Ranks::models`]) and its window (`win`: by send time).
@@ -110,14 +111,8 @@ impl Names {
 impl Ranks {
     /// Ranks the rows `ranked` names of `rows` (the frame [`crate::source::load`] read:
     /// `endpoint`, `model_used`, `sent_us`, `latency_us`, `lateness_us`, `ok`, `dropped`)
-    /// by their value, their window counted from `start_us` in windows of `window_us`.
-    pub fn of(
-        rows: &DataFrame,
-        names: &Names,
-        ranked: Ranked,
-        start_us: i64,
-        window_us: i64,
-    ) -> PolarsResult<Ranks> {
+    /// by their value, each with the window of `grid` it was sent in.
+    pub fn of(rows: &DataFrame, names: &Names, ranked: Ranked, grid: &Grid) -> PolarsResult<Ranks> {
         let (endpoint_of, model_of) = (&names.endpoint_of, &names.model_of);
         let physical = |name: &str| -> PolarsResult<UInt32Chunked> {
             Ok(rows
@@ -207,7 +202,7 @@ impl Ranks {
                 let m = valid!(m.validity())
                     .then(|| model_of.get(mv[i] as usize).copied().flatten())
                     .flatten();
-                let win = usize::try_from((sv[i] - start_us) / window_us.max(1)).unwrap_or(0);
+                let win = grid.index(sv[i]);
                 sorted.push((value, pack(e, m, win).ok_or_else(too_many)?));
             }
         }
@@ -368,7 +363,12 @@ mod tests {
     }
 
     fn ranked(df: &DataFrame, which: Ranked) -> Ranks {
-        Ranks::of(df, &Names::of(df).unwrap(), which, START_US, WINDOW_US).unwrap()
+        let grid = Grid {
+            start_us: START_US,
+            width_us: WINDOW_US,
+            count: 1 << 16,
+        };
+        Ranks::of(df, &Names::of(df).unwrap(), which, &grid).unwrap()
     }
 
     /// Each ranking's quantiles per (endpoint, window) against polars' nearest rank over the

@@ -10,6 +10,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::frame::{CollectStreaming, f64s, only, strs};
+use crate::grid::Grid;
 use crate::ranks::Ranks;
 
 /// One time window of the run, from its first send to its last send; completions after the
@@ -131,10 +132,9 @@ pub struct FailureWindow {
 }
 
 /// Adds `win`: the window each request was sent in.
-pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
-    let w_us = (window_s * 1e6) as i64;
+pub fn with_window(lf: &LazyFrame, grid: &Grid) -> LazyFrame {
     lf.clone()
-        .with_column(((col("sent_us") - lit(start_us)) / lit(w_us)).alias("win"))
+        .with_column(grid.index_of("sent_us").alias("win"))
 }
 
 /// Every window from the first send to the last (`last_send_us` ends the last one), with its
@@ -145,11 +145,11 @@ pub fn with_window(lf: &LazyFrame, start_us: i64, window_s: f64) -> LazyFrame {
 pub fn timeline(
     flows: &[(String, Vec<Flows>)],
     ranks: &Ranks,
-    (start_us, window_s): (i64, f64),
+    grid: &Grid,
     last_send_us: i64,
     drained: f64,
 ) -> Timeline {
-    let n_windows = windows_between(start_us, last_send_us, window_s);
+    let (start_us, window_s, n_windows) = (grid.start_us, grid.window_s(), grid.count);
     let mut total = vec![Flows::default(); n_windows];
     for (_, f) in flows {
         for (t, w) in total.iter_mut().zip(f) {
@@ -163,11 +163,14 @@ pub fn timeline(
     let mut windows: Vec<Window> = (0..n_windows)
         .map(|i| {
             let start_s = i as f64 * window_s;
-            Window::empty(
-                i as i64,
-                start_s,
-                (last_send_s - start_s).clamp(window_s / 4.0, window_s),
-            )
+            // The last window runs to the last send (a sliver past it folded in: `Grid`);
+            // a run of one short window counts at least a quarter of one.
+            let seconds = if i + 1 == n_windows {
+                (last_send_s - start_s).max(window_s / 4.0)
+            } else {
+                window_s
+            };
+            Window::empty(i as i64, start_s, seconds)
         })
         .collect();
     for ((w, f), q) in windows.iter_mut().zip(&total).zip(&ranked) {
@@ -212,12 +215,6 @@ pub fn timeline(
     Timeline { windows, drained }
 }
 
-/// How many windows of `window_s` seconds run from the first send to the last.
-pub fn windows_between(start_us: i64, last_send_us: i64, window_s: f64) -> usize {
-    let w_us = ((window_s * 1e6) as i64).max(1);
-    usize::try_from(last_send_us.saturating_sub(start_us) / w_us).unwrap_or(0) + 1
-}
-
 /// Each window's p95 of latency from the intended send time (successes), from the
 /// successes ranked by it.
 pub fn add_corrected(windows: &mut [Window], corrected: &Ranks) {
@@ -247,7 +244,12 @@ fn in_flight(flows: &[(f64, f64, f64, f64)], window_s: f64, last_send_s: f64) ->
         .enumerate()
         .map(|(i, &(sent, send_sum, completions, end_sum))| {
             let start_s = i as f64 * window_s;
-            let end_s = (start_s + window_s).min(last_send_s.max(start_s));
+            // The last window ends at the last send (it may run past a window's width).
+            let end_s = if i + 1 == flows.len() {
+                last_send_s.max(start_s)
+            } else {
+                (start_s + window_s).min(last_send_s.max(start_s))
+            };
             let length = end_s - start_s;
             let integral = n * length + (sent * end_s - send_sum) - (completions * end_s - end_sum);
             let at_start = n;
@@ -362,12 +364,10 @@ fn group_slot(
 pub fn group_flows(
     lf: &LazyFrame,
     group: &str,
-    start_us: i64,
-    window_s: f64,
+    grid: &Grid,
     last_send_us: i64,
-    n_windows: usize,
 ) -> PolarsResult<Vec<(String, Vec<Flows>)>> {
-    let w_us = (window_s * 1e6) as i64;
+    let (start_us, window_s, n_windows) = (grid.start_us, grid.window_s(), grid.count);
     let count = |e: Expr| e.cast(DataType::Float64).sum();
     let offset_s = |c: &str| (col(c) - lit(start_us)).cast(DataType::Float64) / lit(1e6);
     let sends = lf
@@ -393,7 +393,7 @@ pub fn group_flows(
     let ends = lf
         .clone()
         .filter(col("sent").and(col("ended_us").lt_eq(lit(last_send_us))))
-        .with_column(((col("ended_us") - lit(start_us)) / lit(w_us)).alias("win"))
+        .with_column(grid.index_of("ended_us").alias("win"))
         .group_by([col(group), col("win")])
         .agg([
             len().cast(DataType::Float64).alias("completions"),

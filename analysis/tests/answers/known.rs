@@ -559,3 +559,35 @@ fn a_models_levels_rank_all_of_its_endpoints_requests() {
         assert_eq!(m["arrivals"], e["arrivals"]);
     }
 }
+
+/// 100 requests a second for 10 s, the last one sent 0.3 ms past the tenth second (as a real
+/// 10 s run's last send falls): the level spans the run to its last send and its rates are the
+/// run's. The sliver, a window of its own counted as a quarter of one, had drawn a collapse at
+/// the end of the throughput chart and taken 2.4% off the level's rates (`grid.rs` tests the
+/// windows themselves).
+#[test]
+fn a_last_send_just_past_a_window_does_not_make_a_window_of_its_own() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let mut reqs: Vec<Req> = (0..1000)
+        .map(|i| Req::ok("health", f64::from(i) / 100.0, 2.0, 4))
+        .collect();
+    reqs.push(Req::ok("health", 10.0003, 2.0, 4));
+    write_run(&run, &reqs, "2");
+    let a = analyze(&[run]).expect("analyses");
+    assert_eq!(a.levels.len(), 1);
+    let level = &a.levels[0];
+    assert!((level.seconds - 10.0003).abs() < 1e-9, "{}", level.seconds);
+    assert!(
+        (level.offered_rps - 1001.0 / 10.0003).abs() < 1e-6,
+        "offered {} for {}",
+        level.offered_rps,
+        1001.0 / 10.0003
+    );
+    assert!(
+        (level.served_rps - a.throughput_rps).abs() / a.throughput_rps < 0.01,
+        "served {} against the run's {}",
+        level.served_rps,
+        a.throughput_rps
+    );
+}

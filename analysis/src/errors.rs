@@ -141,13 +141,13 @@ pub fn bursts(windows: &[Window], window_s: f64, run_error_rate: f64) -> Vec<Err
     }) {
         match out.last_mut() {
             Some(b) if (w.start_s - b.end_s).abs() < window_s * 0.5 => {
-                b.end_s = w.start_s + window_s;
+                b.end_s = w.start_s + w.seconds;
                 b.failures += w.failures;
                 b.peak_error_rate = b.peak_error_rate.max(w.error_rate());
             }
             _ => out.push(ErrorBurst {
                 start_s: w.start_s,
-                end_s: w.start_s + window_s,
+                end_s: w.start_s + w.seconds,
                 failures: w.failures,
                 peak_error_rate: w.error_rate(),
             }),

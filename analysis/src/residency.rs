@@ -373,7 +373,6 @@ fn swaps_per_level(
     window_levels: &[f64],
     levels: &[LoadLevel],
 ) -> Vec<Option<f64>> {
-    let window_s = windows.first().map_or(1.0, |w| w.seconds.max(1e-3));
     let level_of: BTreeMap<i64, f64> = windows
         .iter()
         .zip(window_levels)
@@ -381,9 +380,9 @@ fn swaps_per_level(
         .collect();
     let mut swaps = vec![0.0; levels.len()];
     for l in loads.iter().filter(|l| l.swap) {
-        let win = ((l.by_us - start_us) as f64 / 1e6 / window_s).floor() as i64;
-        if let Some(i) = level_of
-            .get(&win)
+        let window = crate::windows::window_at(windows, (l.by_us - start_us) as f64 / 1e6);
+        if let Some(i) = window
+            .and_then(|w| level_of.get(&w.index))
             .and_then(|lv| levels.iter().position(|x| x.load == *lv))
         {
             swaps[i] += 1.0;

@@ -215,6 +215,17 @@ pub fn timeline(
     Timeline { windows, drained }
 }
 
+/// The window a moment falls in (seconds from the first send), if any: the windows are
+/// contiguous from 0 and the last runs to the last send (it may be longer than the others,
+/// `Grid`), so a moment is found by the windows' own starts and lengths, never by a width.
+pub fn window_at(windows: &[Window], offset_s: f64) -> Option<&Window> {
+    let i = windows
+        .partition_point(|w| w.start_s <= offset_s)
+        .checked_sub(1)?;
+    let w = &windows[i];
+    (offset_s <= w.start_s + w.seconds).then_some(w)
+}
+
 /// Each window's p95 of latency from the intended send time (successes), from the
 /// successes ranked by it.
 pub fn add_corrected(windows: &mut [Window], corrected: &Ranks) {
@@ -508,4 +519,23 @@ pub fn failure_windows(lf: &LazyFrame, window_s: f64) -> PolarsResult<Vec<Failur
             count: n[i],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A moment is found in the window that holds it, the last one to the last send (1.4 s
+    /// long here: a sliver folded in); before the first send and past the last, in none.
+    #[test]
+    fn a_moment_is_found_by_the_windows_own_lengths() {
+        let windows = [Window::empty(0, 0.0, 1.0), Window::empty(1, 1.0, 1.4)];
+        let at = |t: f64| window_at(&windows, t).map(|w| w.index);
+        assert_eq!(at(0.5), Some(0));
+        assert_eq!(at(1.0), Some(1));
+        assert_eq!(at(2.3), Some(1), "in the folded sliver");
+        assert_eq!(at(2.4), Some(1), "at the last send");
+        assert_eq!(at(2.5), None, "in the drain");
+        assert_eq!(at(-0.1), None, "before the first send");
+    }
 }

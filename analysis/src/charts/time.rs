@@ -238,10 +238,17 @@ pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
     let root = canvas(path)?;
     let t_max = a.duration_s.max(1.0);
     let key = |start_s: f64| (start_s / a.window_s).round() as i64;
+    // A window's own length: the last may run past a window's width to the last send.
+    let seconds = |start_s: f64| {
+        usize::try_from(key(start_s))
+            .ok()
+            .and_then(|i| a.windows.get(i))
+            .map_or(a.window_s, |w| w.seconds)
+    };
     let mut stacks: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
     let mut by_endpoint: std::collections::BTreeMap<&str, f64> = Default::default();
     for o in &a.failure_windows {
-        *stacks.entry(key(o.start_s)).or_default() += o.count / a.window_s;
+        *stacks.entry(key(o.start_s)).or_default() += o.count / seconds(o.start_s);
         *by_endpoint.entry(o.endpoint.as_str()).or_default() += o.count;
     }
     let y_max = stacks.values().copied().fold(0.5, f64::max) * 1.25;
@@ -316,7 +323,7 @@ pub fn errors_over_time(a: &Analysis, path: &Path) -> ChartResult {
             .filter(|o| o.endpoint == *endpoint)
             .map(|o| {
                 let y0 = base.get(&key(o.start_s)).copied().unwrap_or(0.0);
-                let y1 = y0 + o.count / a.window_s;
+                let y1 = y0 + o.count / seconds(o.start_s);
                 base.insert(key(o.start_s), y1);
                 Rectangle::new(
                     [(o.start_s, y0), (o.start_s + a.window_s * 0.9, y1)],

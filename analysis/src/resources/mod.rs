@@ -107,7 +107,6 @@ pub fn analyse(
         return Ok(findings);
     }
     let raw = read(files)?;
-    let window_s = windows.first().map_or(1.0, |w| w.seconds.max(1e-3));
     let level_of_window: BTreeMap<i64, f64> = windows
         .iter()
         .zip(window_levels)
@@ -167,8 +166,9 @@ pub fn analyse(
         };
         let mut sums: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
         for (t, v) in &values {
-            let win = ((t - start_us) as f64 / 1e6 / window_s).floor() as i64;
-            let Some(level) = level_of_window.get(&win) else {
+            let Some(level) = crate::windows::window_at(windows, (t - start_us) as f64 / 1e6)
+                .and_then(|w| level_of_window.get(&w.index))
+            else {
                 continue;
             };
             if let Some(i) = levels.iter().position(|l| l.load == *level) {

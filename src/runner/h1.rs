@@ -146,6 +146,12 @@ impl Connection {
         }
     }
 
+    /// As if its last answer had just been read (tests of the check's timing).
+    #[cfg(test)]
+    pub fn answered_now(&mut self) {
+        self.answered_at = Some(Instant::now());
+    }
+
     /// Whether the server may have closed this idle connection unseen, so that it is worth
     /// the system call of [`closed_by_peer`](Self::closed_by_peer) before a request is
     /// written on it: on its first reuse (a server that closes each connection after one
@@ -153,8 +159,9 @@ impl Connection {
     /// [`CHECK_AFTER_IDLE`] (a keep-alive timeout, a restart). A connection that already
     /// carried two answers and is reused within that time of the last is not checked: at
     /// zero wait the check was one system call in four a request (`strace -c`), 0.34 µs each
-    /// here, and the close it could find within a millisecond is the one a check races with
-    /// anyway. Such a close still costs no request twice: the exchange finds it (`Stale`).
+    /// here. A server that closes such a connection without saying so (a cap on keep-alive
+    /// requests) is found by the exchange (`Stale`: no POST sent twice), and from then on its
+    /// pool checks every reuse (`plain::Pool`).
     pub fn may_be_closed(&self) -> bool {
         self.used <= 1
             || self

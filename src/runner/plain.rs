@@ -5,6 +5,7 @@
 //! redirect, go through reqwest (`request.rs`).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -40,6 +41,12 @@ pub struct Pool {
     idle: Vec<Mutex<Vec<Connection>>>,
     max_idle: usize,
     connect_timeout: Duration,
+    /// Whether this target has closed a connection without saying so where the client had
+    /// to find it (a check found it closed, or an exchange found it `Stale`). From then on
+    /// every reuse is checked, however soon after its answer: a server that caps its
+    /// keep-alive requests without a `connection: close` costs at most the one request that
+    /// found it out (sent again if idempotent, failed otherwise), not one a connection.
+    closes_unannounced: AtomicBool,
 }
 
 impl Pool {
@@ -49,6 +56,7 @@ impl Pool {
             idle: (0..SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
             max_idle: max_idle.max(1),
             connect_timeout,
+            closes_unannounced: AtomicBool::new(false),
         }
     }
 
@@ -72,8 +80,12 @@ impl Pool {
                 Ok(head) => {
                     return Ok(Sent { conn, head });
                 }
-                Err(h1::Error::Stale) if idempotent => *resent = true,
+                Err(h1::Error::Stale) if idempotent => {
+                    self.closes_unannounced.store(true, Ordering::Relaxed);
+                    *resent = true;
+                }
                 Err(h1::Error::Stale) => {
+                    self.closes_unannounced.store(true, Ordering::Relaxed);
                     return Err(SendError::Exchange(
                         "the server closed the reused connection after the request was written and before any answer; it may have been applied, so it was not sent again".into(),
                     ));
@@ -111,11 +123,19 @@ impl Pool {
     fn checkout(&self) -> Option<Connection> {
         let mut idle = self.slot().lock().ok()?;
         while let Some(conn) = idle.pop() {
-            if !conn.may_be_closed() || !conn.closed_by_peer() {
+            if !self.worth_checking(&conn) || !conn.closed_by_peer() {
                 return Some(conn);
             }
+            self.closes_unannounced.store(true, Ordering::Relaxed);
         }
         None
+    }
+
+    /// Whether an idle connection is checked for a close before a request is written on it:
+    /// when it may have been closed ([`Connection::may_be_closed`]), or always once this
+    /// target has closed one without saying so.
+    fn worth_checking(&self, conn: &Connection) -> bool {
+        self.closes_unannounced.load(Ordering::Relaxed) || conn.may_be_closed()
     }
 
     /// The calling lane's idle connections.
@@ -370,5 +390,40 @@ mod tests {
         assert!(quick > 0, "no round trip under a millisecond in 50");
         tokio::time::sleep(Duration::from_millis(2)).await;
         assert!(checked(), "idle past the threshold: checked");
+    }
+
+    /// A server that closes a connection after its second answer without saying so: the
+    /// first time, reused at once, the connection is not checked and the GET finds the close
+    /// (sent again, once); from then on the pool checks every reuse, however soon, so a POST
+    /// on a connection closed the same way goes on a new one instead of failing (without the
+    /// pool's memory it would be written on the closed connection and fail).
+    #[tokio::test]
+    async fn a_target_that_closed_one_connection_unannounced_has_every_reuse_checked() {
+        let get = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+        let post = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
+        let pool = Pool::new(answers_a_connection(2).await, 4, Duration::from_secs(2));
+        let reused_at_once = |pool: &Pool| {
+            let mut idle = pool.idle[0].lock().expect("lock");
+            idle.last_mut()
+                .expect("the connection is kept")
+                .answered_now();
+        };
+        first(&pool, get).await;
+        first(&pool, get).await;
+        until_the_server_closed(&pool).await;
+        reused_at_once(&pool);
+        let Ok(Sent { mut conn, head }) = pool.send(get, false, true, &mut false).await else {
+            panic!("the GET is answered on a new connection");
+        };
+        // Not checked, the exchange found the close and sent the GET again (`resent`); on a
+        // machine slow enough to let a millisecond pass, a check found it: either way the
+        // pool has seen the target close a connection unannounced.
+        assert!(conn.read_body(&head, |_| Ok(())).await.expect("body"));
+        pool.give_back(conn);
+        // The new connection's second answer, then its unannounced close.
+        first(&pool, get).await;
+        until_the_server_closed(&pool).await;
+        reused_at_once(&pool);
+        a_post_goes_once_on_a_new_connection(&pool, post).await;
     }
 }

@@ -2,13 +2,15 @@
 //! segment. A segment is written to `*.partial` and renamed when its footer is on disk, so
 //! every `requests-*.parquet` in a run directory is a valid file, whatever happens later.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayRef, DictionaryArray, Float64Builder, Int32Array, Int64Builder, StringArray,
+    StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
@@ -20,7 +22,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
-use crate::outcome::RequestOutcome;
+use crate::outcome::{Name, RequestOutcome};
 
 pub struct SegmentWriter {
     dir: PathBuf,
@@ -125,8 +127,9 @@ pub(super) fn request_file_properties(
         .set_offset_index_disabled(true);
     for c in Column::ALL {
         let path = ColumnPath::from(c.name());
-        props = match column_encoding(c) {
+        props = match column_encoding(c, packing) {
             ColumnEncoding::Dictionary => props.set_column_dictionary_enabled(path, true),
+            ColumnEncoding::Plain => props.set_column_dictionary_enabled(path, false),
             ColumnEncoding::Delta => props
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
@@ -172,6 +175,8 @@ pub(super) const MERGED_ROW_GROUP_ROWS: usize = 1 << 20;
 enum ColumnEncoding {
     /// Few distinct values: a dictionary and run lengths of its indexes.
     Dictionary,
+    /// The values as they are (zstd still packs them).
+    Plain,
     /// Many distinct values that move in small steps (or are sorted).
     Delta,
     /// Many distinct values in no order (durations, user numbers, body sizes): each byte of
@@ -184,8 +189,10 @@ enum ColumnEncoding {
 
 /// Strings, and the numbers of few distinct values, as dictionaries; durations, user numbers
 /// and request sizes split by byte; every other number (counters, times, token counts) as
-/// deltas.
-fn column_encoding(c: Column) -> ColumnEncoding {
+/// deltas. A segment, written during the load and read once by the merge, writes its numbers
+/// of few values plain: a dictionary costs the Parquet writer a hash a value, and the merge
+/// reads either as the same numbers.
+fn column_encoding(c: Column, packing: Packing) -> ColumnEncoding {
     const UNORDERED: [Column; 11] = [
         Column::UserId,
         Column::TtfbUs,
@@ -206,10 +213,13 @@ fn column_encoding(c: Column) -> ColumnEncoding {
         Column::Stage,
         Column::StageTarget,
     ];
-    if matches!(c.data_type().0, arrow::datatypes::DataType::Dictionary(..))
-        || FEW_VALUES.contains(&c)
-    {
+    if matches!(c.data_type().0, arrow::datatypes::DataType::Dictionary(..)) {
         ColumnEncoding::Dictionary
+    } else if FEW_VALUES.contains(&c) {
+        match packing {
+            Packing::Merged => ColumnEncoding::Dictionary,
+            Packing::Segment => ColumnEncoding::Plain,
+        }
     } else if UNORDERED.contains(&c) {
         ColumnEncoding::ByteStreamSplit
     } else {
@@ -286,8 +296,9 @@ fn to_record_batch(
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let n = rows.len();
     let dict = || StringDictionaryBuilder::<Int32Type>::new();
-    let (mut run_id, mut class, mut endpoint, mut method, mut path, mut outcome) =
-        (dict(), dict(), dict(), dict(), dict(), dict());
+    let names = || NameColumn::with_capacity(n);
+    let (mut class, mut endpoint, mut method, mut path, mut outcome) =
+        (names(), names(), names(), names(), names());
     let (mut error, mut model, mut rtype, mut trace) = (dict(), dict(), dict(), dict());
     let mut trace_line = UInt64Builder::with_capacity(n);
     let mut worker = UInt32Builder::with_capacity(n);
@@ -315,20 +326,19 @@ fn to_record_batch(
         (micros_of(), micros_of(), micros_of(), micros_of());
     let mut sends = UInt8Builder::with_capacity(n);
     for r in rows {
-        run_id.append_value(run);
         worker.append_value(r.worker_id);
         seq.append_value(r.seq);
-        class.append_value(&*r.user_class);
+        class.append(&r.user_class);
         user.append_value(r.user_id);
-        endpoint.append_value(&*r.endpoint);
-        method.append_value(&*r.method);
-        path.append_value(&*r.path);
+        endpoint.append(&r.endpoint);
+        method.append(&r.method);
+        path.append(&r.path);
         intended.append_value(r.intended_send_us);
         actual.append_value(r.actual_send_us);
         ttfb.append_option(r.ttfb_us);
         latency.append_value(r.latency_us);
         status.append_option(r.status);
-        outcome.append_value(r.outcome.as_str());
+        outcome.append_static(r.outcome.as_str());
         error.append_option(r.error.as_deref());
         sent.append_value(r.bytes_sent);
         received.append_value(r.bytes_received);
@@ -356,7 +366,7 @@ fn to_record_batch(
     }
     // Same order as aurax_schema::Column::ALL.
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(run_id.finish()),
+        Arc::new(one_value(run, n)),
         Arc::new(worker.finish()),
         Arc::new(seq.finish()),
         Arc::new(class.finish()),
@@ -396,13 +406,124 @@ fn to_record_batch(
     RecordBatch::try_new(schema, columns)
 }
 
+/// A dictionary column of one value in every row (the run id).
+fn one_value(value: &str, rows: usize) -> DictionaryArray<Int32Type> {
+    let keys = Int32Array::from(vec![0; rows]);
+    DictionaryArray::new(keys, Arc::new(StringArray::from(vec![value])))
+}
+
+/// A dictionary column of the names rows carry (user class, endpoint, method, path,
+/// outcome). Most are texts the process keeps for its life ([`Name::Interned`], the outcome
+/// labels), the same few in every row: their key is found by address in a short list, where
+/// Arrow's builder hashed and compared the text, a row and a column (a quarter of the sink
+/// thread's work during a `/health` load). Any other text (a replayed path) is found by its
+/// text. Each distinct text has one key, whichever way it came.
+struct NameColumn<'a> {
+    keys: Vec<i32>,
+    values: StringBuilder,
+    /// Keys of the static texts seen, by address and length; at most [`Self::BY_ADDRESS`].
+    by_address: Vec<(usize, usize, i32)>,
+    by_text: HashMap<&'a str, i32>,
+}
+
+impl<'a> NameColumn<'a> {
+    /// Past this many distinct static texts a scan of the list costs more than a hash.
+    const BY_ADDRESS: usize = 16;
+
+    fn with_capacity(rows: usize) -> NameColumn<'a> {
+        NameColumn {
+            keys: Vec::with_capacity(rows),
+            values: StringBuilder::new(),
+            by_address: Vec::new(),
+            by_text: HashMap::new(),
+        }
+    }
+
+    fn append(&mut self, name: &'a Name) {
+        match name {
+            Name::Interned(text) => self.append_static(text),
+            Name::Own(text) => {
+                let key = self.key_of_text(text);
+                self.keys.push(key);
+            }
+        }
+    }
+
+    fn append_static(&mut self, text: &'static str) {
+        let address = (text.as_ptr() as usize, text.len());
+        let known = self
+            .by_address
+            .iter()
+            .find(|(at, len, _)| (*at, *len) == address);
+        let key = match known {
+            Some((_, _, key)) => *key,
+            None => {
+                let key = self.key_of_text(text);
+                if self.by_address.len() < Self::BY_ADDRESS {
+                    self.by_address.push((address.0, address.1, key));
+                }
+                key
+            }
+        };
+        self.keys.push(key);
+    }
+
+    fn key_of_text(&mut self, text: &'a str) -> i32 {
+        let next = self.by_text.len() as i32;
+        *self.by_text.entry(text).or_insert_with(|| {
+            self.values.append_value(text);
+            next
+        })
+    }
+
+    fn finish(mut self) -> DictionaryArray<Int32Type> {
+        DictionaryArray::new(Int32Array::from(self.keys), Arc::new(self.values.finish()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
+    use arrow::array::{Array, AsArray};
     use aurax_schema::request_schema;
 
     use super::*;
+
+    /// A name's key is found by address for static texts and by text for the rest; a text
+    /// that comes both ways, or from two addresses, still has one key and one value.
+    #[test]
+    fn a_name_has_one_key_however_it_came() {
+        let other_health: &'static str = Box::leak(String::from("/health").into_boxed_str());
+        let many: Vec<&'static str> = (0..40)
+            .map(|i| &*Box::leak(format!("e{i}").into_boxed_str()))
+            .collect();
+        let mut names = vec![
+            Name::Interned("/health"),
+            Name::Own(Arc::from("/health")),
+            Name::Interned(other_health),
+            Name::Own(Arc::from("/generate")),
+            Name::Interned("/generate"),
+        ];
+        // Past the list's length, the static texts are found by text.
+        names.extend(many.iter().chain(&many).map(|&e| Name::Interned(e)));
+        let mut column = NameColumn::with_capacity(names.len());
+        for name in &names {
+            column.append(name);
+        }
+        let array = column.finish();
+        let values = array.values().as_string::<i32>();
+        assert_eq!(values.len(), 42, "one value a distinct text");
+        let read: Vec<&str> = array
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| values.value(k as usize))
+            .collect();
+        let texts: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+        assert_eq!(read, texts);
+        assert_eq!(array.keys().values()[..5], [0, 0, 0, 1, 1]);
+    }
 
     /// The merged file codes its durations at zstd 12, a segment at the cheapest level; the
     /// rest of either at the default (a file does not record its levels: checked here).

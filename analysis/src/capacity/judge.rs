@@ -290,9 +290,57 @@ pub fn judge_step(
         .keys()
         .map(|name| in_flight_samples(requests.iter().filter(|r| &*r.endpoint == *name), mid, last))
         .collect();
-    let endpoints: Vec<StepEndpoint> = by_endpoint
+    let endpoints = step_endpoints(&by_endpoint, &endpoint_samples, targets, judged_s);
+
+    let outcome = if held_s < search.step_min_s * 0.9 {
+        StepOutcome::NotJudged(format!(
+            "held {held_s:.1} s, less than the minimum hold of {:.0} s (the search was stopped)",
+            search.step_min_s
+        ))
+    } else {
+        let whole = Flow {
+            offered_rps,
+            served_rps,
+            growth_rps,
+        };
+        let mut failures: Vec<StepFailure> =
+            queue_failure(&endpoints, &endpoint_samples, &samples, whole)
+                .into_iter()
+                .chain(error_failure(&by_endpoint, error_rate, targets))
+                .collect();
+        failures.extend(latency_failures(&endpoints, targets));
+        if failures.is_empty() {
+            StepOutcome::Pass
+        } else {
+            StepOutcome::Fail(failures)
+        }
+    };
+    StepVerdict {
+        step,
+        rate_rps,
+        held_s,
+        judged_s,
+        offered_rps,
+        served_rps,
+        growth_rps,
+        mean_in_flight,
+        error_rate,
+        endpoints,
+        outcome,
+    }
+}
+
+/// Each endpoint's figures over the judged half of a step: its arrivals, its successes within
+/// target and the judged percentile, its requests in flight's growth (`own`: its samples).
+fn step_endpoints(
+    by_endpoint: &BTreeMap<&str, Vec<&StepRequest>>,
+    endpoint_samples: &[Vec<(f64, f64)>],
+    targets: &Targets,
+    judged_s: f64,
+) -> Vec<StepEndpoint> {
+    by_endpoint
         .iter()
-        .zip(&endpoint_samples)
+        .zip(endpoint_samples)
         .map(|((name, rows), own)| {
             let target_ms = targets.endpoint_target_ms(name);
             let mut ok: Vec<i64> = rows.iter().filter(|r| r.ok).map(|r| r.latency_us).collect();
@@ -317,103 +365,108 @@ pub fn judge_step(
                 growth_rps: slope(own),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let outcome = if held_s < search.step_min_s * 0.9 {
-        StepOutcome::NotJudged(format!(
-            "held {held_s:.1} s, less than the minimum hold of {:.0} s (the search was stopped)",
-            search.step_min_s
-        ))
-    } else {
-        let mut failures = Vec::new();
-        // Every endpoint must keep up with its own arrivals (a model that serves a tenth of
-        // the mix can queue while the total hardly grows), and so must the whole.
-        let queued = endpoints
-            .iter()
-            .zip(&endpoint_samples)
-            .filter(|(e, own)| is_queue(own, e.offered_rps, QUEUE_SHARE))
-            .map(|(e, _)| e)
-            .max_by(|a, b| {
-                (a.growth_rps / a.offered_rps.max(1e-9))
-                    .total_cmp(&(b.growth_rps / b.offered_rps.max(1e-9)))
-            });
-        if let Some(e) = queued {
-            let served = (e.offered_rps - e.growth_rps).max(0.0);
-            failures.push(StepFailure {
-                signal: StepSignal::Queue,
-                endpoint: Some(e.endpoint.clone()),
-                text: format!(
-                    "{} served {served:.1} of {:.1} req/s offered ({:.0}%): its requests in flight grew {:.1}/s",
-                    e.endpoint,
-                    e.offered_rps,
-                    100.0 * served / e.offered_rps.max(1e-9),
-                    e.growth_rps
-                ),
-            });
-        } else if is_queue(&samples, offered_rps, QUEUE_SHARE) {
-            // The whole queues though no endpoint alone passed the noise floor: name the one
-            // whose requests in flight grew most. In requests, not against its arrivals: a
-            // small endpoint's ratio is mostly noise, while the endpoint at its limit is the
-            // one whose queue wanders and grows.
-            let endpoint = endpoints
-                .iter()
-                .filter(|e| e.growth_rps > 0.0)
-                .max_by(|a, b| a.growth_rps.total_cmp(&b.growth_rps))
-                .map(|e| e.endpoint.clone());
-            failures.push(StepFailure {
-                signal: StepSignal::Queue,
-                text: format!(
-                    "served {served_rps:.1} of {offered_rps:.1} req/s offered ({:.0}%): requests in flight grew {growth_rps:.1}/s{}",
-                    100.0 * served_rps / offered_rps.max(1e-9),
-                    endpoint
-                        .as_deref()
-                        .map_or(String::new(), |e| format!(", most of all {e}'s"))
-                ),
-                endpoint,
-            });
-        }
-        // Errors before latency: failures also count against attainment, and when they are
-        // what failed a step, the errors name the cause.
-        let tier = &targets.error_rate;
-        if arrivals > 0.0 && error_rate >= tier.max_error_rate {
-            let endpoint = by_endpoint
-                .iter()
-                .max_by_key(|(_, rows)| rows.iter().filter(|r| !r.ok).count())
-                .map(|(e, _)| e.to_string());
-            failures.push(StepFailure {
-                signal: StepSignal::Errors,
-                text: format!(
-                    "error rate {:.1}% reached the {} tier's {}%{}",
-                    error_rate * 100.0,
-                    tier.tier,
-                    tier.max_error_rate * 100.0,
-                    endpoint
-                        .as_deref()
-                        .map_or(String::new(), |e| format!(", most failures on {e}"))
-                ),
-                endpoint,
-            });
-        }
-        failures.extend(latency_failures(&endpoints, targets));
-        if failures.is_empty() {
-            StepOutcome::Pass
-        } else {
-            StepOutcome::Fail(failures)
-        }
-    };
-    StepVerdict {
-        step,
-        rate_rps,
-        held_s,
-        judged_s,
+/// The whole step's flow: offered, served and the growth of its requests in flight (req/s).
+#[derive(Clone, Copy)]
+struct Flow {
+    offered_rps: f64,
+    served_rps: f64,
+    growth_rps: f64,
+}
+
+/// A queue, if the step has one. Every endpoint must keep up with its own arrivals (a model
+/// that serves a tenth of the mix can queue while the total hardly grows): the one queueing
+/// most for its arrivals is named; else the whole must keep up.
+fn queue_failure(
+    endpoints: &[StepEndpoint],
+    endpoint_samples: &[Vec<(f64, f64)>],
+    samples: &[(f64, f64)],
+    whole: Flow,
+) -> Option<StepFailure> {
+    let queued = endpoints
+        .iter()
+        .zip(endpoint_samples)
+        .filter(|(e, own)| is_queue(own, e.offered_rps, QUEUE_SHARE))
+        .map(|(e, _)| e)
+        .max_by(|a, b| {
+            (a.growth_rps / a.offered_rps.max(1e-9))
+                .total_cmp(&(b.growth_rps / b.offered_rps.max(1e-9)))
+        });
+    if let Some(e) = queued {
+        let served = (e.offered_rps - e.growth_rps).max(0.0);
+        return Some(StepFailure {
+            signal: StepSignal::Queue,
+            endpoint: Some(e.endpoint.clone()),
+            text: format!(
+                "{} served {served:.1} of {:.1} req/s offered ({:.0}%): its requests in flight grew {:.1}/s",
+                e.endpoint,
+                e.offered_rps,
+                100.0 * served / e.offered_rps.max(1e-9),
+                e.growth_rps
+            ),
+        });
+    }
+    if !is_queue(samples, whole.offered_rps, QUEUE_SHARE) {
+        return None;
+    }
+    // The whole queues though no endpoint alone passed the noise floor: name the one whose
+    // requests in flight grew most. In requests, not against its arrivals: a small
+    // endpoint's ratio is mostly noise, while the endpoint at its limit is the one whose
+    // queue wanders and grows.
+    let Flow {
         offered_rps,
         served_rps,
         growth_rps,
-        mean_in_flight,
-        error_rate,
-        endpoints,
-        outcome,
+    } = whole;
+    let endpoint = endpoints
+        .iter()
+        .filter(|e| e.growth_rps > 0.0)
+        .max_by(|a, b| a.growth_rps.total_cmp(&b.growth_rps))
+        .map(|e| e.endpoint.clone());
+    Some(StepFailure {
+        signal: StepSignal::Queue,
+        text: format!(
+            "served {served_rps:.1} of {offered_rps:.1} req/s offered ({:.0}%): requests in flight grew {growth_rps:.1}/s{}",
+            100.0 * served_rps / offered_rps.max(1e-9),
+            endpoint
+                .as_deref()
+                .map_or(String::new(), |e| format!(", most of all {e}'s"))
+        ),
+        endpoint,
+    })
+}
+
+/// Errors at or past the tier's rate, naming the endpoint with the most failures. (Judged
+/// before latency: failures also count against attainment, and when they are what failed a
+/// step, the errors name the cause.)
+fn error_failure(
+    by_endpoint: &BTreeMap<&str, Vec<&StepRequest>>,
+    error_rate: f64,
+    targets: &Targets,
+) -> Option<StepFailure> {
+    let tier = &targets.error_rate;
+    if by_endpoint.is_empty() || error_rate < tier.max_error_rate {
+        return None;
     }
+    let endpoint = by_endpoint
+        .iter()
+        .max_by_key(|(_, rows)| rows.iter().filter(|r| !r.ok).count())
+        .map(|(e, _)| e.to_string());
+    Some(StepFailure {
+        signal: StepSignal::Errors,
+        text: format!(
+            "error rate {:.1}% reached the {} tier's {}%{}",
+            error_rate * 100.0,
+            tier.tier,
+            tier.max_error_rate * 100.0,
+            endpoint
+                .as_deref()
+                .map_or(String::new(), |e| format!(", most failures on {e}"))
+        ),
+        endpoint,
+    })
 }
 
 /// The one latency rule per endpoint with a target: no success at all, or fewer than the

@@ -298,63 +298,14 @@ pub fn find(
         signals.extend(own.iter().cloned());
     }
     let mut standing = Vec::new();
-
-    for t in &targets.endpoints {
-        let mine: Vec<&LevelEndpoint> = level_endpoints
-            .iter()
-            .filter(|e| {
-                e.endpoint == t.endpoint && e.successes >= crate::levels::MIN_LEVEL_REQUESTS
-            })
-            .collect();
-        let series: Vec<f64> = mine.iter().map(|e| e.p95_ms).collect();
-        match crossing(&series, t.target_ms) {
-            Crossing::At(i) => {
-                if let Some(l) = levels.iter().find(|l| l.load == mine[i].load) {
-                    signals.push(signal(
-                        SignalKind::P95OverTarget,
-                        l,
-                        format!(
-                            "{} p95 {:.0} ms crosses its {:.0} ms target at {:.0} {unit}",
-                            t.endpoint, mine[i].p95_ms, t.target_ms, l.load
-                        ),
-                    ));
-                }
-            }
-            Crossing::Always => standing.push(format!(
-                "{} p95 is over its {:.0} ms target at every load level",
-                t.endpoint, t.target_ms
-            )),
-            Crossing::Never => {}
+    for found in p95_crossings(levels, level_endpoints, targets, unit)
+        .into_iter()
+        .chain(error_rate_crossing(&trusted, targets, unit))
+    {
+        match found {
+            Found::At(signal) => signals.push(signal),
+            Found::Standing(text) => standing.push(text),
         }
-    }
-
-    let limit = targets.error_rate.max_error_rate;
-    let rates: Vec<f64> = trusted
-        .iter()
-        .map(|l| {
-            if l.failures >= MIN_FAILURES {
-                l.error_rate
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    match crossing(&rates, limit) {
-        Crossing::At(i) => signals.push(signal(
-            SignalKind::ErrorRateOverTarget,
-            trusted[i],
-            format!(
-                "error rate {:.1}% crosses the {:.1}% target at {:.0} {unit}",
-                rates[i] * 100.0,
-                limit * 100.0,
-                trusted[i].load
-            ),
-        )),
-        Crossing::Always => standing.push(format!(
-            "the error rate is over its {:.1}% target at every load level: failures that do not depend on load",
-            limit * 100.0
-        )),
-        Crossing::Never => {}
     }
 
     // Lowest load first; at the same load, running out of capacity before missing a target.
@@ -436,6 +387,85 @@ pub fn find(
         signals,
         standing,
         verdict,
+    }
+}
+
+/// Where a target is crossed as the load rises: at a level, or at every one (a standing
+/// failure, not a breaking point).
+enum Found {
+    At(Signal),
+    Standing(String),
+}
+
+/// Each endpoint with a latency target: the level where its p95 crosses it.
+fn p95_crossings(
+    levels: &[LoadLevel],
+    level_endpoints: &[LevelEndpoint],
+    targets: &Targets,
+    unit: &str,
+) -> Vec<Found> {
+    let mut found = Vec::new();
+    for t in &targets.endpoints {
+        let mine: Vec<&LevelEndpoint> = level_endpoints
+            .iter()
+            .filter(|e| {
+                e.endpoint == t.endpoint && e.successes >= crate::levels::MIN_LEVEL_REQUESTS
+            })
+            .collect();
+        let series: Vec<f64> = mine.iter().map(|e| e.p95_ms).collect();
+        match crossing(&series, t.target_ms) {
+            Crossing::At(i) => {
+                if let Some(l) = levels.iter().find(|l| l.load == mine[i].load) {
+                    found.push(Found::At(signal(
+                        SignalKind::P95OverTarget,
+                        l,
+                        format!(
+                            "{} p95 {:.0} ms crosses its {:.0} ms target at {:.0} {unit}",
+                            t.endpoint, mine[i].p95_ms, t.target_ms, l.load
+                        ),
+                    )));
+                }
+            }
+            Crossing::Always => found.push(Found::Standing(format!(
+                "{} p95 is over its {:.0} ms target at every load level",
+                t.endpoint, t.target_ms
+            ))),
+            Crossing::Never => {}
+        }
+    }
+    found
+}
+
+/// The level where the error rate crosses its tier's limit (levels with fewer than
+/// [`MIN_FAILURES`] failures count as none).
+fn error_rate_crossing(trusted: &[&LoadLevel], targets: &Targets, unit: &str) -> Option<Found> {
+    let limit = targets.error_rate.max_error_rate;
+    let rates: Vec<f64> = trusted
+        .iter()
+        .map(|l| {
+            if l.failures >= MIN_FAILURES {
+                l.error_rate
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    match crossing(&rates, limit) {
+        Crossing::At(i) => Some(Found::At(signal(
+            SignalKind::ErrorRateOverTarget,
+            trusted[i],
+            format!(
+                "error rate {:.1}% crosses the {:.1}% target at {:.0} {unit}",
+                rates[i] * 100.0,
+                limit * 100.0,
+                trusted[i].load
+            ),
+        ))),
+        Crossing::Always => Some(Found::Standing(format!(
+            "the error rate is over its {:.1}% target at every load level: failures that do not depend on load",
+            limit * 100.0
+        ))),
+        Crossing::Never => None,
     }
 }
 

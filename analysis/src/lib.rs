@@ -229,9 +229,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         windows: &windows,
         window_levels: &window_levels,
         levels: &levels,
-        start_us,
-        window_s,
-        last_send_us,
+        grid,
     };
     let groups = saturation::groups(&lf, &flows, &ranks, &run_levels, &source, unit)?;
     let breaking = breaking::find(
@@ -456,7 +454,7 @@ fn machine(
 ) -> Result<(resources::ResourceFindings, Option<residency::Residency>), AnalysisError> {
     let resources = resources::analyse(
         &source.resource_files,
-        run.start_us,
+        run.grid.start_us,
         run.windows,
         run.window_levels,
         run.levels,
@@ -469,7 +467,7 @@ fn machine(
             Some(g) => residency::requests(g, true),
             None => residency::requests(base, false),
         },
-        run.start_us,
+        run.grid.start_us,
         run.windows,
         run.window_levels,
         run.levels,

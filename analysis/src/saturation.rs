@@ -153,12 +153,8 @@ pub struct RunLevels<'a> {
     pub window_levels: &'a [f64],
     /// The run's levels, lowest load first.
     pub levels: &'a [LoadLevel],
-    /// The first send (µs since the epoch), the window width and the last send.
-    pub start_us: i64,
-    /// Seconds a window covers.
-    pub window_s: f64,
-    /// The last send (µs since the epoch): windows end there.
-    pub last_send_us: i64,
+    /// How the run is cut into those windows.
+    pub grid: crate::grid::Grid,
 }
 
 /// Per endpoint and per model: levels and saturation signals. `lf` is the loaded rows

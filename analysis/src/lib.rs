@@ -195,46 +195,35 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
 
     let targets = &source.targets;
     let mut endpoints = endpoints::per_endpoint(&lf, &ranks, targets, duration_s)?;
-    // Every endpoint's flows per window, in one query by send time and one by completion
-    // time: the run's windows, and each endpoint's and model's own levels, add them up.
-    let flows = windows::group_flows(&lf, "endpoint", &grid, last_send_us)?;
-    let timeline = windows::timeline(&flows, &ranks, &grid, last_send_us, totals.drained);
-    let mut windows = timeline.windows;
-    let endpoint_windows = windows::endpoint_windows(&ranks, windows.len(), window_s);
-    let failure_windows = windows::failure_windows(&lf, window_s)?;
-    let window_levels = levels::window_levels(&windows, MAX_LEVELS);
-    let level = levels::level_of_row(&window_levels);
-    let mut levels = levels::load_levels(&lf, &ranks, &level, &windows, &window_levels)?;
-    let lateness_p99_us = other_percentiles(
-        &loaded,
-        &names,
+    let time = over_time(
+        (&loaded, &names),
+        &lf,
+        &ranks,
         &grid,
+        &totals,
         &mut endpoints,
-        &mut windows,
-        (&mut levels, &window_levels),
     )?;
-    let level_endpoints = levels::level_endpoints(&ranks, &window_levels);
     // Scanned once: the generation figures and the residency's load_duration both read it.
     let generation_frame = source::scan_generation(&source)?;
     let generation = generation_frame
         .as_ref()
         .map(|g| {
             let g = windows::with_window(g, &grid);
-            generation::generations(&g, &level, targets, duration_s)
+            generation::generations(&g, &time.level, targets, duration_s)
         })
         .transpose()?
         .unwrap_or_default();
     let unit = source.load_unit();
     let run_levels = saturation::RunLevels {
-        windows: &windows,
-        window_levels: &window_levels,
-        levels: &levels,
+        windows: &time.windows,
+        window_levels: &time.window_levels,
+        levels: &time.levels,
         grid,
     };
-    let groups = saturation::groups(&lf, &flows, &ranks, &run_levels, &source, unit)?;
+    let groups = saturation::groups(&lf, &time.flows, &ranks, &run_levels, &source, unit)?;
     let breaking = breaking::find(
-        &levels,
-        &level_endpoints,
+        &time.levels,
+        &time.level_endpoints,
         groups.endpoint_signals().as_deref(),
         targets,
         unit,
@@ -243,12 +232,12 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let usl = if source.open_model {
         None
     } else {
-        usl::fit_usl(&levels)
+        usl::fit_usl(&time.levels)
     };
-    let little = little::little_checks(&levels);
+    let little = little::little_checks(&time.levels);
     let error_rate = totals.error_rate();
     let errors = errors::patterns(&lf, start_us)?;
-    let bursts = errors::bursts(&windows, window_s, error_rate);
+    let bursts = errors::bursts(&time.windows, window_s, error_rate);
     let models = models::usage(&lf, &ranks)?;
     let Verdict {
         capacity,
@@ -259,13 +248,13 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         &source,
         &base,
         &totals,
-        (&levels, &breaking, &groups),
+        (&time.levels, &breaking, &groups),
         &endpoints,
         &generation,
     )?;
     let bottlenecks = insights::bottlenecks(
         &endpoints,
-        &level_endpoints,
+        &time.level_endpoints,
         &groups,
         &scaling,
         targets.percentile,
@@ -291,8 +280,8 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
     let workers = workers::per_worker(&base)?;
     let warnings = warnings_of(&source, &totals);
     let mut analysis = Analysis {
-        lateness_p99_ms: if lateness_p99_us.is_finite() {
-            lateness_p99_us / 1000.0
+        lateness_p99_ms: if time.lateness_p99_us.is_finite() {
+            time.lateness_p99_us / 1000.0
         } else {
             0.0
         },
@@ -304,15 +293,15 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         responses: totals.responses as u64,
         failures: failures as u64,
         succeeded: succeeded as u64,
-        drained: timeline.drained as u64,
+        drained: time.drained as u64,
         duration_s,
         throughput_rps: requests / duration_s,
         error_rate,
         endpoints,
-        windows,
-        endpoint_windows,
-        failure_windows,
-        levels,
+        windows: time.windows,
+        endpoint_windows: time.endpoint_windows,
+        failure_windows: time.failure_windows,
+        levels: time.levels,
         groups,
         breaking,
         usl,
@@ -416,6 +405,68 @@ impl Totals {
     fn duration_s(&self) -> f64 {
         ((self.end_us - self.start_us as f64) / 1e6).max(1e-3)
     }
+}
+
+/// The run over time: its windows, the load levels they bin into, and what is read per
+/// window and per level.
+struct OverTime {
+    /// Each endpoint's flows a window.
+    flows: Vec<(String, Vec<windows::Flows>)>,
+    windows: Vec<Window>,
+    endpoint_windows: Vec<windows::EndpointWindow>,
+    failure_windows: Vec<windows::FailureWindow>,
+    /// Each window's load level.
+    window_levels: Vec<f64>,
+    /// A row's load level, as a polars expression.
+    level: Expr,
+    levels: Vec<LoadLevel>,
+    level_endpoints: Vec<levels::LevelEndpoint>,
+    /// The run's lateness p99 (µs).
+    lateness_p99_us: f64,
+    /// Requests that completed after the last send.
+    drained: f64,
+}
+
+fn over_time(
+    (loaded, names): (&DataFrame, &ranks::Names),
+    lf: &LazyFrame,
+    ranks: &ranks::Ranks,
+    grid: &Grid,
+    totals: &Totals,
+    endpoints: &mut [EndpointSummary],
+) -> Result<OverTime, AnalysisError> {
+    let window_s = grid.window_s();
+    // Every endpoint's flows per window, in one query by send time and one by completion
+    // time: the run's windows, and each endpoint's and model's own levels, add them up.
+    let flows = windows::group_flows(lf, "endpoint", grid, totals.last_send_us)?;
+    let timeline = windows::timeline(&flows, ranks, grid, totals.last_send_us, totals.drained);
+    let mut windows = timeline.windows;
+    let endpoint_windows = windows::endpoint_windows(ranks, windows.len(), window_s);
+    let failure_windows = windows::failure_windows(lf, window_s)?;
+    let window_levels = levels::window_levels(&windows, MAX_LEVELS);
+    let level = levels::level_of_row(&window_levels);
+    let mut levels = levels::load_levels(lf, ranks, &level, &windows, &window_levels)?;
+    let lateness_p99_us = other_percentiles(
+        loaded,
+        names,
+        grid,
+        endpoints,
+        &mut windows,
+        (&mut levels, &window_levels),
+    )?;
+    let level_endpoints = levels::level_endpoints(ranks, &window_levels);
+    Ok(OverTime {
+        flows,
+        windows,
+        endpoint_windows,
+        failure_windows,
+        window_levels,
+        level,
+        levels,
+        level_endpoints,
+        lateness_p99_us,
+        drained: timeline.drained,
+    })
 }
 
 /// Percentiles of other values than latency, each from one sort used and dropped (so no more

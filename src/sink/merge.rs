@@ -205,6 +205,7 @@ mod tests {
     use std::collections::HashMap;
 
     use arrow::array::{AsArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{Float64Type, UInt16Type};
     use aurax_schema::{Outcome, request_schema};
 
     use super::*;
@@ -271,9 +272,12 @@ mod tests {
         writer
             .write(&[row(1, 300), row(0, 100)])
             .expect("segment 1");
-        writer
-            .write(&[row(3, 250), row(2, 200)])
-            .expect("segment 2");
+        // A segment writes status and stage_target plain; a null and a second value must
+        // come through the merge as they were.
+        let mut unanswered = row(3, 250);
+        unanswered.status = None;
+        unanswered.stage_target = 7.5;
+        writer.write(&[unanswered, row(2, 200)]).expect("segment 2");
         writer.write(&[row(4, 50)]).expect("segment 3");
         let merged = merge_segments(dir.path(), &schema, writer.written()).expect("merge");
         assert_eq!(merged, 5);
@@ -307,6 +311,8 @@ mod tests {
             ("user_id", Encoding::BYTE_STREAM_SPLIT),
             ("actual_send_time", Encoding::DELTA_BINARY_PACKED),
             ("endpoint", Encoding::RLE_DICTIONARY),
+            ("status", Encoding::RLE_DICTIONARY),
+            ("stage_target", Encoding::RLE_DICTIONARY),
         ] {
             let c = chunk(name);
             assert!(
@@ -336,6 +342,28 @@ mod tests {
             })
             .collect();
         assert_eq!(sent, vec![50, 100, 200, 250, 300]);
+        let status: Vec<Option<u16>> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("status")
+                    .expect("status")
+                    .as_primitive::<UInt16Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(status, [Some(200), Some(200), Some(200), None, Some(200)]);
+        let stage_target: Vec<f64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("stage_target")
+                    .expect("stage_target")
+                    .as_primitive::<Float64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(stage_target, [3.0, 3.0, 3.0, 7.5, 3.0]);
         let endpoint = batches[0].column_by_name("endpoint").expect("endpoint");
         assert!(
             endpoint.as_any_dictionary_opt().is_some(),

@@ -105,8 +105,9 @@ pub(super) fn writer_properties(
 }
 
 /// How a request file is written, column by column (docs/parquet.md "Encodings"), for the
-/// fewest bytes a row that every Parquet reader still reads as is: strings and the columns of
-/// few distinct values (status, byte counts, stages) as dictionaries; counters and times as
+/// fewest bytes a row that every Parquet reader still reads as is: strings and (in the merged
+/// file) the columns of few distinct values (status, byte counts, stages) as dictionaries;
+/// counters and times as
 /// `DELTA_BINARY_PACKED` (send times are sorted in a merged file, so their deltas are the gaps
 /// between requests); statistics only on the two time columns, for readers that prune by
 /// time. `extra` is key-value metadata added to the schema's.
@@ -423,7 +424,9 @@ struct NameColumn<'a> {
     values: StringBuilder,
     /// Keys of the static texts seen, by address and length; at most [`Self::BY_ADDRESS`].
     by_address: Vec<(usize, usize, i32)>,
-    by_text: HashMap<&'a str, i32>,
+    /// Keys by text, with the hash Arrow's builder used (not std's SipHash): a replay's
+    /// paths come this way, a hash a row.
+    by_text: HashMap<&'a str, i32, ahash::RandomState>,
 }
 
 impl<'a> NameColumn<'a> {
@@ -435,7 +438,7 @@ impl<'a> NameColumn<'a> {
             keys: Vec::with_capacity(rows),
             values: StringBuilder::new(),
             by_address: Vec::new(),
-            by_text: HashMap::new(),
+            by_text: HashMap::default(),
         }
     }
 
@@ -498,12 +501,16 @@ mod tests {
         let many: Vec<&'static str> = (0..40)
             .map(|i| &*Box::leak(format!("e{i}").into_boxed_str()))
             .collect();
+        const HEALTHZ: &str = "/healthz";
         let mut names = vec![
             Name::Interned("/health"),
             Name::Own(Arc::from("/health")),
             Name::Interned(other_health),
             Name::Own(Arc::from("/generate")),
             Name::Interned("/generate"),
+            // At the address of another static text, shorter.
+            Name::Interned(HEALTHZ),
+            Name::Interned(&HEALTHZ[..7]),
         ];
         // Past the list's length, the static texts are found by text.
         names.extend(many.iter().chain(&many).map(|&e| Name::Interned(e)));
@@ -513,7 +520,7 @@ mod tests {
         }
         let array = column.finish();
         let values = array.values().as_string::<i32>();
-        assert_eq!(values.len(), 42, "one value a distinct text");
+        assert_eq!(values.len(), 43, "one value a distinct text");
         let read: Vec<&str> = array
             .keys()
             .values()
@@ -522,7 +529,7 @@ mod tests {
             .collect();
         let texts: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
         assert_eq!(read, texts);
-        assert_eq!(array.keys().values()[..5], [0, 0, 0, 1, 1]);
+        assert_eq!(array.keys().values()[..7], [0, 0, 0, 1, 1, 2, 0]);
     }
 
     /// The merged file codes its durations at zstd 12, a segment at the cheapest level; the

@@ -85,21 +85,15 @@ pub struct FailureLatency {
     pub max_ms: f64,
 }
 
-/// Every endpoint's summary: counts, latency of successful responses, error rate, Apdex.
-pub fn per_endpoint(
-    lf: &LazyFrame,
-    ranks: &Ranks,
-    targets: &Targets,
-    duration_s: f64,
-) -> PolarsResult<Vec<EndpointSummary>> {
+/// Each endpoint's counts, sums and extremes over every row, and its failures' percentiles
+/// (over the failures alone, so no query holds every row's values for them), sorted by name.
+/// The successes' percentiles come from the one sort ([`Ranks`]).
+fn counts_by_endpoint(lf: &LazyFrame) -> PolarsResult<DataFrame> {
     let ok = col("ok");
     let lat = || col("latency_us").cast(DataType::Float64);
     let failed_sent = col("failed").and(col("sent"));
     let count = |e: Expr| e.cast(DataType::Float64).sum();
     let t_us = col("target_ms") * lit(1000.0);
-    // Two queries: counts over every row, the failures' percentiles over the failures alone
-    // (so no query holds every row's values for them); the successes' percentiles come from
-    // the one sort.
     let counts = lf.clone().group_by([col("endpoint")]).agg([
         count(col("sent")).alias("requests"),
         count(failed_sent.clone()).alias("failures"),
@@ -131,7 +125,7 @@ pub fn per_endpoint(
             col("latency_us").max().alias("fmax"),
         ]);
     let by_endpoint = || JoinArgs::new(JoinType::Left);
-    let df = counts
+    counts
         .collect_streaming()?
         .lazy()
         .join(
@@ -141,7 +135,17 @@ pub fn per_endpoint(
             by_endpoint(),
         )
         .sort(["endpoint"], SortMultipleOptions::default())
-        .collect()?;
+        .collect()
+}
+
+/// Every endpoint's summary: counts, latency of successful responses, error rate, Apdex.
+pub fn per_endpoint(
+    lf: &LazyFrame,
+    ranks: &Ranks,
+    targets: &Targets,
+    duration_s: f64,
+) -> PolarsResult<Vec<EndpointSummary>> {
+    let df = counts_by_endpoint(lf)?;
     let names = strs(&df, "endpoint")?;
     let col = |n: &str| f64s(&df, n);
     let cancelled = col("cancelled")?;

@@ -116,8 +116,16 @@ impl Source {
     }
 }
 
-/// Finds the request files under `inputs` (run directories or single files) and checks them.
-pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
+/// What the inputs hold: request files (each with its footer's key-value metadata),
+/// resource files, and which runs ended early (by their run.json).
+struct Inputs {
+    requests: Vec<(PathBuf, KeyValues)>,
+    resource_files: Vec<PathBuf>,
+    ended_early: Vec<String>,
+}
+
+/// The files under `inputs` (run directories or files), each request file's footer checked.
+fn inputs_of(inputs: &[PathBuf]) -> Result<Inputs, AnalysisError> {
     let mut found = Vec::new();
     let mut resource_files = Vec::new();
     let mut ended_early = Vec::new();
@@ -154,6 +162,20 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
             return Err(AnalysisError::Missing(input.clone()));
         }
     }
+    Ok(Inputs {
+        requests: found,
+        resource_files,
+        ended_early,
+    })
+}
+
+/// Finds the request files under `inputs` (run directories or single files) and checks them.
+pub fn discover(inputs: &[PathBuf]) -> Result<Source, AnalysisError> {
+    let Inputs {
+        requests: found,
+        resource_files,
+        ended_early,
+    } = inputs_of(inputs)?;
     let mut run_ids = BTreeSet::new();
     let mut tool_version = None;
     // Per run id: the worker indices present and the run's worker count.

@@ -18,7 +18,7 @@ use crate::units::rps;
 pub const HEADROOM: f64 = 0.3;
 
 /// A level of an endpoint's shows its capacity when it was offered at least this share of
-/// what it served successfully (a closed loop offers about what it is served).
+/// what the endpoint served successfully where it saturated.
 const DEMANDED: f64 = 0.98;
 
 /// Question 5: capacity per instance, the scale-out trigger and the instances per tier.
@@ -194,27 +194,30 @@ fn group_capacity(g: &Group) -> (GroupCapacity, Option<&Signal>, String) {
                 .iter()
                 .filter(|l| l.load >= level.own.load)
                 .collect();
-            // Only levels that asked at least what it served: a lull in its random share of
-            // the mix (a level offered 7 req/s to a model that serves 10) shows demand, not
-            // capacity.
+            // Only levels that asked at least what it served where the signal fired: a level
+            // that asked less shows demand, not capacity, whether a lull in its random share
+            // of the mix (7 req/s offered to a model that serves 10) or a closed loop's own
+            // ebb (users waiting on their think time offered 41 req/s, served all 41, to a
+            // model that had served 48 and serves 50).
             let demanded: Vec<f64> = after
                 .iter()
-                .filter(|l| l.offered_rps >= l.succeeded_rps * DEMANDED)
+                .filter(|l| l.offered_rps >= at_point * DEMANDED)
                 .take(3)
                 .map(|l| l.succeeded_rps)
                 .collect();
-            let from = if demanded.is_empty() {
-                after.iter().take(3).map(|l| l.succeeded_rps).collect()
+            let signal = point.map_or("", |p| p.signal.name());
+            let (from, which) = if demanded.is_empty() {
+                let first: Vec<f64> = after.iter().take(3).map(|l| l.succeeded_rps).collect();
+                (first, "(none asked as much as it served there)")
             } else {
-                demanded
+                (demanded, "that asked at least what it served there")
             };
             Reading {
                 capacity: median(&from).unwrap_or(at_point),
                 lower_bound: false,
                 basis: format!(
-                    "the median of its successful served rate over the first {} level(s) that asked at least that much from where {} fired",
+                    "the median of its successful served rate over the first {} level(s) from where {signal} fired {which}",
                     from.len(),
-                    point.map_or("", |p| p.signal.name())
                 ),
             }
         }

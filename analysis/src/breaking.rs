@@ -191,9 +191,21 @@ pub fn saturation_signals(trusted: &[&LoadLevel], who: &str, unit: &str) -> Vec<
         .map(|l| l.mean_latency_ms / 1000.0)
         .filter(|v| v.is_finite())
         .fold(f64::INFINITY, f64::min);
+    // The most any later level served: a level offered no more than that was not behind, the
+    // target kept up with its rate there. (A fast ramp trails: completions come a latency
+    // after their sends, and near capacity that latency grows, so a 1 s level offered 86 req/s
+    // served 76 while the next, offered 112, served 103.)
+    let mut served_later = vec![0.0f64; trusted.len()];
+    for i in (0..trusted.len().saturating_sub(1)).rev() {
+        served_later[i] = served_later[i + 1].max(trusted[i + 1].served_rps);
+    }
     let excess: Vec<f64> = trusted
         .iter()
-        .map(|l| {
+        .zip(&served_later)
+        .map(|(l, &later)| {
+            if later >= l.offered_rps {
+                return 0.0;
+            }
             let ramp = if base_latency_s.is_finite() {
                 (l.offered_rps * base_latency_s - l.in_flight_start).max(0.0)
             } else {
@@ -697,6 +709,40 @@ mod tests {
             .collect();
         let b = find(&levels, &[], None, &targets(0.01), "req/s offered");
         assert!(b.point.is_none(), "{}", b.verdict);
+    }
+
+    /// A fast ramp's 1 s level trails its sends near capacity (latency grows there): it is
+    /// not behind when a later level served more than it was offered. The level that is
+    /// behind, its rate never served later, is the one named.
+    #[test]
+    fn a_level_a_later_one_outserved_was_not_behind() {
+        let level_of = |offered: f64, served: f64, in_flight_start: f64| LoadLevel {
+            arrivals: offered,
+            completions: served,
+            offered_rps: offered,
+            served_rps: served,
+            seconds: 1.0,
+            in_flight_start,
+            in_flight_change: offered - served,
+            mean_latency_ms: 100.0,
+            ..level(offered, served, 0.0)
+        };
+        let levels = vec![
+            level_of(20.0, 20.0, 0.0),
+            level_of(40.0, 40.0, 2.0),
+            level_of(60.0, 60.0, 4.0),
+            // 10 behind beyond the ramp's 8.6 - 6: yet the next level served 103.
+            level_of(86.0, 76.0, 6.0),
+            level_of(112.0, 103.0, 16.0),
+            level_of(150.0, 104.0, 25.0),
+        ];
+        let b = find(&levels, &[], None, &targets(0.01), "req/s offered");
+        let behind = b
+            .signals
+            .iter()
+            .find(|s| s.signal == SignalKind::ServedBelowOffered)
+            .expect("served below offered");
+        assert_eq!(behind.load, 112.0, "{}", b.verdict);
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub struct WeightedTasks {
 }
 
 impl WeightedTasks {
+    /// Each task with its share of the class's draws.
+    pub fn shares(&self) -> impl Iterator<Item = (EndpointId, f64)> + '_ {
+        let mut before = 0;
+        self.cumulative.iter().map(move |&(upto, id)| {
+            let weight = upto - before;
+            before = upto;
+            (id, weight as f64 / self.total.max(1) as f64)
+        })
+    }
+
     pub fn pick<R: Rng>(&self, rng: &mut R) -> EndpointId {
         let x = rng.random_range(0..self.total);
         let i = self.cumulative.partition_point(|(upto, _)| *upto <= x);
@@ -131,11 +141,11 @@ pub struct Profile {
 
 /// A scenario that could not be loaded: where and why, in one line.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{file}{}: {message}", at.map_or(String::new(), |(line, column)| format!(":{line}:{column}")))]
 pub struct ScenarioError {
     pub file: String,
-    pub line: usize,
-    pub column: usize,
+    /// Line and column of what is wrong; None for a file that could not be read.
+    pub at: Option<(usize, usize)>,
     pub message: String,
 }
 
@@ -148,22 +158,17 @@ impl Scenario {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             file: name.clone(),
-            line: 0,
-            column: 0,
+            at: None,
             message: format!("cannot read scenario file: {e}"),
         })?;
         Scenario::parse(&text, &name)
     }
 
     pub fn parse(text: &str, file_name: &str) -> Result<Scenario, ScenarioError> {
-        let at = |span: Option<std::ops::Range<usize>>, message: String| {
-            let (line, column) = compile::line_col(text, span.map_or(0, |s| s.start));
-            ScenarioError {
-                file: file_name.to_string(),
-                line,
-                column,
-                message,
-            }
+        let at = |span: Option<std::ops::Range<usize>>, message: String| ScenarioError {
+            file: file_name.to_string(),
+            at: Some(compile::line_col(text, span.map_or(0, |s| s.start))),
+            message,
         };
         let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
             let mut message = e.message().trim().replace('\n', " ");
@@ -190,6 +195,20 @@ impl Scenario {
     #[cfg(test)]
     pub fn user_class(&self, name: &str) -> Option<&UserClass> {
         self.user_classes.iter().find(|c| c.name == name)
+    }
+
+    /// Each endpoint's share of an open model's arrivals drawn from `classes` (index and
+    /// weight): a class by its weight, then a task of it by the task's.
+    pub fn task_mix(&self, classes: &[(usize, u32)]) -> BTreeMap<String, f64> {
+        let total: f64 = classes.iter().map(|(_, w)| f64::from(*w)).sum();
+        let mut mix = BTreeMap::new();
+        for &(class, weight) in classes {
+            for (endpoint, share) in self.user_classes[class].tasks.shares() {
+                *mix.entry(self.endpoints[endpoint].name.clone())
+                    .or_insert(0.0) += f64::from(weight) / total.max(1.0) * share;
+            }
+        }
+        mix
     }
 
     pub fn class_names(&self) -> Vec<&str> {
@@ -356,20 +375,59 @@ mod tests {
         let s = Scenario::parse(&file("http://127.0.0.1:11434/"), "s.toml").expect("valid");
         assert_eq!(s.ollama.as_deref(), Some("http://127.0.0.1:11434"));
         let e = Scenario::parse(&file("localhost:11434"), "s.toml").expect_err("no URL");
-        assert_eq!(e.line, 2, "{e}");
+        assert_eq!(e.at.map(|(line, _)| line), Some(2), "{e}");
         assert!(e.message.contains("monitoring.ollama"), "{e}");
+    }
+
+    /// An open model's task mix: each class by its weight, each task by its own.
+    #[test]
+    fn the_task_mix_weighs_classes_then_tasks() {
+        let s = Scenario::builtin().expect("builtin");
+        let load = s
+            .user_classes
+            .iter()
+            .position(|c| c.name == "AuraxLoadTestUser");
+        let mix = s.task_mix(&[(load.expect("class"), 1)]);
+        let share = |e: &str| mix.get(e).copied().unwrap_or(0.0);
+        assert!((share("generate_text") - 0.5).abs() < 1e-12, "{mix:?}");
+        assert!((share("generate_image") - 0.1).abs() < 1e-12, "{mix:?}");
+        assert!((mix.values().sum::<f64>() - 1.0).abs() < 1e-12, "{mix:?}");
+        assert_eq!(share("health"), 0.0, "on_start is no task: {mix:?}");
+        // Two classes weighted 3:1: a quarter of the draws are the second's.
+        let burst = s
+            .user_classes
+            .iter()
+            .position(|c| c.name == "AuraxBurstUser");
+        let both = s.task_mix(&[(load.expect("class"), 3), (burst.expect("class"), 1)]);
+        assert!((both.values().sum::<f64>() - 1.0).abs() < 1e-12, "{both:?}");
+        assert!((both["generate_image"] - 0.075).abs() < 1e-12, "{both:?}");
+    }
+
+    /// A file that cannot be read has no line to point at: none is made up.
+    #[test]
+    fn an_unreadable_file_is_named_without_a_line() {
+        let e = Scenario::from_path(Path::new("no-such-scenario.toml")).expect_err("missing");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("no-such-scenario.toml: cannot read scenario file"),
+            "{text}"
+        );
     }
 
     #[test]
     fn errors_give_file_line_and_column() {
         let bad = "name = \"x\"\n[endpoints.a]\nmethod = \"GET\"\npath = 5\n";
         let e = Scenario::parse(bad, "s.toml").expect_err("bad type");
-        assert_eq!((e.file.as_str(), e.line), ("s.toml", 4), "{e}");
+        assert_eq!(
+            (e.file.as_str(), e.at.map(|(line, _)| line)),
+            ("s.toml", Some(4)),
+            "{e}"
+        );
         assert!(!e.to_string().contains('\n'));
 
         let unknown = "[endpoints.a]\nmethod = \"GET\"\npath = \"/a\"\n\n[user_classes.U]\nwait_s = [1, 2]\ntasks = { b = 1 }\n";
         let e = Scenario::parse(unknown, "s.toml").expect_err("unknown task");
-        assert_eq!(e.line, 5, "{e}");
+        assert_eq!(e.at.map(|(line, _)| line), Some(5), "{e}");
         assert!(
             e.message.contains("`b` is not an endpoint (known: a)"),
             "{e}"

@@ -69,6 +69,10 @@ fn config_record(run: &ResolvedRun, host: &str, simulator: Option<Value>) -> Val
         "trace": run.replay.as_ref().map(|r| r.about.record.clone()),
         "capacity_search": run.search,
         "recorded_mix": run.plan.recorded_mix.as_ref().map(|m| json!({"traces": run.traces, "requests": m.len()})),
+        // An open model draws each arrival's task from these shares: the mix as configured,
+        // which the analysis reads capacity against (the drawn shares wander).
+        "task_mix": (run.plan.shape.is_open() && run.replay.is_none() && run.plan.recorded_mix.is_none())
+            .then(|| run.scenario.task_mix(&run.plan.classes)),
         "shard": run.plan.shard.is_distributed().then(|| json!({"index": run.plan.shard.index, "count": run.plan.shard.count})),
         "ollama": run.monitor.ollama.as_deref().map(redact::url),
         "start_at": run.start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),

@@ -578,7 +578,9 @@ fn verdict(
 
 /// What the run's throughput and error targets are judged on: the most served successfully at
 /// a trusted level (in the mix's proportions: its cheap calls do not carry a tier its
-/// generations miss); a run too short to have one is judged on its whole length.
+/// generations miss), never more than the capacity found (one level's burst of completions
+/// above it is noise, and a tier passed above the capacity the report gives would contradict
+/// it); a run too short to have a level is judged on its whole length.
 fn run_figures(
     source: &Source,
     totals: &Totals,
@@ -600,7 +602,12 @@ fn run_figures(
     judge::RunFigures {
         served_rps: groups
             .mix_served_rps()
-            .map_or(served_total, |mix| mix.min(served_total)),
+            .map_or(served_total, |mix| mix.min(served_total))
+            .min(if scaling.capacity_is_lower_bound {
+                f64::INFINITY
+            } else {
+                scaling.capacity_rps
+            }),
         offered_ceiling_rps: source
             .offered_ceiling_rps
             .unwrap_or(if trusted_offered > 0.0 {

@@ -33,6 +33,9 @@ name, known, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 s = json.load(open(path))
 bp, sc = s["breaking_point"], s["scaling"]
 def row(what, v):
+    if v is None:
+        print(f"  {what:<40}     none (nothing saturated)")
+        return
     print(f"  {what:<40} {v:8.1f} req/s  {v / known:5.2f}x known")
 print(f"{name}: known capacity {known:.1f} req/s")
 if bp["found"]:

@@ -41,6 +41,9 @@ name, known, endpoint, path = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.
 s = json.load(open(path))
 bp, sc = s["breaking_point"], s["scaling"]
 def row(what, v):
+    if v is None:
+        print(f"  {what:<44}     none (nothing saturated)")
+        return
     print(f"  {what:<44} {v:8.1f} req/s  {v / known:5.2f}x known")
 print(f"{name}: known capacity {known:.2f} req/s of the mix, bound by {endpoint}")
 lim = sc.get("limiting") or {}

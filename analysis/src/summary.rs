@@ -10,7 +10,7 @@ use crate::judge::TargetCheck;
 use crate::levels::LoadLevel;
 use crate::usl::UslFit;
 
-pub const SUMMARY_SCHEMA_VERSION: u32 = 3;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Serialize)]
 pub struct Summary<'a> {
@@ -201,7 +201,10 @@ impl<'a> SignalJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct ScalingJson<'a> {
     pub max_throughput_rps: f64,
-    pub capacity_rps: f64,
+    /// null where the capacity is only a lower bound (nothing saturated: the most served
+    /// successfully is `max_throughput_rps`; a search that did not converge: its bracket is
+    /// in `capacity`).
+    pub capacity_rps: Option<f64>,
     pub capacity_is_lower_bound: bool,
     pub capacity_basis: &'a str,
     /// The endpoint (and model) whose saturation sets the capacity of the mix.
@@ -298,7 +301,7 @@ pub fn build<'a>(
         capacity: a.capacity.as_ref(),
         scaling: ScalingJson {
             max_throughput_rps: a.scaling.max_throughput_rps,
-            capacity_rps: a.scaling.capacity_rps,
+            capacity_rps: (!a.scaling.capacity_is_lower_bound).then_some(a.scaling.capacity_rps),
             capacity_is_lower_bound: a.scaling.capacity_is_lower_bound,
             capacity_basis: &a.scaling.capacity_basis,
             limiting: a.scaling.limiting.as_ref(),

@@ -224,6 +224,7 @@ fn a_budget_too_short_gives_the_bracket_it_proved() {
     );
     assert!(out.contains("the budget is spent"), "{out}");
     assert_eq!(s["scaling"]["capacity_is_lower_bound"], true);
+    assert!(s["scaling"]["capacity_rps"].is_null(), "{}", s["scaling"]);
 }
 
 #[test]

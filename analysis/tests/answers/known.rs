@@ -47,7 +47,7 @@ fn percentiles_are_nearest_rank_and_apdex_uses_the_target() {
     assert_eq!(e["meets_target"], false);
     // 50 satisfied (<= 50 ms), 150 tolerating (<= 200 ms): (50 + 75) / 1000.
     assert!((e["apdex"].as_f64().expect("apdex") - 0.125).abs() < 1e-9);
-    assert_eq!(s["schema_version"], 3);
+    assert_eq!(s["schema_version"], 4);
     assert_eq!(s["run"]["requests"], 1000);
 }
 
@@ -115,6 +115,7 @@ fn linear_growth_says_no_breaking_point_up_to_the_top() {
     let max = s["scaling"]["max_throughput_rps"].as_f64().expect("max");
     assert!((max - 24.0).abs() / 24.0 < 0.1, "{max}");
     assert_eq!(s["scaling"]["capacity_is_lower_bound"], true);
+    assert!(s["scaling"]["capacity_rps"].is_null(), "{}", s["scaling"]);
     // Nothing saturated: no capacity to give, so no trigger, no instances, no autoscaler;
     // what load would find one instead.
     let scaling = &s["scaling"];

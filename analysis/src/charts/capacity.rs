@@ -108,7 +108,7 @@ pub fn capacity_steps(a: &Analysis, path: &Path) -> ChartResult {
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(80)
-        .build_cartesian_2d(0f64..x_max, range.clone().log_scale())?;
+        .build_cartesian_2d(0f64..x_max, super::log_axis(range.clone()))?;
     latency
         .configure_mesh()
         .x_desc("step rate (arrivals per second of the mix)")

@@ -4,10 +4,13 @@ use std::path::Path;
 
 use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, Key, canvas, color, legend_strip, log_ms_tick, log_range, tick};
+use super::{
+    ChartResult, FONT, Key, canvas, color, legend_strip, log_axis, log_ms_tick, log_range, tick,
+};
 use crate::Analysis;
 
 /// Offered load on x, a linear left axis and p95 (log) on the right: the frame of every
@@ -16,7 +19,7 @@ pub type LoadAxes<'a> = DualCoordChartContext<
     'a,
     BitMapBackend<'a>,
     Cartesian2d<RangedCoordf64, RangedCoordf64>,
-    Cartesian2d<RangedCoordf64, LogCoord<f64>>,
+    Cartesian2d<RangedCoordf64, WithKeyPoints<LogCoord<f64>>>,
 >;
 
 pub fn load_axes<'a>(
@@ -32,7 +35,7 @@ pub fn load_axes<'a>(
         .y_label_area_size(80)
         .right_y_label_area_size(90)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)?
-        .set_secondary_coord(0f64..x_max, p95.log_scale());
+        .set_secondary_coord(0f64..x_max, log_axis(p95));
     chart
         .configure_mesh()
         .x_desc(if a.source.open_model {
@@ -194,15 +197,16 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
             .iter()
             .flat_map(|(_, pts)| pts.iter().map(|p| p.1)),
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Latency by percentile per endpoint (log scales, HdrHistogram style)",
-            (FONT, 26),
-        )
+    let root = root.titled(
+        "Latency by percentile per endpoint (log scales, HdrHistogram style)",
+        (FONT, 24),
+    )?;
+    let (strip, body) = root.split_vertically(56);
+    let mut chart = ChartBuilder::on(&body)
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(90)
-        .build_cartesian_2d(0f64..4.6, y.log_scale())?;
+        .build_cartesian_2d(0f64..4.6, log_axis(y))?;
     chart
         .configure_mesh()
         .x_desc("percentile")
@@ -222,26 +226,36 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()?;
+    let mut legend = Vec::new();
     for (name, pts) in &a.percentile_curves {
         let c = super::endpoint_color(a, name);
         // A percentile needs a sample beyond it: 99.9% of 65 responses is the slowest one,
-        // so the line stops where n does, and the legend says n.
+        // so the line stops where n does, and the legend says n. The max is joined to the
+        // line only where every percentile before it was drawn; else it is a mark alone.
         let n = a
             .endpoints
             .iter()
             .find(|e| &e.name == name)
             .map_or(0, |e| e.requests.saturating_sub(e.failures));
-        let line: Vec<(f64, f64)> = pts
+        let drawn = || pts.iter().filter(|p| p.1 > 0.0);
+        let quantiles: Vec<&(f64, f64)> = drawn().filter(|p| p.0 < 1.0).collect();
+        let max = drawn().find(|p| p.0 >= 1.0).map(|(q, v)| (x_of(*q), *v));
+        let mut line: Vec<(f64, f64)> = quantiles
             .iter()
-            .filter(|p| p.1 > 0.0 && (p.0 >= 1.0 || (1.0 - p.0) * n as f64 >= 1.0))
+            .filter(|p| (1.0 - p.0) * n as f64 >= 1.0)
             .map(|(q, v)| (x_of(*q), *v))
             .collect();
-        chart
-            .draw_series(LineSeries::new(line, c.stroke_width(3)))?
-            .label(format!("{name} (n = {n})"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+        let resolved = line.len() == quantiles.len();
+        if let (Some(max), true) = (max, resolved) {
+            line.push(max);
+        }
+        chart.draw_series(LineSeries::new(line, c.stroke_width(3)))?;
+        if let (Some(max), false) = (max, resolved) {
+            chart.draw_series(std::iter::once(Circle::new(max, 5, c.filled())))?;
+        }
+        legend.push((format!("{name} (n = {n})"), c, Key::Line));
     }
-    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 16)?;
+    legend_strip(&strip, &legend)?;
     root.present()?;
     Ok(())
 }

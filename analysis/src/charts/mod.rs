@@ -26,6 +26,7 @@ mod time;
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -282,6 +283,28 @@ pub fn log_ms_tick(v: f64) -> String {
     }
 }
 
+/// A log axis over `range` whose ticks are 1, 2 and 5 times the powers of ten inside it.
+/// (plotters' own log ticks start from the first power of ten in the range: an axis from
+/// 150 ms to 1.4 s had one label, `1 s`.)
+pub fn log_axis(range: std::ops::Range<f64>) -> WithKeyPoints<LogCoord<f64>> {
+    let points = one_two_five(&range);
+    range.log_scale().with_key_points(points)
+}
+
+/// 1, 2 and 5 times each power of ten within `range` (positive), lowest first.
+fn one_two_five(range: &std::ops::Range<f64>) -> Vec<f64> {
+    let (lo, hi) = (range.start.max(f64::MIN_POSITIVE), range.end);
+    if !(hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let first = lo.log10().floor() as i32;
+    let last = hi.log10().ceil() as i32;
+    (first..=last)
+        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect()
+}
+
 /// A log-axis range that holds every positive value with some margin.
 pub fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
@@ -317,6 +340,14 @@ pub fn log_tick(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An axis of less than a decade still has its 1-2-5 ticks below the first power of ten.
+    #[test]
+    fn a_log_axis_ticks_every_one_two_five_in_range() {
+        assert_eq!(one_two_five(&(110.0..1416.0)), [200.0, 500.0, 1000.0]);
+        assert_eq!(one_two_five(&(0.15..0.6)), [0.2, 0.5]);
+        assert_eq!(one_two_five(&(3.0..4.0)), Vec::<f64>::new());
+    }
 
     #[test]
     fn ticks_read_as_a_person_writes_them() {

@@ -62,7 +62,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
             .y_label_area_size(60)
             .right_y_label_area_size(70)
             .build_cartesian_2d(0f64..x_max, 0f64..top)?
-            .set_secondary_coord(0f64..x_max, p95.clone().log_scale());
+            .set_secondary_coord(0f64..x_max, super::log_axis(p95.clone()));
         chart
             .configure_mesh()
             .light_line_style(TRANSPARENT)

@@ -160,7 +160,7 @@ fn goodput_panel(a: &Analysis, area: &Panel, f: &Frame) -> ChartResult {
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..f.x_max, y.log_scale())?;
+        .build_cartesian_2d(0f64..f.x_max, super::log_axis(y))?;
     chart
         .configure_mesh()
         .x_desc(f.x_desc)

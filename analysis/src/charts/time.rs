@@ -75,7 +75,7 @@ pub fn latency_over_time(a: &Analysis, before: Option<&Analysis>, path: &Path) -
             .margin(8)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d(0f64..t_max, y.log_scale())?;
+            .build_cartesian_2d(0f64..t_max, super::log_axis(y))?;
         chart
             .configure_mesh()
             .x_desc("time into run (s)")

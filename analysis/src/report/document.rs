@@ -97,7 +97,7 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
     let why = match (&a.capacity, &s.limiting) {
         (Some(c), _) => Some(c.sentence.clone()),
         (None, Some(l)) => Some(format!(
-            "{} saturates first, at {} req/s of its own ({} req/s of the mix offered)",
+            "{} saturates first, offered {} req/s of its own ({} req/s of the mix)",
             l.endpoint,
             rps(l.saturated_at_own_rps),
             rps(l.saturated_at_mix_rps)
@@ -203,9 +203,16 @@ fn findings(a: &Analysis) -> Vec<Text> {
         out.push(Text::new().strong("warning: ").plain(g.clone()));
     }
     for b in a.bottlenecks.iter().take(3) {
+        // A bottleneck binds the mix or misses its target; the first of a run that does
+        // neither is only the slowest.
+        let label = if b.binds || b.over_target.is_some_and(|o| o >= 1.0) {
+            "bottleneck: "
+        } else {
+            "slowest: "
+        };
         out.push(
             Text::new()
-                .plain("bottleneck: ")
+                .plain(label)
                 .code(b.name.clone())
                 .plain(": ")
                 .plain(b.reason.clone()),

@@ -341,18 +341,23 @@ pub struct RunArgs {
     #[arg(long = "find-capacity",
           conflicts_with_all = ["scenario", "stages", "rate", "rate_stages", "users", "spawn_rate", "run_time", "stop_on", "as_fast_as_possible", "loops", "max_rate", "speed"])]
     pub find_capacity: bool,
-    /// --find-capacity: the time the whole search may take, drains included.
-    #[arg(long, default_value = "10m", value_parser = flags::positive_duration, requires = "find_capacity")]
-    pub budget: Duration,
+    /// --find-capacity: the time the whole search may take, drains included. [default: 10m]
+    // No clap default on the search's settings: `requires` holds only for flags given (and
+    // not beside a flag that conflicts with the one required: see
+    // `search_setting_without_search`).
+    #[arg(long, value_parser = flags::positive_duration, requires = "find_capacity")]
+    pub budget: Option<Duration>,
     /// --find-capacity: stop when the highest passing and lowest failing rates are this close.
-    #[arg(long, default_value = "5%", value_parser = flags::precision, requires = "find_capacity")]
-    pub precision: f64,
+    /// [default: 5%]
+    #[arg(long, value_parser = flags::precision, requires = "find_capacity")]
+    pub precision: Option<f64>,
     /// --find-capacity: a step's minimum hold; one that has not settled is held up to 3 times as long.
-    #[arg(long = "step-time", default_value = "30s", value_parser = flags::positive_duration, requires = "find_capacity")]
-    pub step_time: Duration,
-    /// --find-capacity: the rate of the first step (arrivals per second of the mix).
-    #[arg(long = "start-rate", default_value = "1/s", value_parser = flags::rate, requires = "find_capacity")]
-    pub start_rate: f64,
+    /// [default: 30s]
+    #[arg(long = "step-time", value_parser = flags::positive_duration, requires = "find_capacity")]
+    pub step_time: Option<Duration>,
+    /// --find-capacity: the rate of the first step (arrivals per second of the mix). [default: 1/s]
+    #[arg(long = "start-rate", value_parser = flags::rate, requires = "find_capacity")]
+    pub start_rate: Option<f64>,
     /// Replace a target: 'generate_text:p95<3s', 'generate_text:ttft_p95<1s' (time to first
     /// token), 'generate_text:itl_p95<50ms' (inter-token latency) or 'error_rate<1%'; repeatable.
     #[arg(long = "slo", value_name = "OBJECTIVE", value_parser = flags::slo)]
@@ -414,6 +419,23 @@ pub struct RunArgs {
     /// Files for other tools.
     #[command(flatten)]
     pub exports: Exports,
+}
+
+impl RunArgs {
+    /// The first of `--find-capacity`'s settings given without it, as typed.
+    pub fn search_setting_without_search(&self) -> Option<&'static str> {
+        if self.find_capacity {
+            return None;
+        }
+        [
+            (self.budget.is_some(), "--budget"),
+            (self.precision.is_some(), "--precision"),
+            (self.step_time.is_some(), "--step-time"),
+            (self.start_rate.is_some(), "--start-rate"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 /// `serve` flags.

@@ -9,7 +9,21 @@ use aurax_tool::exit::{ExitCode, Fail};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => commands::run::execute(*args),
+        Command::Run(args) => {
+            if let Some(flag) = args.search_setting_without_search() {
+                // clap drops a `requires` whose target conflicts with a flag given (`--budget
+                // 1m -t 2s` ran two seconds of a profile): its usage error, said here.
+                let top = Cli::command();
+                let run = top.find_subcommand("run").cloned().unwrap_or(top);
+                run.bin_name("aurax-tool run")
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        format!("{flag} is a setting of --find-capacity: add --find-capacity, or drop {flag}"),
+                    )
+                    .exit();
+            }
+            commands::run::execute(*args)
+        }
         Command::Serve(args) => commands::serve::execute(args),
         Command::Analyze(args) => commands::analyze::execute(args),
         Command::Scenario(cmd) => commands::scenario::execute(cmd),

@@ -25,6 +25,12 @@ fn flag_relations_are_usage_errors_with_exit_2() {
         (&["--rate", "5/s", "--stages", "5:10s"], "--stages"),
         (&["--find-capacity", "--shards", "2"], "--shards"),
         (&["--report-dir", "rep"], "--report"),
+        // The search's settings without the search (they have defaults, which clap's
+        // `requires` does not see: they must not).
+        (&["--budget", "1m", "-t", "1s"], "--find-capacity"),
+        (&["--step-time", "5s"], "--find-capacity"),
+        (&["--start-rate", "5/s"], "--find-capacity"),
+        (&["--precision", "2%"], "--find-capacity"),
     ];
     for (flags, names) in cases {
         let mut args = vec!["run"];

@@ -248,20 +248,32 @@ fn describe_load(run: &ResolvedRun, replay: Option<&ReplayAbout>) -> String {
             Duration::from_secs_f64(search.budget_s)
         );
     }
-    match (&run.plan.shape, replay) {
-        (LoadShape::Open { .. }, _) => format!(
-            "arrivals up to {} req/s (open model) in {} stage(s) for {:?}",
-            run.plan.shape.peak(),
-            run.plan.shape.stages().len(),
-            run.plan.synthetic_end()
-        ),
+    // What the run will reach: `-t` may end a load scenario's stages early (exhaustion's
+    // 400 stages to 4000 req/s, cut at 30 s, reach 100).
+    let end = run.plan.synthetic_end();
+    let shape = &run.plan.shape;
+    let peak = shape.peak_before(end);
+    let peak = if (peak - peak.round()).abs() < 1e-6 {
+        format!("{}", peak.round())
+    } else {
+        format!("{peak:.1}")
+    };
+    let begun = shape
+        .stages()
+        .iter()
+        .scan(Duration::ZERO, |start, stage| {
+            let begun = *start < end || start.is_zero();
+            *start += stage.duration;
+            Some(begun)
+        })
+        .filter(|begun| *begun)
+        .count();
+    match (shape, replay) {
+        (LoadShape::Open { .. }, _) => {
+            format!("arrivals up to {peak} req/s (open model) in {begun} stage(s) for {end:?}")
+        }
         (LoadShape::Replay { pace }, Some(replay)) => replay.describe(pace, run.plan.run_time),
-        (closed, _) => format!(
-            "up to {} users (closed model) in {} stage(s) for {:?}",
-            closed.peak(),
-            closed.stages().len(),
-            run.plan.synthetic_end()
-        ),
+        _ => format!("up to {peak} users (closed model) in {begun} stage(s) for {end:?}"),
     }
 }
 

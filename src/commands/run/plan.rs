@@ -44,8 +44,9 @@ pub struct ResolvedRun {
     pub monitor: MonitorFlags,
     /// What the run writes and says besides its records.
     pub output: Output,
-    /// The profile and load scenario as named, for run.json.
-    pub profile_name: String,
+    /// The profile, where it gave the run its classes or its shape, for run.json.
+    pub profile_name: Option<String>,
+    /// The load scenario as named, for run.json.
     pub load_scenario_name: Option<String>,
     /// What the user should know about how the flags were read, one line each.
     pub notes: Vec<String>,
@@ -124,6 +125,13 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
     let (run_id, seed) = identity(args, env, shard);
     let out_dir = out_dir_of(args, &run_id, shard);
     let offered_rps = offered_rps_of(search.is_some(), &shape, run_time, &scenario, &classes);
+    let profile_name = profile_used(
+        args,
+        load_scenario.is_some(),
+        replay.is_some(),
+        search.is_some(),
+    )
+    .then(|| args.profile.clone());
     let monitor = monitor_of(args, &scenario);
     Ok(ResolvedRun {
         monitor,
@@ -153,7 +161,7 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         max_body_bytes: args.max_body_bytes,
         start_at: args.start_at,
         output: output_of(args, &out_dir),
-        profile_name: args.profile.clone(),
+        profile_name,
         load_scenario_name: args.scenario.clone(),
         out_dir,
         notes,
@@ -233,23 +241,30 @@ fn output_of(args: &RunArgs, out_dir: &std::path::Path) -> Output {
     }
 }
 
+/// `--find-capacity`'s settings where not given (`--help` says them).
+const SEARCH_BUDGET: Duration = Duration::from_secs(600);
+const SEARCH_PRECISION: f64 = 0.05;
+const SEARCH_STEP_TIME: Duration = Duration::from_secs(30);
+const SEARCH_START_RATE: f64 = 1.0;
+
 /// `--find-capacity`: the search's settings.
 fn search_of(args: &RunArgs) -> Result<Option<CapacitySearch>, Fail> {
     if !args.find_capacity {
         return Ok(None);
     }
-    if args.step_time > args.budget {
+    let budget = args.budget.unwrap_or(SEARCH_BUDGET);
+    let step_time = args.step_time.unwrap_or(SEARCH_STEP_TIME);
+    if step_time > budget {
         return Err(bad(format!(
-            "--step-time {:?} is longer than --budget {:?}: not one step fits (lower --step-time or raise --budget)",
-            args.step_time, args.budget
+            "--step-time {step_time:?} is longer than --budget {budget:?}: not one step fits (lower --step-time or raise --budget)",
         )));
     }
     Ok(Some(CapacitySearch {
-        precision: args.precision,
-        step_min_s: args.step_time.as_secs_f64(),
-        step_max_s: args.step_time.as_secs_f64() * STEP_MAX_HOLDS,
-        budget_s: args.budget.as_secs_f64(),
-        start_rps: args.start_rate,
+        precision: args.precision.unwrap_or(SEARCH_PRECISION),
+        step_min_s: step_time.as_secs_f64(),
+        step_max_s: step_time.as_secs_f64() * STEP_MAX_HOLDS,
+        budget_s: budget.as_secs_f64(),
+        start_rps: args.start_rate.unwrap_or(SEARCH_START_RATE),
     }))
 }
 
@@ -296,6 +311,24 @@ fn profile_of(
             )))
         }
     }
+}
+
+/// Whether the profile gave the run anything (its classes, users, spawn rate or length): only
+/// then does the run say it ran that profile (`--stages` with `--user-class` does not).
+fn profile_used(args: &RunArgs, load_scenario: bool, replay: bool, search: bool) -> bool {
+    if replay {
+        return false;
+    }
+    let classes = args.user_class.is_empty() && !load_scenario;
+    let shaped = args.rate_stages.is_none()
+        && args.stages.is_none()
+        && !load_scenario
+        && !search
+        && match args.rate {
+            Some(_) => args.run_time.is_none(),
+            None => args.users.is_none() || args.spawn_rate.is_none() || args.run_time.is_none(),
+        };
+    classes || shaped
 }
 
 /// The user classes and their weights: `--user-class NAME[:WEIGHT]`, else the load
@@ -388,7 +421,10 @@ fn shape_of(
     let length = args.run_time.unwrap_or(profile.run_time);
     Ok(if search {
         // The first step; the search sets each step's rate and hold.
-        constant(args.start_rate, args.budget)
+        constant(
+            args.start_rate.unwrap_or(SEARCH_START_RATE),
+            args.budget.unwrap_or(SEARCH_BUDGET),
+        )
     } else if let Some(rate) = args.rate {
         constant(rate, length)
     } else if let Some(StageList(stages)) = &args.rate_stages {

@@ -670,8 +670,11 @@ fn notes_of(a: &Analysis) -> Vec<String> {
     }
     if a.drained > 0 {
         notes.push(format!(
-            "{} requests completed after the last send (the drain): they are in the totals and percentiles, in no load level.",
-            a.drained
+            "{} completed after the last send (the drain): in the totals and percentiles, in no load level.",
+            match a.drained {
+                1 => "1 request".to_string(),
+                n => format!("{n} requests"),
+            }
         ));
     }
     notes.extend(a.resources.notes.iter().cloned());

@@ -126,7 +126,7 @@ pub async fn search(
         let requests = shared.take_step_log();
         let verdict = judge_step(index, rate, &requests, targets, search);
         if !quiet {
-            eprintln!("        {}", describe(&verdict));
+            eprintln!("        {}", describe(&verdict, targets.percentile));
         }
         steps.push(verdict);
         match report.stopped_early {
@@ -186,11 +186,11 @@ async fn hold_step(
     }
 }
 
-/// One step's verdict in a line.
-fn describe(v: &StepVerdict) -> String {
+/// One step's verdict in a line; `percentile` is the one judged.
+fn describe(v: &StepVerdict, percentile: f64) -> String {
     let worst = v.worst_endpoint().map_or(String::new(), |e| {
         format!(
-            ", {} p {} ms",
+            ", {} p{percentile} {} ms",
             e.endpoint,
             e.judged_ms.map_or("–".to_string(), |ms| format!("{ms:.0}"))
         )

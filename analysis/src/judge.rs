@@ -46,11 +46,14 @@ pub struct TargetCheck {
 }
 
 /// The run-wide figures the judge needs besides the endpoints.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunFigures {
     /// The most requests per second of the mix, in its proportions, served successfully at
     /// a trusted load level ([`crate::saturation::Groups::mix_served_rps`]).
     pub served_rps: f64,
+    /// The endpoint of the mix that had no success at any level of its own, where one did
+    /// (then `served_rps` is 0: the mix in its proportions was never served).
+    pub never_served: Option<String>,
     /// The most requests per second the load could offer (configured, or measured).
     pub offered_ceiling_rps: f64,
     /// (failed + dropped) / arrivals.
@@ -98,7 +101,10 @@ pub fn judge(
         };
         checks.push(TargetCheck {
             what: format!("throughput ({tier})"),
-            observed: format!("{:.1} req/s", run.served_rps),
+            observed: match &run.never_served {
+                Some(endpoint) => format!("{:.1} req/s ({endpoint}: no success)", run.served_rps),
+                None => format!("{:.1} req/s", run.served_rps),
+            },
             limit: format!(">= {rps} req/s"),
             judgement,
         });
@@ -217,5 +223,30 @@ pub fn format_ms(ms: f64) -> String {
         format!("{ms:.2} ms")
     } else {
         format!("{ms:.1} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mix one endpoint of which never succeeded was never served in its proportions: the
+    /// throughput checks say 0 and which endpoint kept it there.
+    #[test]
+    fn a_mix_never_served_names_the_endpoint_that_kept_it_at_zero() {
+        let run = RunFigures {
+            served_rps: 0.0,
+            never_served: Some("generate_image".to_string()),
+            offered_ceiling_rps: 200.0,
+            error_rate: 0.1,
+            partial_workers: None,
+        };
+        let checks = judge(&[], run, &Targets::seed_defaults());
+        let minimum = checks
+            .iter()
+            .find(|c| c.what == "throughput (minimum)")
+            .expect("a throughput check");
+        assert_eq!(minimum.observed, "0.0 req/s (generate_image: no success)");
+        assert!(matches!(minimum.judgement, Judgement::Fail), "{minimum:?}");
     }
 }

@@ -599,10 +599,15 @@ fn run_figures(
     } else {
         totals.succeeded / duration_s
     };
+    let mix = groups.mix_served_rps();
     judge::RunFigures {
-        served_rps: groups
-            .mix_served_rps()
-            .map_or(served_total, |mix| mix.min(served_total))
+        // An endpoint of the mix that never succeeded at a level of its own: the mix in its
+        // proportions was never served, and the check says which endpoint kept it at zero.
+        never_served: mix
+            .filter(|(rps, _)| *rps <= 0.0)
+            .map(|(_, endpoint)| endpoint.to_string()),
+        served_rps: mix
+            .map_or(served_total, |(mix, _)| mix.min(served_total))
             .min(if scaling.capacity_is_lower_bound {
                 f64::INFINITY
             } else {

@@ -118,8 +118,9 @@ impl Groups {
     /// task mix's most successes per second at a level of its own over its share, the lowest
     /// of them. A mix whose generations fail is not carried by its cheap calls: 2,000 status
     /// checks a second beside 9 generations are a mix served at about 20 req/s, not 2,000.
-    /// None where no endpoint has a trusted level of its own.
-    pub fn mix_served_rps(&self) -> Option<f64> {
+    /// None where no endpoint has a trusted level of its own; else the rate and the endpoint
+    /// that sets it.
+    pub fn mix_served_rps(&self) -> Option<(f64, &str)> {
         self.endpoints
             .iter()
             .filter(|g| g.share > 0.0)
@@ -130,9 +131,9 @@ impl Groups {
                     .filter(|l| l.own.trusted())
                     .map(|l| l.own.succeeded_rps)
                     .fold(f64::NAN, f64::max);
-                most.is_finite().then(|| most / g.share)
+                most.is_finite().then(|| (most / g.share, g.name.as_str()))
             })
-            .reduce(f64::min)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
     }
 
     /// Every judged endpoint's saturation signals, for the breaking point; None unless the

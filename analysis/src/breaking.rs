@@ -111,12 +111,12 @@ pub struct OwnRates {
 
 impl Signal {
     /// Where it fired, in words: "at 108 req/s offered", or for an endpoint "generate_image
-    /// saturates offered 10.2 req/s of its own, 97.4 req/s of the mix (108 req/s offered)":
+    /// saturates when offered 10.2 req/s of its own, 97.4 req/s of the mix (108 req/s offered)":
     /// the rates it was offered there, not what it serves (its capacity is read apart).
     pub fn headline(&self, unit: &str) -> String {
         match (&self.endpoint, &self.own) {
             (Some(e), Some(own)) => format!(
-                "{e} saturates offered {} req/s of its own, {} req/s of the mix ({:.0} {unit})",
+                "{e} saturates when offered {} req/s of its own, {} req/s of the mix ({:.0} {unit})",
                 rps(own.offered_rps),
                 rps(own.mix_equivalent_rps.unwrap_or(self.offered_rps)),
                 self.load

@@ -73,7 +73,7 @@ pub fn bottlenecks(
                     String::new()
                 };
                 reasons.push(format!(
-                    "saturates on its own offered {} req/s, {} req/s of the mix ({:.0} {unit}){binds}",
+                    "saturates on its own when offered {} req/s, {} req/s of the mix ({:.0} {unit}){binds}",
                     crate::units::rps(p.own.map_or(f64::NAN, |o| o.offered_rps)),
                     // The mix's rate its own arrivals stand for, as the breaking point says it.
                     crate::units::rps(

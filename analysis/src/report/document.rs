@@ -97,7 +97,7 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
     let why = match (&a.capacity, &s.limiting) {
         (Some(c), _) => Some(c.sentence.clone()),
         (None, Some(l)) => Some(format!(
-            "{} saturates first, offered {} req/s of its own ({} req/s of the mix)",
+            "{} saturates first when offered {} req/s of its own ({} req/s of the mix)",
             l.endpoint,
             rps(l.saturated_at_own_rps),
             rps(l.saturated_at_mix_rps)

@@ -165,7 +165,7 @@ pub(super) fn scaling(a: &Analysis, charts: &[ChartFile]) -> Section {
             Text::new()
                 .strong(format!("{} binds first", l.endpoint))
                 .plain(format!(
-                    "{}: it saturated offered {} req/s of its own, {} req/s of the mix ({:.0} {unit}, ",
+                    "{}: it saturated when offered {} req/s of its own, {} req/s of the mix ({:.0} {unit}, ",
                     l.model
                         .as_deref()
                         .map_or(String::new(), |m| format!(" (model {m})")),

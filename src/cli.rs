@@ -247,11 +247,11 @@ pub struct RunArgs {
     /// Peak number of concurrent users (overrides the profile; with --trace, the users of
     /// --as-fast-as-possible).
     #[arg(short = 'u', long, value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::MAX_USERS)),
-          conflicts_with_all = ["scenario", "stages", "rate", "rate_stages"])]
+          allow_negative_numbers = true, conflicts_with_all = ["scenario", "stages", "rate", "rate_stages"])]
     pub users: Option<u32>,
     /// Users started per second (overrides the profile).
     #[arg(short = 'r', long = "spawn-rate", value_parser = flags::spawn_rate,
-          conflicts_with = "load_shape")]
+          allow_negative_numbers = true, conflicts_with = "load_shape")]
     pub spawn_rate: Option<f64>,
     /// How long to run: 90s, 5m, 1h30m (overrides the profile; caps stages and replays).
     #[arg(short = 't', long = "run-time", value_parser = flags::positive_duration)]

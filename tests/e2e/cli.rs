@@ -41,6 +41,18 @@ fn flag_relations_are_usage_errors_with_exit_2() {
     }
 }
 
+/// A negative count or rate is a bad value of its flag, named, not an unknown argument.
+#[test]
+fn a_negative_user_count_or_spawn_rate_names_its_flag() {
+    for (flags, name) in [(["-u", "-5"], "--users"), (["-r", "-1"], "--spawn-rate")] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(&flags);
+        let o = aurax(&args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", text(&o));
+        assert!(text(&o).contains(name), "{flags:?}: {}", text(&o));
+    }
+}
+
 /// A bad value for every flag that takes a number, a duration, a rate, a URL or an enum:
 /// exit 2 with clap's message naming the flag, before anything runs or is written.
 #[test]

@@ -36,9 +36,6 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
     let run = resolve(args, &Environment::current())?;
     // The exporter's port, bound before any load (exit 6 when taken).
     let monitor = monitoring::prepare(&run.monitor, run.plan.run_time)?;
-    for note in &run.notes {
-        eprintln!("note: {note}");
-    }
     out_dir::prepare(&run.out_dir)?;
     let dir = run.out_dir.clone();
     let rt = super::runtime()?;
@@ -56,6 +53,10 @@ pub fn execute(args: RunArgs) -> Result<ExitCode, Fail> {
 async fn run_in_phases(mut run: ResolvedRun, monitor: MonitorPlan) -> Result<ExitCode, Fail> {
     crate::http::install_tls_provider();
     let target = target::start(&run).await?;
+    // Said once the run will happen: before an unreachable host's error it was noise.
+    for note in &run.notes {
+        eprintln!("note: {note}");
+    }
     // A distributed run's workers start together: wait for --start-at, or say how late.
     let start_late_ms = match run.start_at {
         Some(at) => Some(wait_for_start(at).await?),

@@ -195,7 +195,7 @@ fn endpoint_rows(
         root.draw(&right(
             370,
             y,
-            e.p95_ms.map_or("–".into(), |v| format!("{v:.0}")),
+            e.p95_ms.map_or("–".into(), crate::units::ms),
             &INK,
         ))?;
         root.draw(&right(

@@ -9,7 +9,7 @@ use crate::baseline::EndpointChange;
 use crate::charts::ChartFile;
 use crate::insights::pct;
 use crate::judge::Judgement;
-use crate::units::rps;
+use crate::units::{ms, rps};
 
 /// The report: headline, header, targets, findings and sections.
 pub fn document(a: &Analysis, baseline: Option<&[EndpointChange]>, charts: &[ChartFile]) -> Report {
@@ -544,9 +544,9 @@ fn against_baseline(changes: &[EndpointChange]) -> Section {
     for c in changes {
         t.row(vec![
             Text::new().code(c.name.clone()),
-            format!("{:.0} → {:.0}", c.p50_ms.0, c.p50_ms.1).into(),
-            format!("{:.0} → {:.0}", c.p95_ms.0, c.p95_ms.1).into(),
-            format!("{:.0} → {:.0}", c.p99_ms.0, c.p99_ms.1).into(),
+            format!("{} → {}", ms(c.p50_ms.0), ms(c.p50_ms.1)).into(),
+            format!("{} → {}", ms(c.p95_ms.0), ms(c.p95_ms.1)).into(),
+            format!("{} → {}", ms(c.p99_ms.0), ms(c.p99_ms.1)).into(),
             format!("{} → {}", pct(c.error_rate.0), pct(c.error_rate.1)).into(),
             format!("{:.1} → {:.1}", c.throughput_rps.0, c.throughput_rps.1).into(),
             format!("{}{}", if c.regression { "✗ " } else { "" }, c.verdict).into(),

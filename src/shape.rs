@@ -78,6 +78,22 @@ impl LoadShape {
         self.stages().iter().map(|s| s.target).fold(0.0, f64::max)
     }
 
+    /// The stages that begin within the first `t` (the first always): a run cut short by
+    /// `-t` runs those alone.
+    pub fn stages_before(&self, t: Duration) -> &[Stage] {
+        let mut start = Duration::ZERO;
+        let begun = self
+            .stages()
+            .iter()
+            .take_while(|stage| {
+                let begun = start < t || start.is_zero();
+                start += stage.duration;
+                begun
+            })
+            .count();
+        &self.stages()[..begun]
+    }
+
     /// The highest load the stages reach in their first `t`: a run cut short by `-t` never
     /// offers the peak of stages it did not reach.
     pub fn peak_before(&self, t: Duration) -> f64 {
@@ -211,6 +227,28 @@ fn parse_number(text: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A run cut short by -t runs the stages that began before its end, and no more.
+    #[test]
+    fn a_cut_run_keeps_the_stages_it_began() {
+        let stage = |target: f64, secs: u64| Stage {
+            target,
+            duration: Duration::from_secs(secs),
+        };
+        let shape = LoadShape::Closed {
+            stages: vec![
+                stage(10.0, 5),
+                stage(20.0, 5),
+                stage(40.0, 5),
+                stage(80.0, 5),
+            ],
+        };
+        let cut = shape.stages_before(Duration::from_secs(7));
+        assert_eq!(cut.len(), 2);
+        assert_eq!(shape.peak_before(Duration::from_secs(7)), 14.0);
+        assert_eq!(shape.stages_before(Duration::from_secs(20)).len(), 4);
+        assert_eq!(shape.stages_before(Duration::ZERO).len(), 1);
+    }
     use super::*;
 
     #[test]

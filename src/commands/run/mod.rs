@@ -259,16 +259,7 @@ fn describe_load(run: &ResolvedRun, replay: Option<&ReplayAbout>) -> String {
     } else {
         format!("{peak:.1}")
     };
-    let begun = shape
-        .stages()
-        .iter()
-        .scan(Duration::ZERO, |start, stage| {
-            let begun = *start < end || start.is_zero();
-            *start += stage.duration;
-            Some(begun)
-        })
-        .filter(|begun| *begun)
-        .count();
+    let begun = shape.stages_before(end).len();
     match (shape, replay) {
         (LoadShape::Open { .. }, _) => {
             format!("arrivals up to {peak} req/s (open model) in {begun} stage(s) for {end:?}")

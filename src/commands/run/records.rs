@@ -54,8 +54,9 @@ fn config_record(run: &ResolvedRun, host: &str, simulator: Option<Value>) -> Val
         "host": redact::url(host),
         "load_model": if run.plan.shape.is_open() { "open" } else { "closed" },
         "load_scenario": run.load_scenario_name,
-        "peak_load": run.plan.shape.peak(),
-        "stages": run.plan.shape.stages().iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
+        // What the run reaches: -t may end a scenario's stages early.
+        "peak_load": run.plan.shape.peak_before(run.plan.synthetic_end()),
+        "stages": run.plan.shape.stages_before(run.plan.synthetic_end()).iter().map(|s| json!({"target": s.target, "duration_s": s.duration.as_secs_f64()})).collect::<Vec<_>>(),
         "stop_on": run.plan.stop_on.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
         "run_time_s": run.plan.run_time.map(|t| t.as_secs_f64()),
         "user_classes": classes,

@@ -229,7 +229,6 @@ pub fn build<'a>(
     baseline: Option<&'a [EndpointChange]>,
     report: &'a crate::report::model::Report,
 ) -> Summary<'a> {
-    let t = &a.source.targets;
     let h = &report.headline;
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
@@ -242,7 +241,35 @@ pub fn build<'a>(
             line: h.line(),
         },
         run_header: &report.header.fields,
-        run: RunSummary {
+        run: RunSummary::of(a, baseline),
+        endpoints: &a.endpoints,
+        generation: &a.generation,
+        workers: &a.workers,
+        bottlenecks: &a.bottlenecks,
+        errors: &a.errors,
+        error_bursts: &a.bursts,
+        hidden_app_errors: a.hidden_app_errors,
+        breaking_point: BreakingJson::of(a),
+        levels: &a.levels,
+        endpoint_levels: &a.groups.endpoints,
+        model_levels: &a.groups.models,
+        checks: &a.checks,
+        usl: a.usl.as_ref(),
+        capacity: a.capacity.as_ref(),
+        scaling: ScalingJson::of(&a.scaling),
+        models: &a.models,
+        optimisation_targets: &a.optimisation,
+        notes: &a.notes,
+        baseline,
+        resources: ResourcesJson::of(&a.resources),
+        residency: a.residency.as_ref(),
+    }
+}
+
+impl<'a> RunSummary<'a> {
+    fn of(a: &'a Analysis, baseline: Option<&'a [EndpointChange]>) -> RunSummary<'a> {
+        let t = &a.source.targets;
+        RunSummary {
             trace: a.source.trace.as_ref(),
             requests: a.requests,
             dropped: a.dropped,
@@ -266,65 +293,59 @@ pub fn build<'a>(
             meets_error_rate_target: a.error_rate < t.error_rate.max_error_rate,
             lateness_p99_ms: a.lateness_p99_ms,
             quantile_definition: "nearest rank: the value at index ceil(q*n)-1 of the sorted latencies (polars Equiprobable)",
-        },
-        endpoints: &a.endpoints,
-        generation: &a.generation,
-        workers: &a.workers,
-        bottlenecks: &a.bottlenecks,
-        errors: &a.errors,
-        error_bursts: &a.bursts,
-        hidden_app_errors: a.hidden_app_errors,
-        breaking_point: {
-            let p = a.breaking.point.as_ref();
-            BreakingJson {
-                found: p.is_some(),
-                signal: p.map(|p| p.signal.name()),
-                users: p.map(|p| p.load),
-                load: p.map(|p| p.load),
-                load_unit: a.source.load_unit(),
-                offered_rps: p.map(|p| p.offered_rps),
-                throughput_rps: p.map(|p| p.succeeded_rps),
-                at_s: p.map(|p| p.at_s),
-                verdict: &a.breaking.verdict,
-                endpoint: p.and_then(|p| p.endpoint.as_deref()),
-                mix_equivalent_rps: p.and_then(|p| p.own).and_then(|o| o.mix_equivalent_rps),
-                generator_limited: a.breaking.generator_limit.is_some(),
-                signals: a.breaking.signals.iter().map(SignalJson::of).collect(),
-                standing: &a.breaking.standing,
-            }
-        },
-        levels: &a.levels,
-        endpoint_levels: &a.groups.endpoints,
-        model_levels: &a.groups.models,
-        checks: &a.checks,
-        usl: a.usl.as_ref(),
-        capacity: a.capacity.as_ref(),
-        scaling: ScalingJson {
-            max_throughput_rps: a.scaling.max_throughput_rps,
-            capacity_rps: (!a.scaling.capacity_is_lower_bound).then_some(a.scaling.capacity_rps),
-            capacity_is_lower_bound: a.scaling.capacity_is_lower_bound,
-            capacity_basis: &a.scaling.capacity_basis,
-            limiting: a.scaling.limiting.as_ref(),
-            scale_out_at_rps: a.scaling.scale_out_at_rps,
-            scale_out_at_in_flight: a.scaling.scale_out_at_in_flight,
-            to_find_capacity: a.scaling.to_find_capacity.as_deref(),
-            scale_out_at_limiting_in_flight: a.scaling.scale_out_at_limiting_in_flight,
-            by_endpoint: &a.scaling.by_endpoint,
-            by_model: &a.scaling.by_model,
-            instances: a
-                .scaling
+        }
+    }
+}
+
+impl<'a> BreakingJson<'a> {
+    fn of(a: &'a Analysis) -> BreakingJson<'a> {
+        let p = a.breaking.point.as_ref();
+        BreakingJson {
+            found: p.is_some(),
+            signal: p.map(|p| p.signal.name()),
+            users: p.map(|p| p.load),
+            load: p.map(|p| p.load),
+            load_unit: a.source.load_unit(),
+            offered_rps: p.map(|p| p.offered_rps),
+            throughput_rps: p.map(|p| p.succeeded_rps),
+            at_s: p.map(|p| p.at_s),
+            verdict: &a.breaking.verdict,
+            endpoint: p.and_then(|p| p.endpoint.as_deref()),
+            mix_equivalent_rps: p.and_then(|p| p.own).and_then(|o| o.mix_equivalent_rps),
+            generator_limited: a.breaking.generator_limit.is_some(),
+            signals: a.breaking.signals.iter().map(SignalJson::of).collect(),
+            standing: &a.breaking.standing,
+        }
+    }
+}
+
+impl<'a> ScalingJson<'a> {
+    fn of(s: &'a crate::scaling::Scaling) -> ScalingJson<'a> {
+        ScalingJson {
+            max_throughput_rps: s.max_throughput_rps,
+            capacity_rps: (!s.capacity_is_lower_bound).then_some(s.capacity_rps),
+            capacity_is_lower_bound: s.capacity_is_lower_bound,
+            capacity_basis: &s.capacity_basis,
+            limiting: s.limiting.as_ref(),
+            scale_out_at_rps: s.scale_out_at_rps,
+            scale_out_at_in_flight: s.scale_out_at_in_flight,
+            to_find_capacity: s.to_find_capacity.as_deref(),
+            scale_out_at_limiting_in_flight: s.scale_out_at_limiting_in_flight,
+            by_endpoint: &s.by_endpoint,
+            by_model: &s.by_model,
+            instances: s
                 .instances
                 .iter()
                 .map(|t| (t.tier.as_str(), t.rps, t.instances))
                 .collect(),
-        },
-        models: &a.models,
-        optimisation_targets: &a.optimisation,
-        notes: &a.notes,
-        baseline,
-        resources: ResourcesJson {
-            constraint: a
-                .resources
+        }
+    }
+}
+
+impl<'a> ResourcesJson<'a> {
+    fn of(r: &'a crate::resources::ResourceFindings) -> ResourcesJson<'a> {
+        ResourcesJson {
+            constraint: r
                 .constraint
                 .as_ref()
                 .map(|(r, load, value)| ConstraintJson {
@@ -332,10 +353,9 @@ pub fn build<'a>(
                     load: *load,
                     value: *value,
                 }),
-            trigger: a.resources.trigger.as_deref(),
-            generator_saturated: a.resources.generator_saturated.as_deref(),
-            series: a
-                .resources
+            trigger: r.trigger.as_deref(),
+            generator_saturated: r.generator_saturated.as_deref(),
+            series: r
                 .series
                 .iter()
                 .map(|s| SeriesJson {
@@ -347,8 +367,7 @@ pub fn build<'a>(
                     per_level: &s.per_level,
                 })
                 .collect(),
-            answered: a
-                .resources
+            answered: r
                 .answered
                 .iter()
                 .map(|(source, requests)| AnsweredJson {
@@ -356,7 +375,6 @@ pub fn build<'a>(
                     requests: *requests,
                 })
                 .collect(),
-        },
-        residency: a.residency.as_ref(),
+        }
     }
 }

@@ -77,7 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
     step("timeline", &mut || {
-        q::timeline(&flows, &ranks, &grid, last_send_us, 0.0);
+        q::timeline(
+            &flows,
+            &ranks,
+            &grid,
+            (last_send_us, 0.0),
+            q::WindowLoad::MostUsers,
+        );
         Ok(())
     })?;
     step("endpoint_windows", &mut || {

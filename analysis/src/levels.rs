@@ -193,13 +193,17 @@ pub fn window_levels(windows: &[Window], max_levels: usize) -> Vec<f64> {
         .filter(|l| l.is_finite())
         .fold(0.0, f64::max);
     let step = (max_load / max_levels as f64).ceil().max(1.0);
-    // Never past the highest load offered: 25 users binned by 2 is a level of 25, not 26.
     windows
         .iter()
         .map(|w| {
-            ((w.load / step).round() * step)
-                .max(w.load.min(step))
-                .min(max_load)
+            if w.load > 0.0 {
+                // A load under half a step joins the first level: a ramp from 0/s kept each
+                // of its first windows as a level of its own (25 levels, five of 1 s). Never
+                // past the highest load offered: 25 users binned by 2 is a level of 25, not 26.
+                ((w.load / step).round().max(1.0) * step).min(max_load)
+            } else {
+                w.load
+            }
         })
         .collect()
 }

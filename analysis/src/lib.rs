@@ -48,7 +48,7 @@ pub mod probe {
     pub use crate::models::usage;
     pub use crate::ranks::{Names, Ranked, Ranks};
     pub use crate::source::{discover, load, rows, scan};
-    pub use crate::windows::{endpoint_windows, group_flows, timeline, with_window};
+    pub use crate::windows::{WindowLoad, endpoint_windows, group_flows, timeline, with_window};
 }
 
 use std::path::PathBuf;
@@ -56,6 +56,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 pub use error::AnalysisError;
+pub use windows::Window;
 
 use breaking::Breaking;
 use endpoints::EndpointSummary;
@@ -71,7 +72,7 @@ use ranks::Ranked;
 use scaling::Scaling;
 use source::Source;
 use usl::UslFit;
-use windows::{EndpointWindow, FailureWindow, Window};
+use windows::{EndpointWindow, FailureWindow};
 
 /// At most this many load levels: enough resolution for a knee, enough requests per level.
 const MAX_LEVELS: usize = 20;
@@ -159,6 +160,14 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
+impl Analysis {
+    /// The run's time windows, first to last: the offered load each read, its flows and
+    /// latency percentiles.
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+}
+
 /// Analyses the request files under `inputs` (run directories or files), merged.
 pub fn analyze(inputs: &[PathBuf]) -> Result<Analysis, AnalysisError> {
     analyze_source(source::discover(inputs)?)
@@ -200,7 +209,7 @@ pub fn analyze_source(source: Source) -> Result<Analysis, AnalysisError> {
         &lf,
         &ranks,
         &grid,
-        &totals,
+        (&totals, source.window_load()),
         &mut endpoints,
     )?;
     // Scanned once: the generation figures and the residency's load_duration both read it.
@@ -432,14 +441,20 @@ fn over_time(
     lf: &LazyFrame,
     ranks: &ranks::Ranks,
     grid: &Grid,
-    totals: &Totals,
+    (totals, window_load): (&Totals, windows::WindowLoad),
     endpoints: &mut [EndpointSummary],
 ) -> Result<OverTime, AnalysisError> {
     let window_s = grid.window_s();
     // Every endpoint's flows per window, in one query by send time and one by completion
     // time: the run's windows, and each endpoint's and model's own levels, add them up.
     let flows = windows::group_flows(lf, "endpoint", grid, totals.last_send_us)?;
-    let timeline = windows::timeline(&flows, ranks, grid, totals.last_send_us, totals.drained);
+    let timeline = windows::timeline(
+        &flows,
+        ranks,
+        grid,
+        (totals.last_send_us, totals.drained),
+        window_load,
+    );
     let mut windows = timeline.windows;
     let endpoint_windows = windows::endpoint_windows(ranks, windows.len(), window_s);
     let failure_windows = windows::failure_windows(lf, window_s)?;

@@ -14,6 +14,7 @@ use polars::prelude::*;
 
 use crate::error::AnalysisError;
 use crate::frame::{CollectStreaming, clean};
+use crate::windows::WindowLoad;
 
 /// What the files say about the run(s) they hold.
 #[derive(Debug, Clone)]
@@ -104,6 +105,15 @@ impl Source {
             line += &format!(", window {:.0} s to {to}", from.as_f64().unwrap_or(0.0));
         }
         Some(line)
+    }
+
+    /// How a window's offered load is read from its arrivals.
+    pub fn window_load(&self) -> WindowLoad {
+        match (self.open_model, &self.trace) {
+            (false, _) => WindowLoad::MostUsers,
+            (true, None) => WindowLoad::MeanScheduledRate,
+            (true, Some(_)) => WindowLoad::Arrivals,
+        }
     }
 
     /// What a load level counts.

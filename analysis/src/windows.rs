@@ -13,21 +13,40 @@ use crate::frame::{CollectStreaming, f64s, only, strs};
 use crate::grid::Grid;
 use crate::ranks::Ranks;
 
+/// How a window's offered load is read from its arrivals: the one rule for the levels, the
+/// charts and `summary.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowLoad {
+    /// Closed model: the most users active at its sends (`users_active`).
+    MostUsers,
+    /// Open model: the mean rate the schedule targeted at its arrivals (`stage_target`). On a
+    /// ramp the highest was the rate at the window's end, half a window's climb above what it
+    /// offered ("70 req/s" beside 63 offered, a 10 → 200/s ramp in 20 s).
+    MeanScheduledRate,
+    /// A replay: its own arrivals a second. The trace is the schedule; the runner's
+    /// `stage_target` is the trace's rate over the last 5 s, which lags a burst (a level
+    /// labelled 45 req/s offered 63).
+    Arrivals,
+}
+
 /// One time window of the run, from its first send to its last send; completions after the
 /// last send (the drain) belong to no window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Window {
+    /// Its place on the run's grid, 0 first.
     pub index: i64,
+    /// When it began, seconds after the run's first send.
     pub start_s: f64,
     /// Seconds the window covers: the last one ends with the last send (at least a quarter
     /// window, so a sliver does not make a wild rate).
     pub seconds: f64,
-    /// Offered load: the users active (closed model) or the arrival rate targeted (open
-    /// model) at the window's arrivals, the highest; a window without arrivals keeps the
+    /// Offered load, as [`WindowLoad`] reads it: users active, the rate the schedule
+    /// targeted, or a replay's own arrivals a second; a window without arrivals keeps the
     /// previous window's.
     pub load: f64,
     /// Arrivals: requests sent plus arrivals dropped (never sent).
     pub arrivals: f64,
+    /// Arrivals dropped unsent (`--max-in-flight`).
     pub dropped: f64,
     /// Arrivals that failed, dropped ones included.
     pub failures: f64,
@@ -46,11 +65,16 @@ pub struct Window {
     pub seen_in_flight: f64,
     /// Mean latency of the requests sent in the window (any outcome), ms.
     pub mean_latency_ms: f64,
-    /// Latency percentiles of the successful requests sent in the window (NaN without any).
+    /// p50 of the successful requests sent in the window, ms (NaN without any, as the
+    /// others).
     pub p50_ms: f64,
+    /// p95 of the successful requests sent in the window, ms.
     pub p95_ms: f64,
+    /// p99 of the successful requests sent in the window, ms.
     pub p99_ms: f64,
+    /// p95 of their latency from the intended send time (coordinated omission corrected), ms.
     pub corrected_p95_ms: f64,
+    /// p99 of how late its requests went out against their schedule, ms.
     pub lateness_p99_ms: f64,
 }
 
@@ -82,6 +106,7 @@ impl Window {
 }
 
 impl Window {
+    /// Requests sent: its arrivals less those dropped.
     pub fn sent(&self) -> f64 {
         self.arrivals - self.dropped
     }
@@ -93,9 +118,11 @@ impl Window {
     pub fn served_rps(&self) -> f64 {
         self.completions / self.seconds
     }
+    /// Successful completions per second.
     pub fn succeeded_rps(&self) -> f64 {
         self.succeeded / self.seconds
     }
+    /// failures / arrivals (0 without arrivals).
     pub fn error_rate(&self) -> f64 {
         if self.arrivals > 0.0 {
             self.failures / self.arrivals
@@ -141,13 +168,13 @@ pub fn with_window(lf: &LazyFrame, grid: &Grid) -> LazyFrame {
 /// flows and in-flight count: the endpoints' flows ([`group_flows`]) added up, window by
 /// window (counts, sums and requests in flight all add), so the run's windows take no query
 /// of their own; latency percentiles from the one sort. `drained`: requests that completed
-/// after the last send.
+/// after the last send. `load` says how a window's offered load is read.
 pub fn timeline(
     flows: &[(String, Vec<Flows>)],
     ranks: &Ranks,
     grid: &Grid,
-    last_send_us: i64,
-    drained: f64,
+    (last_send_us, drained): (i64, f64),
+    load: WindowLoad,
 ) -> Timeline {
     let (start_us, window_s, n_windows) = (grid.start_us, grid.window_s(), grid.count);
     let mut total = vec![Flows::default(); n_windows];
@@ -182,7 +209,11 @@ pub fn timeline(
         w.good = f.good;
         let sent = f.sent();
         if f.arrivals > 0.0 {
-            w.load = f.load;
+            w.load = match load {
+                WindowLoad::MostUsers => f.load,
+                WindowLoad::MeanScheduledRate => f.load_sum / f.arrivals,
+                WindowLoad::Arrivals => f.arrivals / w.seconds,
+            };
         }
         if sent > 0.0 {
             w.seen_in_flight = f.seen_in_flight_sum / sent;
@@ -291,6 +322,8 @@ pub struct Flows {
     pub sent_latency_us: f64,
     /// The highest load its arrivals met (NaN without arrivals).
     pub load: f64,
+    /// Σ the load its arrivals met, for their mean ([`WindowLoad::MeanScheduledRate`]).
+    pub load_sum: f64,
     /// Σ the generator's in-flight count at each send (for its mean).
     pub seen_in_flight_sum: f64,
     /// Σ (send offset), Σ (completion offset), seconds from the run's start: what requests in
@@ -313,6 +346,7 @@ impl Default for Flows {
             good: 0.0,
             sent_latency_us: 0.0,
             load: f64::NAN,
+            load_sum: 0.0,
             seen_in_flight_sum: 0.0,
             send_offsets: 0.0,
             end_offsets: 0.0,
@@ -339,6 +373,7 @@ impl Flows {
         self.sent_latency_us += o.sent_latency_us;
         // NaN (no arrivals) gives way to any load.
         self.load = self.load.max(o.load);
+        self.load_sum += o.load_sum;
         self.seen_in_flight_sum += o.seen_in_flight_sum;
         self.send_offsets += o.send_offsets;
         self.end_offsets += o.end_offsets;
@@ -393,6 +428,7 @@ pub fn group_flows(
                 .sum()
                 .alias("latency_sum"),
             col("load").max().cast(DataType::Float64).alias("load"),
+            col("load").cast(DataType::Float64).sum().alias("load_sum"),
             only(col("in_flight").cast(DataType::Float64), col("sent"))
                 .sum()
                 .alias("seen_sum"),
@@ -423,9 +459,10 @@ pub fn group_flows(
         f64s(&sends, "within")?,
         f64s(&sends, "offsets")?,
     );
-    let (latency_sum, load, seen_sum) = (
+    let (latency_sum, load, load_sum, seen_sum) = (
         f64s(&sends, "latency_sum")?,
         f64s(&sends, "load")?,
+        f64s(&sends, "load_sum")?,
         f64s(&sends, "seen_sum")?,
     );
     for (r, name) in names.into_iter().enumerate() {
@@ -436,6 +473,7 @@ pub fn group_flows(
             f.within = within[r];
             f.sent_latency_us = nan_is_zero(latency_sum[r]);
             f.load = load[r];
+            f.load_sum = nan_is_zero(load_sum[r]);
             f.seen_in_flight_sum = nan_is_zero(seen_sum[r]);
             f.send_offsets = nan_is_zero(offsets[r]);
             sums.0 = nan_is_zero(offsets[r]);

@@ -28,6 +28,8 @@ pub struct Req {
     pub model: Option<&'static str>,
     pub users: u32,
     pub in_flight: u32,
+    /// `stage_target`: the rate the schedule targeted at its send (open model, replay).
+    pub stage_target: f64,
 }
 
 impl Req {
@@ -42,6 +44,7 @@ impl Req {
             model: None,
             users,
             in_flight: 1,
+            stage_target: 0.0,
         }
     }
 }
@@ -50,8 +53,13 @@ pub const START_US: i64 = 1_800_000_000_000_000;
 
 /// Writes `reqs` as `requests-00001.parquet` in `dir`, with the given schema version.
 pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
+    write_run_with(dir, reqs, schema_version, &[]);
+}
+
+/// [`write_run`] with more key-value metadata (`aurax.load_model`, `aurax.trace`, ...).
+pub fn write_run_with(dir: &Path, reqs: &[Req], schema_version: &str, extra: &[(&str, &str)]) {
     std::fs::create_dir_all(dir).expect("mkdir");
-    let meta_map = HashMap::from([
+    let mut meta_map = HashMap::from([
         (meta::SCHEMA_VERSION.to_string(), schema_version.to_string()),
         (meta::RUN_ID.to_string(), "synthetic".to_string()),
         (
@@ -63,6 +71,7 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
             serde_json::to_string(&Targets::seed_defaults()).expect("json"),
         ),
     ]);
+    meta_map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let schema = request_schema(meta_map.clone());
     let n = reqs.len();
     let dict = |f: &dyn Fn(&Req) -> Option<String>| -> ArrayRef {
@@ -117,7 +126,9 @@ pub fn write_run(dir: &Path, reqs: &[Req], schema_version: &str) {
                     reqs.iter().map(|r| r.in_flight).collect::<Vec<_>>(),
                 )),
                 Column::Stage => Arc::new(UInt32Array::from(vec![0; n])),
-                Column::StageTarget => Arc::new(Float64Array::from(vec![0.0; n])),
+                Column::StageTarget => Arc::new(Float64Array::from(
+                    reqs.iter().map(|r| r.stage_target).collect::<Vec<_>>(),
+                )),
                 Column::TraceSource => dict(&|_| None),
                 Column::TraceLine => Arc::new(UInt64Array::from(vec![None; n])),
                 Column::TokensIn | Column::TokensOut => {

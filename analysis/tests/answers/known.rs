@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use crate::common::{Req, png_facts, saturating_ramp, write_run};
+use crate::common::{Req, png_facts, saturating_ramp, write_run, write_run_with};
 use aurax_analysis::{AnalysisError, analyze, baseline, report};
+use aurax_schema::meta;
 use serde_json::Value;
 
 fn summary_of(run: &Path, out: &Path) -> Value {
@@ -591,4 +592,88 @@ fn a_last_send_just_past_a_window_does_not_make_a_window_of_its_own() {
         level.served_rps,
         a.throughput_rps
     );
+}
+
+/// An open-model ramp whose schedule targets 10·t + 5 req/s at t seconds, sent exactly at
+/// that rate for 20 s: each 1 s window offers the mean of what its arrivals were scheduled at.
+/// `stage_target` is what each arrival was scheduled at, or (`lag_s`) what it was that many
+/// seconds before, as a replay's trailing rate lags its trace.
+fn open_ramp(lag_s: f64) -> Vec<Req> {
+    // N(t) = 5t² + 5t arrivals by t: the k-th at N(t) = k + ½.
+    (0..2100)
+        .map(|k| {
+            let t = (-5.0 + (25.0 + 20.0 * (f64::from(k) + 0.5)).sqrt()) / 10.0;
+            let mut r = Req::ok("generate_text", t, 10.0, 0);
+            r.stage_target = (10.0 * (t - lag_s) + 5.0).max(1.0);
+            r
+        })
+        .collect()
+}
+
+/// Each full window's load against the arrivals a second it measured (the schedule's rate,
+/// which these arrivals follow exactly); each trusted level's within half a binning step of
+/// what it offered; at most 20 levels.
+fn assert_loads_are_what_was_offered(a: &aurax_analysis::Analysis, what: &str) {
+    let full: Vec<_> = a.windows().iter().filter(|w| w.seconds == 1.0).collect();
+    assert!(full.len() >= 19, "{what}: {} full windows", full.len());
+    for w in full {
+        let offered = w.arrivals / w.seconds;
+        assert!(
+            (w.load - offered).abs() <= 1.0,
+            "{what}: the window at {} s read {:.1} req/s, offered {offered:.1}",
+            w.start_s,
+            w.load
+        );
+    }
+    let step = (a.windows().iter().map(|w| w.load).fold(0.0, f64::max) / 20.0).ceil();
+    let trusted: Vec<_> = a.levels.iter().filter(|l| l.trusted()).collect();
+    assert!(
+        trusted.len() >= 15,
+        "{what}: {} trusted levels",
+        trusted.len()
+    );
+    for l in trusted {
+        assert!(
+            (l.load - l.offered_rps).abs() <= step / 2.0 + 1.0,
+            "{what}: the level labelled {} req/s offered {:.1}",
+            l.load,
+            l.offered_rps
+        );
+    }
+    assert!(a.levels.len() <= 20, "{what}: {} levels", a.levels.len());
+}
+
+/// A ramp's window was labelled by the highest rate its arrivals met, its end: a 1 s window
+/// of a ramp climbing 10 req/s a second read 10 req/s above what it offered (the built-in
+/// simulator's `--rate-stages 10/s:10s,200/s:20s`: "70 req/s" beside 63.0 offered), and a
+/// ramp from 0/s made a level of each of its first windows (25 levels, five of 1 s).
+#[test]
+fn an_open_ramps_levels_are_labelled_by_the_rate_they_offered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    write_run_with(&run, &open_ramp(0.0), "4", &[(meta::LOAD_MODEL, "open")]);
+    let a = analyze(&[run]).expect("analyses");
+    assert_loads_are_what_was_offered(&a, "open ramp");
+}
+
+/// A replay's `stage_target` is the trace's rate over the last 5 s, which lags a rising
+/// trace: its levels follow its arrivals instead (a replay of that ramp read "45 req/s
+/// offered" on a level that offered 63).
+#[test]
+fn a_replays_levels_are_labelled_by_its_arrivals() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let trace = r#"{"sources":["ramp.jsonl"],"speed":1.0}"#;
+    write_run_with(
+        &run,
+        &open_ramp(5.0),
+        "4",
+        &[(meta::LOAD_MODEL, "open"), (meta::TRACE, trace)],
+    );
+    let a = analyze(&[run]).expect("analyses");
+    assert_eq!(
+        a.source.trace_line().as_deref(),
+        Some("a replay of `ramp.jsonl` at 1x the recorded speed")
+    );
+    assert_loads_are_what_was_offered(&a, "replay");
 }

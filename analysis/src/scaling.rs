@@ -265,18 +265,19 @@ fn group_capacity(g: &Group) -> (GroupCapacity, Option<&Signal>, String) {
     )
 }
 
-/// Every group's capacity, the mix's capacity set, limiting first (then by headroom).
-fn by_group(groups: &[Group], mix_capacity: f64) -> Vec<GroupCapacity> {
+/// Every group's capacity, limiting first (then by headroom). Headroom is against the mix's
+/// capacity, when one was found: against a lower bound it said nothing (a lone endpoint of a
+/// run that never saturated read 0.959, "binding" before the mix).
+fn by_group(groups: &[Group], mix_capacity: Option<f64>) -> Vec<GroupCapacity> {
     let mut out: Vec<GroupCapacity> = groups
         .iter()
         // Part of the task mix (not only users' on_start requests), with arrivals enough.
         .filter(|g| g.share > 0.0 && g.arrivals >= crate::levels::MIN_LEVEL_REQUESTS)
         .map(|g| {
             let (mut c, _, _) = group_capacity(g);
-            c.headroom = if mix_capacity > 0.0 {
-                c.mix_capacity_rps / mix_capacity
-            } else {
-                f64::NAN
+            c.headroom = match mix_capacity {
+                Some(mix) if mix > 0.0 => c.mix_capacity_rps / mix,
+                _ => f64::NAN,
             };
             c
         })
@@ -472,8 +473,9 @@ pub fn scaling(
         s.limiting = Some(limiting);
         s.scale_out_at_limiting_in_flight = own_in_flight;
     }
-    s.by_endpoint = by_group(&groups.endpoints, capacity);
-    s.by_model = by_group(&groups.models, capacity);
+    let found = (!reading.lower_bound).then_some(capacity);
+    s.by_endpoint = by_group(&groups.endpoints, found);
+    s.by_model = by_group(&groups.models, found);
     s
 }
 

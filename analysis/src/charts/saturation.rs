@@ -34,8 +34,10 @@ pub fn capacity_by_endpoint(a: &Analysis, path: &Path) -> ChartResult {
                     "  (binds first)".to_string()
                 } else if c.capacity_is_lower_bound {
                     "  (never saturated)".to_string()
-                } else {
+                } else if c.headroom.is_finite() {
                     format!("  ({:.1}x headroom)", c.headroom)
+                } else {
+                    String::new()
                 }
             );
             let colour = if Some(c.name.as_str()) == limiting {

@@ -123,6 +123,12 @@ fn linear_growth_says_no_breaking_point_up_to_the_top() {
     assert!(scaling["scale_out_at_rps"].is_null(), "{scaling}");
     assert!(scaling["scale_out_at_in_flight"].is_null(), "{scaling}");
     assert_eq!(scaling["instances"].as_array().map(Vec::len), Some(0));
+    // Its lone endpoint's headroom was its lower bound over the mix's (0.959 on the
+    // simulator's light profile): no headroom against a capacity nobody found.
+    let by_endpoint = scaling["by_endpoint"].as_array().expect("by_endpoint");
+    assert_eq!(by_endpoint.len(), 1, "{scaling}");
+    assert_eq!(by_endpoint[0]["capacity_is_lower_bound"], true);
+    assert!(by_endpoint[0]["headroom"].is_null(), "{scaling}");
     let advice = scaling["to_find_capacity"].as_str().expect("advice");
     assert!(
         advice.contains("--rate-stages '12/s:10s,95/s:3m'"),

@@ -80,7 +80,7 @@ pub fn load_curve(a: &Analysis, before: Option<&Analysis>, path: &Path) -> Chart
         ),
         _ => "Throughput and p95 against load: no breaking point".to_string(),
     };
-    let root = root.titled(&title, (FONT, 24))?;
+    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
     let (strip, body) = root.split_vertically(56);
     let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
     let y_max = a
@@ -197,7 +197,7 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
             .iter()
             .flat_map(|(_, pts)| pts.iter().map(|p| p.1)),
     );
-    let root = root.titled(
+    let root = root.margin(8, 0, 0, 0).titled(
         "Latency by percentile per endpoint (log scales, HdrHistogram style)",
         (FONT, 24),
     )?;

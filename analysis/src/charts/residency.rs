@@ -22,7 +22,7 @@ pub fn residency(a: &Analysis, path: &Path) -> ChartResult {
         ),
         None => format!("Model residency: {} loads, {} swaps", r.loads, r.swaps),
     };
-    let root = root.titled(&title, (FONT, 24))?;
+    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
     let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 * 3 / 5);
     let x_max = a.duration_s.max(1.0);
     let lanes = r.models.len().max(1);

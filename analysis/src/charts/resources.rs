@@ -20,7 +20,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
         ),
         None => "Resources against load: none of the target's saturated".to_string(),
     };
-    let root = root.titled(&title, (FONT, 24))?;
+    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
     let charted: Vec<_> = r
         .series
         .iter()

@@ -96,7 +96,7 @@ pub fn draw(
     ))?;
     // The cause, then the capacity and the trigger.
     let mut y = 112;
-    for line in first_lines(wrap(&r.headline.cause, 100), 3) {
+    for line in first_lines(wrap(&r.headline.brief_cause, 100), 3) {
         root.draw(&Label::new(
             line,
             (28, y),

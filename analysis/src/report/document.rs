@@ -81,10 +81,8 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         (true, false) => Verdict::Regressed,
         (true, true) => Verdict::Pass,
     };
-    let missed: Vec<String> = a
-        .checks
-        .iter()
-        .filter(|c| c.judgement == Judgement::Fail)
+    let failed = || a.checks.iter().filter(|c| c.judgement == Judgement::Fail);
+    let missed: Vec<String> = failed()
         .map(|c| format!("{} {} (target {})", c.what, c.observed, c.limit))
         .collect();
     let judged = a
@@ -106,11 +104,22 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         (None, None) => None,
     };
     let mut cause = Vec::new();
+    // The card names the missed targets only (their figures are in its table): the cause
+    // after them had been cut.
+    let mut brief = Vec::new();
     if !missed.is_empty() {
         cause.push(format!(
             "{} of {judged} targets missed: {}",
             missed.len(),
             missed.join(", ")
+        ));
+        brief.push(format!(
+            "{} of {judged} targets missed ({})",
+            missed.len(),
+            failed()
+                .map(|c| c.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if !regressions.is_empty() {
@@ -124,9 +133,17 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         // Nothing failed: what passed is the news, then what the load showed.
         cause.push(format!("all {judged} judged targets met"));
     }
+    brief.extend(cause.iter().skip(usize::from(!missed.is_empty())).cloned());
     // Swapping models is a cause of its own: the latency it adds is no slot's capacity.
-    cause.extend(a.residency.as_ref().and_then(|r| r.constraint.clone()));
-    cause.extend(why.map(|w| w.trim_end_matches('.').to_string()));
+    let rest: Vec<String> = a
+        .residency
+        .as_ref()
+        .and_then(|r| r.constraint.clone())
+        .into_iter()
+        .chain(why.map(|w| w.trim_end_matches('.').to_string()))
+        .collect();
+    cause.extend(rest.iter().cloned());
+    brief.extend(rest);
     let capacity = match (s.scale_out_at_rps, &s.limiting) {
         (Some(_), Some(l)) => format!(
             "Capacity {} req/s of the mix, limited by {}",
@@ -158,6 +175,7 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
     Headline {
         verdict,
         cause: cause.join("; "),
+        brief_cause: brief.join("; "),
         capacity,
         trigger,
         passed,

@@ -258,6 +258,9 @@ pub struct Headline {
     pub verdict: Verdict,
     /// What failed and why (or, on a pass, what was shown), one sentence.
     pub cause: String,
+    /// The cause with the missed targets named, not measured: for the card, whose table
+    /// holds their figures.
+    pub brief_cause: String,
     /// The capacity with its limiting endpoint, or why there is none.
     pub capacity: String,
     /// The one scale-out trigger, with its unit, when there is one.

@@ -151,6 +151,20 @@ fn headline_and_numbers_agree_in_every_form() {
         "{}",
         h.cause
     );
+    // The card's cause names the missed targets without their figures (its table has them),
+    // so the endpoint that saturates is never cut off its three lines.
+    let (_, why) = h.cause.split_once("; ").expect("a cause after the targets");
+    let missed: Vec<&str> = s["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["judgement"] == "fail")
+        .filter_map(|c| c["what"].as_str())
+        .collect();
+    assert_eq!(
+        h.brief_cause,
+        format!("2 of 8 targets missed ({}); {why}", missed.join(", "))
+    );
     // The same words in report.md (escaped for Markdown) and report.html.
     let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
     let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");

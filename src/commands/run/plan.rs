@@ -85,7 +85,7 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
     let mut notes = Vec::new();
     let profile = profile_of(args, &scenario, &scenario_source, &mut notes)?;
     let load_scenario = load_scenario_of(args, &scenario)?;
-    let classes = classes_of(args, &scenario, load_scenario.as_ref(), &profile)?;
+    let (classes, classes_from) = classes_of(args, &scenario, load_scenario.as_ref(), &profile)?;
     let scenario = Arc::new(scenario);
     // A search with --trace sends the trace's mix at each step's rate: no replay.
     let (replay, recorded_mix) = if args.find_capacity && !args.trace.is_empty() {
@@ -94,11 +94,12 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
         (resolve_replay(args, &scenario)?, None)
     };
     let search = search_of(args)?;
-    let (shape, run_time) = match &replay {
+    // A replay takes neither the profile's classes nor its shape.
+    let (shape, run_time, profile_used) = match &replay {
         // Without -t a replay runs until its trace ends.
-        Some(r) => (r.shape.clone(), args.run_time),
+        Some(r) => (r.shape.clone(), args.run_time, false),
         None => {
-            let shape = shape_of(
+            let (shape, shape_from) = shape_of(
                 args,
                 &profile,
                 load_scenario.as_ref(),
@@ -110,7 +111,8 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
             let run_time = args
                 .run_time
                 .map_or(shape.duration(), |t| t.min(shape.duration()));
-            (shape, Some(run_time))
+            let used = [classes_from, shape_from].contains(&Origin::Profile);
+            (shape, Some(run_time), used)
         }
     };
     let stop_on = stop_on_of(args, load_scenario.as_ref())?;
@@ -125,13 +127,7 @@ pub fn resolve(args: RunArgs, env: &Environment) -> Result<ResolvedRun, Fail> {
     let (run_id, seed) = identity(args, env, shard);
     let out_dir = out_dir_of(args, &run_id, shard);
     let offered_rps = offered_rps_of(search.is_some(), &shape, run_time, &scenario, &classes);
-    let profile_name = profile_used(
-        args,
-        load_scenario.is_some(),
-        replay.is_some(),
-        search.is_some(),
-    )
-    .then(|| args.profile.clone());
+    let profile_name = profile_used.then(|| args.profile.clone());
     let monitor = monitor_of(args, &scenario);
     Ok(ResolvedRun {
         monitor,
@@ -313,36 +309,29 @@ fn profile_of(
     }
 }
 
-/// Whether the profile gave the run anything (its classes, users, spawn rate or length): only
-/// then does the run say it ran that profile (`--stages` with `--user-class` does not).
-fn profile_used(args: &RunArgs, load_scenario: bool, replay: bool, search: bool) -> bool {
-    if replay {
-        return false;
-    }
-    let classes = args.user_class.is_empty() && !load_scenario;
-    let shaped = args.rate_stages.is_none()
-        && args.stages.is_none()
-        && !load_scenario
-        && !search
-        && match args.rate {
-            Some(_) => args.run_time.is_none(),
-            None => args.users.is_none() || args.spawn_rate.is_none() || args.run_time.is_none(),
-        };
-    classes || shaped
+/// Where a part of the plan came from: the run names its profile (run.json's `profile`) only
+/// where the profile gave it something, its classes or its users, spawn rate or length
+/// (`--stages` with `--user-class` ran no profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The flags, a load scenario or the built-in defaults.
+    Flags,
+    /// The profile's values.
+    Profile,
 }
 
 /// The user classes and their weights: `--user-class NAME[:WEIGHT]`, else the load
-/// scenario's, else the profile's.
+/// scenario's, else the profile's; and which it was.
 fn classes_of(
     args: &RunArgs,
     scenario: &Scenario,
     load_scenario: Option<&LoadScenario>,
     profile: &Profile,
-) -> Result<Vec<(usize, u32)>, Fail> {
-    let specs: &[String] = match (load_scenario, args.user_class.is_empty()) {
-        (_, false) => &args.user_class,
-        (Some(l), true) => &l.classes,
-        (None, true) => &profile.user_classes,
+) -> Result<(Vec<(usize, u32)>, Origin), Fail> {
+    let (specs, origin): (&[String], Origin) = match (load_scenario, args.user_class.is_empty()) {
+        (_, false) => (&args.user_class, Origin::Flags),
+        (Some(l), true) => (&l.classes, Origin::Flags),
+        (None, true) => (&profile.user_classes, Origin::Profile),
     };
     let mut classes = Vec::new();
     for spec in specs {
@@ -375,19 +364,20 @@ fn classes_of(
                 .into(),
         ));
     }
-    Ok(classes)
+    Ok((classes, origin))
 }
 
 /// The synthetic load's shape: a search's first step, `--rate`, `--rate-stages`,
-/// `--stages`, a load scenario, or the profile's Locust-style ramp (-u, -r, -t). Flag values
-/// arrive typed and within their ceilings (crate::flags).
+/// `--stages`, a load scenario, or the profile's Locust-style ramp (-u, -r, -t); and whether
+/// the profile gave it a value. Flag values arrive typed and within their ceilings
+/// (crate::flags).
 fn shape_of(
     args: &RunArgs,
     profile: &Profile,
     load_scenario: Option<&LoadScenario>,
     search: bool,
     notes: &mut Vec<String>,
-) -> Result<LoadShape, Fail> {
+) -> Result<(LoadShape, Origin), Fail> {
     let open = |stages: Vec<Stage>,
                 default_arrivals: Arrivals,
                 default_max: usize,
@@ -419,27 +409,34 @@ fn shape_of(
         )
     };
     let length = args.run_time.unwrap_or(profile.run_time);
+    let length_from = match args.run_time {
+        Some(_) => Origin::Flags,
+        None => Origin::Profile,
+    };
     Ok(if search {
         // The first step; the search sets each step's rate and hold.
-        constant(
+        let step = constant(
             args.start_rate.unwrap_or(SEARCH_START_RATE),
             args.budget.unwrap_or(SEARCH_BUDGET),
-        )
+        );
+        (step, Origin::Flags)
     } else if let Some(rate) = args.rate {
-        constant(rate, length)
+        (constant(rate, length), length_from)
     } else if let Some(StageList(stages)) = &args.rate_stages {
-        open(
+        let shape = open(
             stages.clone(),
             Arrivals::Constant,
             DEFAULT_MAX_IN_FLIGHT,
             None,
-        )
+        );
+        (shape, Origin::Flags)
     } else if let Some(StageList(stages)) = &args.stages {
-        LoadShape::Closed {
+        let shape = LoadShape::Closed {
             stages: stages.clone(),
-        }
+        };
+        (shape, Origin::Flags)
     } else if let Some(l) = load_scenario {
-        match l.scaled(args.scale, args.duration_scale) {
+        let shape = match l.scaled(args.scale, args.duration_scale) {
             LoadShape::Open {
                 stages,
                 arrivals: a,
@@ -447,7 +444,8 @@ fn shape_of(
                 max_in_flight,
             } => open(stages, a, max_in_flight, connections),
             closed => closed,
-        }
+        };
+        (shape, Origin::Flags)
     } else {
         let users = args.users.unwrap_or(profile.users);
         let spawn_rate = args.spawn_rate.unwrap_or(profile.spawn_rate);
@@ -462,7 +460,11 @@ fn shape_of(
                 humantime(length)
             ));
         }
-        LoadShape::Closed { stages }
+        let origin = match (args.users, args.spawn_rate, args.run_time) {
+            (Some(_), Some(_), Some(_)) => Origin::Flags,
+            _ => Origin::Profile,
+        };
+        (LoadShape::Closed { stages }, origin)
     })
 }
 

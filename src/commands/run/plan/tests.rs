@@ -259,3 +259,50 @@ fn no_numeric_flag_value_panics() {
         "planned, refused by resolve, refused by clap"
     );
 }
+
+/// run.json names the profile only where it gave the run its classes or its users, spawn rate
+/// or length: `--stages` with `--user-class` ran none.
+#[test]
+fn the_profile_is_named_only_where_it_gave_the_run_something() {
+    let profile = |argv: &[&str]| {
+        resolve(args(argv), &env(None))
+            .expect("resolves")
+            .profile_name
+    };
+    let light = Some("light".to_string());
+    // Its classes, and its users and spawn rate.
+    assert_eq!(profile(&["--profile", "light", "-t", "20s"]), light);
+    // Its classes, with the shape from the flags.
+    assert_eq!(profile(&["--rate-stages", "5/s:10s"]), light);
+    // Its length, with the classes from the flags.
+    assert_eq!(
+        profile(&["--user-class", "AuraxLoadTestUser", "--rate", "5/s"]),
+        light
+    );
+    // Nothing of it.
+    for argv in [
+        &["--user-class", "AuraxLoadTestUser", "--stages", "5:10s"][..],
+        &[
+            "--user-class",
+            "AuraxLoadTestUser",
+            "-u",
+            "5",
+            "-r",
+            "1",
+            "-t",
+            "10s",
+        ],
+        &[
+            "--user-class",
+            "AuraxLoadTestUser",
+            "--rate",
+            "5/s",
+            "-t",
+            "10s",
+        ],
+        &["--user-class", "AuraxLoadTestUser", "--find-capacity"],
+        &["--scenario", "exhaustion"],
+    ] {
+        assert_eq!(profile(argv), None, "{argv:?}");
+    }
+}

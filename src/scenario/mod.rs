@@ -182,7 +182,18 @@ impl Scenario {
             if yaml_or_json {
                 message += " (scenario files are TOML: `aurax-tool scenario show` prints one to start from)";
             }
-            at(e.span(), message)
+            let span = e.span();
+            // An array left open reads the next line as its element: the parser stops there,
+            // a line past the mistake. Point at the `[` instead.
+            if let Some(open) = span
+                .as_ref()
+                .filter(|_| message.contains("array"))
+                .and_then(|s| unclosed_array(text, s.start))
+            {
+                let message = format!("this array is not closed: end it with `]` ({message})");
+                return at(Some(open..open), message);
+            }
+            at(span, message)
         })?;
         compile::compile(raw).map_err(|(span, msg)| at(span, msg))
     }
@@ -245,6 +256,31 @@ impl Scenario {
             },
             generation: Vec::new(),
         }
+    }
+}
+
+/// The `[` of an array still open where a parse error at byte `error_at` begins a line: on an
+/// earlier line that opens more brackets than it closes (a table header, `[name]`, is none).
+fn unclosed_array(text: &str, error_at: usize) -> Option<usize> {
+    let before = text.get(..error_at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if !before[line_start..].trim().is_empty() {
+        return None;
+    }
+    // Back over the lines before it, to the first that holds anything but a comment.
+    let mut end = line_start.checked_sub(1)?;
+    loop {
+        let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let code = text[start..end].split('#').next().unwrap_or("");
+        if !code.trim().is_empty() {
+            if code.trim_start().starts_with('[')
+                || code.matches('[').count() <= code.matches(']').count()
+            {
+                return None;
+            }
+            return code.rfind('[').map(|i| start + i);
+        }
+        end = start.checked_sub(1)?;
     }
 }
 
@@ -432,6 +468,26 @@ mod tests {
             e.message.contains("`b` is not an endpoint (known: a)"),
             "{e}"
         );
+    }
+
+    /// An array left open reads the next line as its element, and the parser stops there:
+    /// the error points at the `[` that was not closed (it named line 4, column 1).
+    #[test]
+    fn an_unclosed_array_is_found_where_it_opens() {
+        let open =
+            "name = \"x\"\n[user_classes.A]\nwait_s = [0.0, 1.0 # seconds\n\ntasks = { a = 1 }\n";
+        let e = Scenario::parse(open, "s.toml").expect_err("unclosed");
+        assert_eq!(e.at, Some((3, 10)), "{e}");
+        assert!(
+            e.message
+                .starts_with("this array is not closed: end it with `]` ("),
+            "{e}"
+        );
+        // A missing comma inside an array over several lines stays where the parser put it.
+        let comma = "name = \"x\"\nhosts = [\n  \"a\"\n  \"b\",\n]\n";
+        let e = Scenario::parse(comma, "s.toml").expect_err("missing comma");
+        assert_eq!(e.at.map(|(line, _)| line), Some(4), "{e}");
+        assert!(!e.message.contains("not closed"), "{e}");
     }
 }
 

@@ -23,8 +23,9 @@ use crate::levels::{LevelFlows, LoadLevel, MIN_LEVEL_REQUESTS};
 use crate::ranks::Ranks;
 use crate::windows::{Flows, Window};
 
-/// An endpoint (or a model) needs this many load levels of its own to be judged: four, as a
-/// knee needs.
+/// An endpoint (or a model) needs this many load levels of its own for a knee to be judged;
+/// served below offered (a queue that grows, arrivals dropped) is judged from one: a steady
+/// rate above a model's capacity is a single level.
 const MIN_GROUP_LEVELS: usize = 4;
 
 /// One load level of one endpoint (or model): its own flows, and the mix's at that level.
@@ -72,7 +73,8 @@ pub struct Group {
     pub levels: Vec<GroupLevel>,
     /// Its saturation signals, lowest load first (each names it).
     pub signals: Vec<Signal>,
-    /// Whether it had enough levels of its own to be judged (4 with 20 arrivals each).
+    /// Whether it had a level of its own to be judged (20 arrivals): for served below
+    /// offered; the knees need 4.
     pub judged: bool,
 }
 
@@ -261,10 +263,12 @@ pub fn groups(
             .into_iter()
             .filter(|l| l.trusted())
             .collect();
-        let judged = trusted.len() >= MIN_GROUP_LEVELS;
+        let judged = !trusted.is_empty();
+        let knees = trusted.len() >= MIN_GROUP_LEVELS;
         if judged {
             let mut signals: Vec<Signal> = saturation_signals(&trusted, &group.name, unit)
                 .into_iter()
+                .filter(|s| knees || s.signal == SignalKind::ServedBelowOffered)
                 .filter(|s| {
                     s.signal != SignalKind::ThroughputKnee || queued_or_refused(&trusted, s)
                 })

@@ -683,3 +683,48 @@ fn a_replays_levels_are_labelled_by_its_arrivals() {
     );
     assert_loads_are_what_was_offered(&a, "replay");
 }
+
+/// A steady 60 req/s for 40 s, a tenth of it to a model that serves 5 req/s (one slot of
+/// 200 ms, first come first served): its queue grows by one a second from the start. One load
+/// level, so no knee; its own queue is the signal. The report had said "No capacity found".
+#[test]
+fn a_steady_rate_past_one_models_capacity_is_found_on_its_one_level() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let mut free_at = 0.0_f64;
+    let mut reqs: Vec<Req> = (0..2400)
+        .map(|k| {
+            let sent = f64::from(k) / 60.0;
+            let mut r = if k % 10 == 0 {
+                free_at = free_at.max(sent) + 0.2;
+                Req::ok("generate_image", sent, (free_at - sent) * 1000.0, 0)
+            } else {
+                Req::ok("generate_text", sent, 10.0, 0)
+            };
+            r.stage_target = 60.0;
+            r
+        })
+        .collect();
+    // The generator's own count in flight at each send, itself included (Little's law).
+    let ends: Vec<f64> = reqs.iter().map(|r| r.sent_s + r.latency_ms / 1000.0).collect();
+    for (k, r) in reqs.iter_mut().enumerate() {
+        r.in_flight = 1 + ends[..k].iter().filter(|&&e| e > r.sent_s).count() as u32;
+    }
+    write_run_with(&run, &reqs, "4", &[(meta::LOAD_MODEL, "open")]);
+    let s = summary_of(&run, &dir.path().join("rep"));
+    let scaling = &s["scaling"];
+    assert_eq!(
+        scaling["limiting"]["endpoint"], "generate_image",
+        "{scaling}"
+    );
+    assert_eq!(scaling["capacity_is_lower_bound"], false, "{scaling}");
+    // 5 req/s of its own over its 10% of the mix, less the queue's first fraction of a second.
+    let capacity = scaling["capacity_rps"].as_f64().expect("capacity");
+    assert!((capacity - 50.0).abs() <= 1.5, "{capacity}: {scaling}");
+    assert_eq!(
+        s["breaking_point"]["found"], true,
+        "{}",
+        s["breaking_point"]
+    );
+    assert_eq!(s["breaking_point"]["signal"], "served_below_offered");
+}

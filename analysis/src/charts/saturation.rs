@@ -20,20 +20,24 @@ pub fn capacity_by_endpoint(a: &Analysis, path: &Path) -> ChartResult {
         .iter()
         .filter(|c| c.mix_capacity_rps.is_finite())
         .map(|c| {
-            let bound = if c.capacity_is_lower_bound {
-                "≥ "
-            } else {
-                ""
-            };
-            let label = format!(
-                "{bound}{} req/s of its own / {:.1}% of the mix = {bound}{} req/s{}",
+            let (own, share, mix) = (
                 crate::units::rps(c.capacity_rps),
                 c.share * 100.0,
                 crate::units::rps(c.mix_capacity_rps),
+            );
+            // A lower bound's mix rate is capped at the most the mix was offered: no quotient
+            // of the two figures before it (15.9 / 5% read "= 191.0").
+            let label = if c.capacity_is_lower_bound {
+                format!("≥ {own} req/s of its own, {share:.1}% of the mix: never saturated up to {mix} req/s of the mix")
+            } else {
+                format!("{own} req/s of its own / {share:.1}% of the mix = {mix} req/s")
+            };
+            let label = format!(
+                "{label}{}",
                 if Some(c.name.as_str()) == limiting {
                     "  (binds first)".to_string()
                 } else if c.capacity_is_lower_bound {
-                    "  (never saturated)".to_string()
+                    String::new()
                 } else if c.headroom.is_finite() {
                     format!("  ({:.1}x headroom)", c.headroom)
                 } else {

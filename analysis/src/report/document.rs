@@ -94,12 +94,10 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
     // A search's answer is its cause: its steps failed on purpose.
     let why = match (&a.capacity, &s.limiting) {
         (Some(c), _) => Some(c.sentence.clone()),
-        (None, Some(l)) => Some(format!(
-            "{} saturates first when offered {} req/s of its own ({} req/s of the mix)",
-            l.endpoint,
-            rps(l.saturated_at_own_rps),
-            rps(l.saturated_at_mix_rps)
-        )),
+        // Where its saturation was seen (the rates it was offered at its first saturated
+        // level) is the breaking point's: beside the capacity, a rate above it read as a
+        // contradiction ("saturates when offered 73.3 req/s of the mix. Capacity 50.0").
+        (None, Some(l)) => Some(format!("{} saturates first", l.endpoint)),
         (None, None) if a.breaking.point.is_some() => Some(a.breaking.verdict.clone()),
         (None, None) => None,
     };

@@ -109,10 +109,12 @@ impl Source {
 
     /// How a window's offered load is read from its arrivals.
     pub fn window_load(&self) -> WindowLoad {
-        match (self.open_model, &self.trace) {
-            (false, _) => WindowLoad::MostUsers,
-            (true, None) => WindowLoad::MeanScheduledRate,
-            (true, Some(_)) => WindowLoad::Arrivals,
+        match (self.open_model, &self.trace, &self.capacity_search) {
+            (false, _, _) => WindowLoad::MostUsers,
+            // A search with --trace sends the trace's mix at each step's rate.
+            (true, _, Some(_)) => WindowLoad::SearchSteps,
+            (true, Some(_), None) => WindowLoad::Arrivals,
+            (true, None, None) => WindowLoad::MeanScheduledRate,
         }
     }
 

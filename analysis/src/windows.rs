@@ -27,7 +27,18 @@ pub enum WindowLoad {
     /// `stage_target` is the trace's rate over the last 5 s, which lags a burst (a level
     /// labelled 45 req/s offered 63).
     Arrivals,
+    /// A capacity search: the step's rate, as [`WindowLoad::MeanScheduledRate`], in the
+    /// windows a step filled; a window whose arrivals met two steps' rates, or that holds
+    /// under half of what its rate schedules (a pause between steps), belongs to no level. The pauses
+    /// had been counted as seconds at the step before: a step of 80 req/s read 44.6 offered.
+    SearchSteps,
 }
+
+/// A search's window holding fewer arrivals than this share of what its rate schedules is
+/// a step's edge or a pause, where the rate can tell at least [`EDGE_MIN_SCHEDULED`].
+const EDGE_SHARE: f64 = 0.5;
+/// ... arrivals: at a step of 1 req/s a 1 s window of none is the schedule's own gap.
+const EDGE_MIN_SCHEDULED: f64 = 10.0;
 
 /// One time window of the run, from its first send to its last send; completions after the
 /// last send (the drain) belong to no window.
@@ -200,7 +211,14 @@ pub fn timeline(
             Window::empty(i as i64, start_s, seconds)
         })
         .collect();
-    for ((w, f), q) in windows.iter_mut().zip(&total).zip(&ranked) {
+    // A search's window whose arrivals met two steps' rates is a step's edge.
+    let mut two_steps = vec![false; windows.len()];
+    for (((w, f), q), two) in windows
+        .iter_mut()
+        .zip(&total)
+        .zip(&ranked)
+        .zip(two_steps.iter_mut())
+    {
         w.arrivals = f.arrivals;
         w.dropped = f.dropped;
         w.failures = f.failures;
@@ -211,9 +229,10 @@ pub fn timeline(
         if f.arrivals > 0.0 {
             w.load = match load {
                 WindowLoad::MostUsers => f.load,
-                WindowLoad::MeanScheduledRate => f.load_sum / f.arrivals,
+                WindowLoad::MeanScheduledRate | WindowLoad::SearchSteps => f.load_sum / f.arrivals,
                 WindowLoad::Arrivals => f.arrivals / w.seconds,
             };
+            *two = f.load > w.load * (1.0 + 1e-9);
         }
         if sent > 0.0 {
             w.seen_in_flight = f.seen_in_flight_sum / sent;
@@ -226,11 +245,16 @@ pub fn timeline(
         );
     }
     let mut previous_load = f64::NAN;
-    for w in windows.iter_mut() {
+    for (w, two) in windows.iter_mut().zip(two_steps) {
         if w.load.is_nan() {
             w.load = previous_load;
         }
         previous_load = w.load;
+        let scheduled = w.load * w.seconds;
+        let partial = scheduled >= EDGE_MIN_SCHEDULED && w.arrivals < EDGE_SHARE * scheduled;
+        if load == WindowLoad::SearchSteps && (two || partial) {
+            w.load = f64::NAN;
+        }
     }
     let series: Vec<(f64, f64, f64, f64)> = total
         .iter()

@@ -96,6 +96,22 @@ fn a_queueing_text_target_has_its_capacity_found_within_5_percent() {
     // Doubling from 8: 8, 16, 32 pass, 64 fails; then bisection.
     let rates: Vec<f64> = steps.iter().map(|s| rate(&s["rate_rps"])).collect();
     assert_eq!(&rates[..4], &[8.0, 16.0, 32.0, 64.0], "{rates:?}");
+    // The load levels are the steps: each level offered its step's rate (the pauses between
+    // steps and the windows where one step gave way to the next belong to none; a step of
+    // 80 req/s had read 44.6 offered, its pause counted as seconds at its rate).
+    let levels = s["levels"].as_array().expect("levels");
+    let trusted: Vec<&Value> = levels
+        .iter()
+        .filter(|l| rate(&l["arrivals"]) >= 20.0)
+        .collect();
+    assert!(trusted.len() >= 4, "{levels:?}");
+    for level in trusted {
+        let (load, offered) = (rate(&level["load"]), rate(&level["offered_rps"]));
+        assert!(
+            (offered - load).abs() <= 0.1 * load + 1.0,
+            "a level labelled {load} offered {offered}: {level}"
+        );
+    }
     // Scaling comes from the capacity found.
     assert!((rate(&s["scaling"]["capacity_rps"]) - capacity).abs() < 1e-9);
     let report = std::fs::read_to_string(dir.path().join("rep/report.md")).expect("report");

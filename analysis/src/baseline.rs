@@ -100,7 +100,8 @@ fn signed_ms(ms: f64) -> String {
 }
 
 /// A regression: p95 at least 10% worse with p < 0.05, or the error rate up by more than
-/// one point.
+/// one point with p < 0.05 ([`error_rise_p`]: a replay's 69 failures of 206 against its
+/// original's 74 had been called one).
 pub fn compare(current: &Analysis, baseline: &Analysis) -> Vec<EndpointChange> {
     current
         .endpoints
@@ -121,7 +122,12 @@ pub fn compare(current: &Analysis, baseline: &Analysis) -> Vec<EndpointChange> {
                 _ => 0.0,
             };
             let slower = p95_change >= 0.10 && p_value.is_some_and(|p| p < 0.05);
-            let more_errors = now.error_rate - before.error_rate > 0.01;
+            let arrivals = |e: &crate::endpoints::EndpointSummary| (e.requests + e.dropped) as f64;
+            let more_errors = now.error_rate - before.error_rate > 0.01
+                && error_rise_p(
+                    (before.error_rate, arrivals(before)),
+                    (now.error_rate, arrivals(now)),
+                ) < 0.05;
             let verdict = match (slower, more_errors) {
                 (true, _) => format!(
                     "p95 {:+.0}% (p = {:.3}): regression",
@@ -202,6 +208,21 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> Option<f64> {
     Some((2.0 * (1.0 - normal_cdf(z))).clamp(0.0, 1.0))
 }
 
+/// One-sided two-proportion z-test: the chance of an error rate rising at least from
+/// `before` to `now` (each a rate and its arrivals) if both runs had the pooled one. 1 when
+/// either run had no arrivals or the pooled rate is 0 or 1 (nothing to tell).
+pub fn error_rise_p((p1, n1): (f64, f64), (p2, n2): (f64, f64)) -> f64 {
+    if n1 <= 0.0 || n2 <= 0.0 {
+        return 1.0;
+    }
+    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let spread = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    if spread <= 0.0 || !spread.is_finite() {
+        return 1.0;
+    }
+    1.0 - normal_cdf((p2 - p1) / spread)
+}
+
 /// Standard normal CDF (Abramowitz-Stegun 7.1.26 erf approximation, error < 1.5e-7).
 fn normal_cdf(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
@@ -226,6 +247,16 @@ mod tests {
         let slower: Vec<f64> = a.iter().map(|v| v + 20.0).collect();
         assert!(mann_whitney_p(&slower, &a).expect("enough") < 0.001);
         assert_eq!(mann_whitney_p(&a[..2], &a), None);
+    }
+
+    /// 69 of 206 failed, then 74 of 206: noise (p 0.30); 1% then 5% of 2,000: not noise.
+    #[test]
+    fn an_error_rate_rise_is_weighed_against_its_arrivals() {
+        let p = error_rise_p((69.0 / 206.0, 206.0), (74.0 / 206.0, 206.0));
+        assert!((0.25..0.40).contains(&p), "{p}");
+        assert!(error_rise_p((0.01, 2000.0), (0.05, 2000.0)) < 1e-6);
+        assert_eq!(error_rise_p((0.0, 100.0), (0.0, 100.0)), 1.0);
+        assert_eq!(error_rise_p((0.0, 0.0), (0.5, 10.0)), 1.0);
     }
 
     #[test]

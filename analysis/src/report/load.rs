@@ -53,13 +53,23 @@ pub(super) fn breaking(a: &Analysis, charts: &[ChartFile]) -> Section {
     }
     s.table(t);
     if let Some(u) = &a.usl {
-        let peak = u.peak_users.map_or(
-            "none within reach (no coherency penalty)".to_string(),
-            |n| format!("{n:.0} users"),
-        );
+        // The fit extrapolates: without a coherency penalty it has no peak, only the
+        // asymptote λ/σ (a 100 req/s target's fit read "peak throughput 633.7 req/s at none
+        // within reach").
+        let peak = match u.peak_users {
+            Some(n) if n >= 1.0 => format!(
+                "its peak, {:.1} req/s at {n:.0} users, is the fit's extrapolation, not a measured capacity",
+                u.peak_throughput_rps
+            ),
+            _ if u.peak_throughput_rps.is_finite() => format!(
+                "with no coherency penalty it has no peak: it approaches λ/σ = {:.1} req/s as users grow, an extrapolation, not a measured capacity",
+                u.peak_throughput_rps
+            ),
+            _ => "with no contention or coherency penalty it has no peak: an extrapolation, not a capacity".to_string(),
+        };
         s.para(format!(
-            "Universal Scalability Law fit X(N) = λN / (1 + σ(N−1) + κN(N−1)): λ = {:.2} req/s per user, σ = {:.4}, κ = {:.6} (R² = {:.3}); peak throughput {:.1} req/s at {peak}.",
-            u.lambda, u.sigma, u.kappa, u.r_squared, u.peak_throughput_rps
+            "Universal Scalability Law fit X(N) = λN / (1 + σ(N−1) + κN(N−1)): λ = {:.2} req/s per user, σ = {:.4}, κ = {:.6} (R² = {:.3}); {peak}.",
+            u.lambda, u.sigma, u.kappa, u.r_squared
         ));
     }
     s.para(format!(

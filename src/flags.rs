@@ -49,7 +49,14 @@ pub fn threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
 
 /// Arrivals per second: `50/s`, `3000/m`, `50`; above 0, at most the ceiling.
 pub fn rate(text: &str) -> Result<f64, String> {
-    positive_at_most("rate", parse_rate(text)?, MAX_RATE)
+    // parse_rate reads stage targets too, where 0 is a rate: here it is not.
+    let rate = parse_rate(text).map_err(|_| {
+        format!(
+            "`{}` is not a rate above 0 (20/s, 1.5/s, 90/m)",
+            text.trim()
+        )
+    })?;
+    positive_at_most("rate", rate, MAX_RATE)
 }
 
 /// Users started per second.
@@ -57,9 +64,10 @@ pub fn spawn_rate(text: &str) -> Result<f64, String> {
     positive_at_most("spawn rate", number(text)?, MAX_SPAWN_RATE)
 }
 
-/// A multiplier: `--scale`, `--duration-scale`, `--speed`.
+/// A multiplier: `--scale`, `--duration-scale`, `--speed` (clap names the flag; the
+/// message must fit each).
 pub fn scale(text: &str) -> Result<f64, String> {
-    positive_at_most("scale", number(text)?, MAX_SCALE)
+    positive_at_most("a multiplier of", number(text)?, MAX_SCALE)
 }
 
 /// A percentile in (0, 100].
@@ -462,6 +470,13 @@ mod tests {
     fn values_become_types_or_say_why() {
         assert_eq!(rate("50/s"), Ok(50.0));
         assert!(rate("0/s").is_err());
+        // The messages fit the flag they follow: a rate above 0; a multiplier, not "scale"
+        // (`--speed 0` said "scale 0").
+        assert!(rate("abc").unwrap_err().contains("not a rate above 0"));
+        assert_eq!(
+            scale("0").unwrap_err(),
+            "a multiplier of 0: must be a number above 0"
+        );
         assert!(rate("1e9/s").unwrap_err().contains("over the ceiling"));
         assert!(positive_duration("0s").is_err());
         assert_eq!(threads("3").map(|n| n.get()), Ok(3));

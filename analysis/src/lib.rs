@@ -571,10 +571,15 @@ fn verdict(
     };
     let level_scaling = scaling::scaling(levels, breaking, groups, &tiers);
     // A search's capacity is its answer; the levels' reading only where it found none.
-    let scaling = capacity
+    let mut scaling = capacity
         .as_ref()
         .and_then(|c| scaling::for_search(c, level_scaling.max_throughput_rps, &tiers))
         .unwrap_or(level_scaling);
+    // The load it suggests sends the run's own mix (the light profile's otherwise).
+    if scaling.to_find_capacity.is_some() {
+        let advice = scaling::to_find_capacity(scaling.max_throughput_rps, &source.mix_flags());
+        scaling.to_find_capacity = Some(advice);
+    }
     let run_figures = run_figures(source, totals, levels, groups, &scaling);
     let mut checks = judge::judge(endpoints, run_figures, targets);
     checks.extend(judge::generation_checks(&generation.judged));

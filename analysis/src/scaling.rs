@@ -573,7 +573,7 @@ fn build(
             instances: Vec::new(),
             hpa_yaml: None,
             keda_yaml: None,
-            to_find_capacity: Some(to_find_capacity(max_ok)),
+            to_find_capacity: Some(to_find_capacity(max_ok, "")),
         };
     }
     let instances: Vec<TierInstances> = tiers
@@ -621,13 +621,14 @@ fn build(
     }
 }
 
-/// What to say where nothing saturated: the most served, and a ramp past it.
-fn to_find_capacity(max_ok: f64) -> String {
+/// What to say where nothing saturated: the most served, and a ramp past it of the same
+/// mix (`mix`: the run's own `--user-class` flags, each with a leading space, or nothing).
+pub(crate) fn to_find_capacity(max_ok: f64, mix: &str) -> String {
     if max_ok <= 0.0 {
         return "no load level had 20 arrivals: run longer, or at a higher rate, to find a capacity".to_string();
     }
     format!(
-        "the load never saturated the target (the most it served successfully at a load level was {} req/s), so there is no capacity and no trigger to give: ramp past it to find them (--rate-stages '{:.0}/s:10s,{:.0}/s:3m', higher if that finds none), or let run --find-capacity search for it",
+        "the load never saturated the target (the most it served successfully at a load level was {} req/s), so there is no capacity and no trigger to give: ramp past it to find them (--rate-stages '{:.0}/s:10s,{:.0}/s:3m'{mix}, higher if that finds none), or let run --find-capacity{mix} search for it",
         rps(max_ok),
         (max_ok / 2.0).ceil().max(1.0),
         (max_ok * 4.0).ceil().max(4.0)

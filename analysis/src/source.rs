@@ -118,6 +118,37 @@ impl Source {
         }
     }
 
+    /// The run's user classes as `run` flags (` --user-class NAME[:WEIGHT]` each), from its
+    /// configuration: a suggested next run sends the same mix. Empty when it names none.
+    pub fn mix_flags(&self) -> String {
+        let Some(classes) = self
+            .config
+            .as_ref()
+            .and_then(|c| c.get("user_classes"))
+            .and_then(|c| c.as_array())
+        else {
+            return String::new();
+        };
+        let weighted = classes.len() > 1;
+        classes
+            .iter()
+            .filter_map(|c| {
+                let name = c.get("name")?.as_str()?;
+                // A name from a file: only a plain one is worth a flag to paste.
+                if !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                {
+                    return None;
+                }
+                Some(match (weighted, c.get("weight").and_then(|w| w.as_u64())) {
+                    (true, Some(w)) => format!(" --user-class {name}:{w}"),
+                    _ => format!(" --user-class {name}"),
+                })
+            })
+            .collect()
+    }
+
     /// What a load level counts.
     pub fn load_unit(&self) -> &'static str {
         if self.open_model {

@@ -120,7 +120,7 @@ pub fn draw(
         }
     ));
     // Without a trigger the capacity line says what load would find one: room for it.
-    let room = if r.headline.trigger.is_some() { 2 } else { 4 };
+    let room = if r.headline.trigger.is_some() { 2 } else { 6 };
     for f in figures {
         for line in first_lines(wrap(&f, 68), room) {
             root.draw(&Label::new(

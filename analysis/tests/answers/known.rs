@@ -706,7 +706,10 @@ fn a_steady_rate_past_one_models_capacity_is_found_on_its_one_level() {
         })
         .collect();
     // The generator's own count in flight at each send, itself included (Little's law).
-    let ends: Vec<f64> = reqs.iter().map(|r| r.sent_s + r.latency_ms / 1000.0).collect();
+    let ends: Vec<f64> = reqs
+        .iter()
+        .map(|r| r.sent_s + r.latency_ms / 1000.0)
+        .collect();
     for (k, r) in reqs.iter_mut().enumerate() {
         r.in_flight = 1 + ends[..k].iter().filter(|&&e| e > r.sent_s).count() as u32;
     }
@@ -727,4 +730,32 @@ fn a_steady_rate_past_one_models_capacity_is_found_on_its_one_level() {
         s["breaking_point"]
     );
     assert_eq!(s["breaking_point"]["signal"], "served_below_offered");
+}
+
+/// The load suggested where nothing saturated sends the run's own mix: a run of
+/// AuraxPeakHourUser was told `--rate-stages '34/s:10s,270/s:3m'`, which runs the light
+/// profile's classes instead.
+#[test]
+fn the_suggested_ramp_keeps_the_runs_user_classes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("run");
+    let config = r#"{"user_classes":[{"name":"AuraxPeakHourUser","weight":3},{"name":"AuraxBurstUser","weight":1}]}"#;
+    write_run_with(
+        &run,
+        &saturating_ramp(12, 5.0, 2.0, 1000.0),
+        "1",
+        &[(meta::RUN_CONFIG, config)],
+    );
+    let s = summary_of(&run, &dir.path().join("rep"));
+    let advice = s["scaling"]["to_find_capacity"].as_str().expect("advice");
+    assert!(
+        advice.contains(
+            "--rate-stages '12/s:10s,95/s:3m' --user-class AuraxPeakHourUser:3 --user-class AuraxBurstUser:1,"
+        ),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("run --find-capacity --user-class AuraxPeakHourUser:3 --user-class AuraxBurstUser:1 search"),
+        "{advice}"
+    );
 }

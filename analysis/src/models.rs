@@ -9,7 +9,9 @@ use crate::ranks::Ranks;
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelUsage {
     pub model: String,
+    /// Answers that named it (`model_used`): a failed answer names none.
     pub requests: u64,
+    /// Its share of the answers that named a model.
     pub share: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,

@@ -58,14 +58,14 @@ pub(super) fn breaking(a: &Analysis, charts: &[ChartFile]) -> Section {
         // within reach").
         let peak = match u.peak_users {
             Some(n) if n >= 1.0 => format!(
-                "its peak, {:.1} req/s at {n:.0} users, is the fit's extrapolation, not a measured capacity",
+                "the fitted curve peaks at {:.1} req/s at {n:.0} users (the model's, not a measured capacity)",
                 u.peak_throughput_rps
             ),
             _ if u.peak_throughput_rps.is_finite() => format!(
-                "with no coherency penalty it has no peak: it approaches λ/σ = {:.1} req/s as users grow, an extrapolation, not a measured capacity",
+                "with no coherency penalty the fitted curve has no peak: it approaches λ/σ = {:.1} req/s as users grow (the model's limit, not a measured capacity)",
                 u.peak_throughput_rps
             ),
-            _ => "with no contention or coherency penalty it has no peak: an extrapolation, not a capacity".to_string(),
+            _ => "with no contention or coherency penalty the fitted curve has no peak (the model's, not a capacity)".to_string(),
         };
         s.para(format!(
             "Universal Scalability Law fit X(N) = λN / (1 + σ(N−1) + κN(N−1)): λ = {:.2} req/s per user, σ = {:.4}, κ = {:.6} (R² = {:.3}); {peak}.",

@@ -93,7 +93,10 @@ pub async fn watch_conditions(
                 };
                 if value > c.limit {
                     return StopReason::Condition(format!(
-                        "stopped by --stop-on '{}' at stage {} (target {}): {shown} over {} requests",
+                        // Judged on the stage's requests that have completed, as k6's
+                        // thresholds are: the slow ones of a queue are still out (an
+                        // exhaustion stage read 100% here, 13.5% once it drained).
+                        "stopped by --stop-on '{}' at stage {} (target {}): {shown} over the {} requests of the stage completed so far",
                         c.text, index, s.target, s.all.arrivals
                     ));
                 }

@@ -29,14 +29,15 @@ pub enum WindowLoad {
     Arrivals,
     /// A capacity search: the step's rate, as [`WindowLoad::MeanScheduledRate`], in the
     /// windows a step filled; a window whose arrivals met two steps' rates, or that holds
-    /// under half of what its rate schedules (a pause between steps), belongs to no level. The pauses
+    /// under 90% of what its rate schedules (a pause between steps, a step's first or last
+    /// moments), belongs to no level. The pauses
     /// had been counted as seconds at the step before: a step of 80 req/s read 44.6 offered.
     SearchSteps,
 }
 
 /// A search's window holding fewer arrivals than this share of what its rate schedules is
 /// a step's edge or a pause, where the rate can tell at least [`EDGE_MIN_SCHEDULED`].
-const EDGE_SHARE: f64 = 0.5;
+const EDGE_SHARE: f64 = 0.9;
 /// ... arrivals: at a step of 1 req/s a 1 s window of none is the schedule's own gap.
 const EDGE_MIN_SCHEDULED: f64 = 10.0;
 

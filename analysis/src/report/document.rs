@@ -97,7 +97,9 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         // Where its saturation was seen (the rates it was offered at its first saturated
         // level) is the breaking point's: beside the capacity, a rate above it read as a
         // contradiction ("saturates when offered 73.3 req/s of the mix. Capacity 50.0").
-        (None, Some(l)) => Some(format!("{} saturates first", l.endpoint)),
+        // "Binds": the endpoint whose capacity sets the mix's, which need not be the first
+        // signal in time (the breaking point names that one).
+        (None, Some(l)) => Some(format!("{} binds the mix first", l.endpoint)),
         (None, None) if a.breaking.point.is_some() => Some(a.breaking.verdict.clone()),
         (None, None) => None,
     };

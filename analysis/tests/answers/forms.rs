@@ -147,7 +147,7 @@ fn headline_and_numbers_agree_in_every_form() {
         h.cause
     );
     assert!(
-        h.cause.contains("generate_image saturates first"),
+        h.cause.contains("generate_image binds the mix first"),
         "{}",
         h.cause
     );

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use super::{
     ChartResult, FONT, Key, canvas, color, legend_strip, log_axis, log_ms_tick, log_range, tick,
+    titled,
 };
 use crate::Analysis;
 
@@ -61,13 +62,10 @@ pub fn load_axes<'a>(
     Ok(chart)
 }
 
-/// Per load level: offered, served and successful served throughput, p95 of successful
-/// requests, the USL fit, the breaking point, the capacity and the scale-out trigger, each
-/// labelled in a legend strip above the plot.
-pub fn load_curve(a: &Analysis, before: Option<&Analysis>, path: &Path) -> ChartResult {
-    let root = canvas(path)?;
+/// The load curve's title: what binds the mix and where, else the breaking point.
+fn load_curve_title(a: &Analysis) -> String {
     let s = &a.scaling;
-    let title = match (&s.limiting, s.scale_out_at_rps, &a.breaking.point) {
+    match (&s.limiting, s.scale_out_at_rps, &a.breaking.point) {
         (Some(l), Some(_), _) => format!(
             "Throughput and p95 against load: {} binds the mix at {} req/s",
             l.endpoint,
@@ -79,8 +77,16 @@ pub fn load_curve(a: &Analysis, before: Option<&Analysis>, path: &Path) -> Chart
             a.source.load_unit()
         ),
         _ => "Throughput and p95 against load: no breaking point".to_string(),
-    };
-    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
+    }
+}
+
+/// Per load level: offered, served and successful served throughput, p95 of successful
+/// requests, the USL fit, the breaking point, the capacity and the scale-out trigger, each
+/// labelled in a legend strip above the plot.
+pub fn load_curve(a: &Analysis, before: Option<&Analysis>, path: &Path) -> ChartResult {
+    let root = canvas(path)?;
+    let s = &a.scaling;
+    let root = titled(&root, &load_curve_title(a), 24)?;
     let (strip, body) = root.split_vertically(56);
     let x_max = a.levels.iter().map(|l| l.load).fold(1.0, f64::max) * 1.1;
     let y_max = a
@@ -197,9 +203,10 @@ pub fn percentile_distribution(a: &Analysis, path: &Path) -> ChartResult {
             .iter()
             .flat_map(|(_, pts)| pts.iter().map(|p| p.1)),
     );
-    let root = root.margin(8, 0, 0, 0).titled(
+    let root = titled(
+        &root,
         "Latency by percentile per endpoint (log scales, HdrHistogram style)",
-        (FONT, 24),
+        24,
     )?;
     let (strip, body) = root.split_vertically(56);
     let mut chart = ChartBuilder::on(&body)

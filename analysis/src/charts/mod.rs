@@ -220,6 +220,16 @@ pub fn canvas(
     Ok(root)
 }
 
+/// `area` under a chart title of `size` px: the title 8 px below the top edge (plotters'
+/// `titled` draws it against the edge).
+pub fn titled<'a>(
+    area: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+    title: &str,
+    size: u32,
+) -> Result<DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+    Ok(area.margin(8, 0, 0, 0).titled(title, (FONT, size))?)
+}
+
 /// The palette every chart draws from (matplotlib's tab10).
 const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, canvas, color, load_tick, tick};
+use super::{ChartResult, FONT, canvas, color, load_tick, tick, titled};
 use crate::Analysis;
 
 pub fn residency(a: &Analysis, path: &Path) -> ChartResult {
@@ -22,7 +22,7 @@ pub fn residency(a: &Analysis, path: &Path) -> ChartResult {
         ),
         None => format!("Model residency: {} loads, {} swaps", r.loads, r.swaps),
     };
-    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
+    let root = titled(&root, &title, 24)?;
     let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 * 3 / 5);
     let x_max = a.duration_s.max(1.0);
     let lanes = r.models.len().max(1);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{ChartResult, FONT, canvas, color, log_ms_tick, log_range, tick};
+use super::{ChartResult, FONT, canvas, color, log_ms_tick, log_range, tick, titled};
 use crate::Analysis;
 
 pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
@@ -20,7 +20,7 @@ pub fn resources_vs_load(a: &Analysis, path: &Path) -> ChartResult {
         ),
         None => "Resources against load: none of the target's saturated".to_string(),
     };
-    let root = root.margin(8, 0, 0, 0).titled(&title, (FONT, 24))?;
+    let root = titled(&root, &title, 24)?;
     let charted: Vec<_> = r
         .series
         .iter()

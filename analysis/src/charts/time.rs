@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::{
     ChartResult, FONT, Key, canvas, color, endpoint_color, legend_strip, log_ms_tick, log_range,
-    tick,
+    tick, titled,
 };
 use crate::Analysis;
 
@@ -27,9 +27,7 @@ fn contiguous(points: Vec<(f64, f64)>, window_s: f64) -> Vec<Vec<(f64, f64)>> {
 /// where it meets p95) and the target, a legend strip above the panels.
 pub fn latency_over_time(a: &Analysis, before: Option<&Analysis>, path: &Path) -> ChartResult {
     let root = canvas(path)?;
-    let root = root
-        .margin(8, 0, 0, 0)
-        .titled("Latency over time per endpoint (log scale)", (FONT, 26))?;
+    let root = titled(&root, "Latency over time per endpoint (log scale)", 26)?;
     let (strip, root) = root.split_vertically(30);
     let (c50, c95, c99) = (color(0), color(1), RGBColor(60, 60, 60));
     let c_base = RGBColor(150, 150, 150);
@@ -156,9 +154,7 @@ pub fn throughput_and_users(a: &Analysis, path: &Path) -> ChartResult {
         .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         * 1.15;
-    let root = root
-        .margin(8, 0, 0, 0)
-        .titled("Throughput and requests in flight over time", (FONT, 26))?;
+    let root = titled(&root, "Throughput and requests in flight over time", 26)?;
     let (strip, root) = root.split_vertically(34);
     let mut chart = ChartBuilder::on(&root)
         .margin(20)

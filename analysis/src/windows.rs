@@ -30,8 +30,8 @@ pub enum WindowLoad {
     /// A capacity search: the step's rate, as [`WindowLoad::MeanScheduledRate`], in the
     /// windows a step filled; a window whose arrivals met two steps' rates, or that holds
     /// under 90% of what its rate schedules (a pause between steps, a step's first or last
-    /// moments), belongs to no level. The pauses
-    /// had been counted as seconds at the step before: a step of 80 req/s read 44.6 offered.
+    /// moments), belongs to no level. The pauses had been counted as seconds at the step
+    /// before: a step of 80 req/s read 44.6 offered.
     SearchSteps,
 }
 

@@ -103,11 +103,25 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         (None, None) if a.breaking.point.is_some() => Some(a.breaking.verdict.clone()),
         (None, None) => None,
     };
-    let mut cause = Vec::new();
-    // The card names the missed targets only (their figures are in its table): the cause
-    // after them had been cut.
-    let mut brief = Vec::new();
+    // After the missed targets: regressions (or, with nothing failed, what passed: the
+    // news), a model-swapping constraint (the latency it adds is no slot's capacity), why.
+    let mut after: Vec<String> = Vec::new();
+    if !regressions.is_empty() {
+        after.push(format!(
+            "{} regression(s) against the baseline ({})",
+            regressions.len(),
+            regressions.join(", ")
+        ));
+    } else if missed.is_empty() {
+        after.push(format!("all {judged} judged targets met"));
+    }
+    after.extend(a.residency.as_ref().and_then(|r| r.constraint.clone()));
+    after.extend(why.map(|w| w.trim_end_matches('.').to_string()));
+    // The missed targets with their figures; the card names them only (its table has the
+    // figures), so the cause after them is not cut.
+    let (mut cause, mut brief) = (Vec::new(), Vec::new());
     if !missed.is_empty() {
+        let names: Vec<&str> = failed().map(|c| c.what.as_str()).collect();
         cause.push(format!(
             "{} of {judged} targets missed: {}",
             missed.len(),
@@ -116,34 +130,11 @@ pub fn headline(a: &Analysis, baseline: Option<&[EndpointChange]>) -> Headline {
         brief.push(format!(
             "{} of {judged} targets missed ({})",
             missed.len(),
-            failed()
-                .map(|c| c.what.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         ));
     }
-    if !regressions.is_empty() {
-        cause.push(format!(
-            "{} regression(s) against the baseline ({})",
-            regressions.len(),
-            regressions.join(", ")
-        ));
-    }
-    if cause.is_empty() {
-        // Nothing failed: what passed is the news, then what the load showed.
-        cause.push(format!("all {judged} judged targets met"));
-    }
-    brief.extend(cause.iter().skip(usize::from(!missed.is_empty())).cloned());
-    // Swapping models is a cause of its own: the latency it adds is no slot's capacity.
-    let rest: Vec<String> = a
-        .residency
-        .as_ref()
-        .and_then(|r| r.constraint.clone())
-        .into_iter()
-        .chain(why.map(|w| w.trim_end_matches('.').to_string()))
-        .collect();
-    cause.extend(rest.iter().cloned());
-    brief.extend(rest);
+    cause.extend(after.iter().cloned());
+    brief.extend(after);
     let capacity = match (s.scale_out_at_rps, &s.limiting) {
         (Some(_), Some(l)) => format!(
             "Capacity {} req/s of the mix, limited by {}",
